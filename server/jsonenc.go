@@ -1,0 +1,574 @@
+package server
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/feastgo/feastgo/core"
+)
+
+// The JSON writers below produce exactly what Feast's Python server sends:
+// json.dumps with separators (",", ":"), ensure_ascii=False, Python float
+// repr, and feast_server_utils' value conversion. They decode stored Value
+// bytes straight into JSON without building protobuf messages.
+
+var errBadValue = errors.New("malformed feast.types.Value bytes")
+
+// appendPyFloat appends f as Python's repr(float) would print it, with
+// non-finite values as the strings Feast uses ("NaN", "Infinity").
+func appendPyFloat(dst []byte, f float64) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(dst, `"NaN"`...)
+	case math.IsInf(f, 1):
+		return append(dst, `"Infinity"`...)
+	case math.IsInf(f, -1):
+		return append(dst, `"-Infinity"`...)
+	}
+	if f == 0 {
+		if math.Signbit(f) {
+			return append(dst, "-0.0"...)
+		}
+		return append(dst, "0.0"...)
+	}
+	exp := int(math.Floor(math.Log10(math.Abs(f))))
+	// Log10 can be off by one near powers of ten; the shortest 'e' form
+	// tells the true decimal exponent.
+	var tmp [32]byte
+	e := strconv.AppendFloat(tmp[:0], f, 'e', -1, 64)
+	for i := len(e) - 1; i >= 0; i-- {
+		if e[i] == 'e' {
+			exp, _ = strconv.Atoi(string(e[i+1:]))
+			break
+		}
+	}
+	if exp < -4 || exp >= 16 {
+		return append(dst, e...)
+	}
+	start := len(dst)
+	dst = strconv.AppendFloat(dst, f, 'f', -1, 64)
+	for _, c := range dst[start:] {
+		if c == '.' {
+			return dst
+		}
+	}
+	return append(dst, ".0"...)
+}
+
+// appendJSONString appends s as a JSON string the way Python's json.dumps
+// does with ensure_ascii=False.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			if c < utf8.RuneSelf {
+				i++
+				continue
+			}
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, `\ufffd`...)
+				i++
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"':
+			dst = append(dst, '\\', '"')
+		case '\\':
+			dst = append(dst, '\\', '\\')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		default:
+			dst = append(dst, `\u00`...)
+			dst = append(dst, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
+		}
+		i++
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+func appendBase64(dst []byte, b []byte) []byte {
+	dst = append(dst, '"')
+	n := base64.StdEncoding.EncodedLen(len(b))
+	dst = append(dst, make([]byte, n)...)
+	base64.StdEncoding.Encode(dst[len(dst)-n:], b)
+	return append(dst, '"')
+}
+
+// appendTypedValueJSON appends a decoded core.Value.
+func appendTypedValueJSON(dst []byte, v core.Value) []byte {
+	switch v.Type {
+	case core.Invalid, core.Null:
+		return append(dst, "null"...)
+	case core.String:
+		return appendJSONString(dst, v.S)
+	case core.Bytes:
+		return appendBase64(dst, []byte(v.S))
+	case core.Int32, core.Int64, core.UnixTimestamp:
+		return strconv.AppendInt(dst, v.I, 10)
+	case core.Double, core.Float:
+		return appendPyFloat(dst, v.F)
+	case core.Bool:
+		if v.I != 0 {
+			return append(dst, "true"...)
+		}
+		return append(dst, "false"...)
+	}
+	if v.Type.IsList() {
+		dst = append(dst, '[')
+		for i, e := range v.List {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendTypedValueJSON(dst, e)
+		}
+		return append(dst, ']')
+	}
+	return append(dst, "null"...)
+}
+
+// appendRawValueJSON decodes serialized feast.types.Value bytes into JSON.
+func appendRawValueJSON(dst []byte, b []byte) ([]byte, error) {
+	num, typ, field, err := lastOneofField(b)
+	if err != nil {
+		return dst, err
+	}
+	if num == 0 {
+		return append(dst, "null"...), nil
+	}
+	if want := valueWireType(num); typ != want {
+		return dst, errBadValue
+	}
+	switch num {
+	case 1: // bytes_val
+		return appendBase64(dst, field), nil
+	case 2, 32, 36, 37, 44: // string, json, uuid, time_uuid, decimal
+		return appendJSONString(dst, string(field)), nil
+	case 3: // int32_val
+		v, _ := protowire.ConsumeVarint(field)
+		return strconv.AppendInt(dst, int64(int32(v)), 10), nil
+	case 4, 8: // int64_val, unix_timestamp_val
+		v, _ := protowire.ConsumeVarint(field)
+		return strconv.AppendInt(dst, int64(v), 10), nil
+	case 5:
+		return appendPyFloat(dst, math.Float64frombits(binary.LittleEndian.Uint64(field))), nil
+	case 6:
+		return appendPyFloat(dst, float64(math.Float32frombits(binary.LittleEndian.Uint32(field)))), nil
+	case 7:
+		v, _ := protowire.ConsumeVarint(field)
+		if v != 0 {
+			return append(dst, "true"...), nil
+		}
+		return append(dst, "false"...), nil
+	case 19, 47: // null_val; scalar_map_val is unsupported by Feast's encoder
+		return append(dst, "null"...), nil
+	case 11, 22: // bytes list / set
+		return appendRepeated(dst, field, protowire.BytesType, func(dst []byte, f []byte, _ uint64) ([]byte, error) {
+			return appendBase64(dst, f), nil
+		})
+	case 12, 23, 33, 38, 39, 40, 41, 45, 46: // string-valued lists and sets
+		return appendRepeated(dst, field, protowire.BytesType, func(dst []byte, f []byte, _ uint64) ([]byte, error) {
+			return appendJSONString(dst, string(f)), nil
+		})
+	case 13, 24:
+		return appendRepeated(dst, field, protowire.VarintType, func(dst []byte, _ []byte, v uint64) ([]byte, error) {
+			return strconv.AppendInt(dst, int64(int32(v)), 10), nil
+		})
+	case 14, 18, 25, 29:
+		return appendRepeated(dst, field, protowire.VarintType, func(dst []byte, _ []byte, v uint64) ([]byte, error) {
+			return strconv.AppendInt(dst, int64(v), 10), nil
+		})
+	case 15, 26:
+		return appendRepeated(dst, field, protowire.Fixed64Type, func(dst []byte, _ []byte, v uint64) ([]byte, error) {
+			return appendPyFloat(dst, math.Float64frombits(v)), nil
+		})
+	case 16, 27:
+		return appendRepeated(dst, field, protowire.Fixed32Type, func(dst []byte, _ []byte, v uint64) ([]byte, error) {
+			return appendPyFloat(dst, float64(math.Float32frombits(uint32(v)))), nil
+		})
+	case 17, 28:
+		return appendRepeated(dst, field, protowire.VarintType, func(dst []byte, _ []byte, v uint64) ([]byte, error) {
+			if v != 0 {
+				return append(dst, "true"...), nil
+			}
+			return append(dst, "false"...), nil
+		})
+	case 20, 34: // map_val, struct_val
+		return appendMapJSON(dst, field)
+	case 21, 35: // map_list_val, struct_list_val
+		return appendRepeated(dst, field, protowire.BytesType, func(dst []byte, f []byte, _ uint64) ([]byte, error) {
+			return appendMapJSON(dst, f)
+		})
+	case 42, 43: // list_val, set_val: RepeatedValue
+		return appendRepeated(dst, field, protowire.BytesType, func(dst []byte, f []byte, _ uint64) ([]byte, error) {
+			return appendRawValueJSON(dst, f)
+		})
+	case 48:
+		return appendZonedTimestamp(dst, field)
+	}
+	return append(dst, "null"...), nil
+}
+
+// valueWireType is the wire type of each Value oneof field.
+func valueWireType(num protowire.Number) protowire.Type {
+	switch num {
+	case 3, 4, 7, 8, 19:
+		return protowire.VarintType
+	case 5:
+		return protowire.Fixed64Type
+	case 6:
+		return protowire.Fixed32Type
+	}
+	return protowire.BytesType
+}
+
+// lastOneofField returns the last field of a Value message (protobuf's
+// "last one wins" rule for oneofs) and its payload: the raw varint/fixed
+// bytes for scalars, the contents for length-delimited fields.
+func lastOneofField(b []byte) (protowire.Number, protowire.Type, []byte, error) {
+	var (
+		num   protowire.Number
+		typ   protowire.Type
+		field []byte
+	)
+	for len(b) > 0 {
+		n, t, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return 0, 0, nil, errBadValue
+		}
+		b = b[l:]
+		var m int
+		var payload []byte
+		switch t {
+		case protowire.VarintType:
+			_, m = protowire.ConsumeVarint(b)
+			payload = b[:max(m, 0)]
+		case protowire.Fixed32Type:
+			_, m = protowire.ConsumeFixed32(b)
+			payload = b[:max(m, 0)]
+		case protowire.Fixed64Type:
+			_, m = protowire.ConsumeFixed64(b)
+			payload = b[:max(m, 0)]
+		case protowire.BytesType:
+			payload, m = protowire.ConsumeBytes(b)
+		default:
+			m = protowire.ConsumeFieldValue(n, t, b)
+		}
+		if m < 0 {
+			return 0, 0, nil, errBadValue
+		}
+		b = b[m:]
+		num, typ, field = n, t, payload
+	}
+	return num, typ, field, nil
+}
+
+// appendRepeated writes the field-1 elements of a list wrapper message as a
+// JSON array, accepting packed and unpacked encodings.
+func appendRepeated(dst []byte, msg []byte, elem protowire.Type, emit func([]byte, []byte, uint64) ([]byte, error)) ([]byte, error) {
+	dst = append(dst, '[')
+	first := true
+	var err error
+	put := func(f []byte, v uint64) {
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		if err == nil {
+			dst, err = emit(dst, f, v)
+		}
+	}
+	for len(msg) > 0 && err == nil {
+		n, t, l := protowire.ConsumeTag(msg)
+		if l < 0 {
+			return dst, errBadValue
+		}
+		msg = msg[l:]
+		if n != 1 {
+			m := protowire.ConsumeFieldValue(n, t, msg)
+			if m < 0 {
+				return dst, errBadValue
+			}
+			msg = msg[m:]
+			continue
+		}
+		switch {
+		case t == elem && t == protowire.VarintType:
+			v, m := protowire.ConsumeVarint(msg)
+			if m < 0 {
+				return dst, errBadValue
+			}
+			put(nil, v)
+			msg = msg[m:]
+		case t == elem && t == protowire.Fixed32Type:
+			v, m := protowire.ConsumeFixed32(msg)
+			if m < 0 {
+				return dst, errBadValue
+			}
+			put(nil, uint64(v))
+			msg = msg[m:]
+		case t == elem && t == protowire.Fixed64Type:
+			v, m := protowire.ConsumeFixed64(msg)
+			if m < 0 {
+				return dst, errBadValue
+			}
+			put(nil, v)
+			msg = msg[m:]
+		case t == protowire.BytesType:
+			p, m := protowire.ConsumeBytes(msg)
+			if m < 0 {
+				return dst, errBadValue
+			}
+			msg = msg[m:]
+			if elem == protowire.BytesType {
+				put(p, 0)
+				continue
+			}
+			for len(p) > 0 { // packed scalars
+				var v uint64
+				var k int
+				switch elem {
+				case protowire.VarintType:
+					v, k = protowire.ConsumeVarint(p)
+				case protowire.Fixed32Type:
+					var v32 uint32
+					v32, k = protowire.ConsumeFixed32(p)
+					v = uint64(v32)
+				case protowire.Fixed64Type:
+					v, k = protowire.ConsumeFixed64(p)
+				}
+				if k < 0 {
+					return dst, errBadValue
+				}
+				put(nil, v)
+				p = p[k:]
+			}
+		default:
+			return dst, errBadValue
+		}
+	}
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, ']'), nil
+}
+
+// appendMapJSON writes a feast.types.Map (map<string, Value> val = 1).
+func appendMapJSON(dst []byte, msg []byte) ([]byte, error) {
+	dst = append(dst, '{')
+	first := true
+	for len(msg) > 0 {
+		n, t, l := protowire.ConsumeTag(msg)
+		if l < 0 {
+			return dst, errBadValue
+		}
+		msg = msg[l:]
+		if n != 1 || t != protowire.BytesType {
+			m := protowire.ConsumeFieldValue(n, t, msg)
+			if m < 0 {
+				return dst, errBadValue
+			}
+			msg = msg[m:]
+			continue
+		}
+		entry, m := protowire.ConsumeBytes(msg)
+		if m < 0 {
+			return dst, errBadValue
+		}
+		msg = msg[m:]
+		var key string
+		var val []byte
+		for len(entry) > 0 {
+			en, et, el := protowire.ConsumeTag(entry)
+			if el < 0 {
+				return dst, errBadValue
+			}
+			entry = entry[el:]
+			if et == protowire.BytesType && (en == 1 || en == 2) {
+				p, k := protowire.ConsumeBytes(entry)
+				if k < 0 {
+					return dst, errBadValue
+				}
+				if en == 1 {
+					key = string(p)
+				} else {
+					val = p
+				}
+				entry = entry[k:]
+				continue
+			}
+			k := protowire.ConsumeFieldValue(en, et, entry)
+			if k < 0 {
+				return dst, errBadValue
+			}
+			entry = entry[k:]
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = appendJSONString(dst, key)
+		dst = append(dst, ':')
+		var err error
+		if dst, err = appendRawValueJSON(dst, val); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// nullTimestamp is Feast's NaT sentinel for timestamps.
+const nullTimestamp = math.MinInt64
+
+// appendZonedTimestamp writes ZonedTimestamp{unix_timestamp=1, zone=2} as
+// Python's datetime.isoformat() in the stored zone.
+func appendZonedTimestamp(dst []byte, msg []byte) ([]byte, error) {
+	var secs int64
+	var zone string
+	for len(msg) > 0 {
+		n, t, l := protowire.ConsumeTag(msg)
+		if l < 0 {
+			return dst, errBadValue
+		}
+		msg = msg[l:]
+		switch {
+		case n == 1 && t == protowire.VarintType:
+			v, m := protowire.ConsumeVarint(msg)
+			if m < 0 {
+				return dst, errBadValue
+			}
+			secs, msg = int64(v), msg[m:]
+		case n == 2 && t == protowire.BytesType:
+			p, m := protowire.ConsumeBytes(msg)
+			if m < 0 {
+				return dst, errBadValue
+			}
+			zone, msg = string(p), msg[m:]
+		default:
+			m := protowire.ConsumeFieldValue(n, t, msg)
+			if m < 0 {
+				return dst, errBadValue
+			}
+			msg = msg[m:]
+		}
+	}
+	if secs == nullTimestamp {
+		return append(dst, "null"...), nil
+	}
+	loc := time.UTC
+	if zone != "" && zone != "UTC" {
+		if l, err := time.LoadLocation(zone); err == nil {
+			loc = l
+		}
+	}
+	dst = append(dst, '"')
+	dst = time.Unix(secs, 0).In(loc).AppendFormat(dst, "2006-01-02T15:04:05-07:00")
+	return append(dst, '"'), nil
+}
+
+// appendOnlineResponse writes the whole /get-online-features answer.
+func appendOnlineResponse(dst []byte, r *core.OnlineResponse) ([]byte, error) {
+	dst = append(dst, `{"results":[`...)
+	var err error
+	for ci := range r.Columns {
+		c := &r.Columns[ci]
+		if ci > 0 {
+			dst = append(dst, ',')
+		}
+		n := c.Len()
+		dst = append(dst, `{"values":[`...)
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			if c.Raw != nil {
+				if dst, err = appendRawValueJSON(dst, c.Raw[i]); err != nil {
+					return dst, err
+				}
+			} else {
+				dst = appendTypedValueJSON(dst, c.Typed[i])
+			}
+		}
+		dst = append(dst, `],"statuses":[`...)
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, '"')
+			dst = append(dst, c.StatusAt(i).String()...)
+			dst = append(dst, '"')
+		}
+		dst = append(dst, ']')
+		if n > 0 {
+			dst = append(dst, `,"event_timestamps":[`...)
+			for i := 0; i < n; i++ {
+				if i > 0 {
+					dst = append(dst, ',')
+				}
+				dst = append(dst, '"')
+				dst = c.TSAt(i).AppendRFC3339(dst)
+				dst = append(dst, '"')
+			}
+			dst = append(dst, ']')
+		}
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `],"metadata":{"feature_names":[`...)
+	for ci := range r.Columns {
+		if ci > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, r.Columns[ci].Name)
+	}
+	dst = append(dst, ']')
+	if len(r.ViewMetadata) > 0 {
+		dst = append(dst, `,"feature_view_metadata":[`...)
+		for i, m := range r.ViewMetadata {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, '{')
+			sep := false
+			if m.Name != "" {
+				dst = append(dst, `"name":`...)
+				dst = appendJSONString(dst, m.Name)
+				sep = true
+			}
+			if m.Version != 0 {
+				if sep {
+					dst = append(dst, ',')
+				}
+				dst = append(dst, `"version":`...)
+				dst = strconv.AppendInt(dst, int64(m.Version), 10)
+			}
+			dst = append(dst, '}')
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, "}}"...), nil
+}

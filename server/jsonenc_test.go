@@ -1,0 +1,114 @@
+package server
+
+import (
+	"encoding/hex"
+	"math"
+	"testing"
+
+	"github.com/feastgo/feastgo/core"
+)
+
+// Expected strings are Python 3.11 repr() output.
+func TestAppendPyFloatMatchesPythonRepr(t *testing.T) {
+	cases := []struct {
+		f    float64
+		want string
+	}{
+		{0.5, "0.5"}, {1.0, "1.0"}, {math.Copysign(0, -1), "-0.0"}, {0.0, "0.0"}, {1e+16, "1e+16"},
+		{1.5e+16, "1.5e+16"}, {1e-05, "1e-05"}, {0.0001, "0.0001"}, {123456.789, "123456.789"},
+		{1000000000000000.0, "1000000000000000.0"}, {0.30000000000000004, "0.30000000000000004"},
+		{3e-310, "3e-310"}, {1.7976931348623157e+308, "1.7976931348623157e+308"}, {-2.5, "-2.5"},
+		{100.0, "100.0"}, {1234567890123456.0, "1234567890123456.0"},
+		{1.2345678901234568e+16, "1.2345678901234568e+16"},
+		{float64(float32(0.7037263512611389)), "0.7037263512611389"},
+		{float64(float32(0.1)), "0.10000000149011612"}, {float64(float32(3.3)), "3.299999952316284"},
+		{float64(float32(1e-8)), "9.99999993922529e-09"}, {float64(float32(16777217.0)), "16777216.0"},
+		{math.NaN(), `"NaN"`}, {math.Inf(1), `"Infinity"`}, {math.Inf(-1), `"-Infinity"`},
+	}
+	for _, c := range cases {
+		if got := string(appendPyFloat(nil, c.f)); got != c.want {
+			t.Errorf("appendPyFloat(%v) = %s, want %s", c.f, got, c.want)
+		}
+	}
+}
+
+func TestAppendRawValueJSON(t *testing.T) {
+	cases := []struct {
+		name, hex, want string
+	}{
+		{"empty is null", "", "null"},
+		{"int64", "20e907", "1001"},
+		{"float widened", "350000003f", "0.5"},
+		{"double", "29000000000000e03f", "0.5"},
+		{"string", "1203616263", `"abc"`},
+		{"bool", "3801", "true"},
+		{"unix ts", "4080b3be8e06", "1640995200"},
+		{"int64 list packed", "72050a03010203", "[1,2,3]"},
+		{"null_val", "980100", "null"},
+		{"bytes base64", "0a03010203", `"AQID"`},
+		{"string list", "62070a01610a026263", `["a","bc"]`},
+		{"negative int32", "18ffffffffffffffffff01", "-1"},
+		{"last oneof wins", "20011203616263", `"abc"`},
+		{"map", "a2010d0a0b0a01611206120478797a7a", `{"a":"xyzz"}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b, err := hex.DecodeString(c.hex)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := appendRawValueJSON(nil, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != c.want {
+				t.Fatalf("got %s, want %s", got, c.want)
+			}
+		})
+	}
+}
+
+func TestAppendRawValueJSONRejectsGarbage(t *testing.T) {
+	for _, h := range []string{"20", "12ff", "72ff"} {
+		b, _ := hex.DecodeString(h)
+		if _, err := appendRawValueJSON(nil, b); err == nil {
+			t.Errorf("%s: no error", h)
+		}
+	}
+}
+
+func TestAppendJSONStringLikePython(t *testing.T) {
+	got := string(appendJSONString(nil, "a\"b\\c\n\x01é<>&\u2028"))
+	want := `"a\"b\\c\n\u0001é<>&` + "\u2028" + `"`
+	if got != want {
+		t.Fatalf("got %s want %s", got, want)
+	}
+}
+
+func TestTimestampFormat(t *testing.T) {
+	cases := []struct {
+		ts   core.Timestamp
+		want string
+	}{
+		{core.Timestamp{}, "1970-01-01T00:00:00Z"},
+		{core.Timestamp{Seconds: 1640995200}, "2022-01-01T00:00:00Z"},
+		{core.Timestamp{Seconds: 1640995200, Nanos: 500_000_000}, "2022-01-01T00:00:00.500Z"},
+		{core.Timestamp{Seconds: 1640995200, Nanos: 123_000}, "2022-01-01T00:00:00.000123Z"},
+		{core.Timestamp{Seconds: 1640995200, Nanos: 7}, "2022-01-01T00:00:00.000000007Z"},
+	}
+	for _, c := range cases {
+		if got := string(c.ts.AppendRFC3339(nil)); got != c.want {
+			t.Errorf("%+v: got %s want %s", c.ts, got, c.want)
+		}
+	}
+}
+
+func FuzzAppendRawValueJSON(f *testing.F) {
+	for _, h := range []string{"20e907", "72050a03010203", "a2010d0a0b0a01611206120478797a7a"} {
+		b, _ := hex.DecodeString(h)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = appendRawValueJSON(nil, b) // must not panic
+	})
+}
