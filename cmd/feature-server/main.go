@@ -1,0 +1,22 @@
+// Command feature-server is a drop-in replacement for `feast serve`: it
+// takes feast's flags, reads the same feature_store.yaml and registry, and
+// serves Feast's HTTP API (and gRPC ServingService) from the same online
+// store.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := Run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "feature-server:", err)
+		os.Exit(1)
+	}
+}

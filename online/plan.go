@@ -1,0 +1,473 @@
+// Package online answers online feature reads: it resolves feature
+// references against a registry snapshot into a cached plan, turns request
+// entities into serialized keys, reads every view in one store call and
+// assembles Feast's column-oriented response.
+package online
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/registry"
+)
+
+// plan is everything about a request that depends only on its feature list
+// and the registry, computed once per snapshot and reused.
+type plan struct {
+	groups []*group
+	odfvs  []*odfvGroup
+	// joinKeyOf maps request column names (entity names, join keys and
+	// join_key_map aliases) to the join-key column they fill.
+	joinKeyOf map[string]string
+	// joinKeys is the set of join-key column names.
+	joinKeys map[string]bool
+	// typeOf is the declared type of each join-key column.
+	typeOf map[string]core.ValueType
+	// requestData names the request fields on-demand views need.
+	requestData map[string]core.ValueType
+	entityless  bool
+	// requested are the output column names that survive the final cut.
+	requested map[string]bool
+	// expectedKeys are all join keys the project knows (minus __dummy_id),
+	// for the "missing join key" message.
+	expectedKeys []string
+}
+
+// group is one feature view projection to read.
+type group struct {
+	view      *registry.View
+	nameToUse string
+	metaName  string
+	features  []registry.Field
+	outNames  []string
+	storeFeat []string
+	// tableJoinKeys are the view's join keys (real names).
+	tableJoinKeys map[string]bool
+	// aliasToJoinKey inverts the projection's join_key_map.
+	aliasToJoinKey map[string]string
+}
+
+type odfvGroup struct {
+	odfv     *registry.ODFV
+	name     string
+	features []registry.Field
+}
+
+type projKey struct {
+	name    string
+	version int32
+	pinned  bool
+}
+
+// parseRef splits "view:feature" and "view@vN:feature".
+func parseRef(ref string) (view string, version *int32, feature string, err error) {
+	i := strings.IndexByte(ref, ':')
+	if i < 0 {
+		return "", nil, "", core.Errorf(core.KindInvalidArgument, "ValueError",
+			"Invalid feature reference %q: expected the form \"feature_view:feature\"", ref)
+	}
+	view, feature = ref[:i], ref[i+1:]
+	if at := strings.Index(view, "@v"); at >= 0 {
+		n := 0
+		digits := view[at+2:]
+		if digits == "" {
+			return "", nil, "", core.Invalidf("Invalid feature reference %q: bad version", ref)
+		}
+		for _, c := range digits {
+			if c < '0' || c > '9' || n > 1<<24 {
+				return "", nil, "", core.Invalidf("Invalid feature reference %q: bad version %q", ref, digits)
+			}
+			n = n*10 + int(c-'0')
+		}
+		v := int32(n)
+		version = &v
+		view = view[:at]
+	}
+	if view == "" || feature == "" {
+		return "", nil, "", core.Invalidf("Invalid feature reference %q: empty view or feature name", ref)
+	}
+	return view, version, feature, nil
+}
+
+// buildPlan resolves refs (or a feature service) against the snapshot,
+// following Feast's _get_online_request_context.
+func buildPlan(s *registry.Snapshot, refs []string, service string, fullNames bool) (*plan, error) {
+	type viewReq struct {
+		key  projKey
+		proj *registry.Projection
+	}
+	var order []viewReq
+	if service != "" {
+		svc, ok := s.Service(service)
+		if !ok {
+			return nil, core.Errorf(core.KindNotFound, "FeatureServiceNotFoundException",
+				"Feature service %s does not exist in project %s", service, s.Project)
+		}
+		refs = refs[:0:0]
+		for i := range svc.Projections {
+			p := &svc.Projections[i]
+			for _, f := range p.Features {
+				refs = append(refs, p.NameToUse()+":"+f.Name)
+			}
+			k := projKey{name: p.ViewName}
+			if p.VersionTag != nil {
+				k.version, k.pinned = *p.VersionTag, true
+			}
+			order = append(order, viewReq{key: k, proj: p})
+		}
+	} else {
+		if len(refs) == 0 {
+			return nil, core.Invalidf("No features specified for retrieval: set \"features\" or \"feature_service\"")
+		}
+		seen := map[projKey]bool{}
+		for _, ref := range refs {
+			name, ver, _, err := parseRef(ref)
+			if err != nil {
+				return nil, err
+			}
+			k := projKey{name: name}
+			if ver != nil {
+				k.version, k.pinned = *ver, true
+			}
+			if !seen[k] {
+				seen[k] = true
+				order = append(order, viewReq{key: k})
+			}
+		}
+	}
+
+	p := &plan{
+		joinKeyOf:   map[string]string{},
+		joinKeys:    map[string]bool{},
+		typeOf:      map[string]core.ValueType{},
+		requestData: map[string]core.ValueType{},
+		requested:   map[string]bool{},
+	}
+	byName := map[string]*group{}
+	var groupsInUse []*group
+	odfvByName := map[string]*odfvGroup{}
+	addGroup := func(v *registry.View, proj *registry.Projection) *group {
+		nameToUse := v.Name
+		if proj != nil {
+			nameToUse = proj.NameToUse()
+		} else if v.Version != nil {
+			nameToUse += "@v" + itoa(int(*v.Version))
+		}
+		if g, ok := byName[nameToUse]; ok {
+			return g
+		}
+		g := &group{view: v, nameToUse: nameToUse, metaName: v.Name,
+			tableJoinKeys: map[string]bool{}, aliasToJoinKey: map[string]string{}}
+		if proj != nil {
+			if proj.Alias != "" {
+				g.metaName = proj.Alias
+			}
+			for jk, alias := range proj.JoinKeyMap {
+				g.aliasToJoinKey[alias] = jk
+			}
+		}
+		byName[nameToUse] = g
+		groupsInUse = append(groupsInUse, g)
+		return g
+	}
+	resolveView := func(k projKey) (*registry.View, *registry.ODFV, error) {
+		if k.pinned {
+			if !s.EnableVersioning {
+				return nil, nil, core.Invalidf("Version-qualified ref '%s@v%d' not supported: online versioning is disabled. Set 'enable_online_feature_view_versioning: true' under 'registry' in feature_store.yaml.", k.name, k.version)
+			}
+			v, err := s.ViewVersion(k.name, k.version)
+			return v, nil, err
+		}
+		if v, ok := s.View(k.name); ok {
+			return v, nil, nil
+		}
+		if o, ok := s.ODFV(k.name); ok {
+			return nil, o, nil
+		}
+		return nil, nil, core.Errorf(core.KindNotFound, "FeatureViewNotFoundException",
+			"Feature view %s does not exist in project %s", k.name, s.Project)
+	}
+	// Resolve each distinct view (or projection) in order of first use.
+	type resolved struct {
+		view *registry.View
+		odfv *registry.ODFV
+		proj *registry.Projection
+	}
+	var views []resolved
+	for _, vr := range order {
+		v, o, err := resolveView(vr.key)
+		if err != nil {
+			return nil, err
+		}
+		if err := servable(vr.key.name, v, o); err != nil {
+			return nil, err
+		}
+		views = append(views, resolved{v, o, vr.proj})
+	}
+	// Entity maps (Feast's _get_entity_maps) over plain views and the
+	// sources of requested ODFVs.
+	for _, e := range s.Entities() {
+		p.joinKeyOf[e.Name] = e.JoinKey
+	}
+	var mapViews []resolved
+	for _, r := range views {
+		if r.view != nil {
+			mapViews = append(mapViews, r)
+			continue
+		}
+		for _, src := range r.odfv.Sources {
+			if src.Projection == nil {
+				continue
+			}
+			sv, ok := s.View(src.Projection.ViewName)
+			if !ok {
+				return nil, core.Errorf(core.KindNotFound, "FeatureViewNotFoundException",
+					"Feature view %s does not exist in project %s", src.Projection.ViewName, s.Project)
+			}
+			mapViews = append(mapViews, resolved{view: sv, proj: src.Projection})
+		}
+	}
+	for _, r := range mapViews {
+		var jkm map[string]string
+		if r.proj != nil {
+			jkm = r.proj.JoinKeyMap
+		}
+		for _, en := range r.view.Entities {
+			e, ok := s.Entity(en)
+			if !ok {
+				return nil, core.Errorf(core.KindNotFound, "EntityNotFoundException",
+					"Entity %s does not exist in project %s", en, s.Project)
+			}
+			name, jk := e.Name, e.JoinKey
+			if a, ok := jkm[e.JoinKey]; ok {
+				name, jk = a, a
+			}
+			p.joinKeyOf[name] = jk
+		}
+		for _, c := range r.view.EntityColumns {
+			col := c.Name
+			if a, ok := jkm[c.Name]; ok {
+				col = a
+			}
+			p.typeOf[col] = c.Type
+		}
+	}
+	for _, jk := range p.joinKeyOf {
+		p.joinKeys[jk] = true
+		if jk != registry.DummyJoinKey {
+			p.expectedKeys = append(p.expectedKeys, jk)
+		}
+	}
+	sort.Strings(p.expectedKeys)
+	p.expectedKeys = dedupSorted(p.expectedKeys)
+
+	// Group refs per view (Feast's _group_feature_refs); ODFV refs pull in
+	// their source features.
+	viewIdx := map[string]resolved{}
+	for _, r := range views {
+		if r.view != nil {
+			name := r.view.Name
+			if r.proj != nil {
+				name = r.proj.NameToUse()
+			} else if r.view.Version != nil {
+				name += "@v" + itoa(int(*r.view.Version))
+			}
+			viewIdx[name] = r
+		} else {
+			viewIdx[r.odfv.Name] = r
+		}
+	}
+	if err := checkCollisions(refs, fullNames); err != nil {
+		return nil, err
+	}
+	for _, ref := range refs {
+		name, ver, feat, err := parseRef(ref)
+		if err != nil {
+			return nil, err
+		}
+		key := name
+		if ver != nil {
+			key += "@v" + itoa(int(*ver))
+		}
+		r, ok := viewIdx[key]
+		if !ok {
+			return nil, core.Errorf(core.KindNotFound, "FeatureViewNotFoundException", "Feature view %s does not exist", key)
+		}
+		if r.view != nil {
+			f, ok := projectedFeature(r.view, r.proj, feat)
+			if !ok {
+				return nil, core.Errorf(core.KindInvalidArgument, "KeyError",
+					"Feature %s not found in projection %s", feat, key)
+			}
+			addFeature(addGroup(r.view, r.proj), f)
+		} else {
+			o := r.odfv
+			f, ok := o.Feature(feat)
+			if !ok {
+				return nil, core.Errorf(core.KindInvalidArgument, "KeyError",
+					"Feature %s not found in projection %s", feat, o.Name)
+			}
+			og, ok := odfvByName[o.Name]
+			if !ok {
+				og = &odfvGroup{odfv: o, name: o.Name}
+				odfvByName[o.Name] = og
+				p.odfvs = append(p.odfvs, og)
+			}
+			og.features = appendField(og.features, f)
+			for _, src := range o.Sources {
+				if src.Projection == nil {
+					continue
+				}
+				sv, _ := s.View(src.Projection.ViewName)
+				g := addGroup(sv, &registry.Projection{ViewName: sv.Name})
+				for _, sf := range src.Projection.Features {
+					if vf, ok := sv.Feature(sf.Name); ok {
+						addFeature(g, vf)
+					}
+				}
+			}
+		}
+		if fullNames {
+			p.requested[key+"__"+feat] = true
+		} else {
+			p.requested[feat] = true
+		}
+	}
+	for _, og := range p.odfvs {
+		for _, f := range og.odfv.RequestFields() {
+			p.requestData[f.Name] = f.Type
+		}
+	}
+	for _, g := range groupsInUse {
+		for _, en := range g.view.Entities {
+			if en == registry.DummyEntityName {
+				p.entityless = true
+			}
+			if jk, ok := p.joinKeyOf[en]; ok {
+				g.tableJoinKeys[jk] = true
+			}
+		}
+		for _, f := range g.features {
+			out := f.Name
+			if fullNames {
+				out = g.nameToUse + "__" + f.Name
+			}
+			g.outNames = append(g.outNames, out)
+			g.storeFeat = append(g.storeFeat, f.Name)
+		}
+	}
+	p.groups = groupsInUse
+	return p, nil
+}
+
+func servable(name string, v *registry.View, o *registry.ODFV) error {
+	disabled, state := false, int32(0)
+	if v != nil {
+		disabled, state = v.Disabled, int32(v.State)
+	} else {
+		disabled, state = o.Disabled, int32(o.State)
+	}
+	if disabled {
+		return core.Errorf(core.KindInvalidArgument, "ValueError",
+			"Feature view '%s' is disabled and cannot serve features. Enable it with `feast feature-views enable %s` or set enabled=True.", name, name)
+	}
+	// STATE_UNSPECIFIED (0) and AVAILABLE_ONLINE (4) serve.
+	if state != 0 && state != 4 {
+		names := map[int32]string{1: "CREATED", 2: "GENERATED", 3: "MATERIALIZING"}
+		return core.Errorf(core.KindUnavailable, "ValueError",
+			"Feature view '%s' is in state '%s' and cannot serve features. Only AVAILABLE_ONLINE feature views can serve.", name, names[state])
+	}
+	return nil
+}
+
+func projectedFeature(v *registry.View, proj *registry.Projection, name string) (registry.Field, bool) {
+	if proj != nil && len(proj.Features) > 0 {
+		for _, f := range proj.Features {
+			if f.Name == name {
+				if vf, ok := v.Feature(name); ok {
+					return vf, true
+				}
+				return f, true
+			}
+		}
+		return registry.Field{}, false
+	}
+	return v.Feature(name)
+}
+
+func addFeature(g *group, f registry.Field) { g.features = appendField(g.features, f) }
+
+func appendField(fs []registry.Field, f registry.Field) []registry.Field {
+	for _, x := range fs {
+		if x.Name == f.Name {
+			return fs
+		}
+	}
+	return append(fs, f)
+}
+
+// checkCollisions mirrors Feast's _validate_feature_refs.
+func checkCollisions(refs []string, fullNames bool) error {
+	counts := map[string]int{}
+	for _, r := range refs {
+		k := r
+		if !fullNames {
+			if i := strings.LastIndexByte(r, ':'); i >= 0 {
+				k = r[i+1:]
+			}
+		}
+		counts[k]++
+	}
+	var dup []string
+	for k, n := range counts {
+		if n > 1 {
+			dup = append(dup, k)
+		}
+	}
+	if len(dup) == 0 {
+		return nil
+	}
+	sort.Strings(dup)
+	if fullNames {
+		for i := range dup {
+			dup[i] = strings.Replace(dup[i], ":", "__", 1)
+		}
+		return core.Errorf(core.KindInvalidArgument, "FeatureNameCollisionError",
+			"Duplicate features named %s found.\nTo resolve this collision, please ensure that the feature views or their own features have different names. If you're intentionally joining the same feature view twice on different sets of entities, please rename one of the feature views with '.with_name'.", strings.Join(dup, ", "))
+	}
+	return core.Errorf(core.KindInvalidArgument, "FeatureNameCollisionError",
+		"Duplicate features named %s found.\nTo resolve this collision, either use the full feature name by setting 'full_feature_names=True', or ensure that the features in question have different names.", strings.Join(dup, ", "))
+}
+
+func dedupSorted(s []string) []string {
+	out := s[:0]
+	for i, x := range s {
+		if i == 0 || x != s[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b [20]byte
+	n := len(b)
+	neg := i < 0
+	if neg {
+		i = -i
+	}
+	for i > 0 {
+		n--
+		b[n] = byte('0' + i%10)
+		i /= 10
+	}
+	if neg {
+		n--
+		b[n] = '-'
+	}
+	return string(b[n:])
+}

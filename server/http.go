@@ -1,0 +1,148 @@
+// Package server adapts the online service to Feast's HTTP JSON API and
+// gRPC ServingService: decoding, validation, error mapping and encoding,
+// nothing else.
+package server
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/online"
+	"github.com/feastgo/feastgo/registry"
+)
+
+// DefaultMaxBody is the request body limit when none is configured.
+const DefaultMaxBody = 16 << 20
+
+// HTTP serves Feast's feature-server HTTP API.
+type HTTP struct {
+	Online   *online.Service
+	Registry *registry.Registry
+	// MaxBody bounds request bodies; larger ones get 413.
+	MaxBody int64
+	// Health, when set, reports whether the online store answers.
+	Health func(r *http.Request) error
+	Log    *slog.Logger
+	// Timeout bounds each request's work.
+	Timeout time.Duration
+}
+
+// Handler returns the router.
+func (h *HTTP) Handler() http.Handler {
+	if h.MaxBody <= 0 {
+		h.MaxBody = DefaultMaxBody
+	}
+	if h.Log == nil {
+		h.Log = slog.Default()
+	}
+	r := chi.NewRouter()
+	r.Post("/get-online-features", h.getOnlineFeatures)
+	r.Get("/health", h.health)
+	return r
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// readBody reads at most MaxBody bytes into a pooled buffer.
+func (h *HTTP) readBody(r *http.Request) (*[]byte, error) {
+	if r.ContentLength > h.MaxBody {
+		return nil, core.Errorf(core.KindTooLarge, "ValueError", "request body of %d bytes is over the limit of %d bytes", r.ContentLength, h.MaxBody)
+	}
+	bp := bufPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	lr := io.LimitReader(r.Body, h.MaxBody+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			*bp = buf
+			bufPool.Put(bp)
+			return nil, core.Invalidf("reading request body: %v", err)
+		}
+	}
+	*bp = buf
+	if int64(len(buf)) > h.MaxBody {
+		bufPool.Put(bp)
+		return nil, core.Errorf(core.KindTooLarge, "ValueError", "request body is over the limit of %d bytes", h.MaxBody)
+	}
+	return bp, nil
+}
+
+func (h *HTTP) getOnlineFeatures(w http.ResponseWriter, r *http.Request) {
+	bp, err := h.readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	req, err := parseOnlineRequest(*bp)
+	bufPool.Put(bp)
+	if err != nil {
+		var fe *fieldError
+		if errors.As(err, &fe) && fe.typ == "int_overflow" {
+			writeError(w, core.Invalidf("entities: %s", fe.msg))
+			return
+		}
+		writeValidationError(w, err)
+		return
+	}
+	ctx := r.Context()
+	resp, err := h.Online.GetOnlineFeatures(ctx, req)
+	if err != nil {
+		h.logError(r, err)
+		writeError(w, err)
+		return
+	}
+	out := bufPool.Get().(*[]byte)
+	body, err := appendOnlineResponse((*out)[:0], resp)
+	if err != nil {
+		*out = body
+		bufPool.Put(out)
+		err = core.Errorf(core.KindInternal, "FeastError", "encoding response: %v", err)
+		h.logError(r, err)
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(body)
+	*out = body
+	if cap(body) <= 1<<20 {
+		bufPool.Put(out)
+	}
+}
+
+func (h *HTTP) health(w http.ResponseWriter, r *http.Request) {
+	if h.Registry == nil || h.Registry.Current() == nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	if h.Health != nil {
+		if err := h.Health(r); err != nil {
+			h.Log.Warn("health check failed", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (h *HTTP) logError(r *http.Request, err error) {
+	status, _ := StatusOf(err)
+	if status >= 500 {
+		h.Log.Error("request failed", "path", r.URL.Path, "status", status, "err", err)
+	} else {
+		h.Log.Debug("request rejected", "path", r.URL.Path, "status", status, "err", err)
+	}
+}

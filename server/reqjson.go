@@ -1,0 +1,496 @@
+package server
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/online"
+)
+
+// jsonParser is a small JSON reader for request bodies. It keeps object key
+// order (Feast answers join-key columns in request order) and types values
+// the way Python's json module does: integers stay integers, NaN and
+// Infinity literals are accepted.
+type jsonParser struct {
+	b   []byte
+	pos int
+}
+
+// syntaxError is a malformed body; it carries the byte offset.
+type syntaxError struct {
+	pos int
+	msg string
+}
+
+func (e *syntaxError) Error() string { return fmt.Sprintf("JSON decode error at byte %d: %s", e.pos, e.msg) }
+
+// fieldError is a well-formed body with a field of the wrong shape.
+type fieldError struct {
+	loc []any
+	typ string
+	msg string
+}
+
+func (e *fieldError) Error() string { return fmt.Sprintf("%v: %s", e.loc, e.msg) }
+
+func (p *jsonParser) fail(msg string) error { return &syntaxError{pos: p.pos, msg: msg} }
+
+func (p *jsonParser) ws() {
+	for p.pos < len(p.b) {
+		switch p.b[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (p *jsonParser) peek() byte {
+	p.ws()
+	if p.pos >= len(p.b) {
+		return 0
+	}
+	return p.b[p.pos]
+}
+
+func (p *jsonParser) expect(c byte) error {
+	if p.peek() != c {
+		return p.fail(fmt.Sprintf("expected %q", c))
+	}
+	p.pos++
+	return nil
+}
+
+func (p *jsonParser) str() (string, error) {
+	if err := p.expect('"'); err != nil {
+		return "", err
+	}
+	start := p.pos
+	for p.pos < len(p.b) {
+		c := p.b[p.pos]
+		if c == '"' {
+			s := string(p.b[start:p.pos])
+			p.pos++
+			return s, nil
+		}
+		if c == '\\' {
+			break
+		}
+		if c < 0x20 {
+			return "", p.fail("control character in string")
+		}
+		p.pos++
+	}
+	buf := append([]byte(nil), p.b[start:p.pos]...)
+	for p.pos < len(p.b) {
+		c := p.b[p.pos]
+		switch {
+		case c == '"':
+			p.pos++
+			return string(buf), nil
+		case c < 0x20:
+			return "", p.fail("control character in string")
+		case c != '\\':
+			buf = append(buf, c)
+			p.pos++
+			continue
+		}
+		p.pos++
+		if p.pos >= len(p.b) {
+			break
+		}
+		e := p.b[p.pos]
+		p.pos++
+		switch e {
+		case '"', '\\', '/':
+			buf = append(buf, e)
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			r, ok := p.hex4()
+			if !ok {
+				return "", p.fail("bad \\u escape")
+			}
+			if utf16.IsSurrogate(r) && p.pos+1 < len(p.b) && p.b[p.pos] == '\\' && p.b[p.pos+1] == 'u' {
+				save := p.pos
+				p.pos += 2
+				if r2, ok := p.hex4(); ok && utf16.DecodeRune(r, r2) != utf8.RuneError {
+					r = utf16.DecodeRune(r, r2)
+				} else {
+					p.pos = save
+				}
+			}
+			buf = utf8.AppendRune(buf, r)
+		default:
+			return "", p.fail("bad escape")
+		}
+	}
+	return "", p.fail("unterminated string")
+}
+
+func (p *jsonParser) hex4() (rune, bool) {
+	if p.pos+4 > len(p.b) {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(p.b[p.pos:p.pos+4]), 16, 32)
+	if err != nil {
+		return 0, false
+	}
+	p.pos += 4
+	return rune(v), true
+}
+
+func (p *jsonParser) lit(s string) bool {
+	if len(p.b)-p.pos >= len(s) && string(p.b[p.pos:p.pos+len(s)]) == s {
+		p.pos += len(s)
+		return true
+	}
+	return false
+}
+
+// value reads any JSON value as a core.Value; depth bounds nesting.
+func (p *jsonParser) value(depth int) (core.Value, error) {
+	if depth > 64 {
+		return core.Value{}, p.fail("nesting too deep")
+	}
+	switch c := p.peek(); {
+	case c == '"':
+		s, err := p.str()
+		return core.StringValue(s), err
+	case c == 'n':
+		if p.lit("null") {
+			return core.Value{}, nil
+		}
+	case c == 't':
+		if p.lit("true") {
+			return core.BoolValue(true), nil
+		}
+	case c == 'f':
+		if p.lit("false") {
+			return core.BoolValue(false), nil
+		}
+	case c == 'N':
+		if p.lit("NaN") {
+			return core.DoubleValue(math.NaN()), nil
+		}
+	case c == 'I':
+		if p.lit("Infinity") {
+			return core.DoubleValue(math.Inf(1)), nil
+		}
+	case c == '-' || (c >= '0' && c <= '9'):
+		if c == '-' && p.lit("-Infinity") {
+			return core.DoubleValue(math.Inf(-1)), nil
+		}
+		return p.number()
+	case c == '[':
+		p.pos++
+		var elems []core.Value
+		if p.peek() == ']' {
+			p.pos++
+			return core.Value{Type: core.Null + 100, List: elems}, nil
+		}
+		for {
+			v, err := p.value(depth + 1)
+			if err != nil {
+				return v, err
+			}
+			elems = append(elems, v)
+			switch p.peek() {
+			case ',':
+				p.pos++
+			case ']':
+				p.pos++
+				return listValue(elems), nil
+			default:
+				return core.Value{}, p.fail("expected ',' or ']'")
+			}
+		}
+	case c == '{':
+		if err := p.skipObject(depth + 1); err != nil {
+			return core.Value{}, err
+		}
+		return core.Value{Type: objectType}, nil
+	}
+	return core.Value{}, p.fail("unexpected character")
+}
+
+// objectType marks a JSON object where a scalar was expected; such values
+// cannot be entity keys and are rejected by coercion.
+const objectType core.ValueType = 20 // MAP
+
+func listValue(elems []core.Value) core.Value {
+	// Like Feast's type inference: the list type follows the first element.
+	t := core.Null + 100
+	for _, e := range elems {
+		if !e.IsNull() && e.Type < core.BytesList {
+			t = e.Type + 10
+			break
+		}
+	}
+	return core.Value{Type: t, List: elems}
+}
+
+func (p *jsonParser) skipObject(depth int) error {
+	if depth > 64 {
+		return p.fail("nesting too deep")
+	}
+	p.pos++
+	if p.peek() == '}' {
+		p.pos++
+		return nil
+	}
+	for {
+		if _, err := p.str(); err != nil {
+			return err
+		}
+		if err := p.expect(':'); err != nil {
+			return err
+		}
+		if _, err := p.value(depth + 1); err != nil {
+			return err
+		}
+		switch p.peek() {
+		case ',':
+			p.pos++
+		case '}':
+			p.pos++
+			return nil
+		default:
+			return p.fail("expected ',' or '}'")
+		}
+	}
+}
+
+func (p *jsonParser) number() (core.Value, error) {
+	start := p.pos
+	if p.b[p.pos] == '-' {
+		p.pos++
+	}
+	isFloat := false
+	digits := 0
+	for p.pos < len(p.b) {
+		c := p.b[p.pos]
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' || c == 'e' || c == 'E' || c == '+' || (c == '-' && p.pos > start):
+			isFloat = true
+		default:
+			goto done
+		}
+		p.pos++
+	}
+done:
+	text := string(p.b[start:p.pos])
+	if digits == 0 {
+		return core.Value{}, p.fail("bad number")
+	}
+	if !isFloat {
+		i, err := strconv.ParseInt(text, 10, 64)
+		if err != nil {
+			return core.Value{}, &fieldError{typ: "int_overflow", msg: "integer " + text + " does not fit in 64 bits"}
+		}
+		return core.Int64Value(i), nil
+	}
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil && !isRangeErr(err) {
+		return core.Value{}, p.fail("bad number")
+	}
+	return core.DoubleValue(f), nil
+}
+
+func isRangeErr(err error) bool {
+	ne, ok := err.(*strconv.NumError)
+	return ok && ne.Err == strconv.ErrRange
+}
+
+// parseOnlineRequest decodes a /get-online-features body.
+func parseOnlineRequest(body []byte) (*online.Request, error) {
+	p := &jsonParser{b: body}
+	req := &online.Request{}
+	if p.peek() != '{' {
+		if p.peek() == 0 {
+			return nil, &fieldError{loc: []any{"body"}, typ: "missing", msg: "Field required"}
+		}
+		if _, err := p.value(0); err != nil {
+			return nil, err
+		}
+		return nil, &fieldError{loc: []any{"body"}, typ: "model_attributes_type", msg: "Input should be a valid dictionary or object to extract fields from"}
+	}
+	p.pos++
+	sawEntities := false
+	if p.peek() == '}' {
+		p.pos++
+	} else {
+		for {
+			key, err := p.str()
+			if err != nil {
+				return nil, err
+			}
+			if err := p.expect(':'); err != nil {
+				return nil, err
+			}
+			switch key {
+			case "features":
+				if p.peek() == 'n' && p.lit("null") {
+					req.Features = nil
+					break
+				}
+				v, err := p.value(0)
+				if err != nil {
+					return nil, err
+				}
+				if !v.Type.IsList() && v.Type != core.Null+100 {
+					return nil, &fieldError{loc: []any{"body", "features"}, typ: "list_type", msg: "Input should be a valid list"}
+				}
+				req.Features = make([]string, len(v.List))
+				for i, e := range v.List {
+					if e.Type != core.String {
+						return nil, &fieldError{loc: []any{"body", "features", i}, typ: "string_type", msg: "Input should be a valid string"}
+					}
+					req.Features[i] = e.S
+				}
+			case "feature_service":
+				v, err := p.value(0)
+				if err != nil {
+					return nil, err
+				}
+				if v.Type != core.String && !v.IsNull() {
+					return nil, &fieldError{loc: []any{"body", "feature_service"}, typ: "string_type", msg: "Input should be a valid string"}
+				}
+				req.FeatureService = v.S
+			case "full_feature_names", "include_feature_view_version_metadata":
+				v, err := p.value(0)
+				if err != nil {
+					return nil, err
+				}
+				b, ok := laxBool(v)
+				if !ok {
+					return nil, &fieldError{loc: []any{"body", key}, typ: "bool_parsing", msg: "Input should be a valid boolean"}
+				}
+				if key == "full_feature_names" {
+					req.FullFeatureNames = b
+				} else {
+					req.IncludeViewMetadata = b
+				}
+			case "entities":
+				sawEntities = true
+				cols, err := p.entities()
+				if err != nil {
+					return nil, err
+				}
+				req.Entities = cols
+			default:
+				if _, err := p.value(0); err != nil {
+					return nil, err
+				}
+			}
+			if c := p.peek(); c == ',' {
+				p.pos++
+				continue
+			} else if c == '}' {
+				p.pos++
+				break
+			}
+			return nil, p.fail("expected ',' or '}'")
+		}
+	}
+	if p.peek() != 0 {
+		return nil, p.fail("extra data after the JSON object")
+	}
+	if !sawEntities {
+		return nil, &fieldError{loc: []any{"body", "entities"}, typ: "missing", msg: "Field required"}
+	}
+	return req, nil
+}
+
+// entities reads the column map, keeping key order.
+func (p *jsonParser) entities() ([]online.Column, error) {
+	if p.peek() != '{' {
+		if _, err := p.value(0); err != nil {
+			return nil, err
+		}
+		return nil, &fieldError{loc: []any{"body", "entities"}, typ: "dict_type", msg: "Input should be a valid dictionary"}
+	}
+	p.pos++
+	var cols []online.Column
+	if p.peek() == '}' {
+		p.pos++
+		return cols, nil
+	}
+	for {
+		name, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		if err := p.expect(':'); err != nil {
+			return nil, err
+		}
+		v, err := p.value(0)
+		if err != nil {
+			if fe, ok := err.(*fieldError); ok {
+				fe.loc = []any{"body", "entities", name}
+			}
+			return nil, err
+		}
+		if !v.Type.IsList() && v.Type != core.Null+100 {
+			return nil, &fieldError{loc: []any{"body", "entities", name}, typ: "list_type", msg: "Input should be a valid list"}
+		}
+		col := online.Column{Name: name, Values: v.List}
+		replaced := false
+		for i := range cols {
+			if cols[i].Name == name { // Python dicts keep the last value
+				cols[i], replaced = col, true
+			}
+		}
+		if !replaced {
+			cols = append(cols, col)
+		}
+		switch p.peek() {
+		case ',':
+			p.pos++
+		case '}':
+			p.pos++
+			return cols, nil
+		default:
+			return nil, p.fail("expected ',' or '}'")
+		}
+	}
+}
+
+// laxBool accepts what pydantic's lax bool mode accepts.
+func laxBool(v core.Value) (bool, bool) {
+	switch v.Type {
+	case core.Bool:
+		return v.I != 0, true
+	case core.Int64:
+		if v.I == 0 || v.I == 1 {
+			return v.I == 1, true
+		}
+	case core.Double:
+		if v.F == 0 || v.F == 1 {
+			return v.F == 1, true
+		}
+	case core.String:
+		switch v.S {
+		case "true", "True", "TRUE", "1", "yes", "on", "y", "t":
+			return true, true
+		case "false", "False", "FALSE", "0", "no", "off", "n", "f":
+			return false, true
+		}
+	}
+	return false, false
+}
