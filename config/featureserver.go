@@ -1,0 +1,307 @@
+package config
+
+// FeatureServerConfig is the feature_server block; defaults are filled in when it is absent.
+type FeatureServerConfig struct {
+	// Type is "local" (default) or "mcp".
+	Type string
+	// Enabled is Feast's "launch the feature server" flag (default false).
+	Enabled bool
+	// TransformationServiceEndpoint is the TransformationService address
+	// (default "localhost:6569" for local, "localhost:6566" for mcp).
+	TransformationServiceEndpoint string
+	// Metrics holds the Prometheus metrics settings.
+	Metrics MetricsConfig
+}
+
+// MetricsConfig is feature_server.metrics (Prometheus, port 8000 in Feast).
+type MetricsConfig struct {
+	// Enabled turns metrics collection and the metrics HTTP server on (default false).
+	Enabled bool
+	// Resource enables CPU and memory gauges (default true).
+	Resource bool
+	// Request enables per-endpoint request counters and latency histograms (default true).
+	Request bool
+	// FeatureCountBins are the upper bounds bucketing the feature_count label (default 10, 50, 200).
+	FeatureCountBins []int
+	// OnlineFeatures enables online retrieval metrics (default true).
+	OnlineFeatures bool
+	// Push enables push/write counters (default true).
+	Push bool
+	// Materialization enables materialization counters and histograms (default true).
+	Materialization bool
+	// Freshness enables per-feature-view freshness gauges (default true).
+	Freshness bool
+	// OfflineFeatures enables offline retrieval metrics (default true).
+	OfflineFeatures bool
+	// AuditLogging enables structured audit log entries for feature requests (default false).
+	AuditLogging bool
+}
+
+// DefaultMetricsConfig returns Feast's MetricsConfig defaults.
+func DefaultMetricsConfig() MetricsConfig {
+	return MetricsConfig{
+		Resource: true, Request: true, FeatureCountBins: []int{10, 50, 200},
+		OnlineFeatures: true, Push: true, Materialization: true, Freshness: true, OfflineFeatures: true,
+	}
+}
+
+func (d *decoder) featureServer(top *object) FeatureServerConfig {
+	out := FeatureServerConfig{Type: "local", TransformationServiceEndpoint: "localhost:6569", Metrics: DefaultMetricsConfig()}
+	o := top.sub("feature_server", "", true, true)
+	if o == nil {
+		return out
+	}
+	out.Type = o.str("type", "local")
+	switch out.Type {
+	case "local":
+		o.what = "local feature server"
+		out.TransformationServiceEndpoint = o.str("transformation_service_endpoint", "localhost:6569")
+	case "mcp":
+		o.what = "mcp feature server"
+		out.TransformationServiceEndpoint = o.str("transformation_service_endpoint", "localhost:6566")
+		o.skip("mcp_enabled", d.checkBool)
+		o.skip("mcp_server_name", d.checkStr)
+		o.skip("mcp_server_version", d.checkStr)
+		o.skip("mcp_transport", func(v *yval, field string) {
+			if v.kind != kStr || (v.str != "sse" && v.str != "http") {
+				d.fail(field, v.line, "%s must be one of sse, http", v.showValue())
+			}
+		})
+	default:
+		o.fail("type", o.get("type"), "%q must be one of local, mcp", out.Type)
+		return out
+	}
+	out.Enabled = o.strictBool("enabled", false)
+	if m := o.sub("metrics", "metrics config", true, true); m != nil {
+		out.Metrics = d.metrics(m)
+	}
+	o.skip("feature_logging", func(v *yval, field string) {
+		if v.kind == kNull {
+			return
+		}
+		if v.kind != kMap {
+			d.fail(field, v.line, "must be a mapping, got %s", v.describe())
+			return
+		}
+		f := d.newObject(v, field, "feature logging config", true)
+		f.strictBool("enabled", false)
+		f.strictInt("flush_interval_secs", 600)
+		f.strictInt("write_to_disk_interval_secs", 30)
+		f.strictInt("queue_capacity", 100000)
+		f.strictInt("emit_timeout_micro_secs", 10000)
+		f.done()
+	})
+	o.skip("audit_logging", func(v *yval, field string) {
+		if v.kind == kNull {
+			return
+		}
+		if v.kind != kMap {
+			d.fail(field, v.line, "must be a mapping, got %s", v.describe())
+			return
+		}
+		a := d.newObject(v, field, "audit logging config", true)
+		a.strictBool("enabled", false)
+		a.enum("sink", "stdout", "stdout", "file", "logger")
+		a.str("file_path", "feast_audit.log")
+		a.strictBool("log_successful_reads", true)
+		a.done()
+	})
+	o.skip("offline_push_batching_enabled", d.checkOptBool)
+	o.skip("offline_push_batching_batch_size", d.checkOptInt)
+	o.skip("offline_push_batching_batch_interval_seconds", d.checkOptInt)
+	o.get("type")
+	o.done()
+	return out
+}
+
+func (d *decoder) metrics(o *object) MetricsConfig {
+	m := DefaultMetricsConfig()
+	m.Enabled = o.strictBool("enabled", false)
+	m.Resource = o.strictBool("resource", true)
+	m.Request = o.strictBool("request", true)
+	if v := o.get("feature_count_bins"); v != nil {
+		field := o.field("feature_count_bins")
+		if v.kind != kSeq {
+			d.fail(field, v.line, "must be a list of integers, got %s", v.describe())
+		} else {
+			bins := make([]int, 0, len(v.seq))
+			ok := true
+			for i, e := range v.seq {
+				n, good := laxIntValue(e)
+				if !good || !n.IsInt64() {
+					d.fail(field, e.line, "item %d must be an integer, got %s", i, e.describe())
+					ok = false
+					continue
+				}
+				bins = append(bins, int(n.Int64()))
+			}
+			if ok {
+				for i, b := range bins {
+					if b <= 0 {
+						d.fail(field, v.line, "must contain only positive integers")
+						ok = false
+						break
+					}
+					if i > 0 && bins[i-1] >= b {
+						d.fail(field, v.line, "must be strictly increasing")
+						ok = false
+						break
+					}
+				}
+			}
+			if ok {
+				m.FeatureCountBins = bins
+			}
+		}
+	}
+	m.OnlineFeatures = o.strictBool("online_features", true)
+	m.Push = o.strictBool("push", true)
+	m.Materialization = o.strictBool("materialization", true)
+	m.Freshness = o.strictBool("freshness", true)
+	m.OfflineFeatures = o.strictBool("offline_features", true)
+	m.AuditLogging = o.strictBool("audit_logging", false)
+	o.done()
+	return m
+}
+
+// AuthConfig is the auth block. This package validates it as Feast does but
+// exposes only the type: every other auth key is listed in RepoConfig.Ignored.
+type AuthConfig struct {
+	// Type is "no_auth" (default), "kubernetes" or "oidc".
+	Type string
+	// OIDCClient reports an OIDC block that Feast treats as client-side (credentials or token, no discovery URL).
+	OIDCClient bool
+}
+
+var oidcClientKeys = []string{"client_secret", "token", "token_env_var", "username", "password"}
+
+func (d *decoder) auth(top *object) AuthConfig {
+	out := AuthConfig{Type: "no_auth"}
+	v := top.get("auth")
+	if v == nil || v.kind == kNull {
+		return out
+	}
+	if v.kind == kStr {
+		switch v.str {
+		case "no_auth", "kubernetes":
+			out.Type = v.str
+		case "oidc":
+			top.fail("auth", v, "the oidc auth type needs a mapping with auth_discovery_url")
+		default:
+			top.fail("auth", v, "%q must be one of no_auth, kubernetes, oidc", v.str)
+		}
+		return out
+	}
+	if v.kind != kMap {
+		top.fail("auth", v, "must be a mapping, got %s", v.describe())
+		return out
+	}
+	o := d.newObject(v, "auth", "", true)
+	tv := o.get("type")
+	if tv == nil || tv.kind == kNull {
+		o.fail("type", tv, "required (no_auth, kubernetes or oidc)")
+		return out
+	}
+	if tv.kind != kStr || !contains([]string{"no_auth", "kubernetes", "oidc"}, tv.str) {
+		o.fail("type", tv, "%s must be one of no_auth, kubernetes, oidc", tv.showValue())
+		return out
+	}
+	out.Type = tv.str
+	switch out.Type {
+	case "no_auth":
+		o.what = "no_auth auth config"
+	case "kubernetes":
+		// KubernetesAuthConfig allows extra keys.
+		o.what, o.strict = "kubernetes auth config", false
+		o.skip("user_token", d.checkOptStr)
+	case "oidc":
+		client := !o.has("auth_discovery_url")
+		for _, k := range oidcClientKeys {
+			if o.has(k) {
+				client = true
+			}
+		}
+		out.OIDCClient = client
+		o.what = "oidc auth config"
+		d.oidc(o, client)
+	}
+	o.done()
+	return out
+}
+
+func (d *decoder) oidc(o *object, client bool) {
+	str := func(key string) string {
+		s := ""
+		o.skip(key, func(v *yval, field string) {
+			if v.kind == kStr {
+				s = v.str
+			} else if v.kind != kNull {
+				d.fail(field, v.line, "must be a string, got %s", v.describe())
+			}
+		})
+		return s
+	}
+	positive := func(key string) {
+		o.skip(key, func(v *yval, field string) {
+			switch {
+			case v.kind == kInt && v.i.Sign() > 0:
+			case v.kind == kFloat && v.f > 0:
+			case v.kind == kStr:
+				d.fail(field, v.line, "must be a number, got %s", v.describe())
+			default:
+				d.fail(field, v.line, "must be greater than 0, got %s", v.describe())
+			}
+		})
+	}
+	if !client && !o.has("auth_discovery_url") {
+		o.fail("auth_discovery_url", nil, "required")
+	}
+	if !client {
+		if v, ok := o.m.get("auth_discovery_url"); ok && v.kind != kStr {
+			o.fail("auth_discovery_url", v, "must be a string, got %s", v.describe())
+		}
+	}
+	discovery := str("auth_discovery_url")
+	clientID := str("client_id")
+	str("ui_client_id")
+	o.skip("verify_ssl", d.checkLaxBool)
+	str("ca_cert_path")
+	str("audience")
+	str("issuer")
+	positive("jwks_cache_lifespan_seconds")
+	positive("jwks_request_timeout_seconds")
+	if !client {
+		return
+	}
+	username, password := str("username"), str("password")
+	secret, token, tokenEnv := str("client_secret"), str("token"), str("token_env_var")
+	positive("token_refresh_margin_seconds")
+
+	network := []string{secret, discovery, clientID}
+	if username != "" || password != "" {
+		network = append(network, username, password)
+	}
+	groups := []struct {
+		name string
+		vals []string
+	}{{"token", []string{token}}, {"token_env_var", []string{tokenEnv}}, {"client_credentials", network}}
+	var active []string
+	for _, g := range groups {
+		n := 0
+		for _, s := range g.vals {
+			if s != "" {
+				n++
+			}
+		}
+		if n > 0 && n < len(g.vals) {
+			o.d.fail("auth", o.line, "incomplete configuration for %q: configure all of its fields together, or none", g.name)
+			return
+		}
+		if n == len(g.vals) {
+			active = append(active, g.name)
+		}
+	}
+	if len(active) > 1 {
+		o.d.fail("auth", o.line, "only one of token, token_env_var, client_credentials may be set, got %v", active)
+	}
+}
