@@ -1,10 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 
@@ -101,29 +104,50 @@ func writeError(w http.ResponseWriter, err error) {
 	_, _ = w.Write(appendJSONString(nil, errorDetail(err)))
 }
 
-// writeValidationError answers a malformed body like FastAPI does (422).
-func writeValidationError(w http.ResponseWriter, err error) {
-	type item struct {
-		Type string `json:"type"`
-		Loc  []any  `json:"loc"`
-		Msg  string `json:"msg"`
-	}
-	var it item
+// writeValidationError answers a malformed body like FastAPI does: 422
+// with pydantic's detail list, echoing the offending input.
+func writeValidationError(w http.ResponseWriter, body []byte, err error) {
+	var b []byte
+	b = append(b, `{"detail":[{"type":`...)
 	var se *syntaxError
 	var fe *fieldError
 	switch {
 	case errors.As(err, &se):
-		it = item{Type: "json_invalid", Loc: []any{"body", se.pos}, Msg: "JSON decode error: " + se.msg}
+		// Python reports the position in characters, not bytes.
+		pos := utf8.RuneCount(body[:min(se.pos, len(body))])
+		b = appendJSONString(b, "json_invalid")
+		b = append(b, `,"loc":["body",`...)
+		b = strconv.AppendInt(b, int64(pos), 10)
+		b = append(b, `],"msg":"JSON decode error","input":{},"ctx":{"error":`...)
+		b = appendJSONString(b, se.msg)
+		b = append(b, `}}]}`...)
 	case errors.As(err, &fe):
-		it = item{Type: fe.typ, Loc: fe.loc, Msg: fe.msg}
-		if it.Loc == nil {
-			it.Loc = []any{"body"}
+		b = appendJSONString(b, fe.typ)
+		b = append(b, `,"loc":`...)
+		loc, _ := json.Marshal(fe.loc)
+		if fe.loc == nil {
+			loc = []byte(`["body"]`)
 		}
+		b = append(b, loc...)
+		b = append(b, `,"msg":`...)
+		b = appendJSONString(b, fe.msg)
+		b = append(b, `,"input":`...)
+		var compact bytes.Buffer
+		if json.Compact(&compact, fe.input) == nil && compact.Len() > 0 {
+			b = append(b, compact.Bytes()...)
+		} else if len(fe.input) > 0 {
+			b = append(b, fe.input...) // NaN and friends: Python's json prints them bare too
+		} else {
+			b = append(b, "null"...)
+		}
+		b = append(b, `}]}`...)
 	default:
-		it = item{Type: "value_error", Loc: []any{"body"}, Msg: err.Error()}
+		b = appendJSONString(b, "value_error")
+		b = append(b, `,"loc":["body"],"msg":`...)
+		b = appendJSONString(b, err.Error())
+		b = append(b, `}]}`...)
 	}
-	body, _ := json.Marshal(map[string]any{"detail": []item{it}})
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusUnprocessableEntity)
-	_, _ = w.Write(body)
+	_, _ = w.Write(b)
 }

@@ -88,16 +88,17 @@ func (h *HTTP) getOnlineFeatures(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, err := parseOnlineRequest(*bp)
-	bufPool.Put(bp)
 	if err != nil {
 		var fe *fieldError
 		if errors.As(err, &fe) && fe.typ == "int_overflow" {
 			writeError(w, core.Invalidf("entities: %s", fe.msg))
-			return
+		} else {
+			writeValidationError(w, *bp, err)
 		}
-		writeValidationError(w, err)
+		bufPool.Put(bp)
 		return
 	}
+	bufPool.Put(bp)
 	ctx := r.Context()
 	resp, err := h.Online.GetOnlineFeatures(ctx, req)
 	if err != nil {

@@ -26,13 +26,16 @@ type syntaxError struct {
 	msg string
 }
 
-func (e *syntaxError) Error() string { return fmt.Sprintf("JSON decode error at byte %d: %s", e.pos, e.msg) }
+func (e *syntaxError) Error() string {
+	return fmt.Sprintf("JSON decode error at byte %d: %s", e.pos, e.msg)
+}
 
 // fieldError is a well-formed body with a field of the wrong shape.
 type fieldError struct {
-	loc []any
-	typ string
-	msg string
+	loc   []any
+	typ   string
+	msg   string
+	input []byte // the offending JSON, echoed back as pydantic does
 }
 
 func (e *fieldError) Error() string { return fmt.Sprintf("%v: %s", e.loc, e.msg) }
@@ -60,7 +63,13 @@ func (p *jsonParser) peek() byte {
 
 func (p *jsonParser) expect(c byte) error {
 	if p.peek() != c {
-		return p.fail(fmt.Sprintf("expected %q", c))
+		switch c {
+		case ':':
+			return p.fail("Expecting ':' delimiter")
+		case '"':
+			return p.fail("Expecting property name enclosed in double quotes")
+		}
+		return p.fail("Expecting value")
 	}
 	p.pos++
 	return nil
@@ -82,7 +91,7 @@ func (p *jsonParser) str() (string, error) {
 			break
 		}
 		if c < 0x20 {
-			return "", p.fail("control character in string")
+			return "", p.fail("Invalid control character at")
 		}
 		p.pos++
 	}
@@ -94,7 +103,7 @@ func (p *jsonParser) str() (string, error) {
 			p.pos++
 			return string(buf), nil
 		case c < 0x20:
-			return "", p.fail("control character in string")
+			return "", p.fail("Invalid control character at")
 		case c != '\\':
 			buf = append(buf, c)
 			p.pos++
@@ -122,7 +131,7 @@ func (p *jsonParser) str() (string, error) {
 		case 'u':
 			r, ok := p.hex4()
 			if !ok {
-				return "", p.fail("bad \\u escape")
+				return "", p.fail("Invalid \\uXXXX escape")
 			}
 			if utf16.IsSurrogate(r) && p.pos+1 < len(p.b) && p.b[p.pos] == '\\' && p.b[p.pos+1] == 'u' {
 				save := p.pos
@@ -135,10 +144,12 @@ func (p *jsonParser) str() (string, error) {
 			}
 			buf = utf8.AppendRune(buf, r)
 		default:
-			return "", p.fail("bad escape")
+			p.pos -= 2
+			return "", p.fail("Invalid \\escape")
 		}
 	}
-	return "", p.fail("unterminated string")
+	p.pos = start - 1
+	return "", p.fail("Unterminated string starting at")
 }
 
 func (p *jsonParser) hex4() (rune, bool) {
@@ -215,7 +226,7 @@ func (p *jsonParser) value(depth int) (core.Value, error) {
 				p.pos++
 				return listValue(elems), nil
 			default:
-				return core.Value{}, p.fail("expected ',' or ']'")
+				return core.Value{}, p.fail("Expecting ',' delimiter")
 			}
 		}
 	case c == '{':
@@ -224,7 +235,7 @@ func (p *jsonParser) value(depth int) (core.Value, error) {
 		}
 		return core.Value{Type: objectType}, nil
 	}
-	return core.Value{}, p.fail("unexpected character")
+	return core.Value{}, p.fail("Expecting value")
 }
 
 // objectType marks a JSON object where a scalar was expected; such values
@@ -269,35 +280,50 @@ func (p *jsonParser) skipObject(depth int) error {
 			p.pos++
 			return nil
 		default:
-			return p.fail("expected ',' or '}'")
+			return p.fail("Expecting ',' delimiter")
 		}
 	}
 }
 
 func (p *jsonParser) number() (core.Value, error) {
+	// Python's NUMBER_RE: -?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?
 	start := p.pos
+	digits := func() int {
+		n := 0
+		for p.pos < len(p.b) && p.b[p.pos] >= '0' && p.b[p.pos] <= '9' {
+			p.pos++
+			n++
+		}
+		return n
+	}
 	if p.b[p.pos] == '-' {
 		p.pos++
 	}
-	isFloat := false
-	digits := 0
-	for p.pos < len(p.b) {
-		c := p.b[p.pos]
-		switch {
-		case c >= '0' && c <= '9':
-			digits++
-		case c == '.' || c == 'e' || c == 'E' || c == '+' || (c == '-' && p.pos > start):
-			isFloat = true
-		default:
-			goto done
-		}
+	if p.pos < len(p.b) && p.b[p.pos] == '0' {
 		p.pos++
+	} else if digits() == 0 {
+		p.pos = start
+		return core.Value{}, p.fail("Expecting value")
 	}
-done:
+	isFloat := false
+	if p.pos+1 < len(p.b) && p.b[p.pos] == '.' && p.b[p.pos+1] >= '0' && p.b[p.pos+1] <= '9' {
+		p.pos++
+		digits()
+		isFloat = true
+	}
+	if p.pos < len(p.b) && (p.b[p.pos] == 'e' || p.b[p.pos] == 'E') {
+		save := p.pos
+		p.pos++
+		if p.pos < len(p.b) && (p.b[p.pos] == '+' || p.b[p.pos] == '-') {
+			p.pos++
+		}
+		if digits() == 0 {
+			p.pos = save
+		} else {
+			isFloat = true
+		}
+	}
 	text := string(p.b[start:p.pos])
-	if digits == 0 {
-		return core.Value{}, p.fail("bad number")
-	}
 	if !isFloat {
 		i, err := strconv.ParseInt(text, 10, 64)
 		if err != nil {
@@ -307,7 +333,7 @@ done:
 	}
 	f, err := strconv.ParseFloat(text, 64)
 	if err != nil && !isRangeErr(err) {
-		return core.Value{}, p.fail("bad number")
+		return core.Value{}, p.fail("Expecting value")
 	}
 	return core.DoubleValue(f), nil
 }
@@ -321,14 +347,18 @@ func isRangeErr(err error) bool {
 func parseOnlineRequest(body []byte) (*online.Request, error) {
 	p := &jsonParser{b: body}
 	req := &online.Request{}
+	if len(body) == 0 {
+		return nil, &fieldError{loc: []any{"body"}, typ: "missing", msg: "Field required", input: []byte("null")}
+	}
 	if p.peek() != '{' {
-		if p.peek() == 0 {
-			return nil, &fieldError{loc: []any{"body"}, typ: "missing", msg: "Field required"}
-		}
+		start := p.pos
 		if _, err := p.value(0); err != nil {
 			return nil, err
 		}
-		return nil, &fieldError{loc: []any{"body"}, typ: "model_attributes_type", msg: "Input should be a valid dictionary or object to extract fields from"}
+		if p.peek() != 0 {
+			return nil, p.fail("Extra data")
+		}
+		return nil, &fieldError{loc: []any{"body"}, typ: "model_attributes_type", msg: "Input should be a valid dictionary or object to extract fields from", input: body[start:p.pos]}
 	}
 	p.pos++
 	sawEntities := false
@@ -343,6 +373,11 @@ func parseOnlineRequest(body []byte) (*online.Request, error) {
 			if err := p.expect(':'); err != nil {
 				return nil, err
 			}
+			vstart := p.pos
+			if p.peek() != 0 {
+				vstart = p.pos
+			}
+			raw := func() []byte { return body[vstart:p.pos] }
 			switch key {
 			case "features":
 				if p.peek() == 'n' && p.lit("null") {
@@ -354,12 +389,12 @@ func parseOnlineRequest(body []byte) (*online.Request, error) {
 					return nil, err
 				}
 				if !v.Type.IsList() && v.Type != core.Null+100 {
-					return nil, &fieldError{loc: []any{"body", "features"}, typ: "list_type", msg: "Input should be a valid list"}
+					return nil, &fieldError{loc: []any{"body", "features"}, typ: "list_type", msg: "Input should be a valid list", input: raw()}
 				}
 				req.Features = make([]string, len(v.List))
 				for i, e := range v.List {
 					if e.Type != core.String {
-						return nil, &fieldError{loc: []any{"body", "features", i}, typ: "string_type", msg: "Input should be a valid string"}
+						return nil, &fieldError{loc: []any{"body", "features", i}, typ: "string_type", msg: "Input should be a valid string", input: appendTypedValueJSON(nil, e)}
 					}
 					req.Features[i] = e.S
 				}
@@ -369,7 +404,7 @@ func parseOnlineRequest(body []byte) (*online.Request, error) {
 					return nil, err
 				}
 				if v.Type != core.String && !v.IsNull() {
-					return nil, &fieldError{loc: []any{"body", "feature_service"}, typ: "string_type", msg: "Input should be a valid string"}
+					return nil, &fieldError{loc: []any{"body", "feature_service"}, typ: "string_type", msg: "Input should be a valid string", input: raw()}
 				}
 				req.FeatureService = v.S
 			case "full_feature_names", "include_feature_view_version_metadata":
@@ -379,7 +414,11 @@ func parseOnlineRequest(body []byte) (*online.Request, error) {
 				}
 				b, ok := laxBool(v)
 				if !ok {
-					return nil, &fieldError{loc: []any{"body", key}, typ: "bool_parsing", msg: "Input should be a valid boolean"}
+					fe := &fieldError{loc: []any{"body", key}, typ: "bool_type", msg: "Input should be a valid boolean", input: raw()}
+					if v.Type == core.String || v.Type == core.Int64 || v.Type == core.Double {
+						fe.typ, fe.msg = "bool_parsing", "Input should be a valid boolean, unable to interpret input"
+					}
+					return nil, fe
 				}
 				if key == "full_feature_names" {
 					req.FullFeatureNames = b
@@ -405,14 +444,14 @@ func parseOnlineRequest(body []byte) (*online.Request, error) {
 				p.pos++
 				break
 			}
-			return nil, p.fail("expected ',' or '}'")
+			return nil, p.fail("Expecting ',' delimiter")
 		}
 	}
 	if p.peek() != 0 {
-		return nil, p.fail("extra data after the JSON object")
+		return nil, p.fail("Extra data")
 	}
 	if !sawEntities {
-		return nil, &fieldError{loc: []any{"body", "entities"}, typ: "missing", msg: "Field required"}
+		return nil, &fieldError{loc: []any{"body", "entities"}, typ: "missing", msg: "Field required", input: body}
 	}
 	return req, nil
 }
@@ -420,10 +459,11 @@ func parseOnlineRequest(body []byte) (*online.Request, error) {
 // entities reads the column map, keeping key order.
 func (p *jsonParser) entities() ([]online.Column, error) {
 	if p.peek() != '{' {
+		start := p.pos
 		if _, err := p.value(0); err != nil {
 			return nil, err
 		}
-		return nil, &fieldError{loc: []any{"body", "entities"}, typ: "dict_type", msg: "Input should be a valid dictionary"}
+		return nil, &fieldError{loc: []any{"body", "entities"}, typ: "dict_type", msg: "Input should be a valid dictionary", input: p.b[start:p.pos]}
 	}
 	p.pos++
 	var cols []online.Column
@@ -439,6 +479,8 @@ func (p *jsonParser) entities() ([]online.Column, error) {
 		if err := p.expect(':'); err != nil {
 			return nil, err
 		}
+		p.peek()
+		start := p.pos
 		v, err := p.value(0)
 		if err != nil {
 			if fe, ok := err.(*fieldError); ok {
@@ -447,7 +489,7 @@ func (p *jsonParser) entities() ([]online.Column, error) {
 			return nil, err
 		}
 		if !v.Type.IsList() && v.Type != core.Null+100 {
-			return nil, &fieldError{loc: []any{"body", "entities", name}, typ: "list_type", msg: "Input should be a valid list"}
+			return nil, &fieldError{loc: []any{"body", "entities", name}, typ: "list_type", msg: "Input should be a valid list", input: p.b[start:p.pos]}
 		}
 		col := online.Column{Name: name, Values: v.List}
 		replaced := false
@@ -466,7 +508,7 @@ func (p *jsonParser) entities() ([]online.Column, error) {
 			p.pos++
 			return cols, nil
 		default:
-			return nil, p.fail("expected ',' or '}'")
+			return nil, p.fail("Expecting ',' delimiter")
 		}
 	}
 }
