@@ -123,11 +123,11 @@ def feast_answers() -> Dict[Tuple[str, str], harness.Answer]:
 
 @dataclass
 class Stack:
+    """A repo copy applied and materialized for one variant, served by real `feast serve`."""
+
     variant: str
     repo: Path
     feast_url: str
-    ours_url: str
-    ours_grpc_port: int
     redis_rule: bool
     services: Dict[str, List[Tuple[str, List[str]]]] = field(default_factory=dict)
     procs: List[Proc] = field(default_factory=list)
@@ -233,7 +233,7 @@ def stack(request, tmp_root: Path, base_env: Dict[str, str], ours_mode: str, our
 
     project = yaml.safe_load((repo / "feature_store.yaml").read_text())["project"]
     st = Stack(
-        variant=variant, repo=repo, feast_url="", ours_url="", ours_grpc_port=0,
+        variant=variant, repo=repo, feast_url="",
         redis_rule=kind != "sqlite",
         services=feature_services_of(repo / "data" / "registry.db", project),
     )
@@ -244,20 +244,7 @@ def stack(request, tmp_root: Path, base_env: Dict[str, str], ours_mode: str, our
     st.procs.append(fproc)
     st.feast_url = f"http://127.0.0.1:{fport}"
 
-    oport = harness.free_port()
-    if ours_mode == "binary":
-        gport = harness.free_port()
-        argv = [our_binary, "-c", str(repo), "serve", "-h", "127.0.0.1", "-p", str(oport), "--grpc-port", str(gport)]
-        oproc = Proc.start("our feature-server", argv, logs / "ours.log", repo, env)
-        st.ours_grpc_port = gport
-    else:
-        oproc = Proc.start("second feast serve", feast + ["serve", "-h", "127.0.0.1", "-p", str(oport)], logs / "feast-serve-2.log", repo, env)
-    cleanups.append(oproc.stop)
-    st.procs.append(oproc)
-    st.ours_url = f"http://127.0.0.1:{oport}"
-
     harness.wait_healthy(fproc, st.feast_url, timeout=180)
-    harness.wait_healthy(oproc, st.ours_url, timeout=60 if ours_mode == "binary" else 180)
     return st
 
 
@@ -281,3 +268,35 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+@dataclass
+class Ours:
+    """The server under test, on the same repo dir as the stack's `feast serve`."""
+
+    url: str
+    grpc_port: int
+    proc: Proc
+
+    def check_alive(self) -> None:
+        if not self.proc.alive():
+            raise HarnessError(f"{self.proc.name} died during the run.\n{self.proc.describe()}")
+
+
+@pytest.fixture(scope="session")
+def ours(request, stack: Stack, tmp_root: Path, base_env: Dict[str, str], ours_mode: str, our_binary: str) -> Ours:
+    """Our server for the current stack (a separate fixture: goldens need only Feast)."""
+    logs = tmp_root / stack.variant / "logs"
+    port = harness.free_port()
+    grpc_port = 0
+    if ours_mode == "binary":
+        grpc_port = harness.free_port()
+        argv = [our_binary, "-c", str(stack.repo), "serve", "-h", "127.0.0.1", "-p", str(port), "--grpc-port", str(grpc_port)]
+        proc = Proc.start("our feature-server", argv, logs / "ours.log", stack.repo, base_env)
+    else:
+        feast = [str(Path(sys.executable).parent / "feast"), "-c", str(stack.repo)]
+        proc = Proc.start("second feast serve", feast + ["serve", "-h", "127.0.0.1", "-p", str(port)], logs / "feast-serve-2.log", stack.repo, base_env)
+    request.addfinalizer(proc.stop)
+    url = f"http://127.0.0.1:{port}"
+    harness.wait_healthy(proc, url, timeout=60 if ours_mode == "binary" else 180)
+    return Ours(url, grpc_port, proc)

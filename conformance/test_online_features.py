@@ -57,10 +57,11 @@ def report(case: Case, feast: Answer, ours: Answer, diffs) -> str:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_same_answer_as_feast(stack, case: Case, feast_answers, ours_mode):
+def test_same_answer_as_feast(stack, ours, case: Case, feast_answers, ours_mode):
     feast = feast_answer(stack, case, feast_answers)
-    ours = harness.post(stack.ours_url, case.path, case.payload)
+    got = harness.post(ours.url, case.path, case.payload)
     stack.check_alive()
+    ours.check_alive()
 
     if case.expect == "same":
         assert feast.status == 200, (
@@ -71,28 +72,28 @@ def test_same_answer_as_feast(stack, case: Case, feast_answers, ours_mode):
             f"case {case.name} expects a client error but Feast answered {feast.for_report()}: fix the case file"
         )
 
-    if ours.status == 501 and case.name in ALLOWED_501:
-        pytest.xfail(f"our server answers 501 (not implemented yet) for {case.name}: {ours.text[:300]}")
+    if got.status == 501 and case.name in ALLOWED_501:
+        pytest.xfail(f"our server answers 501 (not implemented yet) for {case.name}: {got.text[:300]}")
 
     if case.expect == "same":
         diffs = []
-        if ours.status != 200:
-            diffs.append(f"status: expected 200, got {ours.status}")
-        elif ours.media_type != feast.media_type:
-            diffs.append(f"content-type: expected {feast.content_type!r}, got {ours.content_type!r}")
+        if got.status != 200:
+            diffs.append(f"status: expected 200, got {got.status}")
+        elif got.media_type != feast.media_type:
+            diffs.append(f"content-type: expected {feast.content_type!r}, got {got.content_type!r}")
         else:
-            ok, body = ours.parsed()
+            ok, body = got.parsed()
             if not ok:
                 diffs.append("our body is not JSON")
             else:
                 groups = harness.column_groups(case.json_body, stack.services)
                 diffs += harness.compare_success(feast.parsed()[1], body, groups, stack.redis_rule)
     else:
-        diffs = harness.compare_error(feast, ours, policy=ours_mode == "binary")
-    assert not diffs, report(case, feast, ours, diffs)
+        diffs = harness.compare_error(feast, got, policy=ours_mode == "binary")
+    assert not diffs, report(case, feast, got, diffs)
 
 
-def test_body_over_50mb_is_413(stack, ours_mode):
+def test_body_over_50mb_is_413(ours, ours_mode):
     """A body over 50 MB is refused with 413 quickly (Feast has no limit: it parses it all)."""
     if ours_mode == "feast":
         pytest.skip("feast-vs-feast mode: Feast has no body size limit")
@@ -101,17 +102,17 @@ def test_body_over_50mb_is_413(stack, ours_mode):
     payload = head + b"x" * (size - len(head) - 2) + b'"}'
     t0 = time.monotonic()
     try:
-        ours = harness.post(stack.ours_url, "/get-online-features", payload, timeout=60)
+        got = harness.post(ours.url, "/get-online-features", payload, timeout=60)
     except harness.requests.RequestException as e:
         pytest.fail(f"POST {len(payload)} bytes: no HTTP answer after {time.monotonic() - t0:.1f}s: {e!r}")
     elapsed = time.monotonic() - t0
-    stack.check_alive()
+    ours.check_alive()
     diffs = []
-    if ours.status != 413:
-        diffs.append(f"status: expected 413, got {ours.status}")
-    _, why = harness.feast_error_object(ours.text)
+    if got.status != 413:
+        diffs.append(f"status: expected 413, got {got.status}")
+    _, why = harness.feast_error_object(got.text)
     if why:
         diffs.append("error body is not Feast's error shape: " + why)
     if elapsed > 10:
         diffs.append(f"took {elapsed:.1f}s")
-    assert not diffs, f"POST {len(payload)} bytes: ours {ours.for_report(500)}\n  " + "\n  ".join(diffs)
+    assert not diffs, f"POST {len(payload)} bytes: ours {got.for_report(500)}\n  " + "\n  ".join(diffs)
