@@ -1,7 +1,39 @@
-# Protobuf code generation. The Go code under protos/ is generated from the
-# .proto files next to it and committed; see scripts/gen-proto.sh for the tools.
+# The README's two commands are `make run` and `make test`; .ci/run calls
+# `make test`. Everything a test needs (Debian's redis-server, postgresql and
+# protobuf-compiler, the Feast virtualenv) is installed by the scripts the
+# targets call.
 
-.PHONY: proto proto-check proto-golden
+GO ?= go
+REPO ?= feature_repo
+PORT ?= 6566
+
+.PHONY: run build test unit lint conformance bench proto proto-check proto-golden
+
+# Serve the demo repo on the embedded default (SQLite online store, parquet
+# offline data): needs nothing but Go.
+run:
+	$(GO) run ./cmd/feature-server -c $(REPO) serve -h 127.0.0.1 -p $(PORT)
+
+build:
+	$(GO) build -o bin/feature-server ./cmd/feature-server
+
+# Lint, unit and integration tests against real Redis / PostgreSQL, then the
+# conformance run against real Feast 0.67.0.
+test: lint proto-check unit conformance
+
+lint:
+	scripts/lint.sh
+
+# Go tests with -race; integration tests get real services from
+# scripts/services.sh (started and stopped by scripts/go-test.sh).
+unit:
+	scripts/go-test.sh
+
+conformance:
+	conformance/run.sh -q
+
+bench:
+	scripts/bench.sh
 
 # Regenerate protos/**/*.pb.go from protos/**/*.proto.
 proto:

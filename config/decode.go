@@ -178,20 +178,6 @@ func (o *object) strictBool(key string, def bool) bool {
 	return v.b
 }
 
-// optStrictBool is Optional[StrictBool].
-func (o *object) optStrictBool(key string) *bool {
-	v := o.get(key)
-	if v == nil || v.kind == kNull {
-		return nil
-	}
-	if v.kind != kBool {
-		o.fail(key, v, "must be a boolean, got %s", v.describe())
-		return nil
-	}
-	b := v.b
-	return &b
-}
-
 // laxBool is pydantic's lax bool: booleans, 0/1 and the usual words.
 func (o *object) laxBool(key string, def bool) bool {
 	v := o.get(key)
@@ -339,32 +325,6 @@ func laxIntValue(v *yval) (*big.Int, bool) {
 		return i, ok
 	}
 	return nil, false
-}
-
-// laxFloat is pydantic's lax float: numbers, booleans and numeric strings.
-func (o *object) laxFloat(key string, def float64) float64 {
-	v := o.get(key)
-	if v == nil {
-		return def
-	}
-	switch v.kind {
-	case kFloat:
-		return v.f
-	case kInt:
-		f, _ := new(big.Float).SetInt(v.i).Float64()
-		return f
-	case kBool:
-		if v.b {
-			return 1
-		}
-		return 0
-	case kStr:
-		if f, err := strconv.ParseFloat(strings.TrimSpace(v.str), 64); err == nil {
-			return f
-		}
-	}
-	o.fail(key, v, "must be a number, got %s", v.describe())
-	return def
 }
 
 // enum accepts one of the allowed strings.

@@ -331,8 +331,7 @@ func schemaFacts(f *descriptorpb.FileDescriptorProto) []string {
 	if scope != "" {
 		scope += "."
 	}
-	var enum func(prefix string, e *descriptorpb.EnumDescriptorProto)
-	enum = func(prefix string, e *descriptorpb.EnumDescriptorProto) {
+	enum := func(prefix string, e *descriptorpb.EnumDescriptorProto) {
 		name := prefix + e.GetName()
 		add("enum %s deprecated=%v", name, e.GetOptions().GetDeprecated())
 		for _, v := range e.GetValue() {

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# gofmt, go vet, staticcheck and a tidy go.mod; fails on the first finding.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+STATICCHECK_VERSION=v0.8.2
+
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [[ -n "$unformatted" ]]; then
+  echo "lint: gofmt would change:" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+go vet ./...
+go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
+cp go.mod /tmp/go.mod.lint.$$; cp go.sum /tmp/go.sum.lint.$$
+go mod tidy
+if ! git diff --quiet -- go.mod go.sum; then
+  echo "lint: go mod tidy changes go.mod/go.sum; run it and commit" >&2
+  git --no-pager diff -- go.mod | head -40 >&2
+  cp /tmp/go.mod.lint.$$ go.mod; cp /tmp/go.sum.lint.$$ go.sum
+  exit 1
+fi
+rm -f /tmp/go.mod.lint.$$ /tmp/go.sum.lint.$$
+echo "lint: ok" >&2
