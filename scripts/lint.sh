@@ -14,9 +14,9 @@ go vet ./...
 go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
 cp go.mod /tmp/go.mod.lint.$$; cp go.sum /tmp/go.sum.lint.$$
 go mod tidy
-if ! git diff --quiet -- go.mod go.sum; then
+if ! cmp -s go.mod /tmp/go.mod.lint.$$ || ! cmp -s go.sum /tmp/go.sum.lint.$$; then
   echo "lint: go mod tidy changes go.mod/go.sum; run it and commit" >&2
-  git --no-pager diff -- go.mod | head -40 >&2
+  diff /tmp/go.mod.lint.$$ go.mod | head -40 >&2 || true
   cp /tmp/go.mod.lint.$$ go.mod; cp /tmp/go.sum.lint.$$ go.sum
   exit 1
 fi
