@@ -167,6 +167,15 @@ func (s *Store) Read(ctx context.Context, reqs []onlinestore.ReadRequest) error 
 				}
 				row.TS = t
 			}
+			if row.Found {
+				// Feast writes no field for a null feature, and reads an
+				// absent field of an existing row as a null value.
+				for f := range row.Values {
+					if row.Values[f] == nil {
+						row.Values[f] = emptyValue
+					}
+				}
+			}
 		}
 	}
 	return nil
@@ -235,6 +244,9 @@ func (s *Store) Write(ctx context.Context, b onlinestore.WriteBatch) error {
 	}
 	return nil
 }
+
+// emptyValue is a serialized feast.types.Value with nothing set: null.
+var emptyValue = []byte{}
 
 func later(a, b core.Timestamp) bool {
 	return a.Seconds > b.Seconds || (a.Seconds == b.Seconds && a.Nanos > b.Nanos)
