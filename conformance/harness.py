@@ -543,3 +543,27 @@ def sqlite_rows(path: Path) -> Dict[str, List[Tuple]]:
         return out
     finally:
         con.close()
+
+
+def key_types_from_registry(path: Path) -> Dict[str, int]:
+    """Request column name -> declared ValueType of the join key it feeds.
+
+    Covers join keys, (deprecated) entity names, and join_key_map aliases of feature services.
+    """
+    from feast.protos.feast.core.Registry_pb2 import Registry
+
+    if not path.exists():
+        return {}
+    reg = Registry()
+    reg.ParseFromString(path.read_bytes())
+    out: Dict[str, int] = {}
+    for e in reg.entities:
+        if e.spec.join_key and e.spec.value_type:
+            out[e.spec.join_key] = e.spec.value_type
+            out[e.spec.name] = e.spec.value_type
+    for fs in reg.feature_services:
+        for p in fs.spec.features:
+            for key, alias in p.join_key_map.items():
+                if key in out:
+                    out[alias] = out[key]
+    return out

@@ -17,13 +17,14 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-PYTEST_VERSION=9.2.0
+# Test-only tools installed into the Feast venv when missing (Feast itself needs neither).
+TEST_DEPS=(pytest==9.2.0 grpcio==1.85.3)
 
 VENV=$("$ROOT/scripts/feast-venv.sh")
 PY="$VENV/bin/python"
-if ! "$PY" -c "import pytest" >/dev/null 2>&1; then
-  echo "conformance: installing pytest==$PYTEST_VERSION into $VENV" >&2
-  "$PY" -m pip install --disable-pip-version-check -q "pytest==$PYTEST_VERSION" >&2
+if ! "$PY" -c "import pytest, grpc" >/dev/null 2>&1; then
+  echo "conformance: installing ${TEST_DEPS[*]} into $VENV" >&2
+  "$PY" -m pip install --disable-pip-version-check -q "${TEST_DEPS[@]}" >&2
 fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/conformance.XXXXXX")
