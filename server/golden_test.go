@@ -1,0 +1,227 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/feastgo/feastgo/config"
+	"github.com/feastgo/feastgo/online"
+	"github.com/feastgo/feastgo/onlinestore/sqlite"
+	"github.com/feastgo/feastgo/registry"
+	"github.com/feastgo/feastgo/server"
+)
+
+// TestGoldenSQLite replays every request of the conformance suite against
+// the repo state real Feast produced (testdata/golden/sqlite/repo) and
+// compares our answers with Feast 0.67.0's recorded answers, with the same
+// rules as conformance/harness.py. It needs neither Python nor Redis.
+func TestGoldenSQLite(t *testing.T) {
+	repo := filepath.Join("testdata", "golden", "sqlite", "repo")
+	h := newGoldenHandler(t, repo)
+	allowed501 := readAllowed501(t)
+	files, err := filepath.Glob(filepath.Join("testdata", "golden", "sqlite", "*.json"))
+	if err != nil || len(files) < 40 {
+		t.Fatalf("expected at least 40 golden files, found %d (%v)", len(files), err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".json")
+		t.Run(name, func(t *testing.T) {
+			var g struct {
+				Request json.RawMessage `json:"request"`
+				Status  int             `json:"status"`
+				Body    json.RawMessage `json:"body"`
+			}
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(raw, &g); err != nil {
+				t.Fatal(err)
+			}
+			body := []byte(g.Request)
+			var s string
+			if json.Unmarshal(g.Request, &s) == nil {
+				body = []byte(s) // a malformed body sent verbatim
+			}
+			req := httptest.NewRequest(http.MethodPost, "/get-online-features", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			got := rec.Body.Bytes()
+			if rec.Code == http.StatusNotImplemented && allowed501[name] {
+				t.Skipf("on-demand feature views are not served yet (issue 4): %s", got)
+			}
+			switch {
+			case g.Status == 200:
+				if rec.Code != 200 {
+					t.Fatalf("status %d, want 200; body %s", rec.Code, got)
+				}
+				compareSuccess(t, g.Body, got)
+			case g.Status >= 500:
+				if rec.Code < 400 || rec.Code >= 500 {
+					t.Fatalf("Feast answers %d for this client mistake; we must answer 4xx, got %d %s", g.Status, rec.Code, got)
+				}
+				checkFeastErrorShape(t, got)
+			default:
+				if rec.Code != g.Status {
+					t.Fatalf("status %d, want %d; body %s", rec.Code, g.Status, got)
+				}
+				if !jsonEqual(g.Body, got) {
+					t.Fatalf("error body\n got %s\nwant %s", got, g.Body)
+				}
+			}
+		})
+	}
+}
+
+func newGoldenHandler(t *testing.T, repo string) http.Handler {
+	t.Helper()
+	cfg, err := config.Load(repo, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	src, err := registry.NewSource(ctx, cfg.Registry.Path, cfg.RepoDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registry.Open(ctx, src, registry.Options{Project: cfg.Project})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlite.Open(cfg.OnlineStore.SQLite.Path, cfg.Project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion}
+	return (&server.HTTP{Online: svc, Registry: reg}).Handler()
+}
+
+func readAllowed501(t *testing.T) map[string]bool {
+	f, err := os.Open(filepath.Join("..", "conformance", "allowed_501.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" && !strings.HasPrefix(l, "#") {
+			out[l] = true
+		}
+	}
+	return out
+}
+
+type onlineJSON struct {
+	Metadata struct {
+		FeatureNames []string `json:"feature_names"`
+	} `json:"metadata"`
+	Results []struct {
+		Values          []json.RawMessage `json:"values"`
+		Statuses        []string          `json:"statuses"`
+		EventTimestamps []string          `json:"event_timestamps"`
+	} `json:"results"`
+}
+
+// compareSuccess compares two online responses column by column: the
+// within-view order of Feast's columns follows a Python set, so columns are
+// matched by name; join-key columns (leading, epoch timestamps) must be in
+// the same places.
+func compareSuccess(t *testing.T, want, got []byte) {
+	t.Helper()
+	var w, g onlineJSON
+	if err := json.Unmarshal(want, &w); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("our body is not JSON: %v: %s", err, got)
+	}
+	if len(w.Metadata.FeatureNames) != len(g.Metadata.FeatureNames) {
+		t.Fatalf("columns %v, want %v", g.Metadata.FeatureNames, w.Metadata.FeatureNames)
+	}
+	byName := map[string]int{}
+	for i, n := range g.Metadata.FeatureNames {
+		byName[n] = i
+	}
+	for wi, n := range w.Metadata.FeatureNames {
+		gi, ok := byName[n]
+		if !ok {
+			t.Fatalf("column %q missing; got %v", n, g.Metadata.FeatureNames)
+		}
+		wc, gc := w.Results[wi], g.Results[gi]
+		if !reflect.DeepEqual(wc.Statuses, gc.Statuses) || !reflect.DeepEqual(wc.EventTimestamps, gc.EventTimestamps) {
+			t.Errorf("column %q: statuses/timestamps\n got %v %v\nwant %v %v", n, gc.Statuses, gc.EventTimestamps, wc.Statuses, wc.EventTimestamps)
+		}
+		if len(wc.Values) != len(gc.Values) {
+			t.Fatalf("column %q: %d values, want %d", n, len(gc.Values), len(wc.Values))
+		}
+		for i := range wc.Values {
+			if !jsonEqual(wc.Values[i], gc.Values[i]) {
+				t.Errorf("column %q row %d: got %s want %s", n, i, gc.Values[i], wc.Values[i])
+			}
+		}
+	}
+	// Join keys lead and keep their order.
+	for i, n := range w.Metadata.FeatureNames {
+		if allEpoch(w.Results[i].EventTimestamps) && g.Metadata.FeatureNames[i] != n && i < countLeadingKeys(w) {
+			t.Errorf("join-key column %d is %q, want %q", i, g.Metadata.FeatureNames[i], n)
+		}
+	}
+}
+
+func allEpoch(ts []string) bool {
+	for _, s := range ts {
+		if s != "1970-01-01T00:00:00Z" {
+			return false
+		}
+	}
+	return true
+}
+
+func countLeadingKeys(r onlineJSON) int {
+	n := 0
+	for _, c := range r.Results {
+		if !allEpoch(c.EventTimestamps) {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return bytes.Equal(a, b)
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// checkFeastErrorShape checks the double-encoded {"module","class","message"}.
+func checkFeastErrorShape(t *testing.T, body []byte) {
+	t.Helper()
+	var s string
+	if err := json.Unmarshal(body, &s); err != nil {
+		t.Fatalf("error body is not a JSON string: %s", body)
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		t.Fatalf("error body string is not a JSON object: %s", s)
+	}
+	for _, k := range []string{"module", "class", "message"} {
+		if m[k] == "" {
+			t.Fatalf("error object lacks %q: %s", k, s)
+		}
+	}
+}
