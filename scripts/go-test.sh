@@ -14,7 +14,20 @@ export SERVICES_DIR=$(mktemp -d "${TMPDIR:-/tmp}/feastgo-gotest.XXXXXX")
 base=$((20000 + RANDOM % 20000))
 REDIS_PORT=$base CLUSTER_PORT=$((base + 10)) SENT_MASTER=$((base + 20)) SENT_PORT=$((base + 21)) PG_PORT=$((base + 30))
 S="$ROOT/scripts/services.sh"
+# An S3-compatible server for the s3:// registry tests: moto, from PyPI, in
+# its own cached virtualenv.
+MOTO_VERSION=5.1.16
+MOTO_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/feature-server/moto-$MOTO_VERSION"
+if [[ ! -f "$MOTO_VENV/.installed" ]]; then
+  rm -rf "$MOTO_VENV"
+  python3 -m venv "$MOTO_VENV" >&2
+  "$MOTO_VENV/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
+  touch "$MOTO_VENV/.installed"
+fi
+S3_PORT=$((base + 40))
+MOTO_PID=
 cleanup() {
+  [[ -n "$MOTO_PID" ]] && kill "$MOTO_PID" 2>/dev/null || true
   "$S" redis-stop "$REDIS_PORT" >/dev/null 2>&1 || true
   "$S" cluster-stop "$CLUSTER_PORT" >/dev/null 2>&1 || true
   "$S" sentinel-stop "$SENT_MASTER" "$SENT_PORT" >/dev/null 2>&1 || true
@@ -26,10 +39,17 @@ trap cleanup EXIT
 "$S" cluster-start "$CLUSTER_PORT" >&2
 "$S" sentinel-start "$SENT_MASTER" "$SENT_PORT" >&2
 "$S" postgres-start "$PG_PORT" >&2
+"$MOTO_VENV/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$SERVICES_DIR/moto.log" 2>&1 &
+MOTO_PID=$!
+for _ in $(seq 100); do
+  curl -fs "http://127.0.0.1:$S3_PORT/" >/dev/null 2>&1 && break
+  sleep 0.1
+done
 
 export FEASTGO_INTEGRATION=1
 export FEASTGO_TEST_REDIS="127.0.0.1:$REDIS_PORT"
 export FEASTGO_TEST_REDIS_CLUSTER="127.0.0.1:$CLUSTER_PORT,127.0.0.1:$((CLUSTER_PORT + 1)),127.0.0.1:$((CLUSTER_PORT + 2))"
 export FEASTGO_TEST_REDIS_SENTINEL="127.0.0.1:$SENT_PORT"
+export FEASTGO_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
 export FEASTGO_TEST_POSTGRES="postgres://feast:feast@127.0.0.1:$PG_PORT/feast?sslmode=disable"
 go test -race -count=1 "$@" ./...

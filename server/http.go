@@ -7,7 +7,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +45,10 @@ func (h *HTTP) Handler() http.Handler {
 		h.Log = slog.Default()
 	}
 	r := chi.NewRouter()
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) { writeDetail(w, http.StatusNotFound, "Not Found") })
+	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
+		writeDetail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+	})
 	r.Post("/get-online-features", h.getOnlineFeatures)
 	r.Get("/health", h.health)
 	return r
@@ -85,6 +91,14 @@ func (h *HTTP) getOnlineFeatures(w http.ResponseWriter, r *http.Request) {
 	bp, err := h.readBody(r)
 	if err != nil {
 		writeError(w, err)
+		return
+	}
+	if len(*bp) > 0 && !isJSONContentType(r.Header.Get("Content-Type")) {
+		// FastAPI parses the body as JSON only for a JSON content type;
+		// otherwise the model sees the raw text and rejects it.
+		writeValidationError(w, *bp, &fieldError{loc: []any{"body"}, typ: "model_attributes_type",
+			msg: "Input should be a valid dictionary or object to extract fields from", input: appendJSONString(nil, string(*bp))})
+		bufPool.Put(bp)
 		return
 	}
 	req, err := parseOnlineRequest(*bp)
@@ -146,4 +160,23 @@ func (h *HTTP) logError(r *http.Request, err error) {
 	} else {
 		h.Log.Debug("request rejected", "path", r.URL.Path, "status", status, "err", err)
 	}
+}
+
+// isJSONContentType is FastAPI's test: application/json or application/*+json.
+func isJSONContentType(ct string) bool {
+	if ct == "" {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
+// writeDetail answers like Starlette's default error pages.
+func writeDetail(w http.ResponseWriter, status int, detail string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(append([]byte(`{"detail":`), appendJSONString(nil, detail)...), '}'))
 }

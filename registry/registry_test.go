@@ -1,0 +1,217 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"google.golang.org/protobuf/proto"
+
+	corepb "github.com/feastgo/feastgo/protos/feast/core"
+	typespb "github.com/feastgo/feastgo/protos/feast/types"
+)
+
+func testRegistry(project string, views ...string) *corepb.Registry {
+	reg := &corepb.Registry{
+		VersionId: "v-" + strings.Join(views, "-"),
+		Projects:  []*corepb.Project{{Spec: &corepb.ProjectSpec{Name: project}}},
+		Entities: []*corepb.Entity{
+			{Spec: &corepb.EntitySpecV2{Name: "driver", JoinKey: "driver_id", ValueType: typespb.ValueType_INT64, Project: project}},
+			{Spec: &corepb.EntitySpecV2{Name: "other", JoinKey: "x", ValueType: typespb.ValueType_STRING, Project: "elsewhere"}},
+		},
+	}
+	for _, v := range views {
+		reg.FeatureViews = append(reg.FeatureViews, &corepb.FeatureView{Spec: &corepb.FeatureViewSpec{
+			Name: v, Project: project, Entities: []string{"driver"},
+			EntityColumns: []*corepb.FeatureSpecV2{{Name: "driver_id", ValueType: typespb.ValueType_INT64}},
+			Features:      []*corepb.FeatureSpecV2{{Name: "conv_rate", ValueType: typespb.ValueType_FLOAT}},
+		}})
+	}
+	// A view of another project with the same name must stay invisible.
+	reg.FeatureViews = append(reg.FeatureViews, &corepb.FeatureView{Spec: &corepb.FeatureViewSpec{Name: "hidden", Project: "elsewhere"}})
+	return reg
+}
+
+func writeRegistry(t *testing.T, path string, reg *corepb.Registry) {
+	t.Helper()
+	b, err := proto.Marshal(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCompileFiltersByProject(t *testing.T) {
+	snap, err := Compile(testRegistry("p", "stats"), "p", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := snap.View("stats"); !ok {
+		t.Fatal("view of the project missing")
+	}
+	if _, ok := snap.View("hidden"); ok {
+		t.Fatal("view of another project visible")
+	}
+	if _, ok := snap.Entity("other"); ok {
+		t.Fatal("entity of another project visible")
+	}
+	if len(snap.Projects) != 1 || snap.Projects[0] != "p" {
+		t.Fatalf("projects %v", snap.Projects)
+	}
+}
+
+func TestRefreshSwapsAndKeepsLastGoodOnCorruption(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "registry.db")
+	writeRegistry(t, path, testRegistry("p", "a"))
+	ctx := context.Background()
+	r, err := Open(ctx, &FileSource{Path: path}, Options{Project: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.Current().View("a"); !ok {
+		t.Fatal("initial load lacks view a")
+	}
+	writeRegistry(t, path, testRegistry("p", "a", "b"))
+	if err := r.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	good := r.Current()
+	if _, ok := good.View("b"); !ok {
+		t.Fatal("refresh did not pick up view b")
+	}
+	if err := os.WriteFile(path, []byte("\xff\xff garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Refresh(ctx); err == nil {
+		t.Fatal("corrupt registry refreshed without error")
+	}
+	if r.Current() != good || r.LastError() == nil {
+		t.Fatal("a failed refresh must keep the last good snapshot and remember the error")
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Refresh(ctx); err == nil || r.Current() != good {
+		t.Fatal("a missing registry must keep the last good snapshot")
+	}
+}
+
+func TestOpenFailsOnMissingRegistry(t *testing.T) {
+	_, err := Open(context.Background(), &FileSource{Path: filepath.Join(t.TempDir(), "nope.db")}, Options{Project: "p"})
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("got %v, want a not-exist error", err)
+	}
+}
+
+// Readers never block on a refresh: Current is an atomic load while Run
+// refreshes concurrently (run with -race).
+func TestRunRefreshesInBackgroundAndStops(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "registry.db")
+	writeRegistry(t, path, testRegistry("p", "a"))
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := Open(ctx, &FileSource{Path: path}, Options{Project: "p", RefreshInterval: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = r.Run(ctx) }()
+	writeRegistry(t, path, testRegistry("p", "a", "c"))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, ok := r.Current().View("c"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("background refresh never picked up view c")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	wg.Wait() // Run returns once ctx is done
+}
+
+func TestNewSourceSchemes(t *testing.T) {
+	ctx := context.Background()
+	cases := map[string]string{
+		"data/registry.db":       "/repo/data/registry.db",
+		"/abs/registry.db":       "/abs/registry.db",
+		"file:///abs/r.db":       "/abs/r.db",
+		"C:\\feast\\registry.db": "/repo/C:\\feast\\registry.db", // Python joins it so on POSIX
+	}
+	for in, want := range cases {
+		src, err := NewSource(ctx, in, "/repo")
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if got := src.Location(); got != want {
+			t.Errorf("%s: location %s, want %s", in, got, want)
+		}
+	}
+	if _, err := NewSource(ctx, "gs://bucket/registry.db", "/repo"); err == nil || !strings.Contains(err.Error(), "registry.path") {
+		t.Fatalf("gs:// must be refused with the field name, got %v", err)
+	}
+}
+
+// TestS3Source reads a registry from a real S3-compatible server (moto,
+// started by scripts/go-test.sh) and refreshes after the object changes.
+func TestS3Source(t *testing.T) {
+	endpoint := os.Getenv("FEASTGO_TEST_S3_ENDPOINT")
+	if endpoint == "" {
+		if os.Getenv("FEASTGO_INTEGRATION") != "" {
+			t.Fatal("FEASTGO_TEST_S3_ENDPOINT is not set")
+		}
+		t.Skip("FEASTGO_TEST_S3_ENDPOINT not set (scripts/go-test.sh starts an S3 server)")
+	}
+	t.Setenv("FEAST_S3_ENDPOINT_URL", endpoint)
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_REGION", "us-east-1")
+	ctx := context.Background()
+	bucket := "feast-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	src, err := NewSource(ctx, "s3://"+bucket+"/deep/registry.db", "/repo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3src := src.(*S3Source)
+	if _, err := s3src.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(reg *corepb.Registry) {
+		b, _ := proto.Marshal(reg)
+		if _, err := s3src.client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("deep/registry.db"), Body: bytes.NewReader(b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(testRegistry("p", "a"))
+	r, err := Open(ctx, src, Options{Project: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.Current().View("a"); !ok {
+		t.Fatal("view a missing")
+	}
+	put(testRegistry("p", "a", "b"))
+	if err := r.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.Current().View("b"); !ok {
+		t.Fatal("refresh from S3 did not pick up view b")
+	}
+}
