@@ -173,16 +173,27 @@ def run_checked(argv: Sequence[str], cwd: Path, env: Dict[str, str], log: Path, 
 class Case:
     name: str
     path: str
-    body: Any  # a JSON value, or a raw string sent verbatim when raw is True
+    body: Any  # a JSON value, a raw string sent verbatim when raw is True, or None: no body
     expect: str
     description: str = ""
     raw: bool = False
+    method: str = "POST"
+    headers: Optional[Dict[str, str]] = None  # None: Content-Type: application/json
 
     @property
-    def payload(self) -> bytes:
+    def payload(self) -> Optional[bytes]:
+        if self.body is None:
+            return None
         if self.raw:
             return self.body.encode("utf-8")
         return json.dumps(self.body).encode("utf-8")
+
+    @property
+    def request_headers(self) -> Dict[str, str]:
+        return DEFAULT_HEADERS if self.headers is None else self.headers
+
+    def send(self, base_url: str, timeout: float = 120) -> "Answer":
+        return request(base_url, self.method, self.path, self.payload, self.request_headers, timeout)
 
     @property
     def json_body(self) -> Optional[dict]:
@@ -196,9 +207,19 @@ class Case:
             b = self.body
         return b if isinstance(b, dict) else None
 
-    @property
-    def golden_request(self) -> Any:
-        return self.body
+    def golden_doc(self, answer: "Answer") -> Dict[str, Any]:
+        """{"request", "status", "body"}, plus "method"/"path"/"headers" when not the defaults."""
+        _, body = answer.parsed()
+        doc: Dict[str, Any] = {"request": self.body}
+        if self.method != "POST":
+            doc["method"] = self.method
+        if self.path != "/get-online-features":
+            doc["path"] = self.path
+        if self.headers is not None:
+            doc["headers"] = self.headers
+        doc["status"] = answer.status
+        doc["body"] = body
+        return doc
 
 
 def load_cases() -> List[Case]:
@@ -207,12 +228,16 @@ def load_cases() -> List[Case]:
         d = json.loads(p.read_text())
         if d.get("name") != p.stem:
             raise HarnessError(f"{p}: name {d.get('name')!r} must equal the file name")
+        unknown = set(d) - {"name", "description", "path", "method", "headers", "body", "expect"}
+        if unknown:
+            raise HarnessError(f"{p}: unknown keys {sorted(unknown)}")
         if d.get("expect") not in ("same", "client_error"):
             raise HarnessError(f"{p}: expect must be 'same' or 'client_error'")
         body = d["body"]
         cases.append(Case(
             name=d["name"], path=d.get("path", "/get-online-features"), body=body,
             expect=d["expect"], description=d.get("description", ""), raw=isinstance(body, str),
+            method=d.get("method", "POST"), headers=d.get("headers"),
         ))
     return cases
 
@@ -239,10 +264,18 @@ class Answer:
         return f"HTTP {self.status} [{self.content_type}] {t}"
 
 
-def post(base_url: str, path: str, payload: bytes, timeout: float = 120) -> Answer:
+DEFAULT_HEADERS = {"Content-Type": "application/json"}
+
+
+def request(base_url: str, method: str, path: str, payload: Optional[bytes], headers: Dict[str, str], timeout: float = 120) -> Answer:
     t0 = time.monotonic()
-    r = requests.post(base_url + path, data=payload, headers={"Content-Type": "application/json"}, timeout=timeout)
+    # requests adds no Content-Type of its own for bytes data, so {} really sends none.
+    r = requests.request(method, base_url + path, data=payload, headers=headers, timeout=timeout)
     return Answer(r.status_code, r.headers.get("content-type", ""), r.text, time.monotonic() - t0)
+
+
+def post(base_url: str, path: str, payload: bytes, timeout: float = 120) -> Answer:
+    return request(base_url, "POST", path, payload, DEFAULT_HEADERS, timeout)
 
 
 # --------------------------------------------------------------------------
