@@ -20,6 +20,7 @@ import (
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/onlinestore"
+	pgstore "github.com/feastgo/feastgo/onlinestore/postgres"
 	redisstore "github.com/feastgo/feastgo/onlinestore/redis"
 	sqlitestore "github.com/feastgo/feastgo/onlinestore/sqlite"
 	"github.com/feastgo/feastgo/registry"
@@ -98,17 +99,21 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 		fs.StringVar(&f.typ, n, "http", "server type (http)")
 	}
 	for _, n := range []string{"r", "registry_ttl_sec"} {
-		fs.IntVar(&f.registryTTL, n, 5, "seconds between registry refreshes")
+		fs.IntVar(&f.registryTTL, n, 60, "seconds between registry refreshes (0: never)")
 	}
 	fs.IntVar(&f.grpcPort, "grpc-port", 0, "also serve gRPC ServingService on this port (0: off)")
-	fs.StringVar(&f.key, "key", "", "TLS private key file")
-	fs.StringVar(&f.cert, "cert", "", "TLS certificate file")
+	for _, n := range []string{"k", "key"} {
+		fs.StringVar(&f.key, n, "", "TLS private key file")
+	}
+	for _, n := range []string{"c", "cert"} {
+		fs.StringVar(&f.cert, n, "", "TLS certificate file")
+	}
 	fs.Int64Var(&f.maxBody, "max-body-bytes", server.DefaultMaxBody, "request body limit")
 	// Accepted for compatibility with `feast serve`; they tune Python
 	// process models that do not exist here.
 	var ignoredInt int
 	var ignoredBool bool
-	for _, n := range []string{"w", "workers", "keep-alive-timeout", "metrics-port"} {
+	for _, n := range []string{"w", "workers", "worker-connections", "max-requests", "max-requests-jitter", "keep-alive-timeout"} {
 		fs.IntVar(&ignoredInt, n, 0, "accepted for feast compatibility")
 	}
 	for _, n := range []string{"no-access-log", "m", "metrics", "no-feature-log"} {
@@ -242,9 +247,13 @@ func openStore(cfg *config.RepoConfig) (onlinestore.Store, error) {
 			o.KeyTTL = time.Duration(*rc.KeyTTLSeconds) * time.Second
 		}
 		return redisstore.New(o)
+	case "postgres":
+		pc := cfg.OnlineStore.Postgres
+		return pgstore.New(context.Background(), pgstore.Options{DSN: pc.DSN(), Project: cfg.Project,
+			MinConns: int32(pc.MinConn), MaxConns: int32(pc.MaxConn), ValueNum: pc.EnableOpenAICompatibleStore})
 	case "none", "":
 		return nil, errors.New("online_store: disabled in feature_store.yaml; the server needs an online store")
 	default:
-		return nil, fmt.Errorf("online_store.type: %q is not supported by this server yet (sqlite, redis)", cfg.OnlineStore.Type)
+		return nil, fmt.Errorf("online_store.type: %q is not supported by this server yet (sqlite, redis, postgres)", cfg.OnlineStore.Type)
 	}
 }

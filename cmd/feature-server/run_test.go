@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	servingpb "github.com/feastgo/feastgo/protos/feast/serving"
+	typespb "github.com/feastgo/feastgo/protos/feast/types"
+)
+
+var goldenRepo = filepath.Join("..", "..", "server", "testdata", "golden", "sqlite", "repo")
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startServer runs the program as `feature-server -c REPO serve ...` and
+// stops it when the test ends, checking that it shut down cleanly.
+func startServer(t *testing.T, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var stderr bytes.Buffer
+	go func() { done <- Run(ctx, append([]string{"-c", goldenRepo, "serve"}, args...), io.Discard, &stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run returned %v; log:\n%s", err, stderr.String())
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("Run did not stop within 15s of cancellation")
+		}
+	})
+}
+
+func waitHTTP(t *testing.T, client *http.Client, url string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s never became healthy", url)
+}
+
+func TestServeHTTPAndGRPCAgree(t *testing.T) {
+	hp, gp := freePort(t), freePort(t)
+	startServer(t, "-h", "127.0.0.1", "-p", fmt.Sprint(hp), "--grpc-port", fmt.Sprint(gp), "--registry_ttl_sec", "1", "--workers", "4")
+	base := fmt.Sprintf("http://127.0.0.1:%d", hp)
+	waitHTTP(t, http.DefaultClient, base+"/health")
+
+	resp, err := http.Post(base+"/get-online-features", "application/json",
+		strings.NewReader(`{"features":["pipeline_stats:error_count","pipeline_stats:last_status"],"entities":{"pipeline_id":[1,999]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"feature_names":["pipeline_id","error_count","last_status"]`) {
+		t.Fatalf("HTTP answer %d %s", resp.StatusCode, body)
+	}
+
+	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", gp), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hc, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil || hc.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health: %v %v", hc, err)
+	}
+	cli := servingpb.NewServingServiceClient(conn)
+	out, err := cli.GetOnlineFeatures(ctx, &servingpb.GetOnlineFeaturesRequest{
+		Kind: &servingpb.GetOnlineFeaturesRequest_Features{Features: &servingpb.FeatureList{Val: []string{"pipeline_stats:error_count", "pipeline_stats:last_status"}}},
+		Entities: map[string]*typespb.RepeatedValue{"pipeline_id": {Val: []*typespb.Value{
+			{Val: &typespb.Value_Int64Val{Int64Val: 1}}, {Val: &typespb.Value_Int64Val{Int64Val: 999}}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := out.GetMetadata().GetFeatureNames().GetVal()
+	if strings.Join(names, ",") != "pipeline_id,error_count,last_status" {
+		t.Fatalf("gRPC columns %v", names)
+	}
+	ec := out.GetResults()[1]
+	if ec.GetValues()[0].GetInt64Val() != 7 || ec.GetStatuses()[0] != servingpb.FieldStatus_PRESENT ||
+		ec.GetStatuses()[1] != servingpb.FieldStatus_NOT_FOUND || ec.GetEventTimestamps()[0].GetSeconds() == 0 {
+		t.Fatalf("gRPC error_count column %v", ec)
+	}
+	if !strings.Contains(string(body), `{"values":[7,null],"statuses":["PRESENT","NOT_FOUND"]`) {
+		t.Fatalf("HTTP and gRPC disagree: HTTP %s", body)
+	}
+
+	// Client mistakes are InvalidArgument / NotFound, never Internal.
+	_, err = cli.GetOnlineFeatures(ctx, &servingpb.GetOnlineFeaturesRequest{
+		Kind:     &servingpb.GetOnlineFeaturesRequest_Features{Features: &servingpb.FeatureList{Val: []string{"nope:x"}}},
+		Entities: map[string]*typespb.RepeatedValue{"pipeline_id": {Val: []*typespb.Value{{Val: &typespb.Value_Int64Val{Int64Val: 1}}}}},
+	})
+	if status.Code(err) != codes.NotFound {
+		t.Fatalf("unknown view: got %v, want NotFound", err)
+	}
+	_, err = cli.GetOnlineFeatures(ctx, &servingpb.GetOnlineFeaturesRequest{
+		Kind:     &servingpb.GetOnlineFeaturesRequest_Features{Features: &servingpb.FeatureList{Val: []string{"pipeline_stats:error_count"}}},
+		Entities: map[string]*typespb.RepeatedValue{"pipeline_id": {Val: []*typespb.Value{{Val: &typespb.Value_StringVal{StringVal: "abc"}}}}},
+	})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "pipeline_id") {
+		t.Fatalf("bad key: got %v, want InvalidArgument naming pipeline_id", err)
+	}
+	info, err := cli.GetFeastServingInfo(ctx, &servingpb.GetFeastServingInfoRequest{})
+	if err != nil || info.GetVersion() == "" {
+		t.Fatalf("serving info: %v %v", info, err)
+	}
+}
+
+func TestServeTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writeSelfSigned(t, dir)
+	hp := freePort(t)
+	startServer(t, "-p", fmt.Sprint(hp), "--key", keyFile, "--cert", certFile)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // self-signed test cert
+	waitHTTP(t, client, fmt.Sprintf("https://127.0.0.1:%d/health", hp))
+}
+
+func TestRunRejectsBadArguments(t *testing.T) {
+	cases := map[string][]string{
+		"no command":       {"-c", goldenRepo},
+		"unknown command":  {"-c", goldenRepo, "frobnicate"},
+		"key without cert": {"-c", goldenRepo, "serve", "--key", "k.pem"},
+		"grpc type":        {"-c", goldenRepo, "serve", "--type", "grpc"},
+		"missing repo":     {"-c", filepath.Join(t.TempDir(), "nope"), "serve"},
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			if err := Run(context.Background(), args, io.Discard, io.Discard); err == nil {
+				t.Fatal("Run accepted bad arguments")
+			}
+		})
+	}
+}
+
+func writeSelfSigned(t *testing.T, dir string) (string, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
