@@ -13,7 +13,6 @@ import (
 	"unsafe"
 
 	goredis "github.com/redis/go-redis/v9"
-	"github.com/spaolacci/murmur3"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/feastgo/feastgo/core"
@@ -90,6 +89,10 @@ func New(o Options) (*Store, error) {
 // Close closes the client.
 func (s *Store) Close() error { return s.c.Close() }
 
+// DedupsByEventTime reports whether Write skips rows not newer than the
+// stored ones (Feast's default; off with skip_dedup).
+func (s *Store) DedupsByEventTime() bool { return s.dedup }
+
 // Ping checks the connection.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.c.Ping(ctx).Err(); err != nil {
@@ -101,7 +104,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // FieldName is the hash field of a feature: murmur3 x86_32 (seed 0) of
 // "<view>:<feature>", little-endian.
 func FieldName(view, feature string) string {
-	h := murmur3.Sum32([]byte(view + ":" + feature))
+	h := murmur3x86_32(view + ":" + feature)
 	var b [4]byte
 	binary.LittleEndian.PutUint32(b[:], h)
 	return string(b[:])

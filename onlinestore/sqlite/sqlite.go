@@ -152,7 +152,13 @@ func (s *Store) Write(ctx context.Context, b onlinestore.WriteBatch) error {
 			created = r.Created.Seconds
 		}
 		for j, f := range b.Features {
-			if _, err := stmt.ExecContext(ctx, r.Key, f, r.Values[j], nil, r.TS.Seconds, created); err != nil {
+			// Feast fills value_text for string, number and bool values
+			// (helpers.extract_text_and_num); its filters read it.
+			var text any
+			if txt, _, ok := onlinestore.ValueText(r.Values[j]); ok {
+				text = txt
+			}
+			if _, err := stmt.ExecContext(ctx, r.Key, f, r.Values[j], text, r.TS.Seconds, created); err != nil {
 				return core.Unavailable(err, "online store sqlite write failed")
 			}
 		}

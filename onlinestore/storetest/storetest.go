@@ -1,0 +1,381 @@
+// Package storetest is the conformance suite every online store runs against
+// its real back end: the same writes and reads, the same expectations, so a
+// behaviour the serving layer relies on cannot differ between Redis, SQLite
+// and PostgreSQL without a test failing.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/onlinestore"
+)
+
+// Factory returns a fresh, empty store for one subtest; the same value may
+// implement both interfaces. It registers its own cleanup with t.Cleanup.
+// Stores made by one factory call must not see data of another call (use a
+// fresh project, file or schema per call).
+type Factory func(t *testing.T) (onlinestore.Store, onlinestore.Writer)
+
+// Deduper is implemented by writers that may skip rows by event time the way
+// Feast's Redis store does: a row not newer than the stored one, or than an
+// earlier row of the same batch, is not written. Writers without it (SQLite,
+// PostgreSQL) must behave as Feast's SQL stores: last write wins.
+type Deduper interface {
+	DedupsByEventTime() bool
+}
+
+// Env returns the address of a test service from the environment. When it is
+// unset the test is skipped, or fails under FEASTGO_INTEGRATION=1 (set by
+// scripts/go-test.sh, which starts every service), so CI never skips silently.
+func Env(t testing.TB, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		if os.Getenv("FEASTGO_INTEGRATION") != "" {
+			t.Fatalf("%s is not set but FEASTGO_INTEGRATION is: scripts/go-test.sh should have started the service", name)
+		}
+		t.Skipf("%s not set (scripts/go-test.sh starts the service)", name)
+	}
+	return v
+}
+
+// Run runs the whole suite; each case gets its own store from newStore.
+func Run(t *testing.T, newStore Factory) {
+	cases := []struct {
+		name string
+		fn   func(t *testing.T, s onlinestore.Store, w onlinestore.Writer)
+	}{
+		{"WriteThenRead", testWriteThenRead},
+		{"MissingEntity", testMissingEntity},
+		{"MissingFeature", testMissingFeature},
+		{"NullValue", testNullValue},
+		{"Overwrite", testOverwrite},
+		{"SameBatchDuplicates", testSameBatchDuplicates},
+		{"ViewsAreSeparate", testViewsAreSeparate},
+		{"ManyKeys", testManyKeys},
+		{"UnknownView", testUnknownView},
+		{"EmptyInputs", testEmptyInputs},
+		{"SubSecondTimestamp", testSubSecondTimestamp},
+		{"CancelledContext", testCancelledContext},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, w := newStore(t)
+			if s == nil || w == nil {
+				t.Fatal("factory returned a nil store or writer")
+			}
+			c.fn(t, s, w)
+		})
+	}
+}
+
+// Key returns the v3 entity key {id: int64 i}.
+func Key(i int64) []byte {
+	k, err := onlinestore.AppendEntityKey(nil, []onlinestore.KeyPart{{Name: "id", Value: core.Int64Value(i)}}, 3)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+func val(v core.Value) []byte { return core.AppendValueProto([]byte{}, v) }
+
+func ts(sec int64) core.Timestamp { return core.Timestamp{Seconds: sec} }
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func write(t *testing.T, w onlinestore.Writer, b onlinestore.WriteBatch) {
+	t.Helper()
+	if err := w.Write(ctx(t), b); err != nil {
+		t.Fatalf("Write(%s): %v", b.View, err)
+	}
+}
+
+func read(t *testing.T, s onlinestore.Store, view string, features []string, keys ...[]byte) []onlinestore.Row {
+	t.Helper()
+	reqs := []onlinestore.ReadRequest{{View: view, Features: features, Keys: keys}}
+	if err := s.Read(ctx(t), reqs); err != nil {
+		t.Fatalf("Read(%s): %v", view, err)
+	}
+	if len(reqs[0].Rows) != len(keys) {
+		t.Fatalf("Read(%s): %d rows for %d keys", view, len(reqs[0].Rows), len(keys))
+	}
+	for i, r := range reqs[0].Rows {
+		if len(r.Values) != len(features) {
+			t.Fatalf("Read(%s): row %d has %d values for %d features", view, i, len(r.Values), len(features))
+		}
+	}
+	return reqs[0].Rows
+}
+
+func dedups(w onlinestore.Writer) bool {
+	d, ok := w.(Deduper)
+	return ok && d.DedupsByEventTime()
+}
+
+// checkValue compares one read value: want nil means "not stored".
+func checkValue(t *testing.T, what string, got, want []byte) {
+	t.Helper()
+	switch {
+	case want == nil && got != nil:
+		t.Errorf("%s: got %x, want absent (nil)", what, got)
+	case want != nil && got == nil:
+		t.Errorf("%s: got absent (nil), want %x", what, want)
+	case !bytes.Equal(got, want):
+		t.Errorf("%s: got %x, want %x", what, got, want)
+	}
+}
+
+func testWriteThenRead(t *testing.T, s onlinestore.Store, w onlinestore.Writer) {
+	feats := []string{"f_int", "f_double", "f_string", "f_list"}
+	rows := []onlinestore.WriteRow{
+		{Key: Key(1), TS: ts(1_700_000_000), Created: ts(1_700_000_100), Values: [][]byte{
+			val(core.Int64Value(42)), val(core.DoubleValue(0.5)), val(core.StringValue("a")),
+			val(core.Value{Type: core.Int64List, List: []core.Value{core.Int64Value(1), core.Int64Value(2)}}),
+		}},
+		{Key: Key(2), TS: ts(1_700_000_001), Values: [][]byte{
+			val(core.Int64Value(-7)), val(core.DoubleValue(-1.25)), val(core.StringValue("héllo")),
+			val(core.Value{Type: core.Int64List}),
+		}},
+	}
+	write(t, w, onlinestore.WriteBatch{View: "v", Features: feats, Rows: rows})
+	// Read in another feature order and key order than written.
+	order := []string{"f_list", "f_string", "f_int", "f_double"}
+	got := read(t, s, "v", order, Key(2), Key(1))
+	for gi, wi := range []int{1, 0} {
+		g, want := got[gi], rows[wi]
+		if !g.Found {
+			t.Fatalf("key %d: not found after write", wi+1)
+		}
+		if g.TS != want.TS {
+			t.Errorf("key %d: TS %+v, want %+v", wi+1, g.TS, want.TS)
+		}
+		for oi, f := range order {
+			fi := indexOf(feats, f)
+			checkValue(t, fmt.Sprintf("key %d %s", wi+1, f), g.Values[oi], want.Values[fi])
+		}
+	}
+}
+
+func indexOf(ss []string, s string) int {
+	for i, x := range ss {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func testMissingEntity(t *testing.T, s onlinestore.Store, w onlinestore.Writer) {
+	write(t, w, onlinestore.WriteBatch{View: "v", Features: []string{"a"}, Rows: []onlinestore.WriteRow{
+		{Key: Key(1), TS: ts(1000), Values: [][]byte{val(core.Int64Value(1))}},
+	}})
+	got := read(t, s, "v", []string{"a"}, Key(99), Key(1))
+	if got[0].Found {
+		t.Errorf("missing entity reported found: %+v", got[0])
+	}
+	if got[0].Values[0] != nil {
+		t.Errorf("missing entity has value %x", got[0].Values[0])
+	}
+	if !got[1].Found {
+		t.Errorf("written entity not found next to a missing one")
+	}
+}
+
+func testMissingFeature(t *testing.T, s onlinestore.Store, w onlinestore.Writer) {
+	write(t, w, onlinestore.WriteBatch{View: "v", Features: []string{"a"}, Rows: []onlinestore.WriteRow{
+		{Key: Key(1), TS: ts(1000), Values: [][]byte{val(core.Int64Value(1))}},
+	}})
+	got := read(t, s, "v", []string{"a", "never_written"}, Key(1))
+	if !got[0].Found {
+		t.Fatal("entity not found")
+	}
+	checkValue(t, "a", got[0].Values[0], val(core.Int64Value(1)))
+	// Redis reads an absent field of an existing hash as a stored null
+	// (Feast's reading); SQL stores report it absent. Either is allowed,
+	// but never a value.
+	if v := got[0].Values[1]; len(v) != 0 {
+		t.Errorf("never-written feature has value %x", v)
+	}
+}
+
+func testNullValue(t *testing.T, s onlinestore.Store, w onlinestore.Writer) {
+	write(t, w, onlinestore.WriteBatch{View: "v", Features: []string{"a", "b"}, Rows: []onlinestore.WriteRow{
+		{Key: Key(1), TS: ts(1000), Values: [][]byte{{}, val(core.StringValue("x"))}},
+	}})
+	got := read(t, s, "v", []string{"a", "b"}, Key(1))
+	if !got[0].Found {
+		t.Fatal("entity not found")
+	}
+	checkValue(t, "null feature", got[0].Values[0], []byte{})
+	checkValue(t, "b", got[0].Values[1], val(core.StringValue("x")))
+}
+
+func testOverwrite(t *testing.T, s onlinestore.Store, w onlinestore.Writer) {
+	one := func(sec int64, v int64) {
+		write(t, w, onlinestore.WriteBatch{View: "v", Features: []string{"a"}, Rows: []onlinestore.WriteRow{
+			{Key: Key(1), TS: ts(sec), Values: [][]byte{val(core.Int64Value(v))}},
+		}})
+	}
+	one(1000, 1)
+	one(2000, 2) // newer: every store takes it
+	got := read(t, s, "v", []string{"a"}, Key(1))
+	checkValue(t, "after newer write", got[0].Values[0], val(core.Int64Value(2)))
+	if got[0].TS != ts(2000) {
+		t.Errorf("TS %+v, want 2000", got[0].TS)
+	}
+	one(1500, 3) // older
+	one(2000, 4) // same instant
+	got = read(t, s, "v", []string{"a"}, Key(1))
+	if dedups(w) {
+		checkValue(t, "older and same-instant writes skipped", got[0].Values[0], val(core.Int64Value(2)))
+		if got[0].TS != ts(2000) {
+			t.Errorf("TS %+v, want 2000", got[0].TS)
+		}
+	} else {
+		checkValue(t, "last write wins", got[0].Values[0], val(core.Int64Value(4)))
+	}
+}
+
+func testSameBatchDuplicates(t *testing.T, s onlinestore.Store, w onlinestore.Writer) {
+	write(t, w, onlinestore.WriteBatch{View: "v", Features: []string{"a"}, Rows: []onlinestore.WriteRow{
+		{Key: Key(1), TS: ts(3000), Values: [][]byte{val(core.Int64Value(1))}},
+		{Key: Key(1), TS: ts(2500), Values: [][]byte{val(core.Int64Value(2))}},
+		{Key: Key(2), TS: ts(100), Values: [][]byte{val(core.Int64Value(3))}},
+		{Key: Key(2), TS: ts(200), Values: [][]byte{val(core.Int64Value(4))}},
+	}})
+	got := read(t, s, "v", []string{"a"}, Key(1), Key(2))
+	if dedups(w) {
+		checkValue(t, "older row of the batch skipped", got[0].Values[0], val(core.Int64Value(1)))
+	} else {
+		checkValue(t, "last row of the batch wins", got[0].Values[0], val(core.Int64Value(2)))
+	}
+	checkValue(t, "newer row of the batch", got[1].Values[0], val(core.Int64Value(4)))
+}
+
+func testViewsAreSeparate(t *testing.T, s onlinestore.Store, w onlinestore.Writer) {
+	write(t, w, onlinestore.WriteBatch{View: "v1", Features: []string{"a"}, Rows: []onlinestore.WriteRow{
+		{Key: Key(1), TS: ts(1000), Values: [][]byte{val(core.Int64Value(1))}},
+	}})
+	write(t, w, onlinestore.WriteBatch{View: "v2", Features: []string{"a"}, Rows: []onlinestore.WriteRow{
+		{Key: Key(1), TS: ts(500), Values: [][]byte{val(core.Int64Value(2))}},
+		{Key: Key(2), TS: ts(500), Values: [][]byte{val(core.Int64Value(3))}},
+	}})
+	// Both views in one Read call, as the serving layer does.
+	reqs := []onlinestore.ReadRequest{
+		{View: "v1", Features: []string{"a"}, Keys: [][]byte{Key(1), Key(2)}},
+		{View: "v2", Features: []string{"a"}, Keys: [][]byte{Key(1), Key(2)}},
+	}
+	if err := s.Read(ctx(t), reqs); err != nil {
+		t.Fatal(err)
+	}
+	r1, r2 := reqs[0].Rows, reqs[1].Rows
+	checkValue(t, "v1 key 1", r1[0].Values[0], val(core.Int64Value(1)))
+	if r1[0].TS != ts(1000) {
+		t.Errorf("v1 key 1 TS %+v, want 1000 (a write to v2 must not move it)", r1[0].TS)
+	}
+	if r1[1].Found {
+		t.Errorf("v1 key 2 found though only v2 has it")
+	}
+	checkValue(t, "v2 key 1", r2[0].Values[0], val(core.Int64Value(2)))
+	checkValue(t, "v2 key 2", r2[1].Values[0], val(core.Int64Value(3)))
+}
+
+func testManyKeys(t *testing.T, s onlinestore.Store, w onlinestore.Writer) {
+	const n = 2000
+	rows := make([]onlinestore.WriteRow, n)
+	for i := range rows {
+		rows[i] = onlinestore.WriteRow{Key: Key(int64(i)), TS: ts(int64(1000 + i)),
+			Values: [][]byte{val(core.Int64Value(int64(i * 3))), val(core.StringValue(fmt.Sprint("s", i)))}}
+	}
+	write(t, w, onlinestore.WriteBatch{View: "v", Features: []string{"a", "b"}, Rows: rows})
+	keys := make([][]byte, 0, n+1)
+	for i := n - 1; i >= 0; i-- { // reverse order
+		keys = append(keys, Key(int64(i)))
+	}
+	keys = append(keys, Key(n+5))
+	got := read(t, s, "v", []string{"b", "a"}, keys...)
+	for j := 0; j < n; j++ {
+		i := n - 1 - j
+		if !got[j].Found || got[j].TS != ts(int64(1000+i)) {
+			t.Fatalf("key %d: found=%v TS=%+v", i, got[j].Found, got[j].TS)
+		}
+		checkValue(t, fmt.Sprint("key ", i, " a"), got[j].Values[1], val(core.Int64Value(int64(i*3))))
+		checkValue(t, fmt.Sprint("key ", i, " b"), got[j].Values[0], val(core.StringValue(fmt.Sprint("s", i))))
+	}
+	if got[n].Found {
+		t.Errorf("unwritten key found")
+	}
+}
+
+func testUnknownView(t *testing.T, s onlinestore.Store, w onlinestore.Writer) {
+	got := read(t, s, "never_written_view", []string{"a", "b"}, Key(1), Key(2))
+	for i, r := range got {
+		if r.Found || r.Values[0] != nil || r.Values[1] != nil {
+			t.Errorf("row %d of an unknown view: %+v", i, r)
+		}
+	}
+}
+
+func testEmptyInputs(t *testing.T, s onlinestore.Store, w onlinestore.Writer) {
+	if err := s.Read(ctx(t), nil); err != nil {
+		t.Errorf("Read(nil): %v", err)
+	}
+	reqs := []onlinestore.ReadRequest{{View: "v", Features: []string{"a"}}}
+	if err := s.Read(ctx(t), reqs); err != nil {
+		t.Errorf("Read of no keys: %v", err)
+	}
+	if len(reqs[0].Rows) != 0 {
+		t.Errorf("Read of no keys gave %d rows", len(reqs[0].Rows))
+	}
+	if err := w.Write(ctx(t), onlinestore.WriteBatch{View: "v", Features: []string{"a"}}); err != nil {
+		t.Errorf("Write of no rows: %v", err)
+	}
+}
+
+func testSubSecondTimestamp(t *testing.T, s onlinestore.Store, w onlinestore.Writer) {
+	in := core.Timestamp{Seconds: 1_700_000_000, Nanos: 123_456_000}
+	write(t, w, onlinestore.WriteBatch{View: "v", Features: []string{"a"}, Rows: []onlinestore.WriteRow{
+		{Key: Key(1), TS: in, Values: [][]byte{val(core.Int64Value(1))}},
+	}})
+	got := read(t, s, "v", []string{"a"}, Key(1))
+	// Feast keeps microseconds in Redis and PostgreSQL, whole seconds in
+	// SQLite; nothing else is acceptable.
+	if got[0].TS != in && got[0].TS != ts(in.Seconds) {
+		t.Errorf("TS %+v, want %+v or its whole second", got[0].TS, in)
+	}
+}
+
+func testCancelledContext(t *testing.T, s onlinestore.Store, w onlinestore.Writer) {
+	c, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := w.Write(c, onlinestore.WriteBatch{View: "v", Features: []string{"a"}, Rows: []onlinestore.WriteRow{
+		{Key: Key(1), TS: ts(1000), Values: [][]byte{val(core.Int64Value(1))}},
+	}})
+	if err == nil {
+		t.Error("Write with a cancelled context succeeded")
+	} else if !errors.Is(err, context.Canceled) {
+		t.Errorf("Write with a cancelled context: %v, want an error wrapping context.Canceled", err)
+	}
+	got := read(t, s, "v", []string{"a"}, Key(1))
+	if got[0].Found {
+		t.Error("a cancelled write left data behind")
+	}
+	reqs := []onlinestore.ReadRequest{{View: "v", Features: []string{"a"}, Keys: [][]byte{Key(1)}}}
+	if err := s.Read(c, reqs); err == nil {
+		t.Error("Read with a cancelled context succeeded")
+	} else if !errors.Is(err, context.Canceled) {
+		t.Errorf("Read with a cancelled context: %v, want an error wrapping context.Canceled", err)
+	}
+}
