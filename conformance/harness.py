@@ -96,6 +96,11 @@ class Proc:
             )
         finally:
             fh.close()
+        # run.sh's trap stops these process groups if pytest itself dies before its finalizers.
+        tmp = os.environ.get("CONFORMANCE_TMP")
+        if tmp:
+            with open(Path(tmp) / "process-groups", "a") as f:
+                f.write(f"{p.pid}\n")
         return cls(name, list(argv), log, p)
 
     def alive(self) -> bool:

@@ -34,7 +34,14 @@ export PYTHONDONTWRITEBYTECODE=1
 
 cleanup() {
   local rc=$?
-  # pytest's finalizers stop everything; this catches what an interrupted run left behind.
+  # pytest's finalizers stop everything; this catches what an interrupted run left behind:
+  # the process groups of the servers the harness started (it records their ids), then Redis.
+  if [[ -f "$TMP/process-groups" ]]; then
+    local pg
+    while read -r pg; do
+      [[ "$pg" =~ ^[0-9]+$ ]] && kill -TERM -- "-$pg" 2>/dev/null || true
+    done <"$TMP/process-groups"
+  fi
   if [[ -d "$SERVICES_DIR" ]]; then
     local d
     for d in "$SERVICES_DIR"/redis-* "$SERVICES_DIR"/cluster-*; do
