@@ -96,11 +96,7 @@ class Proc:
             )
         finally:
             fh.close()
-        # run.sh's trap stops these process groups if pytest itself dies before its finalizers.
-        tmp = os.environ.get("CONFORMANCE_TMP")
-        if tmp:
-            with open(Path(tmp) / "process-groups", "a") as f:
-                f.write(f"{p.pid}\n")
+        _record_group(p.pid, add=True)
         return cls(name, list(argv), log, p)
 
     def alive(self) -> bool:
@@ -108,6 +104,13 @@ class Proc:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the process group this process leads (it was started with its own session)."""
+        try:
+            self._stop(timeout)
+        finally:
+            if self.popen.poll() is not None:
+                _record_group(self.popen.pid, add=False)
+
+    def _stop(self, timeout: float) -> None:
         if self.popen.poll() is not None:
             return
         pgid = self.popen.pid  # start_new_session: the child leads its own group
@@ -131,6 +134,18 @@ class Proc:
         rc = self.popen.poll()
         state = "running" if rc is None else f"exited with code {rc}"
         return f"{self.name} ({' '.join(self.argv)}) {state}; last log lines of {self.log}:\n{tail(self.log)}"
+
+
+def _record_group(pgid: int, add: bool) -> None:
+    """Keep CONFORMANCE_TMP/process-groups = the groups still running, for run.sh's trap
+    (it stops them if pytest dies before its finalizers)."""
+    tmp = os.environ.get("CONFORMANCE_TMP")
+    if not tmp:
+        return
+    path = Path(tmp) / "process-groups"
+    ids = path.read_text().split() if path.exists() else []
+    ids = [i for i in ids if i != str(pgid)] + ([str(pgid)] if add else [])
+    path.write_text("".join(i + "\n" for i in ids))
 
 
 def wait_healthy(proc: Proc, base_url: str, timeout: float) -> None:
