@@ -27,7 +27,7 @@ var _ onlinestore.Writer = (*Store)(nil)
 
 // Open opens (creating if needed) the database file at path.
 func Open(path, project string) (*Store, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
