@@ -1,0 +1,185 @@
+package parquet
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/feastgo/feastgo/core"
+)
+
+// cellFn returns row i of a column as a core.Value: a null (also a null list
+// element) as core.Invalid, a timestamp or date as whole UnixTimestamp
+// seconds. Strings point into the
+// Arrow buffers and stay valid while the record is alive; list elements are
+// carved out of *slab, which the caller resets per batch.
+type cellFn func(i int) core.Value
+
+// cellReader builds the cellFn of one Arrow column.
+func cellReader(arr arrow.Array, slab *[]core.Value) (cellFn, error) {
+	get, typ, err := scalarReader(arr)
+	if err == nil {
+		return func(i int) core.Value {
+			if arr.IsNull(i) {
+				return core.Value{}
+			}
+			return get(i, typ)
+		}, nil
+	}
+	list, ok := arr.(array.ListLike)
+	if !ok {
+		return nil, err
+	}
+	if _, isMap := arr.(*array.Map); isMap {
+		return nil, fmt.Errorf("arrow type %s is not supported", arr.DataType())
+	}
+	elems := list.ListValues()
+	getElem, elemType, err := scalarReader(elems)
+	if err != nil {
+		return nil, fmt.Errorf("list of %s: %w", elems.DataType(), err)
+	}
+	listType := elemType + 10 // Feast numbers X_LIST as X + 10
+	return func(i int) core.Value {
+		if arr.IsNull(i) {
+			return core.Value{}
+		}
+		start, end := list.ValueOffsets(i)
+		from := len(*slab)
+		for j := int(start); j < int(end); j++ {
+			var v core.Value // a null element stays core.Invalid
+			if !elems.IsNull(j) {
+				v = getElem(j, elemType)
+			}
+			*slab = append(*slab, v)
+		}
+		return core.Value{Type: listType, List: (*slab)[from:len(*slab):len(*slab)]}
+	}, nil
+}
+
+type getter func(i int, t core.ValueType) core.Value
+
+// scalarReader returns the accessor of a non-null cell of a scalar column
+// and the Value type it yields.
+func scalarReader(arr arrow.Array) (getter, core.ValueType, error) {
+	switch a := arr.(type) {
+	case *array.Int8:
+		return func(i int, t core.ValueType) core.Value { return core.Value{Type: t, I: int64(a.Value(i))} }, core.Int32, nil
+	case *array.Int16:
+		return func(i int, t core.ValueType) core.Value { return core.Value{Type: t, I: int64(a.Value(i))} }, core.Int32, nil
+	case *array.Int32:
+		return func(i int, t core.ValueType) core.Value { return core.Value{Type: t, I: int64(a.Value(i))} }, core.Int32, nil
+	case *array.Int64:
+		return func(i int, t core.ValueType) core.Value { return core.Value{Type: t, I: a.Value(i)} }, core.Int64, nil
+	case *array.Uint8:
+		return func(i int, t core.ValueType) core.Value { return core.Value{Type: t, I: int64(a.Value(i))} }, core.Int32, nil
+	case *array.Uint16:
+		return func(i int, t core.ValueType) core.Value { return core.Value{Type: t, I: int64(a.Value(i))} }, core.Int32, nil
+	case *array.Uint32:
+		return func(i int, t core.ValueType) core.Value { return core.Value{Type: t, I: int64(a.Value(i))} }, core.Int64, nil
+	case *array.Uint64:
+		return func(i int, t core.ValueType) core.Value { return core.Value{Type: t, I: int64(a.Value(i))} }, core.Int64, nil
+	case *array.Float16:
+		return func(i int, t core.ValueType) core.Value { return core.Value{Type: t, F: float64(a.Value(i).Float32())} }, core.Float, nil
+	case *array.Float32:
+		return func(i int, t core.ValueType) core.Value { return core.Value{Type: t, F: float64(a.Value(i))} }, core.Float, nil
+	case *array.Float64:
+		return func(i int, t core.ValueType) core.Value { return core.Value{Type: t, F: a.Value(i)} }, core.Double, nil
+	case *array.Decimal128:
+		scale := a.DataType().(*arrow.Decimal128Type).Scale
+		return func(i int, t core.ValueType) core.Value { return core.Value{Type: t, F: a.Value(i).ToFloat64(scale)} }, core.Double, nil
+	case *array.Boolean:
+		return func(i int, t core.ValueType) core.Value {
+			if a.Value(i) {
+				return core.Value{Type: t, I: 1}
+			}
+			return core.Value{Type: t}
+		}, core.Bool, nil
+	case *array.String:
+		return func(i int, t core.ValueType) core.Value { return core.Value{Type: t, S: a.Value(i)} }, core.String, nil
+	case *array.LargeString:
+		return func(i int, t core.ValueType) core.Value { return core.Value{Type: t, S: a.Value(i)} }, core.String, nil
+	case *array.StringView:
+		return func(i int, t core.ValueType) core.Value { return core.Value{Type: t, S: a.Value(i)} }, core.String, nil
+	case *array.Binary:
+		return func(i int, t core.ValueType) core.Value { return core.Value{Type: t, S: a.ValueString(i)} }, core.Bytes, nil
+	case *array.LargeBinary:
+		return func(i int, t core.ValueType) core.Value { return core.Value{Type: t, S: a.ValueString(i)} }, core.Bytes, nil
+	case *array.Timestamp:
+		unit := a.DataType().(*arrow.TimestampType).Unit
+		return func(i int, t core.ValueType) core.Value {
+			return core.Value{Type: t, I: toTimestamp(int64(a.Value(i)), unit).Seconds}
+		}, core.UnixTimestamp, nil
+	case *array.Date32:
+		return func(i int, t core.ValueType) core.Value { return core.Value{Type: t, I: int64(a.Value(i)) * 86400} }, core.UnixTimestamp, nil
+	case *array.Date64:
+		return func(i int, t core.ValueType) core.Value {
+			return core.Value{Type: t, I: toTimestamp(int64(a.Value(i)), arrow.Millisecond).Seconds}
+		}, core.UnixTimestamp, nil
+	case *array.Dictionary:
+		dict := a.Dictionary()
+		get, typ, err := scalarReader(dict)
+		if err != nil {
+			return nil, 0, err
+		}
+		return func(i int, t core.ValueType) core.Value {
+			j := a.GetValueIndex(i)
+			if dict.IsNull(j) {
+				return core.Value{}
+			}
+			return get(j, t)
+		}, typ, nil
+	}
+	return nil, 0, fmt.Errorf("arrow type %s is not supported", arr.DataType())
+}
+
+// timeReader returns the accessor of an event or created time column: the
+// exact instant (naive timestamps are UTC, as in Feast) and whether the cell
+// is null.
+func timeReader(arr arrow.Array) (func(i int) (core.Timestamp, bool), error) {
+	switch a := arr.(type) {
+	case *array.Timestamp:
+		unit := a.DataType().(*arrow.TimestampType).Unit
+		return func(i int) (core.Timestamp, bool) {
+			if a.IsNull(i) {
+				return core.Timestamp{}, false
+			}
+			return toTimestamp(int64(a.Value(i)), unit), true
+		}, nil
+	case *array.Date32:
+		return func(i int) (core.Timestamp, bool) {
+			if a.IsNull(i) {
+				return core.Timestamp{}, false
+			}
+			return core.Timestamp{Seconds: int64(a.Value(i)) * 86400}, true
+		}, nil
+	case *array.Date64:
+		return func(i int) (core.Timestamp, bool) {
+			if a.IsNull(i) {
+				return core.Timestamp{}, false
+			}
+			return toTimestamp(int64(a.Value(i)), arrow.Millisecond), true
+		}, nil
+	}
+	return nil, fmt.Errorf("arrow type %s is not a timestamp or date", arr.DataType())
+}
+
+// toTimestamp converts v units since the epoch, rounding down to the second
+// like numpy's datetime64 casts.
+func toTimestamp(v int64, unit arrow.TimeUnit) core.Timestamp {
+	per := int64(1)
+	switch unit {
+	case arrow.Millisecond:
+		per = 1_000
+	case arrow.Microsecond:
+		per = 1_000_000
+	case arrow.Nanosecond:
+		per = 1_000_000_000
+	}
+	s, r := v/per, v%per
+	if r < 0 {
+		s--
+		r += per
+	}
+	return core.Timestamp{Seconds: s, Nanos: int32(r * (1_000_000_000 / per))}
+}
