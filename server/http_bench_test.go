@@ -1,0 +1,150 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/feastgo/feastgo/bench"
+	"github.com/feastgo/feastgo/online"
+	"github.com/feastgo/feastgo/onlinestore"
+	redisstore "github.com/feastgo/feastgo/onlinestore/redis"
+	"github.com/feastgo/feastgo/registry"
+	"github.com/feastgo/feastgo/server"
+)
+
+// BenchmarkHTTP measures POST /get-online-features through the whole HTTP
+// handler (router, body read, JSON decode, plan, key serialization, store
+// read, JSON encode) for the three requests of bench/requests:
+//
+//   - mem/*: an in-memory store, so the figures are our own CPU and
+//     allocations per request;
+//   - redis/*: our Redis store against a real Redis at $FEASTGO_TEST_REDIS
+//     (host:port; skipped when unset), loaded through our own writer.
+//
+// Run: go test -run '^$' -bench HTTP -benchmem ./server
+func BenchmarkHTTP(b *testing.B) {
+	b.Run("mem", func(b *testing.B) {
+		benchHTTP(b, bench.Snapshot("bench"), bench.NewMemStore())
+	})
+	b.Run("redis", func(b *testing.B) {
+		addr := os.Getenv("FEASTGO_TEST_REDIS")
+		if addr == "" {
+			b.Skip("FEASTGO_TEST_REDIS (host:port) not set")
+		}
+		project := fmt.Sprintf("feastgo_bench_%d_%d", os.Getpid(), time.Now().UnixNano())
+		st, err := redisstore.New(redisstore.Options{Addrs: []string{addr}, Project: project, SkipDedup: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		ctx := context.Background()
+		for _, wb := range bench.WriteBatches() {
+			if err := st.Write(ctx, wb); err != nil {
+				b.Fatal(err)
+			}
+		}
+		defer deleteRows(b, addr, project)
+		benchHTTP(b, bench.Snapshot(project), st)
+	})
+}
+
+func benchHTTP(b *testing.B, snap *registry.Snapshot, st onlinestore.Store) {
+	svc := &online.Service{Snapshot: func() *registry.Snapshot { return snap }, Store: st, KeyVersion: 3}
+	h := (&server.HTTP{Online: svc}).Handler()
+	for _, name := range []string{"1x3", "1x50", "100x50"} {
+		b.Run(name, func(b *testing.B) {
+			body := bench.Body(name)
+			rb := &rewindBody{b: body}
+			req, err := http.NewRequest(http.MethodPost, "http://bench/get-online-features", rb)
+			if err != nil {
+				b.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.ContentLength = int64(len(body))
+			w := &sinkWriter{header: http.Header{}}
+			// One checked request first: every value must be found.
+			h.ServeHTTP(w, req)
+			if w.status != http.StatusOK || bytes.Contains(w.last, []byte("NOT_FOUND")) {
+				b.Fatalf("status %d, body %s", w.status, w.last)
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				rb.pos = 0
+				w.reset()
+				h.ServeHTTP(w, req)
+				if w.status != http.StatusOK {
+					b.Fatalf("status %d, body %s", w.status, w.last)
+				}
+			}
+		})
+	}
+}
+
+// rewindBody is a request body that can be replayed without allocating.
+type rewindBody struct {
+	b   []byte
+	pos int
+}
+
+func (r *rewindBody) Read(p []byte) (int, error) {
+	if r.pos >= len(r.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[r.pos:])
+	r.pos += n
+	return n, nil
+}
+
+func (r *rewindBody) Close() error { return nil }
+
+// sinkWriter is a reusable ResponseWriter that keeps the last body.
+type sinkWriter struct {
+	header http.Header
+	status int
+	last   []byte
+}
+
+func (w *sinkWriter) reset() {
+	clear(w.header)
+	w.status = 0
+	w.last = w.last[:0]
+}
+
+func (w *sinkWriter) Header() http.Header { return w.header }
+
+func (w *sinkWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+
+func (w *sinkWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	w.last = append(w.last, p...)
+	return len(p), nil
+}
+
+func deleteRows(b *testing.B, addr, project string) {
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer c.Close()
+	ctx := context.Background()
+	pipe := c.Pipeline()
+	for id := int64(1); id <= bench.Entities; id++ {
+		pipe.Del(ctx, string(bench.Key(id))+project)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		b.Errorf("deleting benchmark rows: %v", err)
+	}
+}
