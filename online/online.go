@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/onlinestore"
@@ -97,13 +98,27 @@ func (s *Service) GetOnlineFeatures(ctx context.Context, req *Request) (*core.On
 	for _, c := range cols {
 		vals := c.Values
 		if t, ok := p.typeOf[c.Name]; ok {
-			conv := make([]core.Value, len(vals))
+			// Copy on write: values already of the declared type (the
+			// usual case) are used as sent, without a new slice.
+			var conv []core.Value
 			for i, v := range vals {
+				if v.IsNull() || t == core.Invalid || v.Type == t {
+					if conv != nil {
+						conv[i] = v
+					}
+					continue
+				}
+				if conv == nil {
+					conv = make([]core.Value, len(vals))
+					copy(conv, vals[:i])
+				}
 				if conv[i], err = coerce(v, t, c.Name); err != nil {
 					return nil, err
 				}
 			}
-			vals = conv
+			if conv != nil {
+				vals = conv
+			}
 		}
 		switch {
 		case hasKey(p.requestData, c.Name):
@@ -147,9 +162,13 @@ func (s *Service) GetOnlineFeatures(ctx context.Context, req *Request) (*core.On
 		keyCols = append(keyCols, keyCol{registry.DummyJoinKey, dummy})
 	}
 
-	// Build store requests: one per view group, unique keys only.
+	// Build store requests: one per view group, unique keys only. Groups
+	// keyed by the same request columns (every view of one entity, the
+	// usual case) share one serialized key list and fan-out.
 	reads := make([]onlinestore.ReadRequest, len(p.groups))
+	fanSlab := make([]int, len(p.groups)*rows)
 	fanout := make([][]int, len(p.groups)) // row -> unique key index
+	var keySets []keySet
 	var keyBuf []byte
 	for gi, g := range p.groups {
 		var parts []onlinestore.KeyPart
@@ -178,32 +197,36 @@ func (s *Service) GetOnlineFeatures(ctx context.Context, req *Request) (*core.On
 				"Missing join key values for keys: %s. No values provided for keys: %s. Provided join_key_values: %s",
 				pyList(missingKeys(p.expectedKeys, keyCols, g)), pyList(p.expectedKeys), pyList(keyColNames(keyCols)))
 		}
-		// Sort key parts by join-key name once; the column order follows.
-		idx := make([]int, len(parts))
-		for i := range idx {
-			idx[i] = i
-		}
-		sort.Slice(idx, func(a, b int) bool { return parts[idx[a]].Name < parts[idx[b]].Name })
-		sortedParts := make([]onlinestore.KeyPart, len(parts))
-		sortedCols := make([][]core.Value, len(parts))
-		for i, j := range idx {
-			sortedParts[i], sortedCols[i] = parts[j], partCols[j]
+		// Sort key parts by join-key name once; the column order follows
+		// (insertion sort: there are one or two parts).
+		for i := 1; i < len(parts); i++ {
+			for j := i; j > 0 && parts[j].Name < parts[j-1].Name; j-- {
+				parts[j], parts[j-1] = parts[j-1], parts[j]
+				partCols[j], partCols[j-1] = partCols[j-1], partCols[j]
+			}
 		}
 		rd := &reads[gi]
 		rd.View = g.view.StorageName()
 		rd.Features = g.storeFeat
-		fan := make([]int, rows)
+		if ks := findKeySet(keySets, parts, partCols); ks >= 0 {
+			rd.Keys, fanout[gi] = keySets[ks].keys, keySets[ks].fan
+			continue
+		}
+		if keyBuf == nil {
+			keyBuf = make([]byte, 0, rows*entityKeySize(parts))
+		}
+		fan := fanSlab[gi*rows : (gi+1)*rows : (gi+1)*rows]
 		var seen map[string]int
 		for r := 0; r < rows; r++ {
-			for i := range sortedParts {
-				v := sortedCols[i][r]
+			for i := range parts {
+				v := partCols[i][r]
 				if v.IsNull() {
-					return nil, core.Invalidf("entities.%s: row %d is null; join key values cannot be null", sortedParts[i].Name, r)
+					return nil, core.Invalidf("entities.%s: row %d is null; join key values cannot be null", parts[i].Name, r)
 				}
-				sortedParts[i].Value = v
+				parts[i].Value = v
 			}
 			start := len(keyBuf)
-			keyBuf, err = onlinestore.AppendEntityKey(keyBuf, sortedParts, s.KeyVersion)
+			keyBuf, err = onlinestore.AppendEntityKey(keyBuf, parts, s.KeyVersion)
 			if err != nil {
 				return nil, err
 			}
@@ -212,38 +235,53 @@ func (s *Service) GetOnlineFeatures(ctx context.Context, req *Request) (*core.On
 				if seen == nil {
 					seen = make(map[string]int, rows)
 				}
-				if u, ok := seen[string(key)]; ok {
+				// The map key aliases key's bytes, which are never written
+				// again: later keys are appended after them (or into a new
+				// array when keyBuf grows).
+				ks := unsafe.String(unsafe.SliceData(key), len(key))
+				if u, ok := seen[ks]; ok {
 					fan[r] = u
 					keyBuf = keyBuf[:start]
 					continue
 				}
-				seen[string(key)] = len(rd.Keys)
+				seen[ks] = len(rd.Keys)
+			}
+			if rd.Keys == nil {
+				rd.Keys = make([][]byte, 0, rows)
 			}
 			fan[r] = len(rd.Keys)
 			rd.Keys = append(rd.Keys, key)
 		}
 		fanout[gi] = fan
+		keySets = append(keySets, keySet{parts: parts, cols: partCols, keys: rd.Keys, fan: fan})
 	}
 	if len(reads) > 0 {
 		if err := s.Store.Read(ctx, reads); err != nil {
 			return nil, err
 		}
 	}
+	// One slab each for the raw values, statuses and timestamps of all
+	// feature columns.
+	nfeat := featureCount(p)
+	rawSlab := make([][]byte, nfeat*rows)
+	stSlab := make([]core.FieldStatus, nfeat*rows)
+	tsSlab := make([]core.Timestamp, len(p.groups)*rows)
 	for gi, g := range p.groups {
 		rd := &reads[gi]
 		if len(rd.Rows) != len(rd.Keys) {
 			return nil, fmt.Errorf("online store returned %d rows for %d keys of %s", len(rd.Rows), len(rd.Keys), rd.View)
 		}
 		fan := fanout[gi]
-		ts := make([]core.Timestamp, rows)
+		ts := tsSlab[gi*rows : (gi+1)*rows : (gi+1)*rows]
 		for r, u := range fan {
 			if rd.Rows[u].Found {
 				ts[r] = rd.Rows[u].TS
 			}
 		}
 		for fi, name := range g.outNames {
-			raw := make([][]byte, rows)
-			st := make([]core.FieldStatus, rows)
+			raw := rawSlab[:rows:rows]
+			st := stSlab[:rows:rows]
+			rawSlab, stSlab = rawSlab[rows:], stSlab[rows:]
 			for r, u := range fan {
 				row := &rd.Rows[u]
 				if row.Found && row.Values[fi] != nil {
@@ -319,6 +357,44 @@ func appendViewMeta(ms []core.ViewMetadata, g *group) []core.ViewMetadata {
 		}
 	}
 	return append(ms, core.ViewMetadata{Name: g.metaName, Version: g.view.CurrentVersion})
+}
+
+// keySet is the serialized keys of one set of join keys read from one set
+// of request columns, with the row -> unique key fan-out.
+type keySet struct {
+	parts []onlinestore.KeyPart
+	cols  [][]core.Value
+	keys  [][]byte
+	fan   []int
+}
+
+// findKeySet returns the index of the key set built from the same join
+// keys and the very same request columns, or -1.
+func findKeySet(sets []keySet, parts []onlinestore.KeyPart, cols [][]core.Value) int {
+next:
+	for i := range sets {
+		ks := &sets[i]
+		if len(ks.parts) != len(parts) {
+			continue
+		}
+		for j := range parts {
+			if ks.parts[j].Name != parts[j].Name || len(ks.cols[j]) != len(cols[j]) ||
+				unsafe.SliceData(ks.cols[j]) != unsafe.SliceData(cols[j]) {
+				continue next
+			}
+		}
+		return i
+	}
+	return -1
+}
+
+// entityKeySize estimates the serialized size of one entity key.
+func entityKeySize(parts []onlinestore.KeyPart) int {
+	n := 4
+	for _, p := range parts {
+		n += 8 + len(p.Name) + 8 + 8 + len(p.Value.S)
+	}
+	return n
 }
 
 func featureCount(p *plan) int {
