@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -23,6 +24,11 @@ var errBadValue = errors.New("malformed feast.types.Value bytes")
 
 // appendPyFloat appends f as Python's repr(float) would print it, with
 // non-finite values as the strings Feast uses ("NaN", "Infinity").
+//
+// Python prints the shortest round-trip digits, in positional notation when
+// the decimal exponent is in [-4, 16) and as d.ddde±XX otherwise. The
+// digits are computed once (strconv's shortest 'e' form) and laid out
+// positionally here when needed.
 func appendPyFloat(dst []byte, f float64) []byte {
 	switch {
 	case math.IsNaN(f):
@@ -38,28 +44,54 @@ func appendPyFloat(dst []byte, f float64) []byte {
 		}
 		return append(dst, "0.0"...)
 	}
-	exp := int(math.Floor(math.Log10(math.Abs(f))))
-	// Log10 can be off by one near powers of ten; the shortest 'e' form
-	// tells the true decimal exponent.
 	var tmp [32]byte
 	e := strconv.AppendFloat(tmp[:0], f, 'e', -1, 64)
-	for i := len(e) - 1; i >= 0; i-- {
-		if e[i] == 'e' {
-			exp, _ = strconv.Atoi(string(e[i+1:]))
-			break
-		}
+	// e is [-]d[.ddd]e±XX
+	mark := len(e) - 1
+	for e[mark] != 'e' {
+		mark--
+	}
+	exp := 0
+	for _, c := range e[mark+2:] {
+		exp = exp*10 + int(c-'0')
+	}
+	if e[mark+1] == '-' {
+		exp = -exp
 	}
 	if exp < -4 || exp >= 16 {
 		return append(dst, e...)
 	}
-	start := len(dst)
-	dst = strconv.AppendFloat(dst, f, 'f', -1, 64)
-	for _, c := range dst[start:] {
-		if c == '.' {
-			return dst
+	mant := e[:mark]
+	if mant[0] == '-' {
+		dst = append(dst, '-')
+		mant = mant[1:]
+	}
+	// Digits without the decimal point.
+	var digits [24]byte
+	nd := 0
+	for _, c := range mant {
+		if c != '.' {
+			digits[nd] = c
+			nd++
 		}
 	}
-	return append(dst, ".0"...)
+	if exp < 0 {
+		dst = append(dst, '0', '.')
+		for i := -1; i > exp; i-- {
+			dst = append(dst, '0')
+		}
+		return append(dst, digits[:nd]...)
+	}
+	if nd <= exp+1 {
+		dst = append(dst, digits[:nd]...)
+		for i := nd; i <= exp; i++ {
+			dst = append(dst, '0')
+		}
+		return append(dst, '.', '0')
+	}
+	dst = append(dst, digits[:exp+1]...)
+	dst = append(dst, '.')
+	return append(dst, digits[exp+1:nd]...)
 }
 
 // appendJSONString appends s as a JSON string the way Python's json.dumps
@@ -495,6 +527,8 @@ func appendZonedTimestamp(dst []byte, msg []byte) ([]byte, error) {
 func appendOnlineResponse(dst []byte, r *core.OnlineResponse) ([]byte, error) {
 	dst = append(dst, `{"results":[`...)
 	var err error
+	var tsOf []core.Timestamp // the TS slice printed at dst[tsStart:tsEnd]
+	var tsStart, tsEnd int
 	for ci := range r.Columns {
 		c := &r.Columns[ci]
 		if ci > 0 {
@@ -525,16 +559,26 @@ func appendOnlineResponse(dst []byte, r *core.OnlineResponse) ([]byte, error) {
 		}
 		dst = append(dst, ']')
 		if n > 0 {
-			dst = append(dst, `,"event_timestamps":[`...)
-			for i := 0; i < n; i++ {
-				if i > 0 {
-					dst = append(dst, ',')
+			// The columns of one feature view share their TS slice:
+			// print it once and copy the text for the others.
+			if c.TS != nil && len(c.TS) == len(tsOf) && unsafe.SliceData(c.TS) == unsafe.SliceData(tsOf) {
+				dst = append(dst, dst[tsStart:tsEnd]...)
+			} else {
+				start := len(dst)
+				dst = append(dst, `,"event_timestamps":[`...)
+				for i := 0; i < n; i++ {
+					if i > 0 {
+						dst = append(dst, ',')
+					}
+					dst = append(dst, '"')
+					dst = c.TSAt(i).AppendRFC3339(dst)
+					dst = append(dst, '"')
 				}
-				dst = append(dst, '"')
-				dst = c.TSAt(i).AppendRFC3339(dst)
-				dst = append(dst, '"')
+				dst = append(dst, ']')
+				if c.TS != nil {
+					tsOf, tsStart, tsEnd = c.TS, start, len(dst)
+				}
 			}
-			dst = append(dst, ']')
 		}
 		dst = append(dst, '}')
 	}
