@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/ingest"
 	"github.com/feastgo/feastgo/online"
 	servingpb "github.com/feastgo/feastgo/protos/feast/serving"
 	typespb "github.com/feastgo/feastgo/protos/feast/types"
@@ -25,11 +26,15 @@ var Version = "0.1.0"
 type GRPC struct {
 	servingpb.UnimplementedServingServiceServer
 	Online *online.Service
+	// Ingest, when set, also serves GrpcFeatureServer (Push,
+	// WriteToOnlineStore).
+	Ingest *ingest.Service
 }
 
 // Register adds the serving, health and reflection services to s.
 func (g *GRPC) Register(s *grpc.Server) *health.Server {
 	servingpb.RegisterServingServiceServer(s, g)
+	g.registerWrite(s)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus("feast.serving.ServingService", healthpb.HealthCheckResponse_SERVING)

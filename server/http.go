@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/ingest"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/registry"
 )
@@ -34,6 +35,8 @@ type HTTP struct {
 	Log    *slog.Logger
 	// Timeout bounds each request's work.
 	Timeout time.Duration
+	// Ingest, when set, serves /push and /write-to-online-store.
+	Ingest *ingest.Service
 }
 
 // Handler returns the router.
@@ -51,6 +54,10 @@ func (h *HTTP) Handler() http.Handler {
 	})
 	r.Post("/get-online-features", h.getOnlineFeatures)
 	r.Get("/health", h.health)
+	if h.Ingest != nil {
+		r.Post("/push", h.push)
+		r.Post("/write-to-online-store", h.writeToOnlineStore)
+	}
 	return r
 }
 

@@ -156,7 +156,7 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	defer store.Close()
 
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion}
-	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, Log: log}
+	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, Log: log, Ingest: newIngest(cfg, reg, store, svc)}
 	httpSrv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	ln, err := net.Listen("tcp", net.JoinHostPort(f.host, fmt.Sprint(f.port)))
 	if err != nil {
@@ -179,7 +179,7 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 			return err
 		}
 		grpcSrv = grpc.NewServer()
-		(&server.GRPC{Online: svc}).Register(grpcSrv)
+		(&server.GRPC{Online: svc, Ingest: h.Ingest}).Register(grpcSrv)
 	}
 
 	// Every long-running part starts here and stops when ctx ends or when

@@ -1,0 +1,456 @@
+package ingest
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/onlinestore"
+)
+
+// convertColumn converts a column to values of the declared type, following
+// Feast's python_values_to_proto_values on what pandas and Arrow hand it.
+// A null result is core.Value{} (an empty serialized Value). what names the
+// target in error messages ("feature conv_rate of view v").
+//
+// Where Feast raises (a 500 from its server) this returns an
+// invalid-argument error naming the column and row. Two Feast defects are
+// not copied: floats written to UNIX_TIMESTAMP features become the
+// truncated number (Feast writes INT64_MIN for every float), and ISO strings
+// are accepted there (Feast fails on them).
+func convertColumn(c *typedColumn, to core.ValueType, strs bool, what string) ([]core.Value, error) {
+	out := make([]core.Value, len(c.Values))
+	bad := func(i int, format string, args ...any) error {
+		return core.Invalidf("df.%s[%d]: %s (%s is %s)", c.Name, i, fmt.Sprintf(format, args...), what, to)
+	}
+	if c.kind == kindNull {
+		return out, nil
+	}
+	if to.IsList() {
+		return convertList(c, to, bad)
+	}
+	if c.kind == kindList {
+		// Feast treats array-like values in a scalar column as nulls.
+		return out, nil
+	}
+	if c.kind == kindBytes && to != core.Bytes {
+		return nil, bad(0, "bytes cannot be converted")
+	}
+	for i, v := range c.Values {
+		if c.isNullAt(i) {
+			continue
+		}
+		var err error
+		if out[i], err = convertScalar(c.kind, v, to, strs); err != nil {
+			return nil, bad(i, "%v", err)
+		}
+	}
+	return out, nil
+}
+
+func num(v core.Value) float64 {
+	if v.Type == core.Double || v.Type == core.Float {
+		if math.IsNaN(v.F) {
+			return pyNaN
+		}
+		return v.F
+	}
+	return float64(v.I)
+}
+
+func convertScalar(k kind, v core.Value, to core.ValueType, strs bool) (core.Value, error) {
+	switch to {
+	case core.Int64, core.Int32:
+		var i int64
+		switch k {
+		case kindInt, kindBool:
+			i = v.I
+		case kindFloat:
+			f := num(v)
+			if math.IsInf(f, 0) {
+				return core.Value{}, fmt.Errorf("cannot convert float infinity to integer")
+			}
+			t := math.Trunc(f)
+			if t < -9.223372036854775808e18 || t >= 9.223372036854775808e18 {
+				return core.Value{}, fmt.Errorf("%s is out of range", onlinestore.PyFloatStr(f))
+			}
+			i = int64(t)
+		case kindString:
+			n, err := pyInt(v.S)
+			if err != nil {
+				return core.Value{}, err
+			}
+			i = n
+		default:
+			return core.Value{}, fmt.Errorf("a %s value cannot be converted", k)
+		}
+		if to == core.Int32 && (i < math.MinInt32 || i > math.MaxInt32) {
+			return core.Value{}, fmt.Errorf("value out of range: %d", i)
+		}
+		return core.Value{Type: to, I: i}, nil
+	case core.Float:
+		switch k {
+		case kindInt, kindBool, kindFloat:
+			return core.Value{Type: core.Float, F: num(v)}, nil
+		case kindString:
+			f, err := pyFloat(v.S)
+			if err != nil {
+				return core.Value{}, err
+			}
+			return core.Value{Type: core.Float, F: f}, nil
+		}
+	case core.Double:
+		switch k {
+		case kindInt, kindFloat:
+			return core.DoubleValue(num(v)), nil
+		case kindString:
+			if strs {
+				f, err := pyFloat(v.S)
+				if err != nil {
+					return core.Value{}, err
+				}
+				return core.DoubleValue(f), nil
+			}
+		}
+		return core.Value{}, fmt.Errorf("a %s value is not a number", k)
+	case core.String:
+		switch k {
+		case kindInt:
+			return core.StringValue(strconv.FormatInt(v.I, 10)), nil
+		case kindFloat:
+			return core.StringValue(onlinestore.PyFloatStr(num(v))), nil
+		case kindBool:
+			if v.I != 0 {
+				return core.StringValue("True"), nil
+			}
+			return core.StringValue("False"), nil
+		case kindString:
+			return v, nil
+		}
+	case core.Bool:
+		switch k {
+		case kindBool, kindInt:
+			return core.BoolValue(v.I != 0), nil
+		case kindString:
+			if strs {
+				switch strings.TrimSpace(strings.ToLower(v.S)) {
+				case "true", "1":
+					return core.BoolValue(true), nil
+				case "false", "0":
+					return core.BoolValue(false), nil
+				}
+			}
+		}
+		return core.Value{}, fmt.Errorf("a %s value is not a boolean", k)
+	case core.UnixTimestamp:
+		switch k {
+		case kindInt, kindBool:
+			return core.Value{Type: core.UnixTimestamp, I: v.I}, nil
+		case kindFloat:
+			f := num(v)
+			if math.IsInf(f, 0) || math.Abs(f) >= 9.2e18 {
+				return core.Value{}, fmt.Errorf("%s is not a timestamp", onlinestore.PyFloatStr(f))
+			}
+			return core.Value{Type: core.UnixTimestamp, I: int64(f)}, nil
+		case kindString:
+			if n, err := pyInt(v.S); err == nil {
+				return core.Value{Type: core.UnixTimestamp, I: n}, nil
+			}
+			t, err := ParseTime(v.S)
+			if err != nil {
+				return core.Value{}, err
+			}
+			return core.Value{Type: core.UnixTimestamp, I: t.Seconds}, nil
+		}
+	case core.Bytes:
+		if k == kindBytes {
+			return v, nil
+		}
+		return core.Value{}, fmt.Errorf("a %s value is not bytes", k)
+	default:
+		return core.Value{}, core.Errorf(core.KindUnimplemented, "NotImplementedError", "writing %s values is not supported by this server", to)
+	}
+	return core.Value{}, fmt.Errorf("a %s value cannot be converted", k)
+}
+
+// convertList converts a list column. Arrow gives every list of the column
+// one element type, and Feast checks it against the declared element type.
+func convertList(c *typedColumn, to core.ValueType, bad func(int, string, ...any) error) ([]core.Value, error) {
+	out := make([]core.Value, len(c.Values))
+	if c.kind != kindList {
+		for i := range c.Values {
+			if !c.isNullAt(i) {
+				return nil, bad(i, "a %s value is not a list", c.kind)
+			}
+		}
+		return out, nil
+	}
+	elem := to.Elem()
+	ok := c.elem == kindNull
+	switch elem {
+	case core.Double, core.Float:
+		ok = ok || c.elem == kindFloat
+	case core.Int64, core.Int32, core.UnixTimestamp:
+		ok = ok || c.elem == kindInt
+	case core.String:
+		ok = ok || c.elem == kindString
+	case core.Bool:
+		ok = ok || c.elem == kindBool
+	case core.Bytes:
+		ok = ok || c.elem == kindBytes
+	}
+	for i, v := range c.Values {
+		if v.IsNull() {
+			continue
+		}
+		if !ok {
+			return nil, bad(i, "the lists hold %s elements", c.elem)
+		}
+		l := core.Value{Type: to, List: make([]core.Value, len(v.List))}
+		for j, e := range v.List {
+			switch {
+			case e.IsNull() && (elem == core.Double || elem == core.Float):
+				// Arrow hands a null float element over as NaN.
+				l.List[j] = core.Value{Type: elem, F: pyNaN}
+			case e.IsNull() && (elem == core.String || elem == core.Bool || elem == core.Bytes):
+				l.List[j] = core.Value{Type: elem} // Feast's per-type default
+			case e.IsNull():
+				return nil, bad(i, "element %d is null; integer lists cannot hold nulls", j)
+			case elem == core.Double || elem == core.Float:
+				l.List[j] = core.Value{Type: elem, F: num(e)}
+			case elem == core.Int32 && (e.I < math.MinInt32 || e.I > math.MaxInt32):
+				return nil, bad(i, "element %d: value out of range: %d", j, e.I)
+			default:
+				e.Type = elem
+				l.List[j] = e
+			}
+		}
+		out[i] = l
+	}
+	return out, nil
+}
+
+// pyInt parses like Python's int(str): surrounding blanks, a sign, digits
+// with single underscores between them.
+func pyInt(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	body := strings.TrimLeft(t, "+-")
+	if len(t)-len(body) > 1 || !digitsWithUnderscores(body) {
+		return 0, fmt.Errorf("invalid literal for int() with base 10: %s", strconv.Quote(s))
+	}
+	n, err := strconv.ParseInt(strings.ReplaceAll(t, "_", ""), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s does not fit in 64 bits", strings.TrimSpace(s))
+	}
+	return n, nil
+}
+
+func digitsWithUnderscores(s string) bool {
+	if s == "" {
+		return false
+	}
+	prevDigit := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			prevDigit = true
+		case c == '_' && prevDigit && i+1 < len(s):
+			prevDigit = false
+		default:
+			return false
+		}
+	}
+	return prevDigit
+}
+
+// pyFloat parses like Python's float(str).
+func pyFloat(s string) (float64, error) {
+	t := strings.TrimSpace(s)
+	bad := fmt.Errorf("could not convert string to float: %s", strconv.Quote(s))
+	if t == "" || strings.ContainsAny(t, "xXpP") {
+		return 0, bad
+	}
+	if strings.Contains(t, "_") {
+		for i := 0; i < len(t); i++ {
+			if t[i] == '_' && (i == 0 || i+1 == len(t) || !isDigit(t[i-1]) || !isDigit(t[i+1])) {
+				return 0, bad
+			}
+		}
+		t = strings.ReplaceAll(t, "_", "")
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if math.IsNaN(f) {
+		f = pyNaN
+	}
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			return f, nil // Python gives inf (or 0.0) here
+		}
+		return 0, bad
+	}
+	return f, nil
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// pyNaN is the NaN Python and numpy produce (Go's math.NaN has another
+// payload, which would change the stored bytes).
+var pyNaN = math.Float64frombits(0x7ff8000000000000)
+
+// ParseTime parses the ISO 8601 forms pandas.to_datetime accepts for event
+// timestamps: a date, or a date and time separated by "T" or a blank, with
+// optional seconds, fraction (up to nanoseconds) and a "Z" or ±HH[:MM]
+// offset. A time without offset is UTC, as in Feast.
+func ParseTime(s string) (core.Timestamp, error) {
+	in := strings.TrimSpace(s)
+	bad := func() (core.Timestamp, error) {
+		return core.Timestamp{}, fmt.Errorf("%s is not a timestamp (use ISO 8601, for example 2022-05-13 10:59:42+00:00)", strconv.Quote(s))
+	}
+	if len(in) < 8 {
+		return bad()
+	}
+	var date string
+	rest := ""
+	switch {
+	case len(in) >= 10 && in[4] == '-' && in[7] == '-':
+		date, rest = in[:10], in[10:]
+	case len(in) >= 8 && allDigits(in[:8]) && (len(in) == 8 || in[8] == 'T' || in[8] == ' '):
+		date, rest = in[:4]+"-"+in[4:6]+"-"+in[6:8], in[8:]
+	default:
+		return bad()
+	}
+	d, err := time.Parse("2006-01-02", date)
+	if err != nil {
+		return bad()
+	}
+	loc := time.UTC
+	var clock time.Duration
+	var nanos int64
+	if rest != "" {
+		if rest[0] != 'T' && rest[0] != ' ' {
+			return bad()
+		}
+		rest = strings.TrimLeft(rest[1:], " ")
+		// Split off the zone.
+		zone := ""
+		if strings.HasSuffix(rest, "Z") || strings.HasSuffix(rest, "z") {
+			zone, rest = "Z", rest[:len(rest)-1]
+		} else if i := strings.LastIndexAny(rest, "+-"); i > 0 {
+			zone, rest = rest[i:], rest[:i]
+		} else if strings.HasSuffix(rest, " UTC") {
+			zone, rest = "Z", strings.TrimSuffix(rest, " UTC")
+		}
+		rest = strings.TrimRight(rest, " ")
+		parts := strings.Split(rest, ":")
+		if len(parts) < 2 || len(parts) > 3 {
+			return bad()
+		}
+		h, err1 := strconv.Atoi(parts[0])
+		m, err2 := strconv.Atoi(parts[1])
+		if err1 != nil || err2 != nil || len(parts[0]) != 2 || len(parts[1]) != 2 || h > 23 || m > 59 {
+			return bad()
+		}
+		clock = time.Duration(h)*time.Hour + time.Duration(m)*time.Minute
+		if len(parts) == 3 {
+			sec, frac, _ := strings.Cut(parts[2], ".")
+			sv, err := strconv.Atoi(sec)
+			if err != nil || len(sec) != 2 || sv > 59 {
+				return bad()
+			}
+			clock += time.Duration(sv) * time.Second
+			if strings.Contains(parts[2], ".") {
+				if frac == "" || len(frac) > 9 || !allDigits(frac) {
+					return bad()
+				}
+				f, _ := strconv.ParseInt(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
+				nanos = f
+			}
+		}
+		if zone != "" && zone != "Z" {
+			sign := 1
+			if zone[0] == '-' {
+				sign = -1
+			}
+			z := strings.ReplaceAll(zone[1:], ":", "")
+			if !allDigits(z) || (len(z) != 2 && len(z) != 4) {
+				return bad()
+			}
+			zh, _ := strconv.Atoi(z[:2])
+			zm := 0
+			if len(z) == 4 {
+				zm, _ = strconv.Atoi(z[2:])
+			}
+			if zh > 23 || zm > 59 {
+				return bad()
+			}
+			loc = time.FixedZone("", sign*(zh*3600+zm*60))
+		}
+	}
+	t := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc).Add(clock).Add(time.Duration(nanos))
+	return core.TimestampOf(t), nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// eventTimes converts a timestamp column as pd.to_datetime does and then
+// truncates to microseconds, as Feast's trip through Python datetimes does.
+// Integers and floats count nanoseconds since the epoch (pandas' unit).
+// nullOK allows nulls (created timestamps); they come back as zero.
+func eventTimes(c *typedColumn, what string, nullOK bool) ([]core.Timestamp, error) {
+	out := make([]core.Timestamp, len(c.Values))
+	for i, v := range c.Values {
+		if c.isNullAt(i) {
+			if !nullOK {
+				return nil, core.Invalidf("df.%s[%d]: the %s is null", c.Name, i, what)
+			}
+			continue
+		}
+		var t core.Timestamp
+		switch c.kind {
+		case kindString:
+			var err error
+			if t, err = ParseTime(v.S); err != nil {
+				return nil, core.Invalidf("df.%s[%d]: %v (the %s)", c.Name, i, err, what)
+			}
+		case kindInt:
+			if v.Type == core.UnixTimestamp {
+				// A typed UNIX_TIMESTAMP (gRPC) says seconds; pandas
+				// would read the number as nanoseconds.
+				t = core.Timestamp{Seconds: v.I}
+				break
+			}
+			t = core.Timestamp{Seconds: floorDiv(v.I, 1e9), Nanos: int32(v.I - floorDiv(v.I, 1e9)*1e9)}
+		case kindFloat:
+			f := num(v)
+			if math.IsInf(f, 0) || math.Abs(f) >= 9.2e18 {
+				return nil, core.Invalidf("df.%s[%d]: %s is out of the timestamp range (the %s)", c.Name, i, onlinestore.PyFloatStr(f), what)
+			}
+			n := int64(f)
+			t = core.Timestamp{Seconds: floorDiv(n, 1e9), Nanos: int32(n - floorDiv(n, 1e9)*1e9)}
+		default:
+			return nil, core.Invalidf("df.%s[%d]: a %s value is not a timestamp (the %s)", c.Name, i, c.kind, what)
+		}
+		t.Nanos -= t.Nanos % 1000
+		out[i] = t
+	}
+	return out, nil
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}

@@ -1,0 +1,409 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/online"
+	"github.com/feastgo/feastgo/onlinestore"
+	"github.com/feastgo/feastgo/registry"
+)
+
+// Mode says where a push goes (Feast's PushMode).
+type Mode int
+
+// Push modes, named as in requests.
+const (
+	ModeOnline Mode = iota
+	ModeOffline
+	ModeOnlineAndOffline
+)
+
+// ParseMode reads the "to" field of a push; "" means online.
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "online", "":
+		return ModeOnline, nil
+	case "offline":
+		return ModeOffline, nil
+	case "online_and_offline":
+		return ModeOnlineAndOffline, nil
+	}
+	return 0, core.Invalidf("%s is not a supported push format. Please specify one of these ['online', 'offline', 'online_and_offline'].", s)
+}
+
+// OfflineWriter appends pushed rows to a view's batch source (a parquet
+// file or a PostgreSQL table), as Feast's write_to_offline_store does.
+type OfflineWriter interface {
+	// PrepareAppend checks the frame against the view's batch source (Feast
+	// requires exactly the source's columns) and returns the append to run.
+	// Nothing is written before the returned function runs; it returns only
+	// once the rows are durable.
+	PrepareAppend(ctx context.Context, view *registry.View, f *Frame) (func(context.Context) error, error)
+}
+
+// Service writes request frames to the online (and offline) store.
+type Service struct {
+	Snapshot func() *registry.Snapshot
+	Store    onlinestore.Writer
+	// KeyVersion is entity_key_serialization_version.
+	KeyVersion int
+	// Transformer evaluates on-demand views written with transform on
+	// write; nil answers such writes with 501.
+	Transformer online.Transformer
+	// Offline appends to batch sources; nil answers offline pushes with 501.
+	Offline OfflineWriter
+	// Now is the clock for on-demand rows (Feast stamps them with now).
+	Now func() time.Time
+}
+
+// Push writes a frame to every view fed by the push source, like
+// FeatureStore.push. The whole frame is checked for every view before the
+// first write.
+func (s *Service) Push(ctx context.Context, source string, f *Frame, mode Mode, transform bool) error {
+	snap := s.Snapshot()
+	_, views, _ := snap.PushSource(source)
+	if len(views) == 0 {
+		return core.Errorf(core.KindUnprocessable, "PushSourceNotFoundException", "Unable to find push source '%s'.", source)
+	}
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	cols, err := typeFrame(f)
+	if err != nil {
+		return err
+	}
+	var batches []onlinestore.WriteBatch
+	if mode != ModeOffline {
+		if s.Store == nil {
+			return core.Errorf(core.KindUnimplemented, "NotImplementedError", "the online store of this server does not accept writes")
+		}
+		for _, v := range views {
+			b, skip, err := s.prepare(ctx, snap, v, cols, f.Strings, transform)
+			if err != nil {
+				return err
+			}
+			if !skip {
+				batches = append(batches, b)
+			}
+		}
+	}
+	var appends []func(context.Context) error
+	if mode != ModeOnline {
+		if s.Offline == nil {
+			return core.Errorf(core.KindUnimplemented, "NotImplementedError", "offline pushes are not supported by this server")
+		}
+		for _, v := range views {
+			run, err := s.Offline.PrepareAppend(ctx, v, f)
+			if err != nil {
+				return err
+			}
+			appends = append(appends, run)
+		}
+	}
+	for _, b := range batches {
+		if err := s.Store.Write(ctx, b); err != nil {
+			return err
+		}
+	}
+	for _, run := range appends {
+		if err := run(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteToOnlineStore writes a frame to one view (feature view, on-demand
+// view or stream view), like FeatureStore.write_to_online_store.
+func (s *Service) WriteToOnlineStore(ctx context.Context, name string, f *Frame, transform bool) error {
+	snap := s.Snapshot()
+	v, ok := snap.View(name)
+	if ok && v.Kind == registry.KindLabelView {
+		ok = false
+	}
+	if !ok {
+		if o, isODFV := snap.ODFV(name); isODFV {
+			v, ok = odfvView(o), true
+		}
+	}
+	if !ok {
+		return core.Errorf(core.KindNotFound, "FeastObjectNotFoundException", "Can't recognize feast object with a name %s", name)
+	}
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	if s.Store == nil {
+		return core.Errorf(core.KindUnimplemented, "NotImplementedError", "the online store of this server does not accept writes")
+	}
+	cols, err := typeFrame(f)
+	if err != nil {
+		return err
+	}
+	b, skip, err := s.prepare(ctx, snap, v, cols, f.Strings, transform)
+	if err != nil || skip {
+		return err
+	}
+	return s.Store.Write(ctx, b)
+}
+
+// odfvView is an on-demand view (without write_to_online_store) seen as a
+// view rows can be written to, as Feast allows.
+func odfvView(o *registry.ODFV) *registry.View {
+	return &registry.View{Name: o.Name, Kind: registry.KindOnDemandWritten, Entities: o.Entities,
+		EntityColumns: o.EntityColumns, Features: o.Features, Online: true}
+}
+
+type typedFrame struct {
+	cols   []*typedColumn
+	byName map[string]*typedColumn
+	rows   int
+}
+
+func typeFrame(f *Frame) (*typedFrame, error) {
+	tf := &typedFrame{byName: make(map[string]*typedColumn, len(f.Columns)), rows: f.Rows()}
+	for _, c := range f.Columns {
+		tc, err := typeColumn(c)
+		if err != nil {
+			return nil, err
+		}
+		tf.cols = append(tf.cols, &tc)
+		tf.byName[c.Name] = &tc
+	}
+	return tf, nil
+}
+
+// mapped applies a batch source's field_mapping (source column -> feature
+// name) to every column, as Feast renames the Arrow table.
+func (tf *typedFrame) mapped(mapping map[string]string) (map[string]*typedColumn, error) {
+	if len(mapping) == 0 {
+		return tf.byName, nil
+	}
+	out := make(map[string]*typedColumn, len(tf.cols))
+	for _, c := range tf.cols {
+		name := c.Name
+		if m, ok := mapping[name]; ok {
+			name = m
+		}
+		if _, dup := out[name]; dup {
+			return nil, core.Invalidf("df: two columns are named %s after the batch source's field_mapping", name)
+		}
+		out[name] = c
+	}
+	return out, nil
+}
+
+// storageName is the name Feast stores a view's rows under: with online
+// versioning, "<name>_v<N>" for the current version N > 0.
+func storageName(snap *registry.Snapshot, v *registry.View) string {
+	if snap.EnableVersioning && v.Kind != registry.KindOnDemandWritten && v.CurrentVersion > 0 {
+		return v.Name + "_v" + strconv.Itoa(int(v.CurrentVersion))
+	}
+	return v.Name
+}
+
+// prepare converts the frame to one view's rows. skip is true when Feast
+// writes nothing: every feature column is null.
+func (s *Service) prepare(ctx context.Context, snap *registry.Snapshot, v *registry.View, tf *typedFrame, strs, transform bool) (onlinestore.WriteBatch, bool, error) {
+	b := onlinestore.WriteBatch{View: storageName(snap, v)}
+	odfv := v.Kind == registry.KindOnDemandWritten
+	cols := tf.byName
+	if odfv {
+		if o, ok := snap.ODFV(v.Name); ok && o.WriteToOnlineStore && transform {
+			var err error
+			if cols, err = s.transform(ctx, o, tf); err != nil {
+				return b, false, err
+			}
+		}
+	} else {
+		if v.BatchSource == nil {
+			return b, false, core.Invalidf("Feature view '%s' has no batch_source.", v.Name)
+		}
+		var err error
+		if cols, err = tf.mapped(v.BatchSource.GetFieldMapping()); err != nil {
+			return b, false, err
+		}
+	}
+
+	// Features: all must be present (on-demand views write nulls for
+	// missing ones, as Feast does).
+	feats := make([]*typedColumn, len(v.Features))
+	anyValue := false
+	for i, f := range v.Features {
+		c, ok := cols[f.Name]
+		if !ok {
+			if odfv {
+				continue
+			}
+			return b, false, core.Invalidf("df: column %s is missing (feature %s of view %s)", f.Name, f.Name, v.Name)
+		}
+		feats[i] = c
+		anyValue = anyValue || !c.allNull()
+	}
+	if len(v.Features) > 0 && !anyValue {
+		return b, true, nil // Feast: "Cannot write dataframe with empty feature columns"
+	}
+
+	rows := tf.rows
+	var events, created []core.Timestamp
+	if odfv {
+		now := core.TimestampOf(s.now())
+		now.Nanos -= now.Nanos % 1000
+		events = make([]core.Timestamp, rows)
+		for i := range events {
+			events[i] = now
+		}
+		created = events
+	} else {
+		tsField := v.BatchSource.GetTimestampField()
+		c, ok := cols[tsField]
+		if !ok {
+			return b, false, core.Invalidf("df: column %s is missing (the event timestamp of view %s)", tsField, v.Name)
+		}
+		var err error
+		if events, err = eventTimes(c, "event timestamp of view "+v.Name, false); err != nil {
+			return b, false, err
+		}
+		if cc := v.BatchSource.GetCreatedTimestampColumn(); cc != "" {
+			if c, ok := cols[cc]; ok {
+				if created, err = eventTimes(c, "created timestamp of view "+v.Name, true); err != nil {
+					return b, false, err
+				}
+			}
+		}
+	}
+
+	// Entity keys, sorted by join-key name as Feast serializes them.
+	keyCols := append([]registry.Field(nil), v.EntityColumns...)
+	sort.Slice(keyCols, func(i, j int) bool { return keyCols[i].Name < keyCols[j].Name })
+	keyVals := make([][]core.Value, len(keyCols))
+	for i, k := range keyCols {
+		c, ok := cols[k.Name]
+		if !ok {
+			if k.Name == registry.DummyJoinKey {
+				keyVals[i] = make([]core.Value, rows)
+				for r := range keyVals[i] {
+					keyVals[i][r] = core.StringValue("")
+				}
+				continue
+			}
+			return b, false, core.Invalidf("df: column %s is missing (join key of view %s)", k.Name, v.Name)
+		}
+		vals, err := convertColumn(c, k.Type, strs, "join key "+k.Name+" of view "+v.Name)
+		if err != nil {
+			return b, false, err
+		}
+		for r, x := range vals {
+			if x.IsNull() {
+				return b, false, core.Invalidf("df.%s[%d]: join key values cannot be null (view %s)", k.Name, r, v.Name)
+			}
+		}
+		keyVals[i] = vals
+	}
+
+	featVals := make([][]core.Value, len(v.Features))
+	for i, f := range v.Features {
+		if feats[i] == nil {
+			featVals[i] = make([]core.Value, rows)
+			continue
+		}
+		vals, err := convertColumn(feats[i], f.Type, strs, "feature "+f.Name+" of view "+v.Name)
+		if err != nil {
+			return b, false, err
+		}
+		featVals[i] = vals
+	}
+
+	b.Features = make([]string, len(v.Features))
+	for i, f := range v.Features {
+		b.Features[i] = f.Name
+	}
+	b.Rows = make([]onlinestore.WriteRow, rows)
+	parts := make([]onlinestore.KeyPart, len(keyCols))
+	for i, k := range keyCols {
+		parts[i].Name = k.Name
+	}
+	// One buffer for all keys and values of the batch.
+	var buf []byte
+	type span struct{ start, end int }
+	keySpans := make([]span, rows)
+	valSpans := make([]span, rows*len(v.Features))
+	for r := 0; r < rows; r++ {
+		for i := range parts {
+			parts[i].Value = keyVals[i][r]
+		}
+		start := len(buf)
+		var err error
+		if buf, err = onlinestore.AppendEntityKey(buf, parts, s.KeyVersion); err != nil {
+			return b, false, err
+		}
+		keySpans[r] = span{start, len(buf)}
+		for j := range v.Features {
+			start := len(buf)
+			buf = core.AppendValueProto(buf, featVals[j][r])
+			valSpans[r*len(v.Features)+j] = span{start, len(buf)}
+		}
+	}
+	values := make([][]byte, rows*len(v.Features))
+	for r := range b.Rows {
+		ks := keySpans[r]
+		row := &b.Rows[r]
+		row.Key = buf[ks.start:ks.end:ks.end]
+		row.TS = events[r]
+		if created != nil {
+			row.Created = created[r]
+		}
+		row.Values = values[r*len(v.Features) : (r+1)*len(v.Features) : (r+1)*len(v.Features)]
+		for j := range row.Values {
+			vs := valSpans[r*len(v.Features)+j]
+			row.Values[j] = buf[vs.start:vs.end:vs.end]
+		}
+	}
+	return b, false, nil
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// transform runs an on-demand view's UDF over the frame (transform on
+// write). Its outputs join the frame's columns; frame columns the UDF did
+// not produce pass through, as in Feast.
+func (s *Service) transform(ctx context.Context, o *registry.ODFV, tf *typedFrame) (map[string]*typedColumn, error) {
+	if s.Transformer == nil {
+		return nil, core.Errorf(core.KindUnimplemented, "NotImplementedError",
+			"on-demand feature view %s is written with transform_on_write, which needs the transformation engine this server does not have yet; "+
+				"send the computed features with transform_on_write: false", o.Name)
+	}
+	inputs := make(map[string]*core.Column, len(tf.cols))
+	for _, c := range tf.cols {
+		inputs[c.Name] = &core.Column{Name: c.Name, Typed: c.Values}
+	}
+	outs, err := s.Transformer.Transform(ctx, o, o.Features, inputs, tf.rows, false)
+	if err != nil {
+		return nil, err
+	}
+	cols := make(map[string]*typedColumn, len(tf.cols)+len(outs))
+	for k, v := range tf.byName {
+		cols[k] = v
+	}
+	for _, oc := range outs {
+		vals := oc.Typed
+		if vals == nil {
+			return nil, fmt.Errorf("transformation of %s returned serialized values for %s; typed values are needed to write", o.Name, oc.Name)
+		}
+		tc, err := typeColumn(Column{Name: oc.Name, Values: vals})
+		if err != nil {
+			return nil, err
+		}
+		cols[oc.Name] = &tc
+	}
+	return cols, nil
+}

@@ -1,0 +1,246 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/ingest"
+)
+
+// writeRequest is the body of POST /push (PushFeaturesRequest) and POST
+// /write-to-online-store (WriteToFeatureStoreRequest).
+type writeRequest struct {
+	name      string // push_source_name or feature_view_name
+	frame     ingest.Frame
+	to        string
+	transform bool
+}
+
+// parseWriteRequest decodes a write body with pydantic's rules for Feast's
+// models: nameField is the required string field, df a required object of
+// columns; allow_registry_cache and transform_on_write are lax booleans,
+// "to" (push only) a string.
+func parseWriteRequest(body []byte, nameField string, withTo bool) (*writeRequest, error) {
+	p := &jsonParser{b: body}
+	req := &writeRequest{to: "online", transform: true}
+	if len(body) == 0 {
+		return nil, &fieldError{loc: []any{"body"}, typ: "missing", msg: "Field required", input: []byte("null")}
+	}
+	if p.peek() != '{' {
+		start := p.pos
+		if _, err := p.value(0); err != nil {
+			return nil, err
+		}
+		if p.peek() != 0 {
+			return nil, p.fail("Extra data")
+		}
+		return nil, &fieldError{loc: []any{"body"}, typ: "model_attributes_type", msg: "Input should be a valid dictionary or object to extract fields from", input: body[start:p.pos]}
+	}
+	p.pos++
+	sawName, sawDF := false, false
+	if p.peek() == '}' {
+		p.pos++
+	} else {
+		for {
+			key, err := p.str()
+			if err != nil {
+				return nil, err
+			}
+			if err := p.expect(':'); err != nil {
+				return nil, err
+			}
+			p.peek()
+			vstart := p.pos
+			raw := func() []byte { return body[vstart:p.pos] }
+			switch {
+			case key == nameField || (key == "to" && withTo):
+				v, err := p.value(0)
+				if err != nil {
+					return nil, err
+				}
+				if v.Type != core.String {
+					return nil, &fieldError{loc: []any{"body", key}, typ: "string_type", msg: "Input should be a valid string", input: raw()}
+				}
+				if key == nameField {
+					req.name, sawName = v.S, true
+				} else {
+					req.to = v.S
+				}
+			case key == "df":
+				cols, err := p.frameColumns()
+				if err != nil {
+					return nil, err
+				}
+				req.frame.Columns, sawDF = cols, true
+			case key == "allow_registry_cache" || key == "transform_on_write":
+				v, err := p.value(0)
+				if err != nil {
+					return nil, err
+				}
+				b, ok := laxBool(v)
+				if !ok {
+					fe := &fieldError{loc: []any{"body", key}, typ: "bool_type", msg: "Input should be a valid boolean", input: raw()}
+					if v.Type == core.String || v.Type == core.Int64 || v.Type == core.Double {
+						fe.typ, fe.msg = "bool_parsing", "Input should be a valid boolean, unable to interpret input"
+					}
+					return nil, fe
+				}
+				if key == "transform_on_write" {
+					req.transform = b
+				}
+			default:
+				if _, err := p.value(0); err != nil {
+					return nil, err
+				}
+			}
+			if c := p.peek(); c == ',' {
+				p.pos++
+				continue
+			} else if c == '}' {
+				p.pos++
+				break
+			}
+			return nil, p.fail("Expecting ',' delimiter")
+		}
+	}
+	if p.peek() != 0 {
+		return nil, p.fail("Extra data")
+	}
+	if !sawName {
+		return nil, &fieldError{loc: []any{"body", nameField}, typ: "missing", msg: "Field required", input: body}
+	}
+	if !sawDF {
+		return nil, &fieldError{loc: []any{"body", "df"}, typ: "missing", msg: "Field required", input: body}
+	}
+	return req, nil
+}
+
+// frameColumns reads the df object: column name -> list of values, in
+// request order (a repeated name keeps its last value, as a Python dict).
+func (p *jsonParser) frameColumns() ([]ingest.Column, error) {
+	if p.peek() != '{' {
+		start := p.pos
+		if _, err := p.value(0); err != nil {
+			return nil, err
+		}
+		return nil, &fieldError{loc: []any{"body", "df"}, typ: "dict_type", msg: "Input should be a valid dictionary", input: p.b[start:p.pos]}
+	}
+	p.pos++
+	var cols []ingest.Column
+	if p.peek() == '}' {
+		p.pos++
+		return cols, nil
+	}
+	for {
+		name, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		if err := p.expect(':'); err != nil {
+			return nil, err
+		}
+		v, err := p.value(0)
+		if err != nil {
+			if fe, ok := err.(*fieldError); ok {
+				return nil, core.Invalidf("df.%s: %s", name, fe.msg)
+			}
+			return nil, err
+		}
+		if !v.Type.IsList() && v.Type != core.Null+100 {
+			return nil, core.Invalidf("df.%s: each column must be a list of values, one per row", name)
+		}
+		col := ingest.Column{Name: name, Values: v.List}
+		replaced := false
+		for i := range cols {
+			if cols[i].Name == name {
+				cols[i], replaced = col, true
+			}
+		}
+		if !replaced {
+			cols = append(cols, col)
+		}
+		switch p.peek() {
+		case ',':
+			p.pos++
+		case '}':
+			p.pos++
+			return cols, nil
+		default:
+			return nil, p.fail("Expecting ',' delimiter")
+		}
+	}
+}
+
+// decodeWrite reads and parses a write body, answering the error itself;
+// nil means the response was written.
+func (h *HTTP) decodeWrite(w http.ResponseWriter, r *http.Request, nameField string, withTo bool) *writeRequest {
+	bp, err := h.readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return nil
+	}
+	defer bufPool.Put(bp)
+	if len(*bp) > 0 && !isJSONContentType(r.Header.Get("Content-Type")) {
+		writeValidationError(w, *bp, &fieldError{loc: []any{"body"}, typ: "model_attributes_type",
+			msg: "Input should be a valid dictionary or object to extract fields from", input: appendJSONString(nil, string(*bp))})
+		return nil
+	}
+	req, err := parseWriteRequest(*bp, nameField, withTo)
+	if err != nil {
+		if core.KindOf(err) == core.KindInvalidArgument {
+			writeError(w, err)
+		} else {
+			var fe *fieldError
+			if asFieldError(err, &fe) && fe.typ == "int_overflow" {
+				writeError(w, core.Invalidf("df: %s", fe.msg))
+			} else {
+				writeValidationError(w, *bp, err)
+			}
+		}
+		return nil
+	}
+	return req
+}
+
+func asFieldError(err error, out **fieldError) bool {
+	fe, ok := err.(*fieldError)
+	if ok {
+		*out = fe
+	}
+	return ok
+}
+
+// push answers POST /push: 200 with an empty body once every view's rows
+// are stored.
+func (h *HTTP) push(w http.ResponseWriter, r *http.Request) {
+	req := h.decodeWrite(w, r, "push_source_name", true)
+	if req == nil {
+		return
+	}
+	mode, err := ingest.ParseMode(req.to)
+	if err == nil {
+		err = h.Ingest.Push(r.Context(), req.name, &req.frame, mode, req.transform)
+	}
+	if err != nil {
+		h.logError(r, err)
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// writeToOnlineStore answers POST /write-to-online-store: 200 with the body
+// null (FastAPI's rendering of a handler returning None).
+func (h *HTTP) writeToOnlineStore(w http.ResponseWriter, r *http.Request) {
+	req := h.decodeWrite(w, r, "feature_view_name", false)
+	if req == nil {
+		return
+	}
+	if err := h.Ingest.WriteToOnlineStore(r.Context(), req.name, &req.frame, req.transform); err != nil {
+		h.logError(r, err)
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte("null"))
+}

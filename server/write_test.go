@@ -1,0 +1,168 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/feastgo/feastgo/ingest"
+	"github.com/feastgo/feastgo/online"
+	"github.com/feastgo/feastgo/onlinestore/sqlite"
+	servingpb "github.com/feastgo/feastgo/protos/feast/serving"
+	typespb "github.com/feastgo/feastgo/protos/feast/types"
+	"github.com/feastgo/feastgo/registry"
+)
+
+// writeStack serves the demo registry over an empty SQLite store.
+func writeStack(t *testing.T) (*HTTP, *GRPC) {
+	t.Helper()
+	ctx := context.Background()
+	reg, err := registry.Open(ctx, &registry.FileSource{Path: "../feature_repo/data/registry.db"}, registry.Options{Project: "pipeline_monitoring"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlite.Open(filepath.Join(t.TempDir(), "online.db"), "pipeline_monitoring")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: 3}
+	in := &ingest.Service{Snapshot: reg.Current, Store: store, KeyVersion: 3}
+	return &HTTP{Online: svc, Registry: reg, Ingest: in}, &GRPC{Online: svc, Ingest: in}
+}
+
+func post(t *testing.T, h http.Handler, path, body string) (int, string, string) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	b, _ := io.ReadAll(rec.Result().Body)
+	return rec.Code, rec.Header().Get("Content-Type"), string(b)
+}
+
+const pushBody = `{"push_source_name": "pipeline_stats_push", "df": {"pipeline_id": [7001], "event_timestamp": ["2025-01-02 00:00:00+00:00"],
+ "created": ["2025-01-02 00:00:00"], "avg_execution_time": [1.5], "success_rate": [0.5], "error_count": [3],
+ "failure_probability": [0.25], "avg_memory_usage": [2.5], "cpu_utilization": [0.75], "last_status": ["ok"], "is_active": [true]}}`
+
+func TestPushAndWriteAnswerLikeFeast(t *testing.T) {
+	hs, _ := writeStack(t)
+	h := hs.Handler()
+	read := func() string {
+		_, _, b := post(t, h, "/get-online-features", `{"features": ["pipeline_stats:error_count", "pipeline_stats:last_status"], "entities": {"pipeline_id": [7001]}}`)
+		return b
+	}
+	cases := []struct {
+		name, path, body string
+		status           int
+		contentType      string
+		bodyHas          string
+	}{
+		{"unknown push source", "/push", `{"push_source_name": "nope", "df": {"a": [1]}}`, 422, "application/json", `PushSourceNotFoundException`},
+		{"unknown view", "/write-to-online-store", `{"feature_view_name": "nope", "df": {"a": [1]}}`, 404, "application/json", `Can't recognize feast object with a name nope`},
+		{"bad to", "/push", strings.Replace(pushBody, `"df"`, `"to": "elsewhere", "df"`, 1), 400, "application/json", `elsewhere is not a supported push format`},
+		{"missing df", "/push", `{"push_source_name": "pipeline_stats_push"}`, 422, "application/json", `"loc":["body","df"]`},
+		{"df not an object", "/push", `{"push_source_name": "pipeline_stats_push", "df": [1]}`, 422, "application/json", `dict_type`},
+		{"wrong column type", "/push", strings.Replace(pushBody, `"error_count": [3]`, `"error_count": ["many"]`, 1), 400, "application/json", `df.error_count[0]`},
+		{"missing timestamp", "/push", strings.Replace(pushBody, `"event_timestamp"`, `"when"`, 1), 400, "application/json", `column event_timestamp is missing`},
+		{"empty frame", "/push", `{"push_source_name": "pipeline_stats_push", "df": {}}`, 400, "application/json", `no columns`},
+		{"scalar column", "/push", `{"push_source_name": "pipeline_stats_push", "df": {"pipeline_id": 1}}`, 400, "application/json", `must be a list`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, ct, body := post(t, h, c.path, c.body)
+			if code != c.status || ct != c.contentType || !strings.Contains(body, c.bodyHas) {
+				t.Fatalf("got %d %q %s; want %d %q containing %s", code, ct, body, c.status, c.contentType, c.bodyHas)
+			}
+			if r := read(); !strings.Contains(r, `"NOT_FOUND"`) {
+				t.Fatalf("a refused write left data: %s", r)
+			}
+		})
+	}
+	code, ct, body := post(t, h, "/push", pushBody)
+	if code != 200 || ct != "" || body != "" {
+		t.Fatalf("push: %d %q %q, want 200 with no body", code, ct, body)
+	}
+	if r := read(); !strings.Contains(r, `"values":[3]`) || !strings.Contains(r, `"values":["ok"]`) {
+		t.Fatalf("pushed values not read back: %s", r)
+	}
+	code, ct, body = post(t, h, "/write-to-online-store", `{"feature_view_name": "pipeline_stats", "df": {"pipeline_id": [7001],
+		"event_timestamp": ["2025-01-03"], "created": [null], "avg_execution_time": [1], "success_rate": [1], "error_count": [9],
+		"failure_probability": [0], "avg_memory_usage": [0], "cpu_utilization": [0], "last_status": ["late"], "is_active": [false]}}`)
+	if code != 200 || ct != "application/json" || body != "null" {
+		t.Fatalf("write-to-online-store: %d %q %q, want 200 null", code, ct, body)
+	}
+	if r := read(); !strings.Contains(r, `"values":[9]`) {
+		t.Fatalf("written values not read back: %s", r)
+	}
+}
+
+func TestGrpcFeatureServer(t *testing.T) {
+	_, g := writeStack(t)
+	f := &grpcFeatureServer{g: g}
+	ctx := context.Background()
+	_, err := f.Push(ctx, &servingpb.PushRequest{StreamFeatureView: "pipeline_stats_push", To: "online", Features: map[string]string{
+		"pipeline_id": "8001", "event_timestamp": "2025-01-02 00:00:00", "created": "2025-01-02 00:00:00",
+		"avg_execution_time": "1.5", "success_rate": "0.5", "error_count": "3", "failure_probability": "0.25",
+		"avg_memory_usage": "2.5", "cpu_utilization": "0.75", "last_status": "ok", "is_active": "true"}})
+	if err != nil {
+		t.Fatalf("push of string features: %v", err)
+	}
+	_, err = f.WriteToOnlineStore(ctx, &servingpb.WriteToOnlineStoreRequest{FeatureViewName: "team_stats", TypedFeatures: map[string]*typespb.Value{
+		"team_id":            {Val: &typespb.Value_StringVal{StringVal: "t9"}},
+		"event_timestamp":    {Val: &typespb.Value_UnixTimestampVal{UnixTimestampVal: 1735776000}},
+		"team_size":          {Val: &typespb.Value_Int64Val{Int64Val: 12}},
+		"budget_utilization": {Val: &typespb.Value_DoubleVal{DoubleVal: 0.5}},
+		"on_call":            {},
+	}})
+	if err != nil {
+		t.Fatalf("write of typed features: %v", err)
+	}
+	resp, err := f.GetOnlineFeatures(ctx, &servingpb.GetOnlineFeaturesRequest{
+		Kind:     &servingpb.GetOnlineFeaturesRequest_Features{Features: &servingpb.FeatureList{Val: []string{"pipeline_stats:error_count", "team_stats:team_size"}}},
+		Entities: map[string]*typespb.RepeatedValue{"pipeline_id": {Val: []*typespb.Value{{Val: &typespb.Value_Int64Val{Int64Val: 8001}}}}, "team_id": {Val: []*typespb.Value{{Val: &typespb.Value_StringVal{StringVal: "t9"}}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	for _, r := range resp.GetResults()[2:] {
+		got = append(got, r.GetValues()[0].GetInt64Val())
+		if ts := r.GetEventTimestamps()[0].GetSeconds(); ts != 1735776000 {
+			t.Errorf("event time %d, want 1735776000", ts)
+		}
+	}
+	if len(got) != 2 || got[0] != 3 || got[1] != 12 {
+		t.Fatalf("read back %v, want [3 12]", got)
+	}
+	for name, call := range map[string]func() error{
+		"both maps": func() error {
+			_, err := f.Push(ctx, &servingpb.PushRequest{StreamFeatureView: "pipeline_stats_push", Features: map[string]string{"a": "1"},
+				TypedFeatures: map[string]*typespb.Value{"b": {}}})
+			return err
+		},
+		"unknown source": func() error {
+			_, err := f.Push(ctx, &servingpb.PushRequest{StreamFeatureView: "nope", Features: map[string]string{"a": "1"}})
+			return err
+		},
+		"bad value": func() error {
+			_, err := f.WriteToOnlineStore(ctx, &servingpb.WriteToOnlineStoreRequest{FeatureViewName: "team_stats", Features: map[string]string{
+				"team_id": "t1", "event_timestamp": "2025-01-01", "team_size": "big", "budget_utilization": "0.5", "on_call": "x"}})
+			return err
+		},
+	} {
+		if status.Code(call()) != codes.InvalidArgument {
+			t.Errorf("%s: %v, want INVALID_ARGUMENT", name, call())
+		}
+	}
+	if _, err := f.WriteToOnlineStore(ctx, &servingpb.WriteToOnlineStoreRequest{FeatureViewName: "nope", Features: map[string]string{"a": "1"}}); status.Code(err) != codes.NotFound {
+		t.Errorf("unknown view: %v, want NOT_FOUND", err)
+	}
+}
