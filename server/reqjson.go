@@ -384,6 +384,10 @@ func parseOnlineRequest(body []byte) (*online.Request, error) {
 					req.Features = nil
 					break
 				}
+				if l, ok := p.stringList(); ok {
+					req.Features = l
+					break
+				}
 				v, err := p.value(0)
 				if err != nil {
 					return nil, err
@@ -454,6 +458,65 @@ func parseOnlineRequest(body []byte) (*online.Request, error) {
 		return nil, &fieldError{loc: []any{"body", "entities"}, typ: "missing", msg: "Field required", input: body}
 	}
 	return req, nil
+}
+
+// stringList reads a JSON array of plain strings (no escapes, no control
+// characters) with two allocations: one string holding the array's text,
+// which the elements are substrings of, and the slice. For anything else
+// it returns ok=false with the position unchanged, and the caller parses
+// the value the general way (with its exact errors).
+func (p *jsonParser) stringList() (_ []string, ok bool) {
+	p.ws()
+	save := p.pos
+	if p.pos >= len(p.b) || p.b[p.pos] != '[' {
+		return nil, false
+	}
+	start := p.pos
+	p.pos++
+	var buf [64][2]int
+	spans := buf[:0]
+	if p.peek() == ']' {
+		p.pos++
+		return []string{}, true
+	}
+	for {
+		if p.peek() != '"' {
+			p.pos = save
+			return nil, false
+		}
+		p.pos++
+		a := p.pos
+		for p.pos < len(p.b) && p.b[p.pos] != '"' {
+			if c := p.b[p.pos]; c == '\\' || c < 0x20 {
+				p.pos = save
+				return nil, false
+			}
+			p.pos++
+		}
+		if p.pos >= len(p.b) {
+			p.pos = save
+			return nil, false
+		}
+		spans = append(spans, [2]int{a - start, p.pos - start})
+		p.pos++
+		switch p.peek() {
+		case ',':
+			p.pos++
+			continue
+		case ']':
+			p.pos++
+		default:
+			p.pos = save
+			return nil, false
+		}
+		break
+	}
+	text := string(p.b[start:p.pos])
+	out := make([]string, len(spans))
+	for i, sp := range spans {
+		out[i] = text[sp[0]:sp[1]]
+	}
+	return out, true
 }
 
 // entities reads the column map, keeping key order.
