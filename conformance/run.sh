@@ -44,11 +44,12 @@ cleanup() {
   fi
   if [[ -d "$SERVICES_DIR" ]]; then
     local d
-    for d in "$SERVICES_DIR"/redis-* "$SERVICES_DIR"/cluster-*; do
+    for d in "$SERVICES_DIR"/redis-* "$SERVICES_DIR"/cluster-* "$SERVICES_DIR"/postgres-*; do
       [[ -d "$d" ]] || continue
       case "$d" in
         */redis-*) bash "$ROOT/scripts/services.sh" redis-stop "${d##*/redis-}" >/dev/null 2>&1 || true ;;
         */cluster-*) bash "$ROOT/scripts/services.sh" cluster-stop "${d##*/cluster-}" >/dev/null 2>&1 || true ;;
+        */postgres-*) bash "$ROOT/scripts/services.sh" postgres-stop "${d##*/postgres-}" >/dev/null 2>&1 || true ;;
       esac
     done
   fi
