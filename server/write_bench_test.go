@@ -41,7 +41,9 @@ func pushBodyOf(rows int, base int) string {
 	}
 	b.WriteString(`{"push_source_name": "pipeline_stats_push", "df": {`)
 	col("pipeline_id", func(i int) string { return fmt.Sprint(base + i) })
-	col("event_timestamp", func(i int) string { return fmt.Sprintf("%q", time.Unix(1735689600+int64(i), 0).UTC().Format("2006-01-02 15:04:05+00:00")) })
+	col("event_timestamp", func(i int) string {
+		return fmt.Sprintf("%q", time.Unix(1735689600+int64(i), 0).UTC().Format("2006-01-02 15:04:05+00:00"))
+	})
 	col("created", func(i int) string { return `"2025-01-01 00:00:00"` })
 	col("avg_execution_time", func(i int) string { return fmt.Sprint(float64(i) + 0.5) })
 	col("success_rate", func(i int) string { return "0.5" })
