@@ -1,0 +1,249 @@
+package transformations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"runtime"
+	"sync"
+	"time"
+	"weak"
+
+	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/registry"
+)
+
+// Execution says where ODFVs run.
+type Execution string
+
+const (
+	// Auto runs an ODFV natively when its UDF is in the supported subset
+	// and delegates it otherwise (the default).
+	Auto Execution = "auto"
+	// Native never delegates: ODFVs outside the subset fail with 501.
+	Native Execution = "native"
+	// Delegate sends every ODFV to the transformation service.
+	Delegate Execution = "delegate"
+)
+
+// ParseExecution reads an Execution name ("" is Auto).
+func ParseExecution(s string) (Execution, error) {
+	switch Execution(s) {
+	case "", Auto:
+		return Auto, nil
+	case Native, Delegate:
+		return Execution(s), nil
+	}
+	return "", fmt.Errorf("on-demand execution %q: must be one of auto, native, delegate", s)
+}
+
+// Options configures an Engine.
+type Options struct {
+	// Endpoint is the TransformationService address (host:port), from
+	// feature_server.transformation_service_endpoint; "" disables
+	// delegation.
+	Endpoint string
+	// Project is sent with every delegated call.
+	Project string
+	// Execution is Auto when empty.
+	Execution Execution
+	// MaxSteps bounds one native python-mode call: Starlark execution
+	// steps allowed per call, plus StepsPerRow for every row. Zero picks
+	// the defaults (1,000,000 and 10,000).
+	MaxSteps, StepsPerRow uint64
+	// Timeout bounds a delegated call when the request has no deadline
+	// (default 30s).
+	Timeout time.Duration
+	// Log receives one line per ODFV and registry version telling how it
+	// is evaluated, and delegation fallbacks at debug level.
+	Log *slog.Logger
+}
+
+// Path is how an ODFV is evaluated.
+type Path string
+
+// Evaluation paths.
+const (
+	PathStarlark  Path = "native-starlark"
+	PathPandas    Path = "native-pandas"
+	PathDelegated Path = "delegated"
+)
+
+// Decision is the outcome of analysing one ODFV's UDF.
+type Decision struct {
+	ODFV   string
+	Mode   string
+	Path   Path
+	Reason string // why it is delegated; empty for native paths
+}
+
+// Engine evaluates ODFVs; it implements online.Transformer. It is safe for
+// concurrent use.
+type Engine struct {
+	opts     Options
+	delegate *delegate
+	// cache holds one compiled UDF per *registry.ODFV (so per registry
+	// snapshot); entries go when the snapshot's ODFV is collected.
+	cache sync.Map // weak.Pointer[registry.ODFV] → *compiled
+}
+
+type compiled struct {
+	decision Decision
+	py       *pyProgram
+	pd       *pandasProgram
+}
+
+// New returns an Engine. It does not connect to the transformation service
+// until an ODFV needs it.
+func New(opts Options) *Engine {
+	if opts.Execution == "" {
+		opts.Execution = Auto
+	}
+	if opts.MaxSteps == 0 {
+		opts.MaxSteps = 1_000_000
+	}
+	if opts.StepsPerRow == 0 {
+		opts.StepsPerRow = 10_000
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{opts: opts}
+	if opts.Endpoint != "" {
+		e.delegate = newDelegate(opts.Endpoint, opts.Project, opts.Timeout)
+	}
+	return e
+}
+
+// Close releases the connection to the transformation service.
+func (e *Engine) Close() error {
+	if e.delegate == nil {
+		return nil
+	}
+	return e.delegate.close()
+}
+
+// Decide analyses odfv (once per *registry.ODFV) and says how it runs.
+func (e *Engine) Decide(odfv *registry.ODFV) Decision { return e.compile(odfv).decision }
+
+func (e *Engine) compile(odfv *registry.ODFV) *compiled {
+	key := weak.Make(odfv)
+	if c, ok := e.cache.Load(key); ok {
+		return c.(*compiled)
+	}
+	c := analyse(odfv, e.opts.MaxSteps)
+	actual, loaded := e.cache.LoadOrStore(key, c)
+	if !loaded {
+		runtime.AddCleanup(odfv, func(k weak.Pointer[registry.ODFV]) { e.cache.Delete(k) }, key)
+		d := c.decision
+		e.opts.Log.Info("on-demand feature view", "name", d.ODFV, "mode", d.Mode, "evaluation", d.Path, "reason", d.Reason)
+	}
+	return actual.(*compiled)
+}
+
+// analyse picks the evaluation path of one ODFV.
+func analyse(odfv *registry.ODFV, initSteps uint64) *compiled {
+	c := &compiled{decision: Decision{ODFV: odfv.Name, Mode: odfv.Mode, Path: PathDelegated}}
+	reason := ""
+	switch odfv.Mode {
+	case "python":
+		if c.py, reason = compilePython(odfv, initSteps); c.py != nil {
+			c.decision.Path = PathStarlark
+		}
+	case "pandas":
+		if c.pd, reason = compilePandas(odfv); c.pd != nil {
+			c.decision.Path = PathPandas
+		}
+	default:
+		reason = fmt.Sprintf("%s mode is not evaluated natively", odfv.Mode)
+	}
+	c.decision.Reason = reason
+	return c
+}
+
+// Transform computes the requested outputs of odfv for rows rows from the
+// named input columns (online.Transformer). Output columns are named like
+// Feast names them (plain, or "<odfv>__<feature>" with full names), appear
+// in Feast's order, and only when Feast would return them: a python-mode
+// UDF whose keys are plain names yields nothing with full feature names, as
+// in Feast 0.67.0. A UDF error is a KindInternal error carrying its
+// message; a native run over the step limit is KindInternal naming the
+// limit; an unreachable transformation service is KindUnavailable.
+func (e *Engine) Transform(ctx context.Context, odfv *registry.ODFV, outputs []registry.Field, inputs map[string]*core.Column, rows int, fullNames bool) ([]core.Column, error) {
+	c := e.compile(odfv)
+	fr, err := buildFrame(odfv, inputs, rows, fullNames)
+	if err != nil {
+		return nil, err
+	}
+	requested := requestedNames(odfv, outputs, fullNames)
+	if e.opts.Execution != Delegate && c.decision.Path != PathDelegated {
+		cols, err := e.runNative(ctx, c, odfv, fr, requested, fullNames)
+		if err == nil {
+			return cols, nil
+		}
+		var sl *stepLimitError
+		var ue *udfError
+		switch {
+		case errors.As(err, &sl), ctx.Err() != nil:
+			return nil, udfFailure(odfv, err)
+		case e.opts.Execution == Native || e.delegate == nil:
+			return nil, udfFailure(odfv, err)
+		case errors.Is(err, errUnsupported):
+			e.opts.Log.Debug("on-demand feature view delegated for this request", "name", odfv.Name, "reason", err)
+			return e.delegate.transform(ctx, odfv, fr, requested, fullNames)
+		case errors.As(err, &ue):
+			// A failure in Starlark may be a difference from Python (bool
+			// arithmetic, say): Python has the last word when it can be
+			// asked; otherwise the native error stands.
+			cols, derr := e.delegate.transform(ctx, odfv, fr, requested, fullNames)
+			if derr != nil && core.KindOf(derr) == core.KindUnavailable {
+				e.opts.Log.Debug("transformation service unavailable; reporting the native error", "name", odfv.Name, "err", derr)
+				return nil, udfFailure(odfv, err)
+			}
+			return cols, derr
+		}
+		return nil, udfFailure(odfv, err)
+	}
+	if e.opts.Execution == Native {
+		return nil, core.Errorf(core.KindUnimplemented, "NotImplementedError",
+			"on-demand feature view %s cannot be evaluated natively (%s) and delegation is disabled", odfv.Name, c.decision.Reason)
+	}
+	if e.delegate == nil {
+		return nil, core.Errorf(core.KindUnavailable, "FeastError",
+			"on-demand feature view %s needs a transformation service (%s), but feature_server.transformation_service_endpoint is empty", odfv.Name, c.decision.Reason)
+	}
+	return e.delegate.transform(ctx, odfv, fr, requested, fullNames)
+}
+
+func (e *Engine) runNative(ctx context.Context, c *compiled, odfv *registry.ODFV, fr *frame, requested map[string]bool, fullNames bool) (cols []core.Column, err error) {
+	defer func() {
+		// A defect in an evaluator must fail this request, not the server.
+		if r := recover(); r != nil {
+			cols, err = nil, core.Errorf(core.KindInternal, "FeastError", "on-demand feature view %s: native evaluation failed: %v", odfv.Name, r)
+		}
+	}()
+	switch c.decision.Path {
+	case PathStarlark:
+		steps := e.opts.MaxSteps
+		if extra := e.opts.StepsPerRow * uint64(fr.rows); extra/e.opts.StepsPerRow == uint64(fr.rows) && steps+extra >= steps {
+			steps += extra
+		} else {
+			steps = math.MaxUint64
+		}
+		return runPython(ctx, c.py, odfv, fr, requested, steps)
+	case PathPandas:
+		out, err := runPandas(c.pd, fr)
+		if err != nil {
+			return nil, err
+		}
+		return selectFrameOutputs(odfv, out, fr, requested, fullNames)
+	}
+	return nil, unsupportedf("no native path")
+}
+
+func nanValue() float64 { return math.NaN() }

@@ -1,0 +1,177 @@
+package transformations_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Tests that need Python use the pinned Feast virtualenv. They are skipped
+// only when FEASTGO_INTEGRATION is unset (scripts/go-test.sh sets it); with
+// it set, a missing venv fails them.
+
+var (
+	venvOnce sync.Once
+	venvPath string
+	venvErr  error
+)
+
+func feastVenv(t testing.TB) string {
+	t.Helper()
+	if os.Getenv("FEASTGO_INTEGRATION") == "" {
+		t.Skip("needs Python Feast: set FEASTGO_INTEGRATION=1 (scripts/go-test.sh does)")
+	}
+	venvOnce.Do(func() {
+		out, err := exec.Command("bash", filepath.Join("..", "scripts", "feast-venv.sh")).Output()
+		if err != nil {
+			venvErr = fmt.Errorf("scripts/feast-venv.sh: %v", err)
+			return
+		}
+		venvPath = strings.TrimSpace(string(out))
+	})
+	if venvErr != nil {
+		t.Fatal(venvErr)
+	}
+	return venvPath
+}
+
+// copyRepo copies a Feast repo's feature_store.yaml and data/ into a temp
+// dir, so Python never writes into testdata.
+func copyRepo(t testing.TB, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// startWorker runs transformations/worker on repo and returns its address.
+func startWorker(t testing.TB, repo string) string {
+	t.Helper()
+	venv := feastVenv(t)
+	worker, _ := filepath.Abs(filepath.Join("worker", "feastgo_worker.py"))
+	cmd := exec.Command(filepath.Join(venv, "bin", "python"), worker, "--repo", repo, "--port", "0")
+	cmd.Env = append(os.Environ(), "FEAST_USAGE=False", "PYTHONDONTWRITEBYTECODE=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(t.TempDir(), "worker.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		logf.Close()
+	})
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "feastgo-worker listening on "); ok {
+				addr <- a
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case a := <-addr:
+		return a
+	case <-time.After(120 * time.Second):
+		b, _ := os.ReadFile(logf.Name())
+		t.Fatalf("the worker did not start in 2 minutes; log:\n%s", b)
+	}
+	return ""
+}
+
+// ensurePyModule installs spec into the venv when module is missing (the
+// Feast venv is feast[redis,postgres]; `feast serve_transformations` also
+// needs grpcio-reflection, part of Feast's grpcio extra).
+func ensurePyModule(t testing.TB, venv, module, spec string) {
+	t.Helper()
+	py := filepath.Join(venv, "bin", "python")
+	if exec.Command(py, "-c", "import "+module).Run() == nil {
+		return
+	}
+	out, err := exec.Command(py, "-m", "pip", "install", "--disable-pip-version-check", "-q", spec).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pip install %s: %v\n%s", spec, err, out)
+	}
+}
+
+// startFeastTransformations runs `feast serve_transformations` on repo.
+func startFeastTransformations(t testing.TB, repo string) string {
+	t.Helper()
+	venv := feastVenv(t)
+	ensurePyModule(t, venv, "grpc_reflection", "grpcio-reflection==1.85.1")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, filepath.Join(venv, "bin", "feast"), "-c", repo, "serve_transformations", "--port", fmt.Sprint(port))
+	cmd.Env = append(os.Environ(), "FEAST_USAGE=False")
+	logPath := filepath.Join(t.TempDir(), "feast-transformations.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait(); logf.Close() })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	deadline := time.Now().Add(120 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return addr
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(logPath)
+	t.Fatalf("feast serve_transformations did not listen on %s in 2 minutes; log:\n%s", addr, b)
+	return ""
+}
