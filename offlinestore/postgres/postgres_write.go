@@ -1,0 +1,60 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/feastgo/feastgo/core"
+)
+
+// Beginner opens transactions; *pgxpool.Pool implements it.
+type Beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Columns returns the columns of a table source, in table order.
+func Columns(ctx context.Context, db Querier, table string) ([]string, error) {
+	rows, err := db.Query(ctx, "SELECT * FROM "+table+" LIMIT 0")
+	if err != nil {
+		return nil, core.Unavailable(err, "offline store postgres: reading the columns of %s", table)
+	}
+	defer rows.Close()
+	var cols []string
+	for _, f := range rows.FieldDescriptions() {
+		cols = append(cols, f.Name)
+	}
+	return cols, rows.Err()
+}
+
+// AppendJSON appends rows to a table source in one statement and one
+// transaction: rows is a JSON array of objects keyed by column name, and
+// PostgreSQL converts each value to its column's type
+// (json_populate_recordset), so ISO timestamps, numbers, strings and arrays
+// land as the table declares them. Times without an offset are UTC, as in
+// Feast.
+func AppendJSON(ctx context.Context, db Beginner, table string, cols []string, rows []byte) error {
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = `"` + strings.ReplaceAll(c, `"`, `""`) + `"`
+	}
+	list := strings.Join(quoted, ", ")
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return core.Unavailable(err, "offline store postgres is unreachable")
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, "SET LOCAL TIME ZONE 'UTC'"); err != nil {
+		return core.Unavailable(err, "offline store postgres write failed")
+	}
+	q := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM json_populate_recordset(NULL::%s, $1::json)", table, list, list, table)
+	if _, err := tx.Exec(ctx, q, string(rows)); err != nil {
+		return core.Invalidf("appending to %s: %v", table, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return core.Unavailable(err, "offline store postgres write failed")
+	}
+	return nil
+}
