@@ -233,6 +233,8 @@ def wstack(request, tmp_root: Path, base_env: Dict[str, str], ours_mode: str, ou
             cleanups.append(lambda p=port: services_sh(env, logs / "services.log", "redis-stop", str(p)))
             services_sh(env, logs / "services.log", "redis-start", str(port))
             cfg = {"type": "redis", "connection_string": f"127.0.0.1:{port}"}
+            if eksv == 3:
+                cfg["key_ttl_seconds"] = 86400  # every written hash must then carry a TTL, as Feast's do
         else:
             cfg = {"type": "postgres", "host": "127.0.0.1", "port": pg_port, "database": "feast", "user": "feast",
                    "password": "feast", "sslmode": "disable", "db_schema": f"writes_{name}"}
@@ -321,6 +323,8 @@ def test_stores_hold_identical_bytes(wstack: WriteStack):
             f"only ours {sorted(our_dump.keys() - feast_dump.keys())}")
         for k in feast_dump:
             assert our_dump[k] == feast_dump[k], f"[{wstack.variant}] hash {k}: Feast {feast_dump[k]}, ours {our_dump[k]}"
+        want_ttl = "key_ttl_seconds" in wstack.store_cfg["ours"]
+        assert all(h["ttl"] == want_ttl for h in our_dump.values()), f"[{wstack.variant}] TTL expected: {want_ttl}"
         return
     assert our_dump.keys() == feast_dump.keys(), f"[{wstack.variant}] tables differ: {sorted(feast_dump)} vs {sorted(our_dump)}"
     for t in feast_dump:
