@@ -9,6 +9,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -46,6 +48,9 @@ type Store struct {
 	project string
 	keyTTL  time.Duration
 	dedup   bool
+
+	fields   atomic.Pointer[fieldMap]
+	fieldsMu sync.Mutex
 }
 
 var _ onlinestore.Store = (*Store)(nil)
@@ -116,53 +121,111 @@ func (s *Store) redisKey(dst, key []byte) []byte {
 	return append(dst, s.project...)
 }
 
-// Read issues one HMGET per (view, entity) in a single pipeline.
+// Read issues one HMGET per distinct entity key in a single round trip:
+// requests (views) with the same key list are merged, so every view of one
+// entity is read by one HMGET of all their fields (Feast keeps all views of
+// an entity key in one hash).
 func (s *Store) Read(ctx context.Context, reqs []onlinestore.ReadRequest) error {
-	pipe := s.c.Pipeline()
-	cmds := make([][]*goredis.SliceCmd, len(reqs))
-	n := 0
+	// Merge requests with the same keys: merged[u] lists the requests
+	// read by unique key set u; the HMGET of a key has their fields one
+	// after the other, each request's features then its _ts field.
+	var mergedBuf [8]int
+	merged := mergedBuf[:0] // request index -> first request with its keys
+	n, size := 0, 0         // commands, bytes of their keys
 	for i := range reqs {
-		n += len(reqs[i].Keys)
-	}
-	keyBuf := make([]byte, 0, n*(64+len(s.project)))
-	for i := range reqs {
-		r := &reqs[i]
-		fields := make([]string, len(r.Features)+1)
-		for j, f := range r.Features {
-			fields[j] = FieldName(r.View, f)
+		first := i
+		for k := 0; k < i; k++ {
+			if merged[k] == k && sameKeys(reqs[k].Keys, reqs[i].Keys) {
+				first = k
+				break
+			}
 		}
-		fields[len(r.Features)] = "_ts:" + r.View
-		cmds[i] = make([]*goredis.SliceCmd, len(r.Keys))
-		for j, k := range r.Keys {
-			start := len(keyBuf)
-			keyBuf = s.redisKey(keyBuf, k)
-			cmds[i][j] = pipe.HMGet(ctx, unsafeString(keyBuf[start:]), fields...)
+		merged = append(merged, first)
+		if first == i {
+			n += len(reqs[i].Keys)
+			for _, k := range reqs[i].Keys {
+				size += len(k) + len(s.project)
+			}
 		}
 	}
 	if n == 0 {
 		return nil
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
-		return core.Unavailable(err, "online store redis read failed")
+	fields := s.fieldCache()
+	cmds := make([]*goredis.SliceCmd, n)
+	cmdOf := make([]int, len(reqs)) // first command of each request's key set
+	keyBuf := make([]byte, 0, size)
+	c := 0
+	for i := range reqs {
+		if merged[i] != i {
+			cmdOf[i] = cmdOf[merged[i]]
+			continue
+		}
+		cmdOf[i] = c
+		nargs := 2
+		for k := i; k < len(reqs); k++ {
+			if merged[k] == i {
+				nargs += len(reqs[k].Features) + 1
+			}
+		}
+		for _, key := range reqs[i].Keys {
+			args := make([]any, 2, nargs)
+			start := len(keyBuf)
+			keyBuf = s.redisKey(keyBuf, key)
+			args[0], args[1] = "hmget", unsafeString(keyBuf[start:])
+			for k := i; k < len(reqs); k++ {
+				if merged[k] == i {
+					args = fields.appendArgs(s, args, reqs[k].View, reqs[k].Features)
+				}
+			}
+			cmds[c] = goredis.NewSliceCmd(ctx, args...)
+			c++
+		}
+	}
+	if n == 1 {
+		_ = s.c.Process(ctx, cmds[0])
+	} else {
+		pipe := s.c.Pipeline()
+		for _, cmd := range cmds {
+			_ = pipe.Process(ctx, cmd)
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+			return core.Unavailable(err, "online store redis read failed")
+		}
+	}
+	// off[i] is where request i's fields start in its HMGET reply.
+	off := make([]int, len(reqs))
+	for i := range reqs {
+		if merged[i] == i {
+			o := 0
+			for k := i; k < len(reqs); k++ {
+				if merged[k] == i {
+					off[k] = o
+					o += len(reqs[k].Features) + 1
+				}
+			}
+		}
 	}
 	for i := range reqs {
 		r := &reqs[i]
+		nf := len(r.Features)
 		r.Rows = make([]onlinestore.Row, len(r.Keys))
-		vals := make([][]byte, len(r.Keys)*len(r.Features))
-		for j, cmd := range cmds[i] {
-			res, err := cmd.Result()
+		vals := make([][]byte, len(r.Keys)*nf)
+		for j := range r.Keys {
+			res, err := cmds[cmdOf[i]+j].Result()
 			if err != nil {
 				return core.Unavailable(err, "online store redis read failed")
 			}
+			res = res[off[i] : off[i]+nf+1]
 			row := &r.Rows[j]
-			row.Values = vals[j*len(r.Features) : (j+1)*len(r.Features) : (j+1)*len(r.Features)]
+			row.Values = vals[j*nf : (j+1)*nf : (j+1)*nf]
 			for f := range r.Features {
 				if str, ok := res[f].(string); ok {
 					row.Values[f] = unsafeBytes(str)
 					row.Found = true
 				}
 			}
-			if ts, ok := res[len(r.Features)].(string); ok {
+			if ts, ok := res[nf].(string); ok {
 				row.Found = true
 				t, err := parseTimestamp(unsafeBytes(ts))
 				if err != nil {
@@ -182,6 +245,82 @@ func (s *Store) Read(ctx context.Context, reqs []onlinestore.ReadRequest) error 
 		}
 	}
 	return nil
+}
+
+// sameKeys reports whether two key lists are equal (usually they are the
+// very same slice: the serving layer shares one list between the views of
+// one entity).
+func sameKeys(a, b [][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || unsafe.SliceData(a) == unsafe.SliceData(b) {
+		return true
+	}
+	for i := range a {
+		if string(a[i]) != string(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldKey names one hash field: a feature of a view, or the view's
+// "_ts:<view>" field when feature is empty (feature names never are).
+type fieldKey struct{ view, feature string }
+
+// fieldMap holds hash field names already converted to command arguments;
+// it is never modified once published (copy on write), so reads take no
+// lock.
+type fieldMap map[fieldKey]any
+
+func (s *Store) fieldCache() fieldMap {
+	if m := s.fields.Load(); m != nil {
+		return *m
+	}
+	return nil
+}
+
+// appendArgs appends the HMGET fields of features of view, then its _ts
+// field.
+func (m fieldMap) appendArgs(s *Store, args []any, view string, features []string) []any {
+	for _, f := range features {
+		a, ok := m[fieldKey{view, f}]
+		if !ok {
+			a = s.addField(fieldKey{view, f})
+		}
+		args = append(args, a)
+	}
+	a, ok := m[fieldKey{view, ""}]
+	if !ok {
+		a = s.addField(fieldKey{view, ""})
+	}
+	return append(args, a)
+}
+
+// maxCachedFields bounds the field cache (features of every view served).
+const maxCachedFields = 1 << 16
+
+func (s *Store) addField(k fieldKey) any {
+	var a any
+	if k.feature == "" {
+		a = "_ts:" + k.view
+	} else {
+		a = FieldName(k.view, k.feature)
+	}
+	s.fieldsMu.Lock()
+	defer s.fieldsMu.Unlock()
+	old := s.fieldCache()
+	if _, ok := old[k]; ok || len(old) >= maxCachedFields {
+		return a
+	}
+	m := make(fieldMap, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[k] = a
+	s.fields.Store(&m)
+	return a
 }
 
 // Write stores rows with Feast's dedup: a row not newer than the stored
