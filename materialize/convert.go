@@ -1,0 +1,152 @@
+package materialize
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/onlinestore"
+)
+
+// nullTimestamp is Feast's null UNIX_TIMESTAMP: numpy's NaT cast to int64
+// (type_map.NULL_TIMESTAMP_INT_VALUE). Feast writes it for a null timestamp
+// cell and for a null element of a timestamp list, and reads it back as None.
+const nullTimestamp = math.MinInt64
+
+// pyNaN is numpy's NaN (0x7ff8000000000000), which Feast writes for a null
+// float inside a list; Go's math.NaN() has another payload and other bytes.
+var pyNaN = math.Float64frombits(0x7ff8000000000000)
+
+// convert turns a cell read from an offline source into the Value Feast
+// writes for a feature or join key declared as want, following
+// type_map.python_values_to_proto_values on what Arrow hands it:
+//
+//   - a null, and a NaN float, become an empty Value, except for
+//     UNIX_TIMESTAMP, where a null becomes nullTimestamp;
+//   - FLOAT values are rounded to float32 (done by core.AppendValueProto);
+//   - integers truncate floats toward zero; STRING prints numbers and bools
+//     with Python's str(); timestamps are whole seconds, rounded down;
+//   - list elements follow Feast's null defaults: "" for strings, b"" for
+//     bytes, False for bools, NaN for floats (numpy's), nullTimestamp for
+//     timestamps. Feast fails on a null inside an integer list; 0 is written.
+//
+// Feast defects not copied: an INT64 column holding a null loses precision
+// above 2^53 in Feast (numpy widens it to float64); here it stays exact. A
+// float32 column declared DOUBLE, which Feast rejects, is widened exactly.
+func convert(v core.Value, want core.ValueType) (core.Value, error) {
+	if want.IsList() {
+		return convertList(v, want)
+	}
+	if v.IsNull() {
+		if want == core.UnixTimestamp {
+			return core.Value{Type: core.UnixTimestamp, I: nullTimestamp}, nil
+		}
+		return core.Value{}, nil
+	}
+	if v.Type.IsList() {
+		// Feast treats array-like values in a scalar column as nulls.
+		return core.Value{}, nil
+	}
+	isFloat := v.Type == core.Double || v.Type == core.Float
+	if isFloat && math.IsNaN(v.F) {
+		if want == core.UnixTimestamp {
+			return core.Value{Type: core.UnixTimestamp, I: nullTimestamp}, nil
+		}
+		return core.Value{}, nil
+	}
+	switch want {
+	case core.Int64, core.Int32, core.UnixTimestamp:
+		i := v.I
+		switch {
+		case isFloat:
+			if math.IsInf(v.F, 0) || v.F >= 9.223372036854775807e18 || v.F < -9.223372036854775808e18 {
+				return core.Value{}, fmt.Errorf("%s cannot be converted to an integer", onlinestore.PyFloatStr(v.F))
+			}
+			i = int64(v.F) // Go, like Python's int(), truncates toward zero
+		case v.Type == core.String || v.Type == core.Bytes:
+			n, err := strconv.ParseInt(v.S, 10, 64)
+			if err != nil {
+				return core.Value{}, fmt.Errorf("%q is not an integer", v.S)
+			}
+			i = n
+		}
+		if want == core.Int32 && (i < math.MinInt32 || i > math.MaxInt32) {
+			return core.Value{}, fmt.Errorf("%d is out of range for INT32", i)
+		}
+		return core.Value{Type: want, I: i}, nil
+	case core.Double, core.Float:
+		f := v.F
+		switch {
+		case isFloat:
+		case v.Type == core.String || v.Type == core.Bytes:
+			return core.Value{}, fmt.Errorf("string %q is not a number", v.S)
+		default:
+			f = float64(v.I)
+		}
+		return core.Value{Type: want, F: f}, nil
+	case core.String:
+		switch {
+		case v.Type == core.String:
+			return v, nil
+		case isFloat:
+			return core.StringValue(onlinestore.PyFloatStr(v.F)), nil
+		case v.Type == core.Bool:
+			if v.I != 0 {
+				return core.StringValue("True"), nil
+			}
+			return core.StringValue("False"), nil
+		case v.Type == core.Int32 || v.Type == core.Int64:
+			return core.StringValue(strconv.FormatInt(v.I, 10)), nil
+		}
+		return core.Value{}, fmt.Errorf("a %s value cannot be converted to STRING", v.Type)
+	case core.Bytes:
+		if v.Type == core.Bytes || v.Type == core.String {
+			return core.Value{Type: core.Bytes, S: v.S}, nil
+		}
+		return core.Value{}, fmt.Errorf("a %s value cannot be converted to BYTES", v.Type)
+	case core.Bool:
+		switch {
+		case v.Type == core.Bool, v.Type == core.Int32, v.Type == core.Int64:
+			return core.BoolValue(v.I != 0), nil
+		}
+		return core.Value{}, fmt.Errorf("a %s value cannot be converted to BOOL", v.Type)
+	}
+	return core.Value{}, fmt.Errorf("materializing %s values is not supported", want)
+}
+
+// convertList converts a list cell; elements are converted in place (the
+// cell's element slice belongs to the current batch).
+func convertList(v core.Value, want core.ValueType) (core.Value, error) {
+	if v.IsNull() {
+		return core.Value{}, nil
+	}
+	if !v.Type.IsList() {
+		return core.Value{}, fmt.Errorf("a %s value is not a list", v.Type)
+	}
+	elem := want.Elem()
+	for i, e := range v.List {
+		if e.IsNull() {
+			switch elem {
+			case core.Double, core.Float:
+				e = core.Value{Type: elem, F: pyNaN}
+			case core.UnixTimestamp:
+				e = core.Value{Type: elem, I: nullTimestamp}
+			default:
+				e = core.Value{Type: elem}
+			}
+			v.List[i] = e
+			continue
+		}
+		c, err := convert(e, elem)
+		if err != nil {
+			return core.Value{}, fmt.Errorf("list element %d: %w", i, err)
+		}
+		if c.IsNull() { // a NaN element stays NaN inside a list
+			c = core.Value{Type: elem, F: e.F}
+		}
+		v.List[i] = c
+	}
+	v.Type = want
+	return v, nil
+}

@@ -1,0 +1,546 @@
+// Package materialize copies the latest feature rows of a time window from
+// the offline sources (offlinestore) into the online store, byte for byte
+// as `feast materialize` does, and records the window in the registry so
+// Feast's materialize-incremental and ours continue from the same point.
+//
+// Per feature view: pull the latest row per entity key in the window,
+// convert every cell to the Value Feast writes (convert.go), serialize
+// entity keys with the configured version, write in batches through
+// onlinestore.Writer, and only when every batch is confirmed record the
+// interval. A view that fails is not recorded; re-running is safe because
+// writes are idempotent (Redis skips rows not newer than what it holds,
+// SQL stores upsert the same bytes).
+package materialize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/offlinestore"
+	"github.com/feastgo/feastgo/onlinestore"
+	corepb "github.com/feastgo/feastgo/protos/feast/core"
+	"github.com/feastgo/feastgo/registry"
+)
+
+// Engine materializes feature views of one project.
+type Engine struct {
+	// Project is the Feast project.
+	Project string
+	// Registry is where views are read from and intervals written to; it
+	// must implement registry.Writer unless every request has Replay set.
+	Registry registry.Source
+	// Store receives the rows.
+	Store onlinestore.Writer
+	// Sources opens offline sources.
+	Sources *Sources
+	// KeyVersion is entity_key_serialization_version.
+	KeyVersion int
+	// EnableVersioning is registry.enable_online_feature_view_versioning:
+	// rows of a view at version N > 0 are stored under "<name>_v<N>".
+	EnableVersioning bool
+	// BatchSize is rows per online write (materialization.
+	// online_write_batch_size); 0 means DefaultBatchSize.
+	BatchSize int
+	// Writers is how many writes run at once (default 1). Rows of one view
+	// have distinct keys, so parallel writes cannot reorder a key's rows.
+	Writers int
+	// Progress, when set, is told about every view and written batch.
+	Progress Progress
+	// RegistryChanged, when set, is called after each registry write (the
+	// server refreshes its snapshot there).
+	RegistryChanged func()
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Log receives warnings (default slog.Default()).
+	Log *slog.Logger
+
+	mu      sync.Mutex
+	running map[string]bool
+}
+
+// DefaultBatchSize is the rows per online write when the configuration does
+// not set materialization.online_write_batch_size.
+const DefaultBatchSize = 10_000
+
+// Progress receives materialization events; calls for one view come from
+// one goroutine at a time.
+type Progress interface {
+	// ViewStarted is called before a view's first row is pulled.
+	ViewStarted(view string, start, end time.Time)
+	// RowsWritten is called after each confirmed write with the view's
+	// running count and the expected total (-1 when unknown).
+	RowsWritten(view string, done, total int64)
+	// ViewDone is called when the view finished (err nil) or failed.
+	ViewDone(view string, rows int64, err error)
+}
+
+// Request says what to materialize.
+type Request struct {
+	// Start and End bound event times, both inclusive as in Feast's offline
+	// stores. Start is ignored when Incremental.
+	Start, End time.Time
+	// Incremental starts each view where its last recorded interval ended
+	// (else now − ttl, else now − 52 weeks), as materialize_incremental does.
+	Incremental bool
+	// Views names the views; empty means every online, enabled feature
+	// view and stream feature view of the project.
+	Views []string
+	// Replay rewrites the windows the registry already records for each
+	// view and writes nothing to the registry (used to fill an empty online
+	// store at start-up). Start, End and Incremental are ignored.
+	Replay bool
+}
+
+// Task is one view and its window.
+type Task struct {
+	View *registry.View
+	// Windows are the [start, end] windows to pull, in order (one, except
+	// for Replay).
+	Windows [][2]time.Time
+}
+
+// ViewResult is what one view wrote.
+type ViewResult struct {
+	Name string
+	Rows int64
+}
+
+// Result sums up a materialization.
+type Result struct {
+	Views    []ViewResult
+	Rows     int64
+	Values   int64
+	Duration time.Duration
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func (e *Engine) log() *slog.Logger {
+	if e.Log != nil {
+		return e.Log
+	}
+	return slog.Default()
+}
+
+// Snapshot loads the registry as it is now (Feast reads it uncached before
+// materializing).
+func (e *Engine) Snapshot(ctx context.Context) (*registry.Snapshot, error) {
+	b, err := e.Registry.Fetch(ctx)
+	if err != nil {
+		return nil, core.Unavailable(err, "registry %s cannot be read", e.Registry.Location())
+	}
+	reg := &corepb.Registry{}
+	if err := proto.Unmarshal(b, reg); err != nil {
+		return nil, fmt.Errorf("registry %s: not a feast.core.Registry: %w", e.Registry.Location(), err)
+	}
+	return registry.Compile(reg, e.Project, e.EnableVersioning)
+}
+
+// Plan resolves the request into tasks with Feast's rules
+// (_get_feature_views_to_materialize): unknown names are NotFound, disabled
+// or offline-only views and views Feast cannot materialize are invalid.
+func (e *Engine) Plan(snap *registry.Snapshot, req Request) ([]Task, error) {
+	if !req.Replay && !req.Incremental && req.Start.After(req.End) {
+		return nil, core.Invalidf("The given start_date %s is greater than the given end_date %s.", pyTime(req.Start), pyTime(req.End))
+	}
+	var views []*registry.View
+	if len(req.Views) == 0 {
+		for _, v := range registryOrder(snap) {
+			if v.Online && !v.Disabled {
+				views = append(views, v)
+			}
+		}
+		for _, name := range writtenODFVs(snap) {
+			e.log().Warn("on-demand feature view with write_to_online_store is not materialized by this server", "view", name)
+		}
+	} else {
+		for _, name := range req.Views {
+			v, ok := snap.View(name)
+			if !ok {
+				if _, isODFV := snap.ODFV(name); isODFV {
+					return nil, core.Errorf(core.KindUnimplemented, "NotImplementedError",
+						"OnDemandFeatureView %s: materializing on-demand feature views is not supported by this server", name)
+				}
+				return nil, core.Errorf(core.KindNotFound, "FeatureViewNotFoundException",
+					"Feature view %s does not exist in project %s", name, snap.Project)
+			}
+			switch {
+			case v.Kind == registry.KindLabelView:
+				return nil, core.Invalidf("LabelView %s cannot be materialized via materialize(). Use FeatureStore.push() to write labels.", name)
+			case v.Kind == registry.KindOnDemandWritten:
+				return nil, core.Errorf(core.KindUnimplemented, "NotImplementedError",
+					"OnDemandFeatureView %s: materializing on-demand feature views is not supported by this server", name)
+			case v.Disabled:
+				return nil, core.Invalidf("FeatureView %s is disabled. Enable it before materializing.", name)
+			case !v.Online:
+				return nil, core.Invalidf("FeatureView %s is not configured to be served online.", name)
+			}
+			views = append(views, v)
+		}
+	}
+	now := e.now()
+	tasks := make([]Task, 0, len(views))
+	for _, v := range views {
+		t := Task{View: v}
+		switch {
+		case req.Replay:
+			t.Windows = recordedWindows(v.MaterializationIntervals)
+		case req.Incremental:
+			start := latestEnd(v.MaterializationIntervals)
+			if start.IsZero() {
+				if v.TTL > 0 {
+					start = now.Add(-v.TTL)
+				} else {
+					start = now.Add(-52 * 7 * 24 * time.Hour)
+				}
+			}
+			t.Windows = [][2]time.Time{{start, req.End}}
+		default:
+			t.Windows = [][2]time.Time{{req.Start, req.End}}
+		}
+		tasks = append(tasks, t)
+	}
+	return tasks, nil
+}
+
+// Begin claims views for a run of this engine; it returns the names already
+// being materialized here (and claims nothing) on a conflict.
+func (e *Engine) Begin(names []string) (release func(), busy []string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.running == nil {
+		e.running = map[string]bool{}
+	}
+	for _, n := range names {
+		if e.running[n] {
+			busy = append(busy, n)
+		}
+	}
+	if len(busy) > 0 {
+		return nil, busy
+	}
+	for _, n := range names {
+		e.running[n] = true
+	}
+	return func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for _, n := range names {
+			delete(e.running, n)
+		}
+	}, nil
+}
+
+// Materialize plans and runs a request.
+func (e *Engine) Materialize(ctx context.Context, req Request) (*Result, error) {
+	snap, err := e.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tasks, err := e.Plan(snap, req)
+	if err != nil {
+		return nil, err
+	}
+	return e.Run(ctx, tasks, req.Replay)
+}
+
+// Run materializes the tasks in order, recording each finished view in the
+// registry (unless replay) before starting the next. It stops at the first
+// failure; views finished before it stay recorded.
+func (e *Engine) Run(ctx context.Context, tasks []Task, replay bool) (*Result, error) {
+	began := time.Now()
+	res := &Result{}
+	for _, t := range tasks {
+		rows, err := e.runTask(ctx, t, replay)
+		res.Views = append(res.Views, ViewResult{Name: t.View.Name, Rows: rows})
+		res.Rows += rows
+		res.Values += rows * int64(len(t.View.Features))
+		if err != nil {
+			res.Duration = time.Since(began)
+			return res, err
+		}
+	}
+	res.Duration = time.Since(began)
+	return res, nil
+}
+
+func (e *Engine) runTask(ctx context.Context, t Task, replay bool) (rows int64, err error) {
+	v := t.View
+	if len(t.Windows) == 0 {
+		return 0, nil
+	}
+	if e.Progress != nil {
+		e.Progress.ViewStarted(v.Name, t.Windows[0][0], t.Windows[len(t.Windows)-1][1])
+		defer func() { e.Progress.ViewDone(v.Name, rows, err) }()
+	}
+	if replay {
+		for _, w := range t.Windows {
+			n, err := e.pullAndWrite(ctx, v, w[0], w[1])
+			rows += n
+			if err != nil {
+				return rows, err
+			}
+		}
+		return rows, nil
+	}
+
+	// Feast's lifecycle: MATERIALIZING while running (unless the state is
+	// unset), AVAILABLE_ONLINE with the interval when done, the previous
+	// state back on failure.
+	prev, err := e.viewState(ctx, v.Name)
+	if err != nil {
+		return 0, err
+	}
+	switch prev {
+	case corepb.FeatureViewState_MATERIALIZING:
+		prev = corepb.FeatureViewState_GENERATED
+	case corepb.FeatureViewState_STATE_UNSPECIFIED:
+	case corepb.FeatureViewState_GENERATED, corepb.FeatureViewState_AVAILABLE_ONLINE:
+		if err := e.setState(ctx, v.Name, corepb.FeatureViewState_MATERIALIZING); err != nil {
+			return 0, err
+		}
+	default:
+		return 0, core.Invalidf("FeatureView %s cannot transition from %s to MATERIALIZING.", v.Name, stateName(prev))
+	}
+	w := t.Windows[0]
+	rows, err = e.pullAndWrite(ctx, v, w[0], w[1])
+	if err != nil {
+		if prev != corepb.FeatureViewState_STATE_UNSPECIFIED {
+			// The run failed already; the context may be cancelled too.
+			restore, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if serr := e.setState(restore, v.Name, prev); serr != nil {
+				e.log().Warn("could not restore the feature view state after a failed materialization", "view", v.Name, "err", serr)
+			}
+		}
+		return rows, err
+	}
+	now := e.now()
+	err = e.updateRegistry(ctx, func(reg *corepb.Registry) error {
+		return registry.RecordMaterialization(reg, e.Project, v.Name, w[0], w[1], now)
+	})
+	return rows, err
+}
+
+// SetStates sets the state of several views in one registry write (the
+// HTTP server reserves views for an async run this way, as Feast does).
+func (e *Engine) SetStates(ctx context.Context, views []string, state corepb.FeatureViewState) error {
+	return e.updateRegistry(ctx, func(reg *corepb.Registry) error {
+		for _, v := range views {
+			if err := registry.SetViewState(reg, e.Project, v, state); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (e *Engine) setState(ctx context.Context, view string, state corepb.FeatureViewState) error {
+	return e.SetStates(ctx, []string{view}, state)
+}
+
+func (e *Engine) updateRegistry(ctx context.Context, change func(*corepb.Registry) error) error {
+	if err := registry.Update(ctx, e.Registry, e.now(), change); err != nil {
+		return err
+	}
+	if e.RegistryChanged != nil {
+		e.RegistryChanged()
+	}
+	return nil
+}
+
+// viewState reads a view's state from the registry as stored now.
+func (e *Engine) viewState(ctx context.Context, view string) (corepb.FeatureViewState, error) {
+	snap, err := e.Snapshot(ctx)
+	if err != nil {
+		return 0, err
+	}
+	v, ok := snap.View(view)
+	if !ok {
+		return 0, core.Errorf(core.KindNotFound, "FeatureViewNotFoundException", "Feature view %s does not exist in project %s", view, e.Project)
+	}
+	return v.State, nil
+}
+
+// pullAndWrite pulls one window of a view and writes it; it returns the
+// rows confirmed by the store.
+func (e *Engine) pullAndWrite(ctx context.Context, v *registry.View, start, end time.Time) (int64, error) {
+	codec, q, err := newViewCodec(v, e.KeyVersion)
+	if err != nil {
+		return 0, err
+	}
+	src, err := e.Sources.Open(ctx, v.BatchSource)
+	if err != nil {
+		return 0, fmt.Errorf("feature view %s: %w", v.Name, err)
+	}
+	size := e.BatchSize
+	if size <= 0 {
+		size = DefaultBatchSize
+	}
+	q.Start, q.End, q.BatchSize = core.TimestampOf(start), core.TimestampOf(end), size
+
+	writers := max(e.Writers, 1)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	free := make(chan *rowBuf, writers+1)
+	for range writers + 1 {
+		free <- &rowBuf{}
+	}
+	jobs := make(chan *rowBuf)
+	var written, total atomic.Int64
+	total.Store(-1)
+	var wg sync.WaitGroup
+	name := e.storageName(v)
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for buf := range jobs {
+				err := e.Store.Write(ctx, onlinestore.WriteBatch{View: name, Features: codec.features, Rows: buf.rows})
+				if err != nil {
+					cancel(fmt.Errorf("feature view %s: %w", v.Name, err))
+				} else {
+					n := written.Add(int64(len(buf.rows)))
+					if e.Progress != nil {
+						e.Progress.RowsWritten(v.Name, n, total.Load())
+					}
+				}
+				free <- buf
+			}
+		}()
+	}
+	pullErr := src.PullLatest(ctx, q, func(b *offlinestore.Batch) error {
+		if b.Total >= 0 {
+			total.Store(b.Total)
+		}
+		if b.Rows == 0 {
+			return nil
+		}
+		var buf *rowBuf
+		select {
+		case buf = <-free:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		if err := codec.encode(b, buf); err != nil {
+			free <- buf
+			return fmt.Errorf("feature view %s (source %s): %w", v.Name, src.Describe(), err)
+		}
+		select {
+		case jobs <- buf:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	})
+	close(jobs)
+	wg.Wait()
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return written.Load(), cause // a write failed: that is the error to report
+	}
+	if pullErr != nil {
+		return written.Load(), pullErr
+	}
+	return written.Load(), ctx.Err()
+}
+
+// storageName is the name the view's rows are stored under.
+func (e *Engine) storageName(v *registry.View) string {
+	if e.EnableVersioning && v.CurrentVersion > 0 {
+		return v.Name + "_v" + strconv.Itoa(int(v.CurrentVersion))
+	}
+	return v.StorageName()
+}
+
+// registryOrder lists the project's feature views, then stream feature
+// views, in the registry's own order, which is the order Feast visits them.
+func registryOrder(snap *registry.Snapshot) []*registry.View {
+	var out []*registry.View
+	for _, fv := range snap.Proto.GetFeatureViews() {
+		if fv.GetSpec().GetProject() != snap.Project {
+			continue
+		}
+		if v, ok := snap.View(fv.GetSpec().GetName()); ok && v.Kind == registry.KindFeatureView {
+			out = append(out, v)
+		}
+	}
+	for _, sfv := range snap.Proto.GetStreamFeatureViews() {
+		if sfv.GetSpec().GetProject() != snap.Project {
+			continue
+		}
+		if v, ok := snap.View(sfv.GetSpec().GetName()); ok && v.Kind == registry.KindStreamFeatureView {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func writtenODFVs(snap *registry.Snapshot) []string {
+	var out []string
+	for _, o := range snap.Proto.GetOnDemandFeatureViews() {
+		sp := o.GetSpec()
+		if sp.GetProject() == snap.Project && sp.GetWriteToOnlineStore() && !sp.GetDisabled() {
+			out = append(out, sp.GetName())
+		}
+	}
+	return out
+}
+
+// latestEnd is Feast's most_recent_end_time (zero when never materialized).
+func latestEnd(iv []*corepb.MaterializationInterval) time.Time {
+	var end time.Time
+	for _, i := range iv {
+		if t := i.GetEndTime().AsTime(); t.After(end) {
+			end = t
+		}
+	}
+	return end
+}
+
+// recordedWindows merges the recorded intervals that touch or overlap, in
+// recorded order: rewriting a merged window leaves the same latest rows as
+// rewriting its parts one after the other.
+func recordedWindows(iv []*corepb.MaterializationInterval) [][2]time.Time {
+	var out [][2]time.Time
+	for _, i := range iv {
+		w := [2]time.Time{i.GetStartTime().AsTime(), i.GetEndTime().AsTime()}
+		if n := len(out); n > 0 && !w[0].After(out[n-1][1]) && !w[1].Before(out[n-1][0]) {
+			if w[0].Before(out[n-1][0]) {
+				out[n-1][0] = w[0]
+			}
+			if w[1].After(out[n-1][1]) {
+				out[n-1][1] = w[1]
+			}
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+func stateName(s corepb.FeatureViewState) string {
+	if n, ok := corepb.FeatureViewState_name[int32(s)]; ok {
+		return n
+	}
+	return strconv.Itoa(int(s))
+}
+
+// pyTime prints a time as Python prints an aware datetime.
+func pyTime(t time.Time) string {
+	s := t.Format("2006-01-02 15:04:05.999999-07:00")
+	return s
+}
