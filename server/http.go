@@ -37,6 +37,8 @@ type HTTP struct {
 	Timeout time.Duration
 	// Ingest, when set, serves /push and /write-to-online-store.
 	Ingest *ingest.Service
+	// Materialize, when set, serves /materialize and /materialize-incremental.
+	Materialize *Materializer
 }
 
 // Handler returns the router.
@@ -57,6 +59,9 @@ func (h *HTTP) Handler() http.Handler {
 	if h.Ingest != nil {
 		r.Post("/push", h.push)
 		r.Post("/write-to-online-store", h.writeToOnlineStore)
+	}
+	if h.Materialize != nil {
+		h.materializeRoutes(r)
 	}
 	return r
 }

@@ -31,6 +31,7 @@ const usage = `usage: feature-server [-c REPO] [-f feature_store.yaml] COMMAND [
 
 commands:
   serve    serve Feast's HTTP API (and gRPC with --grpc-port), like "feast serve"
+  materialize START END, materialize-incremental END   like feast's, from parquet or PostgreSQL
   version  print the version
 `
 
@@ -57,6 +58,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch rest[0] {
 	case "serve":
 		return serve(ctx, *repo, *yamlPath, rest[1:], log, stderr)
+	case "materialize", "materialize-incremental":
+		return runMaterialize(ctx, *repo, *yamlPath, rest[1:], rest[0] == "materialize-incremental", log, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "feature-server", server.Version)
 		return nil
@@ -109,6 +112,7 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 		fs.StringVar(&f.cert, n, "", "TLS certificate file")
 	}
 	fs.Int64Var(&f.maxBody, "max-body-bytes", server.DefaultMaxBody, "request body limit")
+	fillEmpty := fs.Bool("materialize-if-empty", true, "fill an empty SQLite online store from the offline sources at start")
 	// Accepted for compatibility with `feast serve`; they tune Python
 	// process models that do not exist here.
 	var ignoredInt int
@@ -154,9 +158,16 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 		return err
 	}
 	defer store.Close()
+	if *fillEmpty {
+		if err := fillEmptyStore(ctx, cfg, reg, store, log); err != nil {
+			return err
+		}
+	}
 
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion}
 	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, Log: log, Ingest: newIngest(cfg, reg, store, svc)}
+	h.Materialize = server.NewMaterializer(newMaterializer(cfg, reg, store, log))
+	defer h.Materialize.Close()
 	httpSrv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	ln, err := net.Listen("tcp", net.JoinHostPort(f.host, fmt.Sprint(f.port)))
 	if err != nil {
