@@ -39,6 +39,8 @@ type HTTP struct {
 	Ingest *ingest.Service
 	// Materialize, when set, serves /materialize and /materialize-incremental.
 	Materialize *Materializer
+	// Metrics, when set, instruments every request.
+	Metrics *Metrics
 }
 
 // Handler returns the router.
@@ -62,6 +64,14 @@ func (h *HTTP) Handler() http.Handler {
 	}
 	if h.Materialize != nil {
 		h.materializeRoutes(r)
+	}
+	if h.Metrics != nil {
+		routes := map[string]bool{}
+		_ = chi.Walk(r, func(_ string, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+			routes[route] = true
+			return nil
+		})
+		return h.Metrics.Wrap(r, routes)
 	}
 	return r
 }
