@@ -170,9 +170,13 @@ func (s *Service) GetOnlineFeatures(ctx context.Context, req *Request) (*core.On
 	fanout := make([][]int, len(p.groups)) // row -> unique key index
 	var keySets []keySet
 	var keyBuf []byte
+	// Each group has at most one key part per request key column.
+	partsSlab := make([]onlinestore.KeyPart, len(p.groups)*len(keyCols))
+	colsSlab := make([][]core.Value, len(p.groups)*len(keyCols))
 	for gi, g := range p.groups {
-		var parts []onlinestore.KeyPart
-		var partCols [][]core.Value
+		lo, hi := gi*len(keyCols), (gi+1)*len(keyCols)
+		parts := partsSlab[lo:lo:hi]
+		partCols := colsSlab[lo:lo:hi]
 		for _, kc := range keyCols {
 			jk := kc.name
 			if real, ok := g.aliasToJoinKey[jk]; ok {
