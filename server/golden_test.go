@@ -18,6 +18,7 @@ import (
 	"github.com/feastgo/feastgo/onlinestore/sqlite"
 	"github.com/feastgo/feastgo/registry"
 	"github.com/feastgo/feastgo/server"
+	"github.com/feastgo/feastgo/transformations"
 )
 
 // TestGoldenSQLite replays every request of the conformance suite against
@@ -126,7 +127,9 @@ func newGoldenHandler(t *testing.T, repo string) http.Handler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion}
+	// Native only: the demo repo's ODFVs need no Python.
+	odfvs := transformations.New(transformations.Options{Execution: transformations.Native})
+	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion, Transformer: odfvs}
 	return (&server.HTTP{Online: svc, Registry: reg}).Handler()
 }
 

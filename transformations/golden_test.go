@@ -61,7 +61,7 @@ func TestGoldenODFVNative(t *testing.T) {
 
 // TestGoldenODFVWorker sends every ODFV to the Python worker.
 func TestGoldenODFVWorker(t *testing.T) {
-	addr := startWorker(t, copyRepo(t, goldenRepo))
+	addr := transformations.StartWorker(t, transformations.CopyRepo(t, goldenRepo))
 	h, _ := newGoldenServer(t, transformations.Delegate, addr)
 	replayGoldenODFV(t, h, nil)
 }
@@ -70,7 +70,7 @@ func TestGoldenODFVWorker(t *testing.T) {
 // `feast serve_transformations`, which runs pandas mode only: the
 // python-mode ODFV must fail with 501 and a message naming the worker.
 func TestGoldenODFVFeastService(t *testing.T) {
-	addr := startFeastTransformations(t, copyRepo(t, goldenRepo))
+	addr := transformations.StartFeastTransformations(t, transformations.CopyRepo(t, goldenRepo))
 	h, _ := newGoldenServer(t, transformations.Delegate, addr)
 	replayGoldenODFV(t, h, func(name string, req []byte) int {
 		if strings.Contains(string(req), "pipeline_realtime_metrics") {

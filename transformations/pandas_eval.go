@@ -36,10 +36,13 @@ func (d dtype) String() string {
 
 type series struct {
 	dt dtype
-	f  []float64
-	i  []int64
-	b  []bool
-	o  []pv
+	// arr marks a numpy ndarray (np.where's result) rather than a pandas
+	// Series: same arithmetic, but no .fillna or .abs.
+	arr bool
+	f   []float64
+	i   []int64
+	b   []bool
+	o   []pv
 }
 
 func (s *series) len() int {
@@ -339,7 +342,11 @@ func (ev *pandasEval) eval(e pExpr) (pval, error) {
 		if err != nil {
 			return pval{}, err
 		}
-		return unaryOp(e.op, x)
+		v, err := unaryOp(e.op, x)
+		if err == nil && v.kind == vSeries && x.kind == vSeries {
+			v.s.arr = x.s.arr
+		}
+		return v, err
 	case *pBinary:
 		x, err := ev.eval(e.x)
 		if err != nil {
@@ -349,7 +356,12 @@ func (ev *pandasEval) eval(e pExpr) (pval, error) {
 		if err != nil {
 			return pval{}, err
 		}
-		return binaryOp(e.op, x, y, ev.rows)
+		v, err := binaryOp(e.op, x, y, ev.rows)
+		if err == nil && v.kind == vSeries {
+			// ndarray op ndarray (or scalar) stays an ndarray; a Series wins.
+			v.s.arr = (x.kind != vSeries || x.s.arr) && (y.kind != vSeries || y.s.arr)
+		}
+		return v, err
 	case *pCall:
 		return ev.call(e)
 	}
@@ -409,7 +421,11 @@ func (ev *pandasEval) call(e *pCall) (pval, error) {
 		case full == "np.where" && len(args) == 3 && len(kw) == 0:
 			return where(args[0], args[1], args[2], ev.rows)
 		case (full == "np.abs" || full == "np.sqrt") && len(args) == 1 && len(kw) == 0:
-			return mathFunc(full, args[0])
+			v, err := mathFunc(full, args[0])
+			if err == nil && v.kind == vSeries {
+				v.s.arr = args[0].s.arr
+			}
+			return v, err
 		}
 		return pval{}, unsupportedf("line %d: this call of %s", e.line, full)
 	}
@@ -419,6 +435,9 @@ func (ev *pandasEval) call(e *pCall) (pval, error) {
 	}
 	if recv.kind != vSeries {
 		return pval{}, unsupportedf("line %d: .%s on a non-column", e.line, a.name)
+	}
+	if recv.s.arr && a.name != "astype" {
+		return pval{}, unsupportedf("line %d: .%s on a numpy array", e.line, a.name)
 	}
 	arg := func(name string) (pval, bool) {
 		if len(args) == 1 && len(kw) == 0 {
@@ -435,7 +454,11 @@ func (ev *pandasEval) call(e *pCall) (pval, error) {
 		if !ok {
 			return pval{}, unsupportedf("line %d: this call of astype", e.line)
 		}
-		return astype(recv.s, t)
+		v, err := astype(recv.s, t)
+		if err == nil {
+			v.s.arr = recv.s.arr
+		}
+		return v, err
 	case "fillna":
 		v, ok := arg("value")
 		if !ok || v.kind != vScalar {
@@ -715,6 +738,28 @@ func binaryOp(op string, x, y pval, rows int) (pval, error) {
 	}
 	n := rows
 	numeric := func(o operand) bool { return o.dt == dtF64 || o.dt == dtI64 }
+	if (a.dt == dtObjNone || b.dt == dtObjNone) && (numeric(a) || a.dt == dtObjNone) && (numeric(b) || b.dt == dtObjNone) {
+		// An all-null column is an object column of None. numpy fails on
+		// None, and pandas then computes only where both sides are non-null
+		// (_masked_arith_op): every row is NaN. Object comparisons with a
+		// null are False, except != which is True.
+		switch op {
+		case "+", "-", "*", "/", "**":
+			return pval{kind: vSeries, s: &series{dt: dtObjNone, o: make([]pv, n)}}, nil
+		case "<", ">", "<=", ">=", "==", "!=":
+			// Ordering with a numeric column on the left goes through numpy,
+			// which raises on None; leave that to pandas itself.
+			if op != "==" && op != "!=" && !(a.dt == dtObjNone || a.scalar) {
+				break
+			}
+			out := &series{dt: dtBool, b: make([]bool, n)}
+			for r := range out.b {
+				out.b[r] = op == "!="
+			}
+			return pval{kind: vSeries, s: out}, nil
+		}
+		return pval{}, unsupportedf("%s %s %s with an all-null column", a.dt, op, b.dt)
+	}
 	switch op {
 	case "+", "-", "*", "/":
 		if !numeric(a) || !numeric(b) {
@@ -990,6 +1035,7 @@ func where(c, x, y pval, rows int) (pval, error) {
 			}
 		}
 	}
+	out.arr = true
 	return pval{kind: vSeries, s: out}, nil
 }
 

@@ -327,6 +327,20 @@ func (e *stepLimitError) Error() string {
 // columns Feast selects, in Feast's order.
 func runPython(ctx context.Context, p *pyProgram, odfv *registry.ODFV, fr *frame, requested map[string]bool, maxSteps uint64) ([]core.Column, error) {
 	in := starlark.NewDict(len(fr.cols))
+	opaques := 0
+	toStarlark := func(v pv) (starlark.Value, error) {
+		x, err := toStarlark(v)
+		if _, ok := x.(*opaque); ok {
+			opaques++
+		} else if l, ok := x.(*starlark.List); ok {
+			for i := 0; i < l.Len(); i++ {
+				if _, ok := l.Index(i).(*opaque); ok {
+					opaques++
+				}
+			}
+		}
+		return x, err
+	}
 	for _, c := range fr.cols {
 		vals, err := c.values()
 		if err != nil {
@@ -368,6 +382,11 @@ func runPython(ctx context.Context, p *pyProgram, odfv *registry.ODFV, fr *frame
 		}
 		if errors.Is(err, errUnsupported) {
 			return nil, err
+		}
+		if opaques > 0 {
+			// The failure may come from touching a value Starlark does not
+			// model; only Python can tell.
+			return nil, unsupportedf("the UDF failed with inputs the native path does not model: %v", err)
 		}
 		var ee *starlark.EvalError
 		if errors.As(err, &ee) {

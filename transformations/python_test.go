@@ -1,4 +1,4 @@
-package transformations_test
+package transformations
 
 import (
 	"bufio"
@@ -25,7 +25,7 @@ var (
 	venvErr  error
 )
 
-func feastVenv(t testing.TB) string {
+func FeastVenv(t testing.TB) string {
 	t.Helper()
 	if os.Getenv("FEASTGO_INTEGRATION") == "" {
 		t.Skip("needs Python Feast: set FEASTGO_INTEGRATION=1 (scripts/go-test.sh does)")
@@ -44,9 +44,9 @@ func feastVenv(t testing.TB) string {
 	return venvPath
 }
 
-// copyRepo copies a Feast repo's feature_store.yaml and data/ into a temp
+// CopyRepo copies a Feast repo's feature_store.yaml and data/ into a temp
 // dir, so Python never writes into testdata.
-func copyRepo(t testing.TB, src string) string {
+func CopyRepo(t testing.TB, src string) string {
 	t.Helper()
 	dst := t.TempDir()
 	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
@@ -69,10 +69,10 @@ func copyRepo(t testing.TB, src string) string {
 	return dst
 }
 
-// startWorker runs transformations/worker on repo and returns its address.
-func startWorker(t testing.TB, repo string) string {
+// StartWorker runs transformations/worker on repo and returns its address.
+func StartWorker(t testing.TB, repo string) string {
 	t.Helper()
-	venv := feastVenv(t)
+	venv := FeastVenv(t)
 	worker, _ := filepath.Abs(filepath.Join("worker", "feastgo_worker.py"))
 	cmd := exec.Command(filepath.Join(venv, "bin", "python"), worker, "--repo", repo, "--port", "0")
 	cmd.Env = append(os.Environ(), "FEAST_USAGE=False", "PYTHONDONTWRITEBYTECODE=1")
@@ -121,10 +121,10 @@ func startWorker(t testing.TB, repo string) string {
 	return ""
 }
 
-// ensurePyModule installs spec into the venv when module is missing (the
+// EnsurePyModule installs spec into the venv when module is missing (the
 // Feast venv is feast[redis,postgres]; `feast serve_transformations` also
 // needs grpcio-reflection, part of Feast's grpcio extra).
-func ensurePyModule(t testing.TB, venv, module, spec string) {
+func EnsurePyModule(t testing.TB, venv, module, spec string) {
 	t.Helper()
 	py := filepath.Join(venv, "bin", "python")
 	if exec.Command(py, "-c", "import "+module).Run() == nil {
@@ -136,11 +136,11 @@ func ensurePyModule(t testing.TB, venv, module, spec string) {
 	}
 }
 
-// startFeastTransformations runs `feast serve_transformations` on repo.
-func startFeastTransformations(t testing.TB, repo string) string {
+// StartFeastTransformations runs `feast serve_transformations` on repo.
+func StartFeastTransformations(t testing.TB, repo string) string {
 	t.Helper()
-	venv := feastVenv(t)
-	ensurePyModule(t, venv, "grpc_reflection", "grpcio-reflection==1.85.1")
+	venv := FeastVenv(t)
+	EnsurePyModule(t, venv, "grpc_reflection", "grpcio-reflection==1.85.1")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

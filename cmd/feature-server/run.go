@@ -25,6 +25,7 @@ import (
 	sqlitestore "github.com/feastgo/feastgo/onlinestore/sqlite"
 	"github.com/feastgo/feastgo/registry"
 	"github.com/feastgo/feastgo/server"
+	"github.com/feastgo/feastgo/transformations"
 )
 
 const usage = `usage: feature-server [-c REPO] [-f feature_store.yaml] COMMAND [flags]
@@ -112,6 +113,7 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 		fs.StringVar(&f.cert, n, "", "TLS certificate file")
 	}
 	fs.Int64Var(&f.maxBody, "max-body-bytes", server.DefaultMaxBody, "request body limit")
+	odfvExec := fs.String("odfv-execution", "auto", "on-demand feature views: auto (native when possible), native, or delegate (always the transformation service)")
 	fillEmpty := fs.Bool("materialize-if-empty", true, "fill an empty SQLite online store from the offline sources at start")
 	// Accepted for compatibility with `feast serve`; they tune Python
 	// process models that do not exist here.
@@ -164,7 +166,14 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 		}
 	}
 
-	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion}
+	exec, err := transformations.ParseExecution(*odfvExec)
+	if err != nil {
+		return fmt.Errorf("--odfv-execution: %w", err)
+	}
+	odfvs := transformations.New(transformations.Options{Endpoint: cfg.FeatureServer.TransformationServiceEndpoint,
+		Project: cfg.Project, Execution: exec, Log: log})
+	defer odfvs.Close()
+	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion, Transformer: odfvs}
 	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, Log: log, Ingest: newIngest(cfg, reg, store, svc)}
 	h.Materialize = server.NewMaterializer(newMaterializer(cfg, reg, store, log))
 	defer h.Materialize.Close()
