@@ -122,9 +122,14 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	for _, n := range []string{"w", "workers", "worker-connections", "max-requests", "max-requests-jitter", "keep-alive-timeout"} {
 		fs.IntVar(&ignoredInt, n, 0, "accepted for feast compatibility")
 	}
-	for _, n := range []string{"no-access-log", "m", "metrics", "no-feature-log"} {
+	for _, n := range []string{"no-access-log", "no-feature-log"} {
 		fs.BoolVar(&ignoredBool, n, false, "accepted for feast compatibility")
 	}
+	var metricsOn bool
+	for _, n := range []string{"m", "metrics"} {
+		fs.BoolVar(&metricsOn, n, false, "serve Prometheus metrics on --metrics-port, like feast serve --metrics")
+	}
+	metricsPort := fs.Int("metrics-port", 8000, "Prometheus metrics port (with -m or feature_server.metrics.enabled)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -177,6 +182,16 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, Log: log, Ingest: newIngest(cfg, reg, store, svc)}
 	h.Materialize = server.NewMaterializer(newMaterializer(cfg, reg, store, log))
 	defer h.Materialize.Close()
+	var metricsSrv *http.Server
+	var metricsLn net.Listener
+	if metricsOn || cfg.FeatureServer.Metrics.Enabled {
+		h.Metrics = server.NewMetrics(reg)
+		if metricsLn, err = net.Listen("tcp", net.JoinHostPort(f.host, fmt.Sprint(*metricsPort))); err != nil {
+			return fmt.Errorf("--metrics-port: %w", err)
+		}
+		defer metricsLn.Close()
+		metricsSrv = &http.Server{Handler: h.Metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	}
 	httpSrv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	ln, err := net.Listen("tcp", net.JoinHostPort(f.host, fmt.Sprint(f.port)))
 	if err != nil {
@@ -207,7 +222,7 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
+	errc := make(chan error, 4) // one slot per goroutine below, so none blocks on exit
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -231,6 +246,18 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 			errc <- grpcSrv.Serve(grpcLn)
 		}()
 	}
+	if metricsSrv != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			log.Info("serving metrics", "addr", metricsLn.Addr().String())
+			if err := metricsSrv.Serve(metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+				return
+			}
+			errc <- nil
+		}()
+	}
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -240,6 +267,9 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
 	_ = httpSrv.Shutdown(shutdownCtx)
+	if metricsSrv != nil {
+		_ = metricsSrv.Shutdown(shutdownCtx)
+	}
 	if grpcSrv != nil {
 		grpcSrv.GracefulStop()
 	}

@@ -203,3 +203,31 @@ func writeSelfSigned(t *testing.T, dir string) (string, string) {
 	}
 	return certFile, keyFile
 }
+
+func TestServeMetrics(t *testing.T) {
+	hp, mp := freePort(t), freePort(t)
+	startServer(t, "-p", fmt.Sprint(hp), "-m", "--metrics-port", fmt.Sprint(mp))
+	base := fmt.Sprintf("http://127.0.0.1:%d", hp)
+	waitHTTP(t, http.DefaultClient, base+"/health")
+	resp, err := http.Post(base+"/get-online-features", "application/json",
+		strings.NewReader(`{"features":["nope:x"],"entities":{"pipeline_id":[1]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`feature_server_http_requests_total{code="404",path="/get-online-features"} 1`,
+		`feature_server_registry_refresh_failing 0`,
+		`feature_server_http_request_duration_seconds_bucket{path="/get-online-features"`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
