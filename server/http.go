@@ -58,6 +58,7 @@ func (h *HTTP) Handler() http.Handler {
 	})
 	r.Post("/get-online-features", h.getOnlineFeatures)
 	r.Get("/health", h.health)
+	r.Post("/on-demand/{feature_view}", h.onDemand)
 	if h.Ingest != nil {
 		r.Post("/push", h.push)
 		r.Post("/write-to-online-store", h.writeToOnlineStore)

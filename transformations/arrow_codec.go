@@ -12,7 +12,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/feastgo/feastgo/core"
+	typespb "github.com/feastgo/feastgo/protos/feast/types"
 	"github.com/feastgo/feastgo/registry"
 )
 
@@ -110,13 +113,88 @@ func decodeWorkerOutput(b []byte, rows int) ([]core.Column, error) {
 		if len(raw) != rows {
 			return fmt.Errorf("worker output column %s has %d rows, expected %d", name, len(raw), rows)
 		}
-		out = append(out, core.Column{Name: name, Raw: raw})
+		// Decoded values when core.Value can hold them (writers need them);
+		// serialized ones otherwise (maps, JSON, …), which encoders print.
+		typed := make([]core.Value, rows)
+		for i, b := range raw {
+			v, ok := coreFromProto(b)
+			if !ok {
+				out = append(out, core.Column{Name: name, Raw: raw})
+				return nil
+			}
+			typed[i] = v
+		}
+		out = append(out, core.Column{Name: name, Typed: typed})
 		return nil
 	})
 	if err != nil {
 		return nil, core.Errorf(core.KindInternal, "FeastError", "reading the transformation worker's answer: %v", err)
 	}
 	return out, nil
+}
+
+// coreFromProto decodes a serialized feast Value of a scalar or scalar-list
+// type; ok is false for the types core.Value does not represent.
+func coreFromProto(b []byte) (core.Value, bool) {
+	if len(b) == 0 {
+		return core.Value{}, true
+	}
+	v := &typespb.Value{}
+	if proto.Unmarshal(b, v) != nil {
+		return core.Value{}, false
+	}
+	list := func(t core.ValueType, n int, at func(int) core.Value) core.Value {
+		out := core.Value{Type: t, List: make([]core.Value, n)}
+		for i := range out.List {
+			out.List[i] = at(i)
+		}
+		return out
+	}
+	switch x := v.GetVal().(type) {
+	case nil, *typespb.Value_NullVal:
+		return core.Value{}, true
+	case *typespb.Value_BytesVal:
+		return core.Value{Type: core.Bytes, S: string(x.BytesVal)}, true
+	case *typespb.Value_StringVal:
+		return core.StringValue(x.StringVal), true
+	case *typespb.Value_Int32Val:
+		return core.Value{Type: core.Int32, I: int64(x.Int32Val)}, true
+	case *typespb.Value_Int64Val:
+		return core.Int64Value(x.Int64Val), true
+	case *typespb.Value_DoubleVal:
+		return core.DoubleValue(x.DoubleVal), true
+	case *typespb.Value_FloatVal:
+		return core.Value{Type: core.Float, F: float64(x.FloatVal)}, true
+	case *typespb.Value_BoolVal:
+		return core.BoolValue(x.BoolVal), true
+	case *typespb.Value_UnixTimestampVal:
+		return core.Value{Type: core.UnixTimestamp, I: x.UnixTimestampVal}, true
+	case *typespb.Value_BytesListVal:
+		l := x.BytesListVal.GetVal()
+		return list(core.BytesList, len(l), func(i int) core.Value { return core.Value{Type: core.Bytes, S: string(l[i])} }), true
+	case *typespb.Value_StringListVal:
+		l := x.StringListVal.GetVal()
+		return list(core.StringList, len(l), func(i int) core.Value { return core.StringValue(l[i]) }), true
+	case *typespb.Value_Int32ListVal:
+		l := x.Int32ListVal.GetVal()
+		return list(core.Int32List, len(l), func(i int) core.Value { return core.Value{Type: core.Int32, I: int64(l[i])} }), true
+	case *typespb.Value_Int64ListVal:
+		l := x.Int64ListVal.GetVal()
+		return list(core.Int64List, len(l), func(i int) core.Value { return core.Int64Value(l[i]) }), true
+	case *typespb.Value_DoubleListVal:
+		l := x.DoubleListVal.GetVal()
+		return list(core.DoubleList, len(l), func(i int) core.Value { return core.DoubleValue(l[i]) }), true
+	case *typespb.Value_FloatListVal:
+		l := x.FloatListVal.GetVal()
+		return list(core.FloatList, len(l), func(i int) core.Value { return core.Value{Type: core.Float, F: float64(l[i])} }), true
+	case *typespb.Value_BoolListVal:
+		l := x.BoolListVal.GetVal()
+		return list(core.BoolList, len(l), func(i int) core.Value { return core.BoolValue(l[i]) }), true
+	case *typespb.Value_UnixTimestampListVal:
+		l := x.UnixTimestampListVal.GetVal()
+		return list(core.UnixTimestampList, len(l), func(i int) core.Value { return core.Value{Type: core.UnixTimestamp, I: l[i]} }), true
+	}
+	return core.Value{}, false
 }
 
 // readArrowFile calls fn for every column of an Arrow IPC file, with the

@@ -56,6 +56,11 @@ func (c *frameCol) values() ([]pv, error) {
 		for i, v := range c.src.Typed {
 			out[i] = pvFromCore(v)
 		}
+		if homogeneous(c.src.Typed) {
+			// Feast's inference would pick this very type.
+			c.typed, c.decoded = c.src.Typed, out
+			return out, nil
+		}
 		norm, err := pyValuesToCore(out, core.Invalid)
 		switch {
 		case err == nil:
@@ -71,6 +76,27 @@ func (c *frameCol) values() ([]pv, error) {
 	}
 	c.decoded = out
 	return out, nil
+}
+
+// homogeneous reports whether every non-null value has one concrete type
+// (the request parser's untyped empty list, Null+100, is not one).
+func homogeneous(vals []core.Value) bool {
+	t := core.Invalid
+	for _, v := range vals {
+		if v.IsNull() {
+			continue
+		}
+		if v.Type == core.Null+100 || (t != core.Invalid && v.Type != t) {
+			return false
+		}
+		t = v.Type
+		for _, e := range v.List {
+			if !e.IsNull() && e.Type != t.Elem() {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // protoAt is row r serialized as a feast.types.Value (nil for null).
