@@ -438,7 +438,7 @@ func (e *Engine) pullAndWrite(ctx context.Context, v *registry.View, start, end 
 		}
 		if err := codec.encode(b, buf); err != nil {
 			free <- buf
-			return fmt.Errorf("feature view %s (source %s): %w", v.Name, src.Describe(), err)
+			return fmt.Errorf("source %s: %w", src.Describe(), err)
 		}
 		select {
 		case jobs <- buf:
@@ -453,7 +453,7 @@ func (e *Engine) pullAndWrite(ctx context.Context, v *registry.View, start, end 
 		return written.Load(), cause // a write failed: that is the error to report
 	}
 	if pullErr != nil {
-		return written.Load(), pullErr
+		return written.Load(), fmt.Errorf("feature view %s: %w", v.Name, pullErr)
 	}
 	return written.Load(), ctx.Err()
 }

@@ -71,6 +71,17 @@ func syntheticRepo(t *testing.T, project string, n int) string {
 	}
 	f.Close()
 
+	ds := &corepb.DataSource{Name: "stats_source", Type: corepb.DataSource_BATCH_FILE, TimestampField: "event_timestamp",
+		Options: &corepb.DataSource_FileOptions_{FileOptions: &corepb.DataSource_FileOptions{Uri: "data/stats.parquet"}}}
+	writeRepo(t, dir, project, ds, "")
+	return dir
+}
+
+// writeRepo writes a registry with one feature view "stats" (id INT64 →
+// score DOUBLE, label STRING, count INT64) over ds, and a feature_store.yaml
+// with extra appended.
+func writeRepo(t *testing.T, dir, project string, ds *corepb.DataSource, extra string) {
+	t.Helper()
 	ft := func(name string, vt typespb.ValueType_Enum) *corepb.FeatureSpecV2 {
 		return &corepb.FeatureSpecV2{Name: name, ValueType: vt}
 	}
@@ -82,8 +93,7 @@ func syntheticRepo(t *testing.T, project string, n int) string {
 				Ttl:           durationpb.New(24 * time.Hour),
 				Features:      []*corepb.FeatureSpecV2{ft("score", typespb.ValueType_DOUBLE), ft("label", typespb.ValueType_STRING), ft("count", typespb.ValueType_INT64)},
 				EntityColumns: []*corepb.FeatureSpecV2{ft("id", typespb.ValueType_INT64)},
-				BatchSource: &corepb.DataSource{Name: "stats_source", Type: corepb.DataSource_BATCH_FILE, TimestampField: "event_timestamp",
-					Options: &corepb.DataSource_FileOptions_{FileOptions: &corepb.DataSource_FileOptions{Uri: "data/stats.parquet"}}},
+				BatchSource:   ds,
 			},
 			Meta: &corepb.FeatureViewMeta{},
 		}},
@@ -93,14 +103,16 @@ func syntheticRepo(t *testing.T, project string, n int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "data", "registry.db"), out, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	yaml := "project: " + project + "\nregistry: data/registry.db\nprovider: local\nonline_store:\n  type: sqlite\nentity_key_serialization_version: 3\n"
+	yaml := "project: " + project + "\nregistry: data/registry.db\nprovider: local\nonline_store:\n  type: sqlite\nentity_key_serialization_version: 3\n" + extra
 	if err := os.WriteFile(filepath.Join(dir, "feature_store.yaml"), []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return dir
 }
 
 func redisEngine(t *testing.T, addr, project string, n int) (*Engine, *redisstore.Store) {

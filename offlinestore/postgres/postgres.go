@@ -6,6 +6,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -86,7 +87,7 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 	end := time.Unix(q.End.Seconds, int64(q.End.Nanos)).UTC()
 	rows, err := s.db.Query(ctx, s.SQL(q), start, end)
 	if err != nil {
-		return fmt.Errorf("%s: %w", s.Describe(), err)
+		return s.readErr(err)
 	}
 	defer rows.Close()
 
@@ -161,12 +162,22 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("%s: %w", s.Describe(), err)
+		return s.readErr(err)
 	}
 	if out.Rows > 0 || !sent {
 		return flush()
 	}
 	return nil
+}
+
+// readErr names the source; an error PostgreSQL did not report itself (a
+// refused or dropped connection, a timeout) is core.KindUnavailable.
+func (s *Source) readErr(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", s.Describe(), err)
+	}
+	return core.Unavailable(err, "%s: offline store postgres is unreachable", s.Describe())
 }
 
 // decoder turns one raw column value into a core.Value.
