@@ -43,7 +43,7 @@ func New(path string) *Source { return &Source{path: path} }
 func (s *Source) Describe() string { return s.path }
 
 // readBatchRows is how many rows Arrow decodes at a time.
-const readBatchRows = 64 * 1024
+const readBatchRows = 16 * 1024
 
 // winner is where the best row of one entity key is.
 type winner struct {
@@ -86,7 +86,9 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 
 	// Pass one: the winning row of every key.
 	var winners []winner
-	index := map[string]int32{}
+	// The index maps each key to its winner. A lone integer join key, the
+	// common case, is kept as an int64: a third of the memory of a string.
+	var index keyIndex
 	var slab []core.Value
 	var keyBuf []byte
 	for fi, fr := range readers {
@@ -116,22 +118,30 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 						}
 					}
 					keyBuf = keyBuf[:0]
+					var intKey int64
+					isInt := len(keys) == 1
 					for j, k := range keys {
 						v := k(i)
 						if v.IsNull() {
 							return fmt.Errorf("parquet %s: row %d has a null join key %q", files[fi], row+int64(i), keyCols[j])
 						}
-						keyBuf = appendKey(keyBuf, v)
+						if isInt && (v.Type == core.Int32 || v.Type == core.Int64) {
+							intKey = v.I
+						} else {
+							isInt = false
+							keyBuf = appendKey(keyBuf, v)
+						}
 					}
 					slab = slab[:0]
 					w := winner{file: int32(fi), rowGroup: int32(rg), row: row + int64(i), ts: ts, created: created}
-					if at, ok := index[string(keyBuf)]; ok {
+					at, found := index.get(isInt, intKey, keyBuf)
+					if found {
 						if offlinestore.Newer(ts, created, winners[at].ts, winners[at].created) {
 							winners[at] = w
 						}
 						continue
 					}
-					index[string(keyBuf)] = int32(len(winners))
+					index.put(isInt, intKey, keyBuf, int32(len(winners)))
 					winners = append(winners, w)
 				}
 				row += rec.NumRows()
@@ -142,11 +152,18 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 			}
 		}
 	}
-	index = nil
+	index = keyIndex{}
 
 	// Pass two: read the row groups holding winners and emit those rows.
-	sort.Slice(winners, func(i, j int) bool {
-		a, b := winners[i], winners[j]
+	// Only positions are kept from here on (times are read again with the
+	// rows): 16 bytes per key instead of 48.
+	places := make([]place, len(winners))
+	for i, w := range winners {
+		places[i] = place{file: w.file, rowGroup: w.rowGroup, row: w.row}
+	}
+	winners = nil
+	sort.Slice(places, func(i, j int) bool {
+		a, b := places[i], places[j]
 		if a.file != b.file {
 			return a.file < b.file
 		}
@@ -157,7 +174,7 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 	})
 	size := q.Size()
 	width := len(q.Columns)
-	out := &offlinestore.Batch{Total: int64(len(winners)), Width: width}
+	out := &offlinestore.Batch{Total: int64(len(places)), Width: width}
 	if q.CreatedColumn != "" {
 		out.Created = make([]core.Timestamp, 0, size)
 	}
@@ -183,15 +200,15 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 		release()
 		return nil
 	}
-	cols := append(append([]string(nil), q.Columns...), q.TimestampColumn)
-	for next := 0; next < len(winners); {
-		fi, rg := winners[next].file, winners[next].rowGroup
+	cols := append(append([]string(nil), q.Columns...), timeCols...)
+	for next := 0; next < len(places); {
+		fi, rg := places[next].file, places[next].rowGroup
 		var row int64
 		err := readRowGroup(ctx, readers[fi], files[fi], int(rg), cols, func(rec arrow.RecordBatch) error {
 			start, end := row, row+rec.NumRows()
 			row = end
 			inRecord := func() bool {
-				return next < len(winners) && winners[next].file == fi && winners[next].rowGroup == rg && winners[next].row < end
+				return next < len(places) && places[next].file == fi && places[next].rowGroup == rg && places[next].row < end
 			}
 			if !inRecord() {
 				return nil
@@ -203,6 +220,10 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 					return fmt.Errorf("parquet %s: column %q: %w", files[fi], name, err)
 				}
 			}
+			tsOf, createdOf, err := timeReaders(rec, q, files[fi])
+			if err != nil {
+				return err
+			}
 			retained := false
 			for inRecord() {
 				if !retained {
@@ -210,17 +231,14 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 					held = append(held, rec)
 					retained = true
 				}
-				w := winners[next]
-				i := int(w.row - start)
+				i := int(places[next].row - start)
 				for _, c := range cells {
 					out.Values = append(out.Values, c(i))
 				}
-				out.TS = append(out.TS, w.ts)
+				ts, _ := tsOf(i)
+				out.TS = append(out.TS, ts)
 				if out.Created != nil {
-					c := w.created
-					if c == offlinestore.NoTime {
-						c = core.Timestamp{}
-					}
+					c, _ := createdOf(i) // zero when null
 					out.Created = append(out.Created, c)
 				}
 				out.Rows++
@@ -245,14 +263,20 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 	if err := flush(); err != nil {
 		return err
 	}
-	if len(winners) == 0 {
+	if len(places) == 0 {
 		return fn(out)
 	}
 	return nil
 }
 
+// place is where a winning row is.
+type place struct {
+	file, rowGroup int32
+	row            int64
+}
+
 // maxHeldRecords caps the Arrow records one output batch may keep alive.
-const maxHeldRecords = 8
+const maxHeldRecords = 2
 
 // files lists the parquet files of the source.
 func (s *Source) files() ([]string, error) {
@@ -373,6 +397,37 @@ func timeReaders(rec arrow.RecordBatch, q offlinestore.Query, path string) (ts, 
 		}
 	}
 	return ts, created, nil
+}
+
+// keyIndex maps entity keys to winner positions: integer keys in one map,
+// every other key (encoded by appendKey) in another. The two never hold
+// the same key.
+type keyIndex struct {
+	ints map[int64]int32
+	strs map[string]int32
+}
+
+func (x *keyIndex) get(isInt bool, i int64, s []byte) (int32, bool) {
+	if isInt {
+		at, ok := x.ints[i]
+		return at, ok
+	}
+	at, ok := x.strs[string(s)]
+	return at, ok
+}
+
+func (x *keyIndex) put(isInt bool, i int64, s []byte, at int32) {
+	if isInt {
+		if x.ints == nil {
+			x.ints = map[int64]int32{}
+		}
+		x.ints[i] = at
+		return
+	}
+	if x.strs == nil {
+		x.strs = map[string]int32{}
+	}
+	x.strs[string(s)] = at
 }
 
 // appendKey appends an encoding of one join-key value under which values
