@@ -49,6 +49,9 @@ type Store struct {
 	keyTTL  time.Duration
 	dedup   bool
 
+	// fast serves reads on standalone Redis (nil for cluster and
+	// sentinel, read through go-redis).
+	fast     *respPool
 	fields   atomic.Pointer[fieldMap]
 	fieldsMu sync.Mutex
 }
@@ -88,11 +91,20 @@ func New(o Options) (*Store, error) {
 	default:
 		return nil, fmt.Errorf("redis: unknown redis_type %q", o.Type)
 	}
-	return &Store{c: c, project: o.Project, keyTTL: o.KeyTTL, dedup: !o.SkipDedup}, nil
+	s := &Store{c: c, project: o.Project, keyTTL: o.KeyTTL, dedup: !o.SkipDedup}
+	if o.Type == "" || o.Type == "redis" {
+		s.fast = newRespPool(o.Addrs[0], o.Username, o.Password, o.DB, o.TLS, o.Timeout, o.PoolSize)
+	}
+	return s, nil
 }
 
 // Close closes the client.
-func (s *Store) Close() error { return s.c.Close() }
+func (s *Store) Close() error {
+	if s.fast != nil {
+		s.fast.close()
+	}
+	return s.c.Close()
+}
 
 // DedupsByEventTime reports whether Write skips rows not newer than the
 // stored ones (Feast's default; off with skip_dedup).
@@ -126,108 +138,101 @@ func (s *Store) redisKey(dst, key []byte) []byte {
 // entity is read by one HMGET of all their fields (Feast keeps all views of
 // an entity key in one hash).
 func (s *Store) Read(ctx context.Context, reqs []onlinestore.ReadRequest) error {
-	// Merge requests with the same keys: merged[u] lists the requests
-	// read by unique key set u; the HMGET of a key has their fields one
-	// after the other, each request's features then its _ts field.
-	var mergedBuf [8]int
-	merged := mergedBuf[:0] // request index -> first request with its keys
-	n, size := 0, 0         // commands, bytes of their keys
+	// Requests with the same keys share a set: its HMGET fields are each
+	// member's features then its _ts field, one member after the other.
+	var setOfBuf, offBuf [8]int
+	setOf := setOfBuf[:0] // request -> its set
+	off := offBuf[:0]     // request -> where its fields start in the set
+	var firstBuf [8]int
+	first := firstBuf[:0] // set -> its first request
+	n := 0                // commands: one per key of each set
 	for i := range reqs {
-		first := i
-		for k := 0; k < i; k++ {
-			if merged[k] == k && sameKeys(reqs[k].Keys, reqs[i].Keys) {
-				first = k
+		set := -1
+		for k, f := range first {
+			if sameKeys(reqs[f].Keys, reqs[i].Keys) {
+				set = k
 				break
 			}
 		}
-		merged = append(merged, first)
-		if first == i {
+		if set < 0 {
+			set = len(first)
+			first = append(first, i)
 			n += len(reqs[i].Keys)
-			for _, k := range reqs[i].Keys {
-				size += len(k) + len(s.project)
-			}
 		}
+		setOf = append(setOf, set)
 	}
 	if n == 0 {
 		return nil
 	}
 	fields := s.fieldCache()
-	cmds := make([]*goredis.SliceCmd, n)
-	cmdOf := make([]int, len(reqs)) // first command of each request's key set
-	keyBuf := make([]byte, 0, size)
-	c := 0
-	for i := range reqs {
-		if merged[i] != i {
-			cmdOf[i] = cmdOf[merged[i]]
-			continue
-		}
-		cmdOf[i] = c
-		nargs := 2
-		for k := i; k < len(reqs); k++ {
-			if merged[k] == i {
-				nargs += len(reqs[k].Features) + 1
-			}
-		}
-		for _, key := range reqs[i].Keys {
-			args := make([]any, 2, nargs)
-			start := len(keyBuf)
-			keyBuf = s.redisKey(keyBuf, key)
-			args[0], args[1] = "hmget", unsafeString(keyBuf[start:])
-			for k := i; k < len(reqs); k++ {
-				if merged[k] == i {
-					args = fields.appendArgs(s, args, reqs[k].View, reqs[k].Features)
-				}
-			}
-			cmds[c] = goredis.NewSliceCmd(ctx, args...)
-			c++
-		}
+	sets := make([]hmgetSet, len(first))
+	var widthBuf [8]int
+	width := widthBuf[:len(first)] // fields per set
+	if len(first) > len(widthBuf) {
+		width = make([]int, len(first))
 	}
-	if n == 1 {
-		_ = s.c.Process(ctx, cmds[0])
+	for i := range reqs {
+		width[setOf[i]] += len(reqs[i].Features) + 1
+	}
+	for i := range reqs {
+		set := &sets[setOf[i]]
+		if set.fields == nil {
+			set.fields = make([]fieldEntry, 0, width[setOf[i]])
+		}
+		off = append(off, len(set.fields))
+		set.fields = fields.appendFields(s, set.fields, reqs[i].View, reqs[i].Features)
+	}
+	cmds := make([]hmgetCmd, 0, n)
+	nvals := 0
+	for k, f := range first {
+		for _, key := range reqs[f].Keys {
+			cmds = append(cmds, hmgetCmd{key: key, set: k})
+		}
+		nvals += len(reqs[f].Keys) * len(sets[k].fields)
+	}
+	vals := make([][]byte, nvals)
+	var err error
+	if s.fast != nil {
+		err = s.fast.hmget(ctx, s.project, cmds, sets, vals)
 	} else {
-		pipe := s.c.Pipeline()
-		for _, cmd := range cmds {
-			_ = pipe.Process(ctx, cmd)
-		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
-			return core.Unavailable(err, "online store redis read failed")
-		}
+		err = s.hmgetGoRedis(ctx, cmds, sets, vals)
 	}
-	// off[i] is where request i's fields start in its HMGET reply.
-	off := make([]int, len(reqs))
+	if err != nil {
+		return core.Unavailable(err, "online store redis read failed")
+	}
+	// Where each command's values start in vals.
+	var startBuf [8]int
+	setStart := startBuf[:0] // set -> index in vals of its first value
+	v := 0
+	for k, f := range first {
+		setStart = append(setStart, v)
+		v += len(reqs[f].Keys) * len(sets[k].fields)
+	}
+	nrows := 0
 	for i := range reqs {
-		if merged[i] == i {
-			o := 0
-			for k := i; k < len(reqs); k++ {
-				if merged[k] == i {
-					off[k] = o
-					o += len(reqs[k].Features) + 1
-				}
-			}
-		}
+		nrows += len(reqs[i].Keys)
 	}
+	rows := make([]onlinestore.Row, nrows)
 	for i := range reqs {
 		r := &reqs[i]
 		nf := len(r.Features)
-		r.Rows = make([]onlinestore.Row, len(r.Keys))
-		vals := make([][]byte, len(r.Keys)*nf)
+		set := setOf[i]
+		width := len(sets[set].fields)
+		r.Rows, rows = rows[:len(r.Keys):len(r.Keys)], rows[len(r.Keys):]
 		for j := range r.Keys {
-			res, err := cmds[cmdOf[i]+j].Result()
-			if err != nil {
-				return core.Unavailable(err, "online store redis read failed")
-			}
-			res = res[off[i] : off[i]+nf+1]
+			// The row's values are its slots of the reply.
+			res := vals[setStart[set]+j*width+off[i]:]
+			res = res[: nf+1 : nf+1]
 			row := &r.Rows[j]
-			row.Values = vals[j*nf : (j+1)*nf : (j+1)*nf]
-			for f := range r.Features {
-				if str, ok := res[f].(string); ok {
-					row.Values[f] = unsafeBytes(str)
+			row.Values = res[:nf:nf]
+			for f := range row.Values {
+				if row.Values[f] != nil {
 					row.Found = true
 				}
 			}
-			if ts, ok := res[nf].(string); ok {
+			if ts := res[nf]; ts != nil {
 				row.Found = true
-				t, err := parseTimestamp(unsafeBytes(ts))
+				t, err := parseTimestamp(ts)
 				if err != nil {
 					return fmt.Errorf("redis: bad _ts:%s value: %w", r.View, err)
 				}
@@ -242,6 +247,71 @@ func (s *Store) Read(ctx context.Context, reqs []onlinestore.ReadRequest) error 
 					}
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// hmgetSet is the field list shared by the HMGETs of one key set.
+type hmgetSet struct {
+	fields []fieldEntry
+}
+
+// hmgetCmd is one HMGET: an entity key (the project is appended) and the
+// set whose fields it reads.
+type hmgetCmd struct {
+	key []byte
+	set int
+}
+
+// hmgetGoRedis runs the HMGETs through go-redis (Redis Cluster and
+// Sentinel), in one pipeline, filling vals like respPool.hmget.
+func (s *Store) hmgetGoRedis(ctx context.Context, cmds []hmgetCmd, sets []hmgetSet, vals [][]byte) error {
+	size := 0
+	for _, c := range cmds {
+		size += len(c.key) + len(s.project)
+	}
+	keyBuf := make([]byte, 0, size)
+	gcmds := make([]*goredis.SliceCmd, len(cmds))
+	for i, c := range cmds {
+		fields := sets[c.set].fields
+		args := make([]any, 2, 2+len(fields))
+		start := len(keyBuf)
+		keyBuf = s.redisKey(keyBuf, c.key)
+		args[0], args[1] = "hmget", unsafeString(keyBuf[start:])
+		for _, f := range fields {
+			args = append(args, f.arg)
+		}
+		gcmds[i] = goredis.NewSliceCmd(ctx, args...)
+	}
+	if len(gcmds) == 1 {
+		_ = s.c.Process(ctx, gcmds[0])
+	} else {
+		pipe := s.c.Pipeline()
+		for _, cmd := range gcmds {
+			_ = pipe.Process(ctx, cmd)
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+			return err
+		}
+	}
+	v := 0
+	for i, cmd := range gcmds {
+		res, err := cmd.Result()
+		if err != nil {
+			return err
+		}
+		if len(res) != len(sets[cmds[i].set].fields) {
+			return fmt.Errorf("redis: HMGET answered %d values for %d fields", len(res), len(sets[cmds[i].set].fields))
+		}
+		for _, x := range res {
+			if str, ok := x.(string); ok {
+				vals[v] = unsafeBytes(str)
+				if vals[v] == nil {
+					vals[v] = emptyValue
+				}
+			}
+			v++
 		}
 	}
 	return nil
@@ -269,10 +339,16 @@ func sameKeys(a, b [][]byte) bool {
 // "_ts:<view>" field when feature is empty (feature names never are).
 type fieldKey struct{ view, feature string }
 
-// fieldMap holds hash field names already converted to command arguments;
-// it is never modified once published (copy on write), so reads take no
-// lock.
-type fieldMap map[fieldKey]any
+// fieldEntry is a hash field name ready for either client: boxed for
+// go-redis, RESP-encoded for respPool.
+type fieldEntry struct {
+	arg  any
+	bulk string
+}
+
+// fieldMap holds the field names of the features served so far; it is
+// never modified once published (copy on write), so reads take no lock.
+type fieldMap map[fieldKey]fieldEntry
 
 func (s *Store) fieldCache() fieldMap {
 	if m := s.fields.Load(); m != nil {
@@ -281,46 +357,45 @@ func (s *Store) fieldCache() fieldMap {
 	return nil
 }
 
-// appendArgs appends the HMGET fields of features of view, then its _ts
+// appendFields appends the HMGET fields of features of view, then its _ts
 // field.
-func (m fieldMap) appendArgs(s *Store, args []any, view string, features []string) []any {
+func (m fieldMap) appendFields(s *Store, dst []fieldEntry, view string, features []string) []fieldEntry {
 	for _, f := range features {
-		a, ok := m[fieldKey{view, f}]
+		e, ok := m[fieldKey{view, f}]
 		if !ok {
-			a = s.addField(fieldKey{view, f})
+			e = s.addField(fieldKey{view, f})
 		}
-		args = append(args, a)
+		dst = append(dst, e)
 	}
-	a, ok := m[fieldKey{view, ""}]
+	e, ok := m[fieldKey{view, ""}]
 	if !ok {
-		a = s.addField(fieldKey{view, ""})
+		e = s.addField(fieldKey{view, ""})
 	}
-	return append(args, a)
+	return append(dst, e)
 }
 
 // maxCachedFields bounds the field cache (features of every view served).
 const maxCachedFields = 1 << 16
 
-func (s *Store) addField(k fieldKey) any {
-	var a any
-	if k.feature == "" {
-		a = "_ts:" + k.view
-	} else {
-		a = FieldName(k.view, k.feature)
+func (s *Store) addField(k fieldKey) fieldEntry {
+	name := "_ts:" + k.view
+	if k.feature != "" {
+		name = FieldName(k.view, k.feature)
 	}
+	e := fieldEntry{arg: name, bulk: string(appendBulk(nil, name))}
 	s.fieldsMu.Lock()
 	defer s.fieldsMu.Unlock()
 	old := s.fieldCache()
 	if _, ok := old[k]; ok || len(old) >= maxCachedFields {
-		return a
+		return e
 	}
 	m := make(fieldMap, len(old)+1)
 	for k, v := range old {
 		m[k] = v
 	}
-	m[k] = a
+	m[k] = e
 	s.fields.Store(&m)
-	return a
+	return e
 }
 
 // Write stores rows with Feast's dedup: a row not newer than the stored
