@@ -320,7 +320,7 @@ func generatedCases(n int) []diffCase {
 	src := []registry.Field{fld("a", core.Double), fld("b", core.Double), fld("n", core.Int64), fld("m", core.Int32)}
 	req := []registry.Field{fld("k", core.Int64), fld("q", core.Double)}
 	const rows = 5
-	floats := []float64{0, -0.0, 1, -1, 0.1, 2.5, -3.75, 1e-7, 123456.789, 1e15, -2.675, 7}
+	floats := []float64{0, math.Copysign(0, -1), 1, -1, 0.1, 2.5, -3.75, 1e-7, 123456.789, 1e15, -2.675, 7}
 	ints := []int64{0, 1, -1, 2, -3, 7, 10, -12, 1000, 1 << 40}
 	randFloat := func() float64 {
 		if rng.IntN(3) == 0 {
