@@ -41,7 +41,7 @@ func writeArrowFile(schema *arrow.Schema, cols []arrow.Array, rows int) ([]byte,
 // encodeWorkerInput writes the frame's response columns (not the aliases:
 // Feast's own preprocessing adds them again in the worker) as serialized
 // feast Values.
-func encodeWorkerInput(odfv *registry.ODFV, fr *frame, requested map[string]bool, fullNames bool) ([]byte, error) {
+func encodeWorkerInput(odfv *registry.ODFV, fr *frame, requested nameSet, fullNames bool) ([]byte, error) {
 	mem := memory.DefaultAllocator
 	var fields []arrow.Field
 	var cols []arrow.Array
@@ -77,7 +77,7 @@ func encodeWorkerInput(odfv *registry.ODFV, fr *frame, requested map[string]bool
 		if fullNames {
 			name = odfv.Name + "__" + f.Name
 		}
-		if requested[name] {
+		if requested.has(name) {
 			feats = append(feats, f.Name)
 		}
 	}

@@ -119,7 +119,7 @@ func (d *delegate) connect(ctx context.Context, odfv string) (servingpb.Transfor
 }
 
 // transform runs odfv remotely over the frame.
-func (d *delegate) transform(ctx context.Context, odfv *registry.ODFV, fr *frame, requested map[string]bool, fullNames bool) ([]core.Column, error) {
+func (d *delegate) transform(ctx context.Context, odfv *registry.ODFV, fr *frame, requested nameSet, fullNames bool) ([]core.Column, error) {
 	if d == nil || d.endpoint == "" {
 		return nil, core.Errorf(core.KindUnavailable, "FeastError",
 			"on-demand feature view %s needs a transformation service, but feature_server.transformation_service_endpoint is empty", odfv.Name)

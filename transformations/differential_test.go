@@ -79,8 +79,12 @@ func (c *diffCase) odfvProto() *corepb.OnDemandFeatureView {
 	}}
 }
 
+func regOf(c *diffCase) *corepb.Registry {
+	return &corepb.Registry{OnDemandFeatureViews: []*corepb.OnDemandFeatureView{c.odfvProto()}}
+}
+
 func (c *diffCase) compile(t *testing.T) *registry.ODFV {
-	snap, err := registry.Compile(&corepb.Registry{OnDemandFeatureViews: []*corepb.OnDemandFeatureView{c.odfvProto()}}, "p", false)
+	snap, err := registry.Compile(regOf(c), "p", false)
 	if err != nil {
 		t.Fatal(err)
 	}

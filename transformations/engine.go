@@ -220,7 +220,7 @@ func (e *Engine) Transform(ctx context.Context, odfv *registry.ODFV, outputs []r
 	return e.delegate.transform(ctx, odfv, fr, requested, fullNames)
 }
 
-func (e *Engine) runNative(ctx context.Context, c *compiled, odfv *registry.ODFV, fr *frame, requested map[string]bool, fullNames bool) (cols []core.Column, err error) {
+func (e *Engine) runNative(ctx context.Context, c *compiled, odfv *registry.ODFV, fr *frame, requested nameSet, fullNames bool) (cols []core.Column, err error) {
 	defer func() {
 		// A defect in an evaluator must fail this request, not the server.
 		if r := recover(); r != nil {

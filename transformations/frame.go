@@ -117,11 +117,16 @@ func (c *frameCol) protoAt(r int) ([]byte, error) {
 // names (plain and "view__feature") in inputs.
 func buildFrame(odfv *registry.ODFV, inputs map[string]*core.Column, rows int, fullNames bool) (*frame, error) {
 	f := &frame{rows: rows, by: make(map[string]*frameCol, len(inputs))}
+	slab := make([]frameCol, 0, len(inputs)+8)
 	add := func(name string, c *core.Column, typ core.ValueType, alias bool) {
 		if _, dup := f.by[name]; dup || c == nil {
 			return
 		}
-		fc := &frameCol{name: name, alias: alias, src: c, typ: typ}
+		if len(slab) == cap(slab) {
+			slab = make([]frameCol, 0, 8)
+		}
+		slab = append(slab, frameCol{name: name, alias: alias, src: c, typ: typ})
+		fc := &slab[len(slab)-1]
 		f.cols = append(f.cols, fc)
 		f.by[name] = fc
 	}
@@ -192,15 +197,27 @@ func buildFrame(odfv *registry.ODFV, inputs map[string]*core.Column, rows int, f
 	return f, nil
 }
 
+// nameSet is a small set of output names; a few names, so a slice.
+type nameSet []string
+
+func (s nameSet) has(name string) bool {
+	for _, n := range s {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
 // requestedNames returns the output names Feast selects for outputs: the
 // plain feature names, or "<odfv>__<feature>" with full feature names.
-func requestedNames(odfv *registry.ODFV, outputs []registry.Field, fullNames bool) map[string]bool {
-	m := make(map[string]bool, len(outputs))
-	for _, o := range outputs {
+func requestedNames(odfv *registry.ODFV, outputs []registry.Field, fullNames bool) nameSet {
+	m := make(nameSet, len(outputs))
+	for i, o := range outputs {
 		if fullNames {
-			m[odfv.Name+"__"+o.Name] = true
+			m[i] = odfv.Name + "__" + o.Name
 		} else {
-			m[o.Name] = true
+			m[i] = o.Name
 		}
 	}
 	return m

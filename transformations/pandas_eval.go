@@ -1043,7 +1043,7 @@ func where(c, x, y pval, rows int) (pval, error) {
 // selection to a pandas UDF's result columns: drop the aliases added before
 // the UDF, rename schema features to plain or "<odfv>__" names, keep the
 // requested ones in frame order and convert them to Values.
-func selectFrameOutputs(odfv *registry.ODFV, cols []namedValues, fr *frame, requested map[string]bool, fullNames bool) ([]core.Column, error) {
+func selectFrameOutputs(odfv *registry.ODFV, cols []namedValues, fr *frame, requested nameSet, fullNames bool) ([]core.Column, error) {
 	present := make(map[string]bool, len(cols))
 	for _, c := range cols {
 		present[c.name] = true
@@ -1066,7 +1066,7 @@ func selectFrameOutputs(odfv *registry.ODFV, cols []namedValues, fr *frame, requ
 		if r, ok := rename[name]; ok {
 			name = r
 		}
-		if !requested[name] {
+		if !requested.has(name) {
 			continue
 		}
 		if len(c.values) != fr.rows {

@@ -99,7 +99,42 @@ func binaryNumbers(op string, x, y starlark.Value) (number, number, error) {
 
 var twoPow53 = big.NewInt(1 << 53)
 
+// smallInts returns both operands as int64 when both are ints (or bools)
+// of at most 53 bits, the common case that needs no big arithmetic.
+func smallInts(x, y starlark.Value) (int64, int64, bool) {
+	get := func(v starlark.Value) (int64, bool) {
+		switch v := v.(type) {
+		case starlark.Int:
+			i, ok := v.Int64()
+			return i, ok && i <= 1<<53 && i >= -(1<<53)
+		case starlark.Bool:
+			if v {
+				return 1, true
+			}
+			return 0, true
+		}
+		return 0, false
+	}
+	a, ok1 := get(x)
+	b, ok2 := get(y)
+	return a, b, ok1 && ok2
+}
+
 func pyTrueDiv(_ *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
+	if x, ok := args[0].(starlark.Float); ok {
+		if y, ok := args[1].(starlark.Float); ok {
+			if y == 0 {
+				return nil, fmt.Errorf("ZeroDivisionError: float division by zero")
+			}
+			return x / y, nil
+		}
+	}
+	if p, q, ok := smallInts(args[0], args[1]); ok {
+		if q == 0 {
+			return nil, fmt.Errorf("ZeroDivisionError: division by zero")
+		}
+		return starlark.Float(float64(p) / float64(q)), nil
+	}
 	a, b, err := binaryNumbers("/", args[0], args[1])
 	if err != nil {
 		return nil, err
@@ -483,8 +518,9 @@ func pyIntBuiltin(_ *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, 
 // it, so a second loop over the same object sees nothing.
 type pyIterator struct {
 	name  string
-	items []starlark.Value
+	items []starlark.Value // enumerate: materialised
 	pos   int
+	next  func(*starlark.Value) bool // zip: pulls from its inputs
 }
 
 var _ starlark.Iterable = (*pyIterator)(nil)
@@ -501,6 +537,9 @@ func (it *pyIterator) Iterate() starlark.Iterator {
 type pyIterCursor pyIterator
 
 func (c *pyIterCursor) Next(p *starlark.Value) bool {
+	if c.next != nil {
+		return c.next(p)
+	}
 	if c.pos >= len(c.items) {
 		return false
 	}
@@ -529,30 +568,37 @@ func pyZip(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kw
 	if len(kwargs) > 0 {
 		return nil, unsupportedf("zip() keyword arguments")
 	}
-	cols := make([][]starlark.Value, len(args))
-	n := -1
+	its := make([]starlark.Iterator, len(args))
 	for i, a := range args {
-		c, err := collect(thread, a, "zip")
-		if err != nil {
-			return nil, err
+		it, ok := a.(starlark.Iterable)
+		if !ok {
+			for _, prev := range its[:i] {
+				prev.Done()
+			}
+			return nil, fmt.Errorf("TypeError: '%s' object is not iterable", a.Type())
 		}
-		cols[i] = c
-		if n < 0 || len(c) < n {
-			n = len(c)
+		its[i] = it.Iterate()
+	}
+	done := len(its) == 0
+	return &pyIterator{name: "zip", next: func(p *starlark.Value) bool {
+		if done {
+			return false
 		}
-	}
-	if n < 0 {
-		n = 0
-	}
-	items := make([]starlark.Value, n)
-	for r := 0; r < n; r++ {
-		t := make(starlark.Tuple, len(cols))
-		for i := range cols {
-			t[i] = cols[i][r]
+		t := make(starlark.Tuple, len(its))
+		for i, it := range its {
+			if !it.Next(&t[i]) {
+				// Python stops at the shortest input, having consumed one
+				// more element of the inputs before it.
+				done = true
+				for _, it := range its {
+					it.Done()
+				}
+				return false
+			}
 		}
-		items[r] = t
-	}
-	return &pyIterator{name: "zip", items: items}, nil
+		*p = t
+		return true
+	}}, nil
 }
 
 func pyEnumerate(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

@@ -325,7 +325,7 @@ func (e *stepLimitError) Error() string {
 
 // runPython evaluates the UDF over the frame and returns the output
 // columns Feast selects, in Feast's order.
-func runPython(ctx context.Context, p *pyProgram, odfv *registry.ODFV, fr *frame, requested map[string]bool, maxSteps uint64) ([]core.Column, error) {
+func runPython(ctx context.Context, p *pyProgram, odfv *registry.ODFV, fr *frame, requested nameSet, maxSteps uint64) ([]core.Column, error) {
 	in := starlark.NewDict(len(fr.cols))
 	opaques := 0
 	toStarlark := func(v pv) (starlark.Value, error) {
@@ -370,7 +370,10 @@ func runPython(ctx context.Context, p *pyProgram, odfv *registry.ODFV, fr *frame
 	thread := &starlark.Thread{Name: odfv.Name}
 	thread.SetMaxExecutionSteps(maxSteps)
 	thread.OnMaxSteps = func(t *starlark.Thread) { t.Cancel(fmt.Sprintf("more than %d steps", maxSteps)) }
-	stop := context.AfterFunc(ctx, func() { thread.Cancel("request cancelled") })
+	stop := func() bool { return false }
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { thread.Cancel("request cancelled") })
+	}
 	res, err := starlark.Call(thread, p.fn, starlark.Tuple{in}, nil)
 	stop()
 	if err != nil {
@@ -399,48 +402,71 @@ func runPython(ctx context.Context, p *pyProgram, odfv *registry.ODFV, fr *frame
 		return nil, unsupportedf("the UDF returned a %s, not a dict", res.Type())
 	}
 	// Feast returns {**inputs, **outputs} minus the aliases it added, and
-	// keeps the names that were requested, in that dict's order.
-	var order []string
-	merged := map[string]starlark.Value{}
-	for _, src := range []*starlark.Dict{in, out} {
-		for _, kv := range src.Items() {
-			k, ok := kv[0].(starlark.String)
-			if !ok {
-				continue
-			}
-			name := string(k)
-			if _, seen := merged[name]; !seen {
-				order = append(order, name)
-			}
-			merged[name] = kv[1]
-		}
-	}
+	// keeps the names that were requested, in that dict's order: input keys
+	// first (with the UDF's value when it returned the same key), then the
+	// UDF's new keys.
 	var cols []core.Column
-	for _, name := range order {
-		if !requested[name] {
-			continue
-		}
+	emit := func(name string, v starlark.Value) error {
 		if c, ok := fr.by[name]; ok && c.alias {
-			continue
+			return nil
 		}
-		v, err := fromStarlark(merged[name], 0)
+		x, err := fromStarlark(v, 0)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		vector := []pv{v}
-		if v.k == kList {
-			vector = v.list
+		vector := []pv{x}
+		if x.k == kList {
+			vector = x.list
 		}
 		if len(vector) != fr.rows {
-			return nil, &udfError{class: "ValueError", msg: fmt.Sprintf("the UDF returned %d values for %s, expected %d (one per row)", len(vector), name, fr.rows)}
+			return &udfError{class: "ValueError", msg: fmt.Sprintf("the UDF returned %d values for %s, expected %d (one per row)", len(vector), name, fr.rows)}
 		}
 		typed, err := pyValuesToCore(vector, outputType(odfv, name))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		cols = append(cols, core.Column{Name: name, Typed: typed})
+		return nil
+	}
+	for _, k := range dictKeys(in) {
+		if !requested.has(k) {
+			continue
+		}
+		v, found, _ := out.Get(starlark.String(k))
+		if !found {
+			v, _, _ = in.Get(starlark.String(k))
+		}
+		if err := emit(k, v); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range dictKeys(out) {
+		if !requested.has(k) {
+			continue
+		}
+		if _, found, _ := in.Get(starlark.String(k)); found {
+			continue
+		}
+		v, _, _ := out.Get(starlark.String(k))
+		if err := emit(k, v); err != nil {
+			return nil, err
+		}
 	}
 	return cols, nil
+}
+
+// dictKeys lists a dict's string keys in insertion order.
+func dictKeys(d *starlark.Dict) []string {
+	keys := make([]string, 0, d.Len())
+	it := d.Iterate()
+	defer it.Done()
+	var k starlark.Value
+	for it.Next(&k) {
+		if s, ok := k.(starlark.String); ok {
+			keys = append(keys, string(s))
+		}
+	}
+	return keys
 }
 
 // toStarlark converts an input value; values Starlark would treat

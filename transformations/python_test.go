@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -173,5 +174,66 @@ func StartFeastTransformations(t testing.TB, repo string) string {
 	}
 	b, _ := os.ReadFile(logPath)
 	t.Fatalf("feast serve_transformations did not listen on %s in 2 minutes; log:\n%s", addr, b)
+	return ""
+}
+
+// PrepareBenchRepo copies testdata/benchrepo, writes its parquet data, and
+// runs feast apply and feast materialize on it.
+func PrepareBenchRepo(t testing.TB) string {
+	t.Helper()
+	venv := FeastVenv(t)
+	repo := CopyRepo(t, filepath.Join("testdata", "benchrepo"))
+	env := append(os.Environ(), "FEAST_USAGE=False", "TZ=UTC", "PYTHONDONTWRITEBYTECODE=1")
+	run := func(name string, args ...string) {
+		cmd := exec.Command(name, args...)
+		cmd.Dir, cmd.Env = repo, env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+	}
+	run(filepath.Join(venv, "bin", "python"), "make_data.py")
+	run(filepath.Join(venv, "bin", "feast"), "apply")
+	run(filepath.Join(venv, "bin", "feast"), "materialize", "2024-12-31T00:00:00", "2025-01-02T00:00:00")
+	return repo
+}
+
+// StartFeastServe runs `feast serve` on repo and returns its base URL.
+func StartFeastServe(t testing.TB, repo string) string {
+	t.Helper()
+	venv := FeastVenv(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, filepath.Join(venv, "bin", "feast"), "-c", repo, "serve", "-h", "127.0.0.1", "-p", fmt.Sprint(port), "--no-access-log")
+	cmd.Env = append(os.Environ(), "FEAST_USAGE=False", "TZ=UTC")
+	logPath := filepath.Join(t.TempDir(), "feast-serve.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait(); logf.Close() })
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(180 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url + "/health"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return url
+			}
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(logPath)
+	t.Fatalf("feast serve did not get healthy in 3 minutes; log:\n%s", b)
 	return ""
 }
