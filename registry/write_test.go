@@ -4,10 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"google.golang.org/protobuf/proto"
 
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
@@ -117,3 +120,49 @@ func TestUpdateErrors(t *testing.T) {
 }
 
 type readOnly struct{ Source }
+
+// TestRecordMaterializationS3 writes the interval back to an S3 registry
+// (moto, started by scripts/go-test.sh).
+func TestRecordMaterializationS3(t *testing.T) {
+	endpoint := os.Getenv("FEASTGO_TEST_S3_ENDPOINT")
+	if endpoint == "" {
+		if os.Getenv("FEASTGO_INTEGRATION") != "" {
+			t.Fatal("FEASTGO_TEST_S3_ENDPOINT is not set")
+		}
+		t.Skip("FEASTGO_TEST_S3_ENDPOINT not set (scripts/go-test.sh starts an S3 server)")
+	}
+	t.Setenv("FEAST_S3_ENDPOINT_URL", endpoint)
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_REGION", "us-east-1")
+	ctx := context.Background()
+	bucket := "feast-materialize-" + strings.ToLower(strconv.FormatInt(time.Now().UnixNano(), 36))
+	src, err := NewSource(ctx, "s3://"+bucket+"/registry.db", "/repo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3src := src.(*S3Source)
+	if _, err := s3src.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(demoRegistry(t).Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s3src.Put(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	start, end := time.Date(2025, 1, 8, 0, 0, 0, 0, time.UTC), time.Date(2025, 1, 9, 0, 0, 0, 0, time.UTC)
+	err = Update(ctx, src, time.Now(), func(reg *corepb.Registry) error {
+		return RecordMaterialization(reg, "pipeline_monitoring", "team_stats", start, end, time.Now())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := load(t, src)
+	last := reg.GetFeatureViews()[len(reg.GetFeatureViews())-1]
+	iv := last.GetMeta().GetMaterializationIntervals()
+	if last.GetSpec().GetName() != "team_stats" || !iv[len(iv)-1].GetEndTime().AsTime().Equal(end) {
+		t.Errorf("S3 registry after the update: %s %v", last.GetSpec().GetName(), iv)
+	}
+}
