@@ -187,6 +187,29 @@ func appendTypedValueJSON(dst []byte, v core.Value) []byte {
 
 // appendRawValueJSON decodes serialized feast.types.Value bytes into JSON.
 func appendRawValueJSON(dst []byte, b []byte) ([]byte, error) {
+	// Fast paths for a Value holding one scalar field and nothing else
+	// (what Feast writes for float, double and integer features); any
+	// other shape takes the general decoder below.
+	if len(b) > 1 {
+		switch b[0] {
+		case 0x35: // float_val (6), fixed32
+			if len(b) == 5 {
+				return appendPyFloat(dst, float64(math.Float32frombits(binary.LittleEndian.Uint32(b[1:])))), nil
+			}
+		case 0x29: // double_val (5), fixed64
+			if len(b) == 9 {
+				return appendPyFloat(dst, math.Float64frombits(binary.LittleEndian.Uint64(b[1:]))), nil
+			}
+		case 0x20, 0x40: // int64_val (4), unix_timestamp_val (8), varint
+			if v, n := protowire.ConsumeVarint(b[1:]); n == len(b)-1 {
+				return strconv.AppendInt(dst, int64(v), 10), nil
+			}
+		case 0x18: // int32_val (3), varint
+			if v, n := protowire.ConsumeVarint(b[1:]); n == len(b)-1 {
+				return strconv.AppendInt(dst, int64(int32(v)), 10), nil
+			}
+		}
+	}
 	num, typ, field, err := lastOneofField(b)
 	if err != nil {
 		return dst, err
