@@ -151,7 +151,9 @@ for server in $SERVERS; do
       p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
       p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
       rps=$(awk '$1 == "Requests/sec:" {print $2}' <<<"$out")
-      errs=$(awk '/Non-2xx/ {printf "%s non-2xx ", $NF} /Socket errors/ {printf "socket errors: %s", $0}' <<<"$out" | sed 's/ *$//')
+      # "Non-2xx or 3xx responses: N" and "Socket errors: connect A, read B, write C, timeout D"
+      errs=$(awk '/Non-2xx/ {printf "%s non-2xx, ", $NF}
+        /Socket errors/ {gsub(",", ""); for (i = 3; i < NF; i += 2) if ($(i + 1) > 0) printf "%s %s errors, ", $(i + 1), $i}' <<<"$out" | sed 's/, $//')
       if [[ -z "$rps" || -z "$p50" ]]; then
         log "wrk failed for $server $req c=$c:"; echo "$out" >&2
         printf '%s\t%s\t%s\tnan\tnan\tnan\twrk failed\n' "$(label "$server")" "$req" "$c" >>"$RESULTS"
