@@ -7,7 +7,7 @@ GO ?= go
 REPO ?= feature_repo
 PORT ?= 6566
 
-.PHONY: run build test unit lint conformance bench proto proto-check proto-golden
+.PHONY: run build test unit lint conformance bench bench-materialize proto proto-check proto-golden
 
 # Serve the demo repo on the embedded default (SQLite online store, parquet
 # offline data): needs nothing but Go.
@@ -34,6 +34,11 @@ conformance:
 
 bench:
 	scripts/bench.sh
+
+# Materialization, ours against feast materialize, parquet into a local Redis
+# (1 M entities × 10 features; results in bench/materialize.md).
+bench-materialize:
+	scripts/bench-materialize.sh
 
 # Regenerate protos/**/*.pb.go from protos/**/*.proto.
 proto:
