@@ -547,6 +547,65 @@ func appendZonedTimestamp(dst []byte, msg []byte) ([]byte, error) {
 	return append(dst, '"'), nil
 }
 
+// appendEventTime appends t exactly as core.Timestamp.AppendRFC3339 does
+// (UTC, a Z, 0, 3, 6 or 9 fraction digits by precision), without going
+// through time.Time formatting and its allocation for the fraction: an
+// answer has one per row and view. Years outside 1970..9999 and
+// out-of-range nanoseconds take core's path.
+func appendEventTime(dst []byte, t core.Timestamp) []byte {
+	if t.Seconds < 0 || t.Seconds > 253402300799 || t.Nanos < 0 || t.Nanos >= 1e9 {
+		return t.AppendRFC3339(dst)
+	}
+	// Civil date from days since the epoch (H. Hinnant's algorithm).
+	days, secs := t.Seconds/86400, t.Seconds%86400
+	z := days + 719468
+	era := z / 146097
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if mp >= 10 {
+		m = mp - 9
+	}
+	y := yoe + era*400
+	if m <= 2 {
+		y++
+	}
+	dst = appendDigits(dst, y, 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, m, 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, d, 2)
+	dst = append(dst, 'T')
+	dst = appendDigits(dst, secs/3600, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, secs/60%60, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, secs%60, 2)
+	switch n := int64(t.Nanos); {
+	case n == 0:
+	case n%1_000_000 == 0:
+		dst = appendDigits(append(dst, '.'), n/1_000_000, 3)
+	case n%1_000 == 0:
+		dst = appendDigits(append(dst, '.'), n/1_000, 6)
+	default:
+		dst = appendDigits(append(dst, '.'), n, 9)
+	}
+	return append(dst, 'Z')
+}
+
+// appendDigits appends v (0 <= v < 10^width) zero-padded to width digits.
+func appendDigits(dst []byte, v int64, width int) []byte {
+	var b [9]byte
+	for i := width - 1; i >= 0; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(dst, b[:width]...)
+}
+
 // appendOnlineResponse writes the whole /get-online-features answer.
 func appendOnlineResponse(dst []byte, r *core.OnlineResponse) ([]byte, error) {
 	// Grow once to about the answer's size (some 40 bytes per cell) rather
@@ -602,7 +661,7 @@ func appendOnlineResponse(dst []byte, r *core.OnlineResponse) ([]byte, error) {
 						dst = append(dst, ',')
 					}
 					dst = append(dst, '"')
-					dst = c.TSAt(i).AppendRFC3339(dst)
+					dst = appendEventTime(dst, c.TSAt(i))
 					dst = append(dst, '"')
 				}
 				dst = append(dst, ']')
