@@ -155,7 +155,7 @@ func (e *Engine) Snapshot(ctx context.Context) (*registry.Snapshot, error) {
 // or offline-only views and views Feast cannot materialize are invalid.
 func (e *Engine) Plan(snap *registry.Snapshot, req Request) ([]Task, error) {
 	if !req.Replay && !req.Incremental && req.Start.After(req.End) {
-		return nil, core.Invalidf("The given start_date %s is greater than the given end_date %s.", pyTime(req.Start), pyTime(req.End))
+		return nil, core.Invalidf("The given start_date %s is greater than the given end_date %s.", PyTime(req.Start), PyTime(req.End))
 	}
 	var views []*registry.View
 	if len(req.Views) == 0 {
@@ -539,8 +539,12 @@ func stateName(s corepb.FeatureViewState) string {
 	return strconv.Itoa(int(s))
 }
 
-// pyTime prints a time as Python prints an aware datetime.
-func pyTime(t time.Time) string {
-	s := t.Format("2006-01-02 15:04:05.999999-07:00")
-	return s
+// PyTime prints a time as Python's str() prints an aware datetime:
+// "2025-01-08 00:00:00+00:00", with six fraction digits when it has
+// microseconds. Feast's messages and CLI output use it.
+func PyTime(t time.Time) string {
+	if t.Nanosecond() >= 1000 {
+		return t.Format("2006-01-02 15:04:05.000000-07:00")
+	}
+	return t.Format("2006-01-02 15:04:05-07:00")
 }

@@ -216,8 +216,16 @@ func (h *HTTP) materialize(w http.ResponseWriter, r *http.Request, incremental b
 		return
 	}
 	bufPool.Put(bp)
-	q := r.URL.Query()
-	async, force := queryBool(q.Get("async")), queryBool(q.Get("force"))
+	async, err := queryBool(r, "async")
+	if err != nil {
+		writeValidationError(w, nil, err)
+		return
+	}
+	force, err := queryBool(r, "force")
+	if err != nil {
+		writeValidationError(w, nil, err)
+		return
+	}
 
 	mreq, tasks, err := h.planMaterialize(r.Context(), req, incremental)
 	if err != nil {
@@ -326,7 +334,7 @@ func (h *HTTP) planMaterialize(ctx context.Context, req *materializeRequest, inc
 			return mreq, nil, err
 		}
 		if !mreq.Start.Before(mreq.End) {
-			return mreq, nil, core.Invalidf("start_ts (%s) must be before end_ts (%s)", pyDateTime(mreq.Start), pyDateTime(mreq.End))
+			return mreq, nil, core.Invalidf("start_ts (%s) must be before end_ts (%s)", materialize.PyTime(mreq.Start), materialize.PyTime(mreq.End))
 		}
 	}
 	tasks, err := e.Plan(snap, mreq)
@@ -391,20 +399,18 @@ func pyRepr(s string) string {
 	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
 }
 
-// queryBool reads a FastAPI bool query parameter.
-func queryBool(s string) bool {
-	switch strings.ToLower(s) {
-	case "1", "true", "yes", "on", "t", "y":
-		return true
+// queryBool reads a FastAPI bool query parameter (absent is false); a
+// value pydantic cannot read as a bool is a 422, as in Feast.
+func queryBool(r *http.Request, name string) (bool, error) {
+	v, ok := r.URL.Query()[name]
+	if !ok || len(v) == 0 {
+		return false, nil
 	}
-	b, _ := strconv.ParseBool(s)
-	return b
-}
-
-// pyDateTime prints an aware datetime as Python's str() does.
-func pyDateTime(t time.Time) string {
-	if t.Nanosecond() >= 1000 {
-		return t.Format("2006-01-02 15:04:05.000000-07:00")
+	s := v[len(v)-1]
+	b, ok := laxBool(core.StringValue(s))
+	if !ok {
+		return false, &fieldError{loc: []any{"query", name}, typ: "bool_parsing",
+			msg: "Input should be a valid boolean, unable to interpret input", input: []byte(strconv.Quote(s))}
 	}
-	return t.Format("2006-01-02 15:04:05-07:00")
+	return b, nil
 }

@@ -173,6 +173,7 @@ func TestMaterializeBadRequests(t *testing.T) {
 		{"incremental without end", "/materialize-incremental", `{"feature_views": ["team_stats"]}`, 422, `"type":"missing","loc":["body","end_ts"]`},
 		{"not JSON", "/materialize", `{`, 422, `"type":"json_invalid"`},
 		{"version", "/materialize", `{"start_ts": "2025-01-01", "end_ts": "2025-01-02", "version": "v2"}`, 501, `not supported`},
+		{"bad async flag", "/materialize?async=maybe", `{"start_ts": "2025-01-01", "end_ts": "2025-01-02"}`, 422, `"type":"bool_parsing","loc":["query","async"]`},
 		{"on-demand view", "/materialize", `{"start_ts": "2025-01-01", "end_ts": "2025-01-02", "feature_views": ["pipeline_risk"]}`, 501, `on-demand`},
 	}
 	for _, c := range cases {

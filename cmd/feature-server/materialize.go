@@ -155,9 +155,9 @@ func runMaterialize(ctx context.Context, repo, yamlPath string, args []string, i
 	}
 	// Feast's header line, without its colours.
 	if incremental {
-		fmt.Fprintf(stdout, "Materializing %d feature views to %s into the %s online store.\n\n", len(tasks), pyDate(req.End), cfg.OnlineStore.Type)
+		fmt.Fprintf(stdout, "Materializing %d feature views to %s into the %s online store.\n\n", len(tasks), materialize.PyTime(req.End.Truncate(time.Second)), cfg.OnlineStore.Type)
 	} else {
-		fmt.Fprintf(stdout, "Materializing %d feature views from %s to %s into the %s online store.\n\n", len(tasks), pyDate(req.Start), pyDate(req.End), cfg.OnlineStore.Type)
+		fmt.Fprintf(stdout, "Materializing %d feature views from %s to %s into the %s online store.\n\n", len(tasks), materialize.PyTime(req.Start.Truncate(time.Second)), materialize.PyTime(req.End.Truncate(time.Second)), cfg.OnlineStore.Type)
 	}
 	prog.incremental = incremental
 	res, err := eng.Run(ctx, tasks, false)
@@ -285,10 +285,6 @@ func isTerminal(w io.Writer) bool {
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
-// pyDate prints a time as Python prints an aware datetime without
-// microseconds ("2021-07-16 19:20:01+00:00").
-func pyDate(t time.Time) string { return t.Format("2006-01-02 15:04:05-07:00") }
-
 // cliProgress prints a line per view and, on a terminal, a progress bar.
 type cliProgress struct {
 	out, bar    io.Writer
@@ -306,7 +302,7 @@ func (p *cliProgress) ViewStarted(view string, start, end time.Time) {
 	defer p.mu.Unlock()
 	p.view, p.started, p.drawn = view, time.Now(), time.Time{}
 	if p.incremental {
-		fmt.Fprintf(p.out, "%s from %s to %s:\n", view, pyDate(start.Truncate(time.Second)), pyDate(end.Truncate(time.Second)))
+		fmt.Fprintf(p.out, "%s from %s to %s:\n", view, materialize.PyTime(start.Truncate(time.Second)), materialize.PyTime(end.Truncate(time.Second)))
 	} else {
 		fmt.Fprintf(p.out, "%s:\n", view)
 	}
