@@ -242,9 +242,9 @@ class Case:
         return doc
 
 
-def load_cases() -> List[Case]:
+def load_cases(cases_dir: Path = CASES_DIR) -> List[Case]:
     cases = []
-    for p in sorted(CASES_DIR.glob("*.json")):
+    for p in sorted(cases_dir.glob("*.json")):
         d = json.loads(p.read_text())
         if d.get("name") != p.stem:
             raise HarnessError(f"{p}: name {d.get('name')!r} must equal the file name")
