@@ -30,7 +30,7 @@ unit:
 	scripts/go-test.sh
 
 conformance:
-	conformance/run.sh -q
+	conformance/run.sh
 
 bench:
 	scripts/bench.sh
