@@ -1,11 +1,11 @@
 """Our materialization against `feast materialize` (Feast 0.67.0), on real stores.
 
-For each variant (SQLite and Redis, entity key serialization v3 and v2): one `feast apply`,
-the registry copied to a second repo dir, then `feast materialize` in one and ours in the
-other over the same window. The stores must hold the same bytes (SQLite rows, Redis hashes
-dumped with HGETALL), the registries the same record (view order, state, intervals), Feast's
-SDK must read the same answers from both, and each side's `materialize-incremental` must
-continue from where the other's `materialize` stopped.
+For each variant (SQLite and Redis with entity key serialization v3 and v2, PostgreSQL v3):
+one `feast apply`, the registry copied to a second repo dir, then `feast materialize` in one
+and ours in the other over the same window. The stores must hold the same bytes (SQLite and
+PostgreSQL rows, Redis hashes dumped with HGETALL), the registries the same record (view
+order, state, intervals), Feast's SDK must read the same answers from both, and each side's
+`materialize-incremental` must continue from where the other's `materialize` stopped.
 
 Then: a PostgreSQL source variant of the demo repo (parquet loaded into tables, one source
 a query), materialized by Feast and by us from PostgreSQL; and crash safety on Redis (our
@@ -44,6 +44,7 @@ MAT_VARIANTS: Dict[str, Tuple[str, int]] = {
     "sqlite_v2": ("sqlite", 2),
     "redis_v3": ("redis", 3),
     "redis_v2": ("redis", 2),
+    "postgres_v3": ("postgres", 3),
 }
 
 # Every feature of every view, and entity rows that hit present, null and missing cells.
@@ -169,18 +170,41 @@ def two_repos(root: Path, online_a: dict, online_b: dict, eksv: int, env: Dict[s
         copy_repo(d)
         rewrite_store_yaml(d, online, eksv)
     harness.run_checked(feast_cmd(a) + ["apply"], a, env, root / "logs" / "feast-apply.log")
+    if online_b["type"] == "postgres":
+        # Feast's apply creates B's schema; then B takes A's registry.
+        harness.run_checked(feast_cmd(b) + ["apply"], b, env, root / "logs" / "feast-apply-b.log")
     # B gets A's registry as is; our materialization creates B's SQLite tables.
     shutil.copy(a / "data" / "registry.db", b / "data" / "registry.db")
     return a, b
 
 
+def postgres_online(port: int, schema: str) -> dict:
+    return {"type": "postgres", "host": "127.0.0.1", "port": port, "database": "feast", "db_schema": schema,
+            "user": "feast", "password": "feast", "sslmode": "disable"}
+
+
+def postgres_rows(port: int, schema: str) -> Dict[str, List[Tuple]]:
+    """table -> sorted rows of a Feast PostgreSQL online store schema."""
+    import psycopg
+
+    out = {}
+    with psycopg.connect(f"postgresql://feast:feast@127.0.0.1:{port}/feast") as con:
+        tables = [r[0] for r in con.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))]
+        for t in tables:
+            rows = con.execute(f'SELECT entity_key, feature_name, value, value_text, event_ts, created_ts FROM "{schema}"."{t}"').fetchall()
+            out[t] = sorted((tuple(x.hex() if isinstance(x, bytes) else x for x in r) for r in rows), key=repr)
+    return out
+
+
 @pytest.mark.parametrize("variant", list(MAT_VARIANTS))
-def test_materialize_same_as_feast(variant, tmp_root, base_env, ours_mode, our_binary, redis_port):
+def test_materialize_same_as_feast(variant, tmp_root, base_env, ours_mode, our_binary, redis_port, postgres_port):
     kind, eksv = MAT_VARIANTS[variant]
     root = tmp_root / "materialize" / variant
     logs = root / "logs"
     if kind == "sqlite":
         online_a = online_b = {"type": "sqlite", "path": "data/online.db"}
+    elif kind == "postgres":
+        online_a, online_b = postgres_online(postgres_port, "mat_feast"), postgres_online(postgres_port, "mat_ours")
     else:
         db_a, db_b = (1, 2) if eksv == 3 else (3, 4)
         redis_flush(redis_port, db_a)
@@ -194,6 +218,12 @@ def test_materialize_same_as_feast(variant, tmp_root, base_env, ours_mode, our_b
     # Same bytes in the stores.
     if kind == "sqlite":
         fa, fb = harness.sqlite_rows(a / "data" / "online.db"), harness.sqlite_rows(b / "data" / "online.db")
+        assert set(fa) == set(fb), f"tables differ: {sorted(fa)} vs {sorted(fb)}"
+        for table in fa:
+            assert fa[table] == fb[table], f"{table}: rows differ\nfeast {fa[table][:3]}\nours  {fb[table][:3]}"
+        assert sum(len(v) for v in fa.values()) > 0
+    elif kind == "postgres":
+        fa, fb = postgres_rows(postgres_port, "mat_feast"), postgres_rows(postgres_port, "mat_ours")
         assert set(fa) == set(fb), f"tables differ: {sorted(fa)} vs {sorted(fb)}"
         for table in fa:
             assert fa[table] == fb[table], f"{table}: rows differ\nfeast {fa[table][:3]}\nours  {fb[table][:3]}"
