@@ -71,8 +71,9 @@ type Engine struct {
 // not set materialization.online_write_batch_size.
 const DefaultBatchSize = 10_000
 
-// Progress receives materialization events; calls for one view come from
-// one goroutine at a time.
+// Progress receives materialization events. ViewStarted and ViewDone come
+// from the goroutine running Run; RowsWritten from the writers, possibly
+// several at once.
 type Progress interface {
 	// ViewStarted is called before a view's first row is pulled.
 	ViewStarted(view string, start, end time.Time)
@@ -404,7 +405,7 @@ func (e *Engine) pullAndWrite(ctx context.Context, v *registry.View, start, end 
 	var written, total atomic.Int64
 	total.Store(-1)
 	var wg sync.WaitGroup
-	name := e.storageName(v)
+	name := StorageName(v, e.EnableVersioning)
 	for range writers {
 		wg.Add(1)
 		go func() {
@@ -458,9 +459,11 @@ func (e *Engine) pullAndWrite(ctx context.Context, v *registry.View, start, end 
 	return written.Load(), ctx.Err()
 }
 
-// storageName is the name the view's rows are stored under.
-func (e *Engine) storageName(v *registry.View) string {
-	if e.EnableVersioning && v.CurrentVersion > 0 {
+// StorageName is the name a view's rows are stored under: "<name>_v<N>"
+// for a view at version N > 0 when online versioning is enabled, as Feast's
+// compute_versioned_name.
+func StorageName(v *registry.View, enableVersioning bool) string {
+	if enableVersioning && v.CurrentVersion > 0 {
 		return v.Name + "_v" + strconv.Itoa(int(v.CurrentVersion))
 	}
 	return v.StorageName()

@@ -231,7 +231,7 @@ func fillEmptyStore(ctx context.Context, cfg *config.RepoConfig, reg *registry.R
 		if !v.Online || v.Disabled || len(v.MaterializationIntervals) == 0 {
 			continue
 		}
-		ok, err := sqliteHasRows(ctx, path, cfg.Project+"_"+v.StorageName())
+		ok, err := sqliteHasRows(ctx, path, cfg.Project+"_"+materialize.StorageName(v, cfg.Registry.EnableOnlineFeatureViewVersioning))
 		if err != nil {
 			return fmt.Errorf("checking the online store %s: %w", path, err)
 		}
@@ -250,7 +250,9 @@ func fillEmptyStore(ctx context.Context, cfg *config.RepoConfig, reg *registry.R
 	log.Info("online store is empty: materializing the recorded intervals from the offline sources", "path", path, "views", strings.Join(empty, ","))
 	res, err := eng.Materialize(ctx, materialize.Request{Views: empty, Replay: true})
 	if err != nil {
-		return fmt.Errorf("filling the empty online store (disable with --materialize-if-empty=false): %w", err)
+		// Serving what is there beats not serving: say so loudly and go on.
+		log.Error("filling the empty online store failed; serving it as it is (run materialize, or start with --materialize-if-empty=false)", "err", err)
+		return nil
 	}
 	log.Info("online store filled", "views", len(res.Views), "rows", res.Rows, "seconds", fmt.Sprintf("%.2f", res.Duration.Seconds()))
 	return nil

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -120,7 +121,7 @@ func TestServeFillsEmptyStore(t *testing.T) {
 			port := freePort(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
-			var logs bytes.Buffer
+			var logs syncBuffer
 			go func() {
 				done <- Run(ctx, []string{"-c", repo, "serve", "-p", fmt.Sprint(port), fmt.Sprintf("--materialize-if-empty=%v", fill)}, io.Discard, &logs)
 			}()
@@ -168,4 +169,47 @@ func TestServeFillsEmptyStore(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A fill that cannot read its sources does not keep the server down: it
+// says so and serves the store as it is.
+func TestServeStartsWhenFillFails(t *testing.T) {
+	repo := materializeRepo(t)
+	parquets, _ := filepath.Glob(filepath.Join(repo, "data", "*.parquet"))
+	for _, p := range parquets {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	port := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var logs bytes.Buffer
+	go func() { done <- Run(ctx, []string{"-c", repo, "serve", "-p", fmt.Sprint(port)}, io.Discard, &logs) }()
+	waitHTTP(t, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/health", port))
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if !strings.Contains(logs.String(), "filling the empty online store failed") {
+		t.Errorf("no error logged:\n%s", logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while the server writes logs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
