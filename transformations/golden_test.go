@@ -14,6 +14,8 @@ import (
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/onlinestore/sqlite"
+	servingpb "github.com/feastgo/feastgo/protos/feast/serving"
+	typespb "github.com/feastgo/feastgo/protos/feast/types"
 	"github.com/feastgo/feastgo/registry"
 	"github.com/feastgo/feastgo/server"
 	"github.com/feastgo/feastgo/transformations"
@@ -128,5 +130,56 @@ func replayGoldenODFV(t *testing.T, h http.Handler, expect func(name string, req
 				t.Fatalf("%s\n got %s\nwant %s", diff, rec.Body, g.Body)
 			}
 		})
+	}
+}
+
+// TestGRPCRequestContext: on gRPC, request data for an ODFV may come in
+// request_context instead of entities.
+func TestGRPCRequestContext(t *testing.T) {
+	cfg, err := config.Load(goldenRepo, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	src, err := registry.NewSource(ctx, cfg.Registry.Path, cfg.RepoDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registry.Open(ctx, src, registry.Options{Project: cfg.Project})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlite.Open(cfg.OnlineStore.SQLite.Path, cfg.Project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion,
+		Transformer: transformations.New(transformations.Options{Execution: transformations.Native})}
+	ints := func(vs ...int64) *typespb.RepeatedValue {
+		r := &typespb.RepeatedValue{}
+		for _, v := range vs {
+			r.Val = append(r.Val, &typespb.Value{Val: &typespb.Value_Int64Val{Int64Val: v}})
+		}
+		return r
+	}
+	resp, err := (&server.GRPC{Online: svc}).GetOnlineFeatures(ctx, &servingpb.GetOnlineFeaturesRequest{
+		Kind:           &servingpb.GetOnlineFeaturesRequest_Features{Features: &servingpb.FeatureList{Val: []string{"pipeline_risk:risk_score"}}},
+		Entities:       map[string]*typespb.RepeatedValue{"pipeline_id": ints(1, 2)},
+		RequestContext: map[string]*typespb.RepeatedValue{"queue_depth": ints(3, 0)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := resp.GetMetadata().GetFeatureNames().GetVal()
+	if len(names) != 2 || names[1] != "risk_score" {
+		t.Fatalf("feature names %v", names)
+	}
+	// Feast's answer for the same request (golden odfv_pandas).
+	want := []float64{0.48056941947516274, 0.3409342876502445}
+	for i, v := range resp.GetResults()[1].GetValues() {
+		if v.GetDoubleVal() != want[i] {
+			t.Errorf("row %d: %v, want %v", i, v, want[i])
+		}
 	}
 }

@@ -549,7 +549,7 @@ func (c *pyIterCursor) Next(p *starlark.Value) bool {
 }
 func (c *pyIterCursor) Done() {}
 
-func collect(thread *starlark.Thread, x starlark.Value, fn string) ([]starlark.Value, error) {
+func collect(x starlark.Value) ([]starlark.Value, error) {
 	it, ok := x.(starlark.Iterable)
 	if !ok {
 		return nil, fmt.Errorf("TypeError: '%s' object is not iterable", x.Type())
@@ -564,7 +564,7 @@ func collect(thread *starlark.Thread, x starlark.Value, fn string) ([]starlark.V
 	return out, nil
 }
 
-func pyZip(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func pyZip(_ *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if len(kwargs) > 0 {
 		return nil, unsupportedf("zip() keyword arguments")
 	}
@@ -601,7 +601,7 @@ func pyZip(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kw
 	}}, nil
 }
 
-func pyEnumerate(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func pyEnumerate(_ *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var x starlark.Value
 	var start starlark.Value = starlark.MakeInt(0)
 	if err := starlark.UnpackArgs("enumerate", args, kwargs, "iterable", &x, "start?", &start); err != nil {
@@ -611,7 +611,7 @@ func pyEnumerate(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tup
 	if !ok || s.isFloat {
 		return nil, fmt.Errorf("TypeError: '%s' object cannot be interpreted as an integer", start.Type())
 	}
-	vals, err := collect(thread, x, "enumerate")
+	vals, err := collect(x)
 	if err != nil {
 		return nil, err
 	}
