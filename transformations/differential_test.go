@@ -58,8 +58,8 @@ func fspec(fs []registry.Field) []*corepb.FeatureSpecV2 {
 
 // odfvProto is the registry entry Feast's apply would write for c.
 func (c *diffCase) odfvProto() *corepb.OnDemandFeatureView {
-	udf := ""
-	if m := defName.FindStringSubmatch(c.body); m != nil {
+	udf := "" // the last top-level def: helpers come first, as in a repo
+	for _, m := range defName.FindAllStringSubmatch(c.body, -1) {
 		udf = m[1]
 	}
 	sources := map[string]*corepb.OnDemandSource{}
@@ -304,6 +304,9 @@ func runDifferential(t *testing.T, cases []diffCase) {
 			want := o.ask(t, req)
 			got, err := eng.Transform(context.Background(), odfv, c.outputFields(), in, c.rows, c.fullNames)
 			if want.Error != "" {
+				if c.native {
+					t.Fatalf("the case is marked native but Feast fails: %s", want.Error)
+				}
 				if err == nil {
 					t.Fatalf("Feast fails (%s) but the native engine answers %v", want.Error, describeCols(got))
 				}

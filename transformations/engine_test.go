@@ -309,3 +309,37 @@ func TestDecisionCachedPerODFV(t *testing.T) {
 		t.Fatal("a new *registry.ODFV shares the old compilation")
 	}
 }
+
+// TestConcurrentTransforms shares one compiled UDF across goroutines (run
+// with -race).
+func TestConcurrentTransforms(t *testing.T) {
+	eng := New(Options{})
+	cases := handCases()
+	type job struct {
+		odfv *registry.ODFV
+		c    diffCase
+	}
+	var jobs []job
+	for _, c := range cases {
+		if c.native {
+			jobs = append(jobs, job{c.compile(t), c})
+		}
+	}
+	done := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			var err error
+			for i := 0; i < 20 && err == nil; i++ {
+				j := jobs[(g+i)%len(jobs)]
+				in, _ := j.c.inputs()
+				_, err = eng.Transform(context.Background(), j.odfv, j.c.outputFields(), in, j.c.rows, j.c.fullNames)
+			}
+			done <- err
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
