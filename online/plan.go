@@ -5,6 +5,7 @@
 package online
 
 import (
+	"math"
 	"sort"
 	"strings"
 
@@ -65,29 +66,34 @@ func parseRef(ref string) (view string, version *int32, feature string, err erro
 	i := strings.IndexByte(ref, ':')
 	if i < 0 {
 		return "", nil, "", core.Errorf(core.KindInvalidArgument, "ValueError",
-			"Invalid feature reference %q: expected the form \"feature_view:feature\"", ref)
+			"Invalid feature reference '%s'. Expected format: '<feature_view>:<feature>' or '<feature_view>@<version>:<feature>'", ref)
 	}
 	view, feature = ref[:i], ref[i+1:]
-	if at := strings.Index(view, "@v"); at >= 0 {
-		n := 0
-		digits := view[at+2:]
-		if digits == "" {
-			return "", nil, "", core.Invalidf("Invalid feature reference %q: bad version", ref)
-		}
-		for _, c := range digits {
-			if c < '0' || c > '9' || n > 1<<24 {
-				return "", nil, "", core.Invalidf("Invalid feature reference %q: bad version %q", ref, digits)
-			}
-			n = n*10 + int(c-'0')
-		}
-		v := int32(n)
-		version = &v
-		view = view[:at]
+	at := strings.IndexByte(view, '@')
+	if at < 0 {
+		return view, nil, feature, nil
 	}
-	if view == "" || feature == "" {
-		return "", nil, "", core.Invalidf("Invalid feature reference %q: empty view or feature name", ref)
+	// Feast's rule: an empty tag or "latest" (any case) means the active
+	// version; "v<N>"/"V<N>" pins version N; any other tag is part of the
+	// view name.
+	tag := view[at+1:]
+	if tag == "" || strings.EqualFold(tag, "latest") {
+		return view[:at], nil, feature, nil
 	}
-	return view, version, feature, nil
+	if len(tag) < 2 || (tag[0] != 'v' && tag[0] != 'V') {
+		return view, nil, feature, nil
+	}
+	n := int64(0)
+	for _, c := range tag[1:] {
+		if c < '0' || c > '9' {
+			return view, nil, feature, nil
+		}
+		if n = n*10 + int64(c-'0'); n > math.MaxInt32 {
+			return "", nil, "", core.Invalidf("Invalid feature reference '%s': version %s is too large", ref, tag)
+		}
+	}
+	v := int32(n)
+	return view[:at], &v, feature, nil
 }
 
 // buildPlan resolves refs (or a feature service) against the snapshot,

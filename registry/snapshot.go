@@ -64,6 +64,9 @@ type View struct {
 	CurrentVersion int32
 	// Version is set when this View is a pinned historical version.
 	Version *int32
+	// activeVersion is CurrentVersion when online versioning is enabled:
+	// unpinned reads then go to the active version's rows, as in Feast.
+	activeVersion int32
 	// BatchSource and StreamSource are the view's embedded data sources.
 	BatchSource  *corepb.DataSource
 	StreamSource *corepb.DataSource
@@ -83,8 +86,12 @@ func (v *View) Feature(name string) (Field, bool) {
 // StorageName is the name rows are stored under: the view name, or
 // "<name>_v<N>" for a pinned version N > 0.
 func (v *View) StorageName() string {
-	if v.Version != nil && *v.Version > 0 {
-		return v.Name + "_v" + strconv.Itoa(int(*v.Version))
+	n := v.activeVersion
+	if v.Version != nil {
+		n = *v.Version
+	}
+	if n > 0 {
+		return v.Name + "_v" + strconv.Itoa(int(n))
 	}
 	return v.Name
 }
@@ -235,7 +242,7 @@ func (s *Snapshot) ViewVersion(name string, n int32) (*View, error) {
 		v = &cp
 	} else {
 		return nil, core.Errorf(core.KindNotFound, "FeatureViewVersionNotFound",
-			"Version %d of feature view %s does not exist in project %s", n, name, s.Project)
+			"Version v%d of feature view %s does not exist in project %s", n, name, s.Project)
 	}
 	tag := n
 	v.Version = &tag
@@ -402,6 +409,11 @@ func Compile(reg *corepb.Registry, project string, enableVersioning bool) (*Snap
 			continue
 		}
 		s.versionedProtos[rec.GetFeatureViewName()+"@"+strconv.Itoa(int(rec.GetVersionNumber()))] = rec.GetFeatureViewProto()
+	}
+	if enableVersioning {
+		for _, v := range s.views {
+			v.activeVersion = v.CurrentVersion
+		}
 	}
 	for _, v := range s.views {
 		if ps := v.StreamSource; ps != nil && ps.GetType() == corepb.DataSource_PUSH_SOURCE {
