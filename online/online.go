@@ -210,7 +210,7 @@ func (s *Service) GetOnlineFeatures(ctx context.Context, req *Request) (*core.On
 			}
 		}
 		rd := &reads[gi]
-		rd.View = g.view.StorageName()
+		rd.View = g.storage
 		rd.Features = g.storeFeat
 		if ks := findKeySet(keySets, parts, partCols); ks >= 0 {
 			rd.Keys, fanout[gi] = keySets[ks].keys, keySets[ks].fan

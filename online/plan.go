@@ -43,6 +43,8 @@ type group struct {
 	features  []registry.Field
 	outNames  []string
 	storeFeat []string
+	// storage is the name the view's rows are stored under for this read.
+	storage string
 	// tableJoinKeys are the view's join keys (real names).
 	tableJoinKeys map[string]bool
 	// aliasToJoinKey inverts the projection's join_key_map.
@@ -165,6 +167,14 @@ func buildPlan(s *registry.Snapshot, refs []string, service string, fullNames bo
 		}
 		g := &group{view: v, nameToUse: nameToUse, metaName: v.Name,
 			tableJoinKeys: map[string]bool{}, aliasToJoinKey: map[string]string{}}
+		g.storage = v.StorageName()
+		if proj != nil && v.Version == nil {
+			// Feast reads feature-service and ODFV-source projections
+			// through a copy of the view that has lost its active version,
+			// so they read the unversioned rows unless the projection pins
+			// a version.
+			g.storage = v.Name
+		}
 		if proj != nil {
 			if proj.Alias != "" {
 				g.metaName = proj.Alias
