@@ -283,17 +283,26 @@ func (p *respPool) roundTrip(ctx context.Context, c *respConn, project string, c
 	}
 	out := c.out[:0]
 	for _, cmd := range cmds {
-		fields := sets[cmd.set].fields
-		out = append(out, '*')
-		out = strconv.AppendInt(out, int64(len(fields)+2), 10)
-		out = append(out, "\r\n$5\r\nHMGET\r\n$"...)
-		out = strconv.AppendInt(out, int64(len(cmd.key)+len(project)), 10)
-		out = append(out, '\r', '\n')
-		out = append(out, cmd.key...)
-		out = append(out, project...)
-		out = append(out, '\r', '\n')
-		for _, f := range fields {
-			out = append(out, f.bulk...)
+		set := &sets[cmd.set]
+		if set.all {
+			out = append(out, "*2\r\n$7\r\nHGETALL\r\n"...)
+		} else {
+			out = append(out, '*')
+			out = strconv.AppendInt(out, int64(len(set.fields)+2), 10)
+			out = append(out, "\r\n$5\r\nHMGET\r\n"...)
+		}
+		out = appendKey(out, cmd.key, project)
+		if !set.all {
+			for _, f := range set.fields {
+				out = append(out, f.bulk...)
+			}
+		}
+	}
+	// HLEN probes of the sets learning their hashes' size, after the reads.
+	for i := range sets {
+		if sets[i].probe {
+			out = append(out, "*2\r\n$4\r\nHLEN\r\n"...)
+			out = appendKey(out, sets[i].probeKey, project)
 		}
 	}
 	if cap(out) <= 1<<20 {
@@ -304,21 +313,18 @@ func (p *respPool) roundTrip(ctx context.Context, c *respConn, project string, c
 	}
 	// Read every reply even after an error reply, so the connection stays
 	// usable.
-	var arena []byte
-	var replyErr error
+	r := replyReader{c: c, left: len(vals)}
 	v := 0
-	left := len(vals) // values still to read, to size arena chunks
 	for _, cmd := range cmds {
-		width := len(sets[cmd.set].fields)
+		set := &sets[cmd.set]
+		width := len(set.fields)
 		line, err := c.line()
 		if err != nil {
 			return err
 		}
 		switch line[0] {
 		case '-':
-			if replyErr == nil {
-				replyErr = &errRedisReply{msg: string(line[1:])}
-			}
+			r.fail(line)
 			v += width
 			continue
 		case '*':
@@ -329,44 +335,153 @@ func (p *respPool) roundTrip(ctx context.Context, c *respConn, project string, c
 		if err != nil {
 			return err
 		}
+		if set.all {
+			// Name/value pairs of the whole hash: keep the requested ones.
+			if n%2 != 0 {
+				return errProtocol
+			}
+			if n/2 > set.seen {
+				set.seen = n / 2
+			}
+			for i := 0; i < n; i += 2 {
+				name, err := r.bulkPeek()
+				if err != nil {
+					return err
+				}
+				slot, ok := set.shape.index[string(name)]
+				if !ok {
+					if err := r.skipBulk(); err != nil {
+						return err
+					}
+					continue
+				}
+				if vals[v+slot], err = r.bulk(); err != nil {
+					return err
+				}
+			}
+			v += width
+			continue
+		}
 		if n != width {
 			return fmt.Errorf("redis: HMGET answered %d values for %d fields", n, width)
 		}
 		for i := 0; i < n; i++ {
+			if vals[v], err = r.bulk(); err != nil {
+				return err
+			}
+			v++
+		}
+	}
+	for i := range sets {
+		if set := &sets[i]; set.probe {
 			line, err := c.line()
 			if err != nil {
 				return err
 			}
-			if line[0] != '$' {
+			switch {
+			case line[0] == '-':
+				r.fail(line)
+			case line[0] == ':':
+				n, err := parseLen(line[1:])
+				if err != nil {
+					return err
+				}
+				set.hlen = n
+			default:
 				return errProtocol
 			}
-			size, err := parseLen(line[1:])
-			if err != nil {
-				return err
-			}
-			left--
-			if size < 0 {
-				vals[v] = nil
-				v++
-				continue
-			}
-			if arena == nil || cap(arena)-len(arena) < size {
-				// A new chunk, sized for the values still to come (a
-				// serialized scalar is about ten bytes); values already
-				// handed out keep pointing into the old one.
-				arena = make([]byte, 0, size+12*left)
-			}
-			start := len(arena)
-			arena = arena[:start+size]
-			if _, err := io.ReadFull(c.br, arena[start:]); err != nil {
-				return err
-			}
-			if _, err := c.br.Discard(2); err != nil {
-				return err
-			}
-			vals[v] = arena[start : start+size : start+size]
-			v++
 		}
 	}
-	return replyErr
+	return r.err
+}
+
+func appendKey(out, key []byte, project string) []byte {
+	out = append(out, '$')
+	out = strconv.AppendInt(out, int64(len(key)+len(project)), 10)
+	out = append(out, '\r', '\n')
+	out = append(out, key...)
+	out = append(out, project...)
+	return append(out, '\r', '\n')
+}
+
+// replyReader reads bulk strings of replies into a byte arena.
+type replyReader struct {
+	c     *respConn
+	arena []byte
+	left  int   // values still to come, to size arena chunks
+	err   error // the first error reply
+}
+
+func (r *replyReader) fail(line []byte) {
+	if r.err == nil {
+		r.err = &errRedisReply{msg: string(line[1:])}
+	}
+}
+
+// bulkHeader reads a "$<len>" line; -1 is a null.
+func (r *replyReader) bulkHeader() (int, error) {
+	line, err := r.c.line()
+	if err != nil {
+		return 0, err
+	}
+	if line[0] != '$' {
+		return 0, errProtocol
+	}
+	return parseLen(line[1:])
+}
+
+// bulk reads one bulk string into the arena: nil for a null, else a
+// non-nil slice that stays valid.
+func (r *replyReader) bulk() ([]byte, error) {
+	size, err := r.bulkHeader()
+	if err != nil {
+		return nil, err
+	}
+	r.left--
+	if size < 0 {
+		return nil, nil
+	}
+	if r.arena == nil || cap(r.arena)-len(r.arena) < size {
+		// A new chunk, sized for the values still to come (a serialized
+		// scalar is about ten bytes); values already handed out keep
+		// pointing into the old one.
+		r.arena = make([]byte, 0, size+12*max(r.left, 0))
+	}
+	start := len(r.arena)
+	r.arena = r.arena[:start+size]
+	if _, err := io.ReadFull(r.c.br, r.arena[start:]); err != nil {
+		return nil, err
+	}
+	if _, err := r.c.br.Discard(2); err != nil {
+		return nil, err
+	}
+	return r.arena[start : start+size : start+size], nil
+}
+
+// bulkPeek reads a short bulk string (a field name) without copying it;
+// the slice is valid until the next read.
+func (r *replyReader) bulkPeek() ([]byte, error) {
+	size, err := r.bulkHeader()
+	if err != nil {
+		return nil, err
+	}
+	if size < 0 || size > 4096 {
+		return nil, errProtocol
+	}
+	b, err := r.c.br.Peek(size + 2)
+	if err != nil {
+		return nil, err
+	}
+	_, _ = r.c.br.Discard(size + 2)
+	return b[:size], nil
+}
+
+// skipBulk discards one bulk string.
+func (r *replyReader) skipBulk() error {
+	size, err := r.bulkHeader()
+	if err != nil || size < 0 {
+		return err
+	}
+	_, err = r.c.br.Discard(size + 2)
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand"
 	"net"
 	"sync"
 	"testing"
@@ -207,5 +208,152 @@ func TestRespPoolBound(t *testing.T) {
 	defer s.fast.mu.Unlock()
 	if len(s.fast.idle) > 2 {
 		t.Fatalf("%d idle connections with PoolSize 2", len(s.fast.idle))
+	}
+}
+
+// goRedisReader is a store on the same Redis and project reading through
+// go-redis HMGETs only: the reference for the RESP path.
+func goRedisReader(t *testing.T, s *Store) *Store {
+	t.Helper()
+	ref, err := New(Options{Addrs: []string{storetest.Env(t, "FEASTGO_TEST_REDIS")}, Project: s.project})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref.fast.close()
+	ref.fast = nil
+	t.Cleanup(func() { _ = ref.Close() })
+	return ref
+}
+
+func sameRows(t *testing.T, what string, got, want []onlinestore.Row) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d rows, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if g.Found != w.Found || g.TS != w.TS || len(g.Values) != len(w.Values) {
+			t.Fatalf("%s row %d: found=%v ts=%+v n=%d, want found=%v ts=%+v n=%d", what, i, g.Found, g.TS, len(g.Values), w.Found, w.TS, len(w.Values))
+		}
+		for f := range g.Values {
+			if (g.Values[f] == nil) != (w.Values[f] == nil) || string(g.Values[f]) != string(w.Values[f]) {
+				t.Fatalf("%s row %d feature %d: %x (nil %v), want %x (nil %v)", what, i, f, g.Values[f], g.Values[f] == nil, w.Values[f], w.Values[f] == nil)
+			}
+		}
+	}
+}
+
+// Reading most fields of small hashes goes through HGETALL once the hash
+// size is known; the answers must be exactly those of HMGET, for present,
+// absent and null features, missing views and missing entities.
+func TestRespHGETALLMatchesHMGET(t *testing.T) {
+	s := fastStore(t, Options{})
+	ref := goRedisReader(t, s)
+	ctx := context.Background()
+	r := rand.New(rand.NewSource(7))
+	views := []string{"va", "vb", "vc", "vd"}
+	features := []string{"f0", "f1", "f2", "f3", "f4", "f5"}
+	for vi, v := range views {
+		for id := int64(1); id <= 30; id++ {
+			if r.Intn(5) == 0 {
+				continue // no row of this view for this entity
+			}
+			// Some rows lack some features: Feast writes no field for them.
+			var fs []string
+			var vals [][]byte
+			for fi, f := range features {
+				switch r.Intn(6) {
+				case 0:
+					continue
+				case 1:
+					vals = append(vals, []byte{}) // a stored null
+				default:
+					vals = append(vals, core.AppendValueProto(nil, core.Int64Value(id*100+int64(vi*10+fi))))
+				}
+				fs = append(fs, f)
+			}
+			err := s.Write(ctx, onlinestore.WriteBatch{View: v, Features: fs, Rows: []onlinestore.WriteRow{
+				{Key: storetest.Key(id), TS: core.Timestamp{Seconds: 1000 + id, Nanos: int32(vi) * 1000}, Values: vals},
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var keys [][]byte
+	for id := int64(1); id <= 35; id++ { // 31..35 were never written
+		keys = append(keys, storetest.Key(id))
+	}
+	mkReqs := func() []onlinestore.ReadRequest {
+		var reqs []onlinestore.ReadRequest
+		for _, v := range views {
+			reqs = append(reqs, onlinestore.ReadRequest{View: v, Features: features, Keys: keys})
+		}
+		return reqs
+	}
+	want := mkReqs()
+	if err := ref.Read(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 3; round++ { // HMGET + HLEN, then HGETALL
+		got := mkReqs()
+		if err := s.Read(ctx, got); err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			sameRows(t, fmt.Sprintf("round %d view %s", round, views[i]), got[i].Rows, want[i].Rows)
+		}
+		// One entity alone, as a 1-entity request reads it.
+		one := []onlinestore.ReadRequest{}
+		for _, v := range views {
+			one = append(one, onlinestore.ReadRequest{View: v, Features: features, Keys: keys[:1]})
+		}
+		if err := s.Read(ctx, one); err != nil {
+			t.Fatal(err)
+		}
+		for i := range one {
+			sameRows(t, fmt.Sprintf("round %d one entity view %s", round, views[i]), one[i].Rows, want[i].Rows[:1])
+		}
+	}
+	var shapes []*setShape
+	for _, sh := range *s.shapes.Load() {
+		shapes = append(shapes, sh)
+	}
+	if len(shapes) != 1 || shapes[0].hlen.Load() == 0 || 2*len(shapes[0].names) < int(shapes[0].hlen.Load()) {
+		t.Fatalf("HGETALL not in use: %d shapes, hlen %d", len(shapes), shapes[0].hlen.Load())
+	}
+}
+
+// A hash with many more fields than wanted stays on HMGET.
+func TestRespLargeHashStaysOnHMGET(t *testing.T) {
+	s := fastStore(t, Options{})
+	ref := goRedisReader(t, s)
+	ctx := context.Background()
+	var all []string
+	var vals [][]byte
+	for i := 0; i < 60; i++ {
+		all = append(all, fmt.Sprint("f", i))
+		vals = append(vals, core.AppendValueProto(nil, core.Int64Value(int64(i))))
+	}
+	if err := s.Write(ctx, onlinestore.WriteBatch{View: "big", Features: all, Rows: []onlinestore.WriteRow{
+		{Key: storetest.Key(1), TS: core.Timestamp{Seconds: 1000}, Values: vals},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	want := []onlinestore.ReadRequest{{View: "big", Features: all[10:30], Keys: [][]byte{storetest.Key(1), storetest.Key(2)}}}
+	if err := ref.Read(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 3; round++ {
+		got := []onlinestore.ReadRequest{{View: "big", Features: all[10:30], Keys: [][]byte{storetest.Key(1), storetest.Key(2)}}}
+		if err := s.Read(ctx, got); err != nil {
+			t.Fatal(err)
+		}
+		sameRows(t, fmt.Sprint("round ", round), got[0].Rows, want[0].Rows)
+	}
+	for _, sh := range *s.shapes.Load() {
+		if n := sh.hlen.Load(); n != 61 {
+			t.Fatalf("learned hlen %d, want 61", n)
+		}
 	}
 }
