@@ -38,6 +38,9 @@ func convert(v core.Value, want core.ValueType) (core.Value, error) {
 	if want.IsList() {
 		return convertList(v, want)
 	}
+	if want > core.UnixTimestampList && want != core.Null {
+		return convertComplex(v, want)
+	}
 	if v.IsNull() {
 		if want == core.UnixTimestamp {
 			return core.Value{Type: core.UnixTimestamp, I: nullTimestamp}, nil

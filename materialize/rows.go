@@ -125,7 +125,7 @@ func (c *viewCodec) encode(b *offlinestore.Batch, buf *rowBuf) error {
 			if err != nil {
 				return fmt.Errorf("feature %s (column %s, %s): %w", c.features[j], c.featCol[j], t, err)
 			}
-			buf.data = core.AppendValueProto(buf.data, v)
+			buf.data = appendValue(buf.data, v)
 		}
 	}
 	buf.offs = append(buf.offs, len(buf.data))

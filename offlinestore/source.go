@@ -70,6 +70,18 @@ func (q Query) InWindow(t core.Timestamp) bool {
 	return !Before(t, q.Start) && !Before(q.End, t)
 }
 
+// Cell types beyond scalars and scalar lists, numbered like the Feast type a
+// column of that shape usually feeds.
+const (
+	// StructCell is a struct (record) cell; List holds field name (a
+	// String) and field value, alternately.
+	StructCell core.ValueType = 34
+	// StructListCell is a list of structs; List holds StructCells.
+	StructListCell core.ValueType = 35
+	// NestedListCell is a list of lists; List holds the inner lists.
+	NestedListCell core.ValueType = 42
+)
+
 // Batch is a set of rows pulled from a source, row-major.
 type Batch struct {
 	// Rows is the number of rows.
@@ -80,7 +92,8 @@ type Batch struct {
 	// A null cell, and a null element of a list cell, has Type
 	// core.Invalid. Timestamp cells are
 	// core.UnixTimestamp values in whole seconds (rounded down, as numpy's
-	// datetime64[s] cast does).
+	// datetime64[s] cast does). Structs and nested lists use the cell
+	// types above.
 	Values []core.Value
 	// TS holds each row's event time.
 	TS []core.Timestamp

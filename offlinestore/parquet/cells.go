@@ -7,54 +7,88 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/offlinestore"
 )
 
 // cellFn returns row i of a column as a core.Value: a null (also a null list
 // element) as core.Invalid, a timestamp or date as whole UnixTimestamp
-// seconds. Strings point into the
-// Arrow buffers and stay valid while the record is alive; list elements are
-// carved out of *slab, which the caller resets per batch.
+// seconds, a struct as an offlinestore.StructCell, a list of lists as an
+// offlinestore.NestedListCell. Strings point into the Arrow buffers and stay
+// valid while the record is alive; list elements are carved out of *slab,
+// which the caller resets per batch.
 type cellFn func(i int) core.Value
 
-// cellReader builds the cellFn of one Arrow column.
-func cellReader(arr arrow.Array, slab *[]core.Value) (cellFn, error) {
-	get, typ, err := scalarReader(arr)
-	if err == nil {
+// cellReader builds the cellFn of one Arrow column and says which Value
+// type its non-null cells have.
+func cellReader(arr arrow.Array, slab *[]core.Value) (cellFn, core.ValueType, error) {
+	if get, typ, err := scalarReader(arr); err == nil {
 		return func(i int) core.Value {
 			if arr.IsNull(i) {
 				return core.Value{}
 			}
 			return get(i, typ)
-		}, nil
+		}, typ, nil
 	}
-	list, ok := arr.(array.ListLike)
-	if !ok {
-		return nil, err
-	}
-	if _, isMap := arr.(*array.Map); isMap {
-		return nil, fmt.Errorf("arrow type %s is not supported", arr.DataType())
-	}
-	elems := list.ListValues()
-	getElem, elemType, err := scalarReader(elems)
-	if err != nil {
-		return nil, fmt.Errorf("list of %s: %w", elems.DataType(), err)
-	}
-	listType := elemType + 10 // Feast numbers X_LIST as X + 10
-	return func(i int) core.Value {
-		if arr.IsNull(i) {
-			return core.Value{}
-		}
-		start, end := list.ValueOffsets(i)
-		from := len(*slab)
-		for j := int(start); j < int(end); j++ {
-			var v core.Value // a null element stays core.Invalid
-			if !elems.IsNull(j) {
-				v = getElem(j, elemType)
+	switch a := arr.(type) {
+	case *array.Map:
+		return nil, 0, fmt.Errorf("arrow type %s is not supported", arr.DataType())
+	case *array.Struct:
+		st := a.DataType().(*arrow.StructType)
+		fields := make([]cellFn, st.NumFields())
+		for k := range fields {
+			var err error
+			if fields[k], _, err = cellReader(a.Field(k), slab); err != nil {
+				return nil, 0, fmt.Errorf("struct field %s: %w", st.Field(k).Name, err)
 			}
-			*slab = append(*slab, v)
 		}
-		return core.Value{Type: listType, List: (*slab)[from:len(*slab):len(*slab)]}
-	}, nil
+		return func(i int) core.Value {
+			if a.IsNull(i) {
+				return core.Value{}
+			}
+			kv := make([]core.Value, 0, 2*len(fields))
+			for k, f := range fields {
+				kv = append(kv, core.StringValue(st.Field(k).Name), f(i))
+			}
+			return core.Value{Type: offlinestore.StructCell, List: kv}
+		}, offlinestore.StructCell, nil
+	case array.ListLike:
+		elems := a.ListValues()
+		elemFn, elemType, err := cellReader(elems, slab)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list of %s: %w", elems.DataType(), err)
+		}
+		var listType core.ValueType
+		switch {
+		case elemType < core.BytesList:
+			listType = elemType + 10 // Feast numbers X_LIST as X + 10
+		case elemType == offlinestore.StructCell:
+			listType = offlinestore.StructListCell
+		default:
+			listType = offlinestore.NestedListCell
+		}
+		flat := elemType < core.BytesList
+		return func(i int) core.Value {
+			if a.IsNull(i) {
+				return core.Value{}
+			}
+			start, end := a.ValueOffsets(i)
+			if !flat {
+				// Inner cells append to the slab themselves: keep the
+				// outer elements in a slice of their own.
+				out := make([]core.Value, 0, end-start)
+				for j := int(start); j < int(end); j++ {
+					out = append(out, elemFn(j))
+				}
+				return core.Value{Type: listType, List: out}
+			}
+			from := len(*slab)
+			for j := int(start); j < int(end); j++ {
+				*slab = append(*slab, elemFn(j)) // a null element stays core.Invalid
+			}
+			return core.Value{Type: listType, List: (*slab)[from:len(*slab):len(*slab)]}
+		}, listType, nil
+	}
+	return nil, 0, fmt.Errorf("arrow type %s is not supported", arr.DataType())
 }
 
 type getter func(i int, t core.ValueType) core.Value

@@ -98,7 +98,7 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 				keys := make([]cellFn, len(keyCols))
 				for j, name := range keyCols {
 					var err error
-					if keys[j], err = cellReader(column(rec, name), &slab); err != nil {
+					if keys[j], _, err = cellReader(column(rec, name), &slab); err != nil {
 						return fmt.Errorf("parquet %s: column %q: %w", files[fi], name, err)
 					}
 				}
@@ -216,7 +216,7 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 			cells := make([]cellFn, width)
 			for j, name := range q.Columns {
 				var err error
-				if cells[j], err = cellReader(column(rec, name), &slab); err != nil {
+				if cells[j], _, err = cellReader(column(rec, name), &slab); err != nil {
 					return fmt.Errorf("parquet %s: column %q: %w", files[fi], name, err)
 				}
 			}
