@@ -76,7 +76,7 @@ func convertComplex(v core.Value, want core.ValueType) (core.Value, error) {
 			return core.Value{}, fmt.Errorf("a %s value cannot be converted to JSON", v.Type)
 		}
 		if !json.Valid([]byte(v.S)) {
-			return core.Value{}, fmt.Errorf("Invalid JSON string for JSON type: %.60q", v.S)
+			return core.Value{}, fmt.Errorf("invalid JSON string for JSON type: %.60q", v.S)
 		}
 		return core.Value{Type: tJSON, S: v.S}, nil
 	case tJSONList, tUUIDList, tTimeUUIDList, tDecimalList, tStringSet, tUUIDSet, tTimeUUIDSet, tDecimalSet, tBytesSet:
@@ -144,7 +144,7 @@ func convertStrings(v core.Value, want core.ValueType) (core.Value, error) {
 			return core.Value{}, fmt.Errorf("list element %d: a %s value is not a string", i, e.Type)
 		}
 		if want == tJSONList && !json.Valid([]byte(e.S)) {
-			return core.Value{}, fmt.Errorf("Invalid JSON string in JSON_LIST: %.60q", e.S)
+			return core.Value{}, fmt.Errorf("invalid JSON string in JSON_LIST: %.60q", e.S)
 		}
 		out[i] = core.Value{Type: elem, S: e.S}
 	}
@@ -184,7 +184,7 @@ func toMap(v core.Value) (core.Value, error) {
 			return core.Value{}, err
 		}
 		if parsed.Type != tMap {
-			return core.Value{}, fmt.Errorf("Expected dict for MAP type, got %s", jsonKind(parsed))
+			return core.Value{}, fmt.Errorf("expected dict for MAP type, got %s", jsonKind(parsed))
 		}
 		return parsed, nil
 	case offlinestore.StructCell:
@@ -210,7 +210,7 @@ func toMapList(v core.Value, want core.ValueType) (core.Value, error) {
 			return core.Value{}, err
 		}
 		if parsed.Type != tMapList && parsed.Type != jsonEmptyList {
-			return core.Value{}, fmt.Errorf("Expected list for %s type, got %s", want, jsonKind(parsed))
+			return core.Value{}, fmt.Errorf("expected list for %s type, got %s", want, jsonKind(parsed))
 		}
 		items = parsed.List
 	case offlinestore.StructListCell:
@@ -226,7 +226,7 @@ func toMapList(v core.Value, want core.ValueType) (core.Value, error) {
 	}
 	for _, it := range items {
 		if it.Type != tMap {
-			return core.Value{}, fmt.Errorf("MapList can only contain dictionaries, got %s", jsonKind(it))
+			return core.Value{}, fmt.Errorf("a map list can only contain dictionaries, got %s", jsonKind(it))
 		}
 	}
 	return core.Value{Type: want, List: items}, nil
@@ -250,7 +250,7 @@ func inferValue(v core.Value) (core.Value, error) {
 	case v.Type == tMapList || v.Type == offlinestore.StructListCell:
 		return toMapList(v, tMapList)
 	case v.Type == jsonEmptyList:
-		return core.Value{}, fmt.Errorf("Couldn't infer value type from empty value")
+		return core.Value{}, fmt.Errorf("couldn't infer value type from empty value")
 	case v.Type.IsList():
 		var elem core.ValueType
 		out := make([]core.Value, len(v.List))
@@ -268,7 +268,7 @@ func inferValue(v core.Value) (core.Value, error) {
 			elem, out[i] = c.Type, c
 		}
 		if elem == 0 {
-			return core.Value{}, fmt.Errorf("Couldn't infer value type from empty value")
+			return core.Value{}, fmt.Errorf("couldn't infer value type from empty value")
 		}
 		return core.Value{Type: elem + 10, List: out}, nil
 	case v.Type <= core.UnixTimestamp:
@@ -398,7 +398,7 @@ func fromJSON(x any) (core.Value, error) {
 				return core.Value{}, err
 			}
 			if v.Type == jsonEmptyList {
-				return core.Value{}, fmt.Errorf("key %q: Couldn't infer value type from empty value", e.key)
+				return core.Value{}, fmt.Errorf("key %q: couldn't infer value type from empty value", e.key)
 			}
 			v, err = inferValue(v)
 			if err != nil {
