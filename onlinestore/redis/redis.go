@@ -268,6 +268,11 @@ type hmgetSet struct {
 	all   bool
 	shape *setShape
 	seen  int // largest hash read by HGETALL in this call
+	// order predicts the slot of each position of an HGETALL reply;
+	// newOrder is the order seen when it differed.
+	order     []int32
+	orderSeen bool
+	newOrder  []int32
 	// probe asks HLEN of probeKey after the reads; hlen is the answer.
 	probe    bool
 	probeKey []byte
@@ -357,6 +362,9 @@ type setShape struct {
 	index map[string]int // field name -> position; nil if a name repeats
 	hlen  atomic.Int64   // fields per hash, 0 while unknown
 	uses  atomic.Uint64
+	// order is the slot of each position of the last HGETALL reply that
+	// differed from the one before (-1: a field not wanted).
+	order atomic.Pointer[[]int32]
 }
 
 type shapeMap map[uint64]*setShape
@@ -375,6 +383,9 @@ func (s *Store) chooseRead(set *hmgetSet, firstKey []byte) {
 	n := sh.hlen.Load()
 	if n > 0 && int64(2*k) >= n {
 		set.all = true
+		if o := sh.order.Load(); o != nil {
+			set.order = *o
+		}
 	}
 	if u := sh.uses.Add(1); n == 0 || (!set.all && u%reprobeEvery == 0) {
 		set.probe, set.probeKey, set.hlen = true, firstKey, -1
@@ -383,6 +394,9 @@ func (s *Store) chooseRead(set *hmgetSet, firstKey []byte) {
 
 // learn records what a read saw of the set's hashes.
 func (s *Store) learn(set *hmgetSet) {
+	if o := set.newOrder; o != nil {
+		set.shape.order.Store(&o)
+	}
 	switch {
 	case set.shape == nil:
 	case set.all && set.seen > 0:

@@ -343,14 +343,41 @@ func (p *respPool) roundTrip(ctx context.Context, c *respConn, project string, c
 			if n/2 > set.seen {
 				set.seen = n / 2
 			}
-			for i := 0; i < n; i += 2 {
-				name, err := r.bulkPeek()
+			// Hashes written alike list their fields in the same order:
+			// try the slot the same position had last time, and learn
+			// the order from the set's first reply when it differs.
+			order := set.order
+			learn := !set.orderSeen
+			set.orderSeen = true
+			var obs []int32
+			if learn && len(order) != n/2 {
+				obs = make([]int32, 0, n/2)
+			}
+			for i := 0; i < n/2; i++ {
+				size, name, err := r.next()
 				if err != nil {
 					return err
 				}
-				slot, ok := set.shape.index[string(name)]
-				if !ok {
-					if err := r.skipBulk(); err != nil {
+				if size < 0 {
+					return errProtocol
+				}
+				slot := -1
+				if i < len(order) && order[i] >= 0 && set.fields[order[i]].name == string(name) {
+					slot = int(order[i])
+				} else {
+					if s, ok := set.shape.index[string(name)]; ok {
+						slot = s
+					}
+					if learn && obs == nil && (i >= len(order) || int(order[i]) != slot) {
+						obs = make([]int32, i, n/2)
+						copy(obs, order[:i])
+					}
+				}
+				if obs != nil {
+					obs = append(obs, int32(slot))
+				}
+				if slot < 0 {
+					if _, _, err := r.next(); err != nil {
 						return err
 					}
 					continue
@@ -358,6 +385,9 @@ func (p *respPool) roundTrip(ctx context.Context, c *respConn, project string, c
 				if vals[v+slot], err = r.bulk(); err != nil {
 					return err
 				}
+			}
+			if obs != nil {
+				set.newOrder = obs
 			}
 			v += width
 			continue
@@ -406,10 +436,11 @@ func appendKey(out, key []byte, project string) []byte {
 
 // replyReader reads bulk strings of replies into a byte arena.
 type replyReader struct {
-	c     *respConn
-	arena []byte
-	left  int   // values still to come, to size arena chunks
-	err   error // the first error reply
+	c       *respConn
+	arena   []byte
+	scratch []byte // for elements larger than the read buffer
+	left    int    // values still to come, to size arena chunks
+	err     error  // the first error reply
 }
 
 func (r *replyReader) fail(line []byte) {
@@ -430,10 +461,60 @@ func (r *replyReader) bulkHeader() (int, error) {
 	return parseLen(line[1:])
 }
 
+// next reads one bulk string: its size (-1 for a null) and its bytes,
+// which stay valid only until the next read. An element wholly in the
+// read buffer (the usual case) is parsed in place; anything else takes the
+// line-by-line path.
+func (r *replyReader) next() (int, []byte, error) {
+	br := r.c.br
+	if br.Buffered() == 0 {
+		if _, err := br.Peek(1); err != nil {
+			return 0, nil, err
+		}
+	}
+	buf, _ := br.Peek(br.Buffered())
+	if len(buf) > 3 && buf[0] == '$' {
+		if buf[1] == '-' {
+			if len(buf) >= 5 && buf[2] == '1' && buf[3] == '\r' && buf[4] == '\n' {
+				_, _ = br.Discard(5)
+				return -1, nil, nil
+			}
+		} else {
+			i, n := 1, 0
+			for i < len(buf) && i < 11 && buf[i] >= '0' && buf[i] <= '9' {
+				n = n*10 + int(buf[i]-'0')
+				i++
+			}
+			if i > 1 && i+1 < len(buf) && buf[i] == '\r' && buf[i+1] == '\n' {
+				i += 2
+				if end := i + n; end+2 <= len(buf) && buf[end] == '\r' && buf[end+1] == '\n' {
+					_, _ = br.Discard(end + 2)
+					return n, buf[i:end:end], nil
+				}
+			}
+		}
+	}
+	size, err := r.bulkHeader()
+	if err != nil || size < 0 {
+		return size, nil, err
+	}
+	if cap(r.scratch) < size {
+		r.scratch = make([]byte, size)
+	}
+	b := r.scratch[:size]
+	if _, err := io.ReadFull(br, b); err != nil {
+		return 0, nil, err
+	}
+	if _, err := br.Discard(2); err != nil {
+		return 0, nil, err
+	}
+	return size, b, nil
+}
+
 // bulk reads one bulk string into the arena: nil for a null, else a
 // non-nil slice that stays valid.
 func (r *replyReader) bulk() ([]byte, error) {
-	size, err := r.bulkHeader()
+	size, b, err := r.next()
 	if err != nil {
 		return nil, err
 	}
@@ -448,40 +529,6 @@ func (r *replyReader) bulk() ([]byte, error) {
 		r.arena = make([]byte, 0, size+12*max(r.left, 0))
 	}
 	start := len(r.arena)
-	r.arena = r.arena[:start+size]
-	if _, err := io.ReadFull(r.c.br, r.arena[start:]); err != nil {
-		return nil, err
-	}
-	if _, err := r.c.br.Discard(2); err != nil {
-		return nil, err
-	}
+	r.arena = append(r.arena, b...)
 	return r.arena[start : start+size : start+size], nil
-}
-
-// bulkPeek reads a short bulk string (a field name) without copying it;
-// the slice is valid until the next read.
-func (r *replyReader) bulkPeek() ([]byte, error) {
-	size, err := r.bulkHeader()
-	if err != nil {
-		return nil, err
-	}
-	if size < 0 || size > 4096 {
-		return nil, errProtocol
-	}
-	b, err := r.c.br.Peek(size + 2)
-	if err != nil {
-		return nil, err
-	}
-	_, _ = r.c.br.Discard(size + 2)
-	return b[:size], nil
-}
-
-// skipBulk discards one bulk string.
-func (r *replyReader) skipBulk() error {
-	size, err := r.bulkHeader()
-	if err != nil || size < 0 {
-		return err
-	}
-	_, err = r.c.br.Discard(size + 2)
-	return err
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -271,6 +272,10 @@ func TestRespHGETALLMatchesHMGET(t *testing.T) {
 					vals = append(vals, core.AppendValueProto(nil, core.Int64Value(id*100+int64(vi*10+fi))))
 				}
 				fs = append(fs, f)
+			}
+			if id%3 == 0 { // another field order in the hash
+				slices.Reverse(fs)
+				slices.Reverse(vals)
 			}
 			err := s.Write(ctx, onlinestore.WriteBatch{View: v, Features: fs, Rows: []onlinestore.WriteRow{
 				{Key: storetest.Key(id), TS: core.Timestamp{Seconds: 1000 + id, Nanos: int32(vi) * 1000}, Values: vals},
