@@ -172,7 +172,7 @@ REPORT="$TMP/report.md"
   echo "# Benchmark results"
   echo
   echo "Measured by \`scripts/bench.sh\` on $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (dirty tree)'):"
-  echo "$(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(go env GOVERSION), $(redis-server --version | awk '{print $1, $3}'), Feast $("$VENV/bin/feast" version 2>/dev/null | awk '{print $NF}'),"
+  echo "$(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(go env GOVERSION), Redis $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p'), Feast $("$VENV/bin/python" -c 'import feast; print(feast.__version__)' 2>/dev/null),"
   echo "wrk -t1 -d$DURATION --latency on loopback; one server at a time, same Redis, same generated repo"
   echo "($ENTITIES entities, 5 views × 10 features, key version 3). Load average at start: $LOADAVG."
   echo "Absolute figures drift between runs on these machines; compare within one run."
