@@ -230,10 +230,24 @@ func (s *Service) prepare(ctx context.Context, snap *registry.Snapshot, v *regis
 	}
 
 	// Features: all must be present (on-demand views write nulls for
-	// missing ones, as Feast does).
-	feats := make([]*typedColumn, len(v.Features))
+	// missing ones, as Feast does). Feast also stores an on-demand view's
+	// join keys as features, because its schema is entity columns plus
+	// features (_convert_arrow_odfv_to_proto); so do we, for the same bytes.
+	features := v.Features
+	if odfv {
+		features = append([]registry.Field(nil), v.Features...)
+		for _, ec := range v.EntityColumns {
+			if _, ok := cols[ec.Name]; !ok || ec.Name == registry.DummyJoinKey {
+				continue
+			}
+			if _, dup := v.Feature(ec.Name); !dup {
+				features = append(features, ec)
+			}
+		}
+	}
+	feats := make([]*typedColumn, len(features))
 	anyValue := false
-	for i, f := range v.Features {
+	for i, f := range features {
 		c, ok := cols[f.Name]
 		if !ok {
 			if odfv {
@@ -242,7 +256,9 @@ func (s *Service) prepare(ctx context.Context, snap *registry.Snapshot, v *regis
 			return b, false, core.Invalidf("df: column %s is missing (feature %s of view %s)", f.Name, f.Name, v.Name)
 		}
 		feats[i] = c
-		anyValue = anyValue || !c.allNull()
+		if i < len(v.Features) {
+			anyValue = anyValue || !c.allNull()
+		}
 	}
 	if len(v.Features) > 0 && !anyValue {
 		return b, true, nil // Feast: "Cannot write dataframe with empty feature columns"
@@ -305,8 +321,8 @@ func (s *Service) prepare(ctx context.Context, snap *registry.Snapshot, v *regis
 		keyVals[i] = vals
 	}
 
-	featVals := make([][]core.Value, len(v.Features))
-	for i, f := range v.Features {
+	featVals := make([][]core.Value, len(features))
+	for i, f := range features {
 		if feats[i] == nil {
 			featVals[i] = make([]core.Value, rows)
 			continue
@@ -318,8 +334,8 @@ func (s *Service) prepare(ctx context.Context, snap *registry.Snapshot, v *regis
 		featVals[i] = vals
 	}
 
-	b.Features = make([]string, len(v.Features))
-	for i, f := range v.Features {
+	b.Features = make([]string, len(features))
+	for i, f := range features {
 		b.Features[i] = f.Name
 	}
 	b.Rows = make([]onlinestore.WriteRow, rows)
@@ -331,7 +347,7 @@ func (s *Service) prepare(ctx context.Context, snap *registry.Snapshot, v *regis
 	var buf []byte
 	type span struct{ start, end int }
 	keySpans := make([]span, rows)
-	valSpans := make([]span, rows*len(v.Features))
+	valSpans := make([]span, rows*len(features))
 	for r := 0; r < rows; r++ {
 		for i := range parts {
 			parts[i].Value = keyVals[i][r]
@@ -342,13 +358,13 @@ func (s *Service) prepare(ctx context.Context, snap *registry.Snapshot, v *regis
 			return b, false, err
 		}
 		keySpans[r] = span{start, len(buf)}
-		for j := range v.Features {
+		for j := range features {
 			start := len(buf)
 			buf = core.AppendValueProto(buf, featVals[j][r])
-			valSpans[r*len(v.Features)+j] = span{start, len(buf)}
+			valSpans[r*len(features)+j] = span{start, len(buf)}
 		}
 	}
-	values := make([][]byte, rows*len(v.Features))
+	values := make([][]byte, rows*len(features))
 	for r := range b.Rows {
 		ks := keySpans[r]
 		row := &b.Rows[r]
@@ -357,9 +373,9 @@ func (s *Service) prepare(ctx context.Context, snap *registry.Snapshot, v *regis
 		if created != nil {
 			row.Created = created[r]
 		}
-		row.Values = values[r*len(v.Features) : (r+1)*len(v.Features) : (r+1)*len(v.Features)]
+		row.Values = values[r*len(features) : (r+1)*len(features) : (r+1)*len(features)]
 		for j := range row.Values {
-			vs := valSpans[r*len(v.Features)+j]
+			vs := valSpans[r*len(features)+j]
 			row.Values[j] = buf[vs.start:vs.end:vs.end]
 		}
 	}
