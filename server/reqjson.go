@@ -519,14 +519,28 @@ func (p *jsonParser) stringList() (_ []string, ok bool) {
 	return out, true
 }
 
-// entities reads the column map, keeping key order.
+// entities reads the request's entity column map, keeping key order.
 func (p *jsonParser) entities() ([]online.Column, error) {
+	return p.columnObject("entities", func(name string, fe *fieldError, raw []byte) error {
+		if fe != nil {
+			fe.loc = []any{"body", "entities", name}
+			return fe
+		}
+		return &fieldError{loc: []any{"body", "entities", name}, typ: "list_type", msg: "Input should be a valid list", input: raw}
+	})
+}
+
+// columnObject reads an object of name → list of values, keeping key order
+// (a repeated name keeps its last value, as a Python dict). field names the
+// object in errors; badColumn builds the error for a column whose values
+// failed to parse (fe set) or that is not a list (raw is its JSON).
+func (p *jsonParser) columnObject(field string, badColumn func(name string, fe *fieldError, raw []byte) error) ([]online.Column, error) {
 	if p.peek() != '{' {
 		start := p.pos
 		if _, err := p.value(0); err != nil {
 			return nil, err
 		}
-		return nil, &fieldError{loc: []any{"body", "entities"}, typ: "dict_type", msg: "Input should be a valid dictionary", input: p.b[start:p.pos]}
+		return nil, &fieldError{loc: []any{"body", field}, typ: "dict_type", msg: "Input should be a valid dictionary", input: p.b[start:p.pos]}
 	}
 	p.pos++
 	var cols []online.Column
@@ -547,17 +561,17 @@ func (p *jsonParser) entities() ([]online.Column, error) {
 		v, err := p.value(0)
 		if err != nil {
 			if fe, ok := err.(*fieldError); ok {
-				fe.loc = []any{"body", "entities", name}
+				return nil, badColumn(name, fe, nil)
 			}
 			return nil, err
 		}
 		if !v.Type.IsList() && v.Type != core.Null+100 {
-			return nil, &fieldError{loc: []any{"body", "entities", name}, typ: "list_type", msg: "Input should be a valid list", input: p.b[start:p.pos]}
+			return nil, badColumn(name, nil, p.b[start:p.pos])
 		}
 		col := online.Column{Name: name, Values: v.List}
 		replaced := false
 		for i := range cols {
-			if cols[i].Name == name { // Python dicts keep the last value
+			if cols[i].Name == name {
 				cols[i], replaced = col, true
 			}
 		}

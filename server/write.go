@@ -118,57 +118,20 @@ func parseWriteRequest(body []byte, nameField string, withTo bool) (*writeReques
 // frameColumns reads the df object: column name -> list of values, in
 // request order (a repeated name keeps its last value, as a Python dict).
 func (p *jsonParser) frameColumns() ([]ingest.Column, error) {
-	if p.peek() != '{' {
-		start := p.pos
-		if _, err := p.value(0); err != nil {
-			return nil, err
+	cols, err := p.columnObject("df", func(name string, fe *fieldError, _ []byte) error {
+		if fe != nil {
+			return core.Invalidf("df.%s: %s", name, fe.msg)
 		}
-		return nil, &fieldError{loc: []any{"body", "df"}, typ: "dict_type", msg: "Input should be a valid dictionary", input: p.b[start:p.pos]}
+		return core.Invalidf("df.%s: each column must be a list of values, one per row", name)
+	})
+	if err != nil {
+		return nil, err
 	}
-	p.pos++
-	var cols []ingest.Column
-	if p.peek() == '}' {
-		p.pos++
-		return cols, nil
+	out := make([]ingest.Column, len(cols))
+	for i, c := range cols {
+		out[i] = ingest.Column(c)
 	}
-	for {
-		name, err := p.str()
-		if err != nil {
-			return nil, err
-		}
-		if err := p.expect(':'); err != nil {
-			return nil, err
-		}
-		v, err := p.value(0)
-		if err != nil {
-			if fe, ok := err.(*fieldError); ok {
-				return nil, core.Invalidf("df.%s: %s", name, fe.msg)
-			}
-			return nil, err
-		}
-		if !v.Type.IsList() && v.Type != core.Null+100 {
-			return nil, core.Invalidf("df.%s: each column must be a list of values, one per row", name)
-		}
-		col := ingest.Column{Name: name, Values: v.List}
-		replaced := false
-		for i := range cols {
-			if cols[i].Name == name {
-				cols[i], replaced = col, true
-			}
-		}
-		if !replaced {
-			cols = append(cols, col)
-		}
-		switch p.peek() {
-		case ',':
-			p.pos++
-		case '}':
-			p.pos++
-			return cols, nil
-		default:
-			return nil, p.fail("Expecting ',' delimiter")
-		}
-	}
+	return out, nil
 }
 
 // decodeWrite reads and parses a write body, answering the error itself;
