@@ -2,7 +2,7 @@ package server
 
 import (
 	"context"
-	"math"
+	"sort"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -85,7 +85,7 @@ func columnsFromProto(m map[string]*typespb.RepeatedValue, field string) ([]onli
 	for k := range m {
 		names = append(names, k)
 	}
-	sortStrings(names)
+	sort.Strings(names)
 	cols := make([]online.Column, len(names))
 	for i, n := range names {
 		vals := m[n].GetVal()
@@ -99,14 +99,6 @@ func columnsFromProto(m map[string]*typespb.RepeatedValue, field string) ([]onli
 		}
 	}
 	return cols, nil
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // valueFromProto converts the scalar and scalar-list values a request can
@@ -246,5 +238,3 @@ func responseToProto(r *core.OnlineResponse) (*servingpb.GetOnlineFeaturesRespon
 	}
 	return out, nil
 }
-
-var _ = math.NaN
