@@ -18,10 +18,13 @@ S="$ROOT/scripts/services.sh"
 # its own cached virtualenv.
 MOTO_VERSION=5.1.16
 MOTO_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/feature-server/moto-$MOTO_VERSION"
-if [[ ! -f "$MOTO_VENV/.installed" ]]; then
+# The marker alone is not trusted: a cache copied from another machine or a
+# Python upgrade can leave a venv whose interpreter no longer runs.
+if [[ ! -f "$MOTO_VENV/.installed" ]] || ! "$MOTO_VENV/bin/python" -c 'import moto.server' >/dev/null 2>&1; then
   rm -rf "$MOTO_VENV"
   python3 -m venv "$MOTO_VENV" >&2
   "$MOTO_VENV/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
+  "$MOTO_VENV/bin/python" -c 'import moto.server' >&2
   touch "$MOTO_VENV/.installed"
 fi
 S3_PORT=$((base + 40))
@@ -39,12 +42,28 @@ trap cleanup EXIT
 "$S" cluster-start "$CLUSTER_PORT" >&2
 "$S" sentinel-start "$SENT_MASTER" "$SENT_PORT" >&2
 "$S" postgres-start "$PG_PORT" >&2
-"$MOTO_VENV/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$SERVICES_DIR/moto.log" 2>&1 &
-MOTO_PID=$!
-for _ in $(seq 100); do
-  curl -fs "http://127.0.0.1:$S3_PORT/" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+# moto is started and waited for; if it is not answering within a minute (or
+# died, say on a port taken in the meantime) it is tried once more on another
+# port, and then the run stops with its log rather than letting the S3 tests
+# fail with "connection refused".
+start_moto() {
+  "$MOTO_VENV/bin/python" -m moto.server -H 127.0.0.1 -p "$S3_PORT" >"$SERVICES_DIR/moto.log" 2>&1 &
+  MOTO_PID=$!
+  for _ in $(seq 600); do
+    curl -fs --noproxy '*' "http://127.0.0.1:$S3_PORT/" >/dev/null 2>&1 && return 0
+    kill -0 "$MOTO_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "go-test: moto S3 server on port $S3_PORT did not answer; its log:" >&2
+  cat "$SERVICES_DIR/moto.log" >&2 || true
+  kill "$MOTO_PID" 2>/dev/null || true
+  MOTO_PID=
+  return 1
+}
+if ! start_moto; then
+  S3_PORT=$((base + 45))
+  start_moto || exit 1
+fi
 
 export FEASTGO_INTEGRATION=1
 export FEASTGO_TEST_REDIS="127.0.0.1:$REDIS_PORT"
