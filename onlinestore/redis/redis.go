@@ -47,10 +47,11 @@ type Store struct {
 	c       goredis.UniversalClient
 	project string
 	keyTTL  time.Duration
+	ttlArg  string // EXPIRE's seconds argument, RESP-encoded ("" without a TTL)
 	dedup   bool
 
-	// fast serves reads on standalone Redis (nil for cluster and
-	// sentinel, read through go-redis).
+	// fast serves reads and writes on standalone Redis (nil for cluster
+	// and sentinel, served through go-redis).
 	fast     *respPool
 	fields   atomic.Pointer[fieldMap]
 	fieldsMu sync.Mutex
@@ -93,7 +94,7 @@ func New(o Options) (*Store, error) {
 	default:
 		return nil, fmt.Errorf("redis: unknown redis_type %q", o.Type)
 	}
-	s := &Store{c: c, project: o.Project, keyTTL: o.KeyTTL, dedup: !o.SkipDedup}
+	s := &Store{c: c, project: o.Project, keyTTL: o.KeyTTL, ttlArg: ttlArg(o.KeyTTL), dedup: !o.SkipDedup}
 	if o.Type == "" || o.Type == "redis" {
 		s.fast = newRespPool(o.Addrs[0], o.Username, o.Password, o.DB, o.TLS, o.Timeout, o.PoolSize)
 	}
@@ -140,6 +141,11 @@ func (s *Store) redisKey(dst, key []byte) []byte {
 // entity is read by one HMGET of all their fields (Feast keeps all views of
 // an entity key in one hash).
 func (s *Store) Read(ctx context.Context, reqs []onlinestore.ReadRequest) error {
+	return s.ReadScratch(ctx, reqs, nil)
+}
+
+// ReadScratch is Read with the answers in sc's memory (nil: new memory).
+func (s *Store) ReadScratch(ctx context.Context, reqs []onlinestore.ReadRequest, sc *onlinestore.Scratch) error {
 	// Requests with the same keys share a set: its HMGET fields are each
 	// member's features then its _ts field, one member after the other.
 	var setOfBuf, offBuf [8]int
@@ -192,13 +198,21 @@ func (s *Store) Read(ctx context.Context, reqs []onlinestore.ReadRequest) error 
 		}
 		nvals += len(reqs[f].Keys) * len(sets[k].fields)
 	}
-	vals := make([][]byte, nvals)
+	var vals [][]byte
+	var arena *[]byte
+	if sc != nil {
+		sc.Vals = grow(sc.Vals, nvals)
+		vals = sc.Vals
+		arena = &sc.Bytes
+	} else {
+		vals = make([][]byte, nvals)
+	}
 	var err error
 	if s.fast != nil {
 		for k, f := range first {
 			s.chooseRead(&sets[k], reqs[f].Keys[0])
 		}
-		err = s.fast.hmget(ctx, s.project, cmds, sets, vals)
+		err = s.fast.hmget(ctx, s.project, cmds, sets, vals, arena)
 		for k := range sets {
 			s.learn(&sets[k])
 		}
@@ -220,7 +234,13 @@ func (s *Store) Read(ctx context.Context, reqs []onlinestore.ReadRequest) error 
 	for i := range reqs {
 		nrows += len(reqs[i].Keys)
 	}
-	rows := make([]onlinestore.Row, nrows)
+	var rows []onlinestore.Row
+	if sc != nil {
+		sc.Rows = grow(sc.Rows, nrows)
+		rows = sc.Rows
+	} else {
+		rows = make([]onlinestore.Row, nrows)
+	}
 	for i := range reqs {
 		r := &reqs[i]
 		nf := len(r.Features)
@@ -258,6 +278,17 @@ func (s *Store) Read(ctx context.Context, reqs []onlinestore.ReadRequest) error 
 		}
 	}
 	return nil
+}
+
+// grow returns s resized to n zeroed elements, reusing its array when it
+// is large enough.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
 }
 
 // hmgetSet is the field list shared by the HMGETs of one key set.
@@ -559,6 +590,14 @@ func (s *Store) Write(ctx context.Context, b onlinestore.WriteBatch) error {
 	if len(b.Rows) == 0 {
 		return nil
 	}
+	if s.fast != nil {
+		return s.writeFast(ctx, b)
+	}
+	return s.writeGoRedis(ctx, b)
+}
+
+// writeGoRedis is Write through go-redis (Redis Cluster and Sentinel).
+func (s *Store) writeGoRedis(ctx context.Context, b onlinestore.WriteBatch) error {
 	tsField := "_ts:" + b.View
 	keys := make([]string, len(b.Rows))
 	for i, r := range b.Rows {

@@ -21,8 +21,8 @@ import (
 // and most of the read path's CPU. Here a whole pipeline is written with
 // one syscall from pre-encoded field names, and every value of the reply
 // is read into one growing byte arena, so the number of allocations does
-// not depend on the number of values. Writes, Ping, Redis Cluster and
-// Sentinel stay on go-redis.
+// not depend on the number of values. Writes take the same connections
+// (write.go); Ping, Redis Cluster and Sentinel stay on go-redis.
 type respPool struct {
 	addr     string
 	username string
@@ -237,7 +237,21 @@ func parseLen(b []byte) (int, error) {
 // hmget runs the commands in one pipeline and stores the reply elements in
 // vals: command i fills vals[off[i]:off[i]+width of its set]; a missing
 // field is nil, a present one a slice of arena memory (never nil).
-func (p *respPool) hmget(ctx context.Context, project string, cmds []hmgetCmd, sets []hmgetSet, vals [][]byte) error {
+//
+// Values are read into *arena when arena is not nil and it has room (it is
+// left holding the last chunk used, for the next call); else into new
+// memory.
+func (p *respPool) hmget(ctx context.Context, project string, cmds []hmgetCmd, sets []hmgetSet, vals [][]byte, arena *[]byte) error {
+	return p.with(ctx, func(c *respConn) error { return p.roundTrip(ctx, c, project, cmds, sets, vals, arena) })
+}
+
+// with runs fn on a pooled (or new) connection. fn must leave the
+// connection in sync when it returns nil or an *errRedisReply (every reply
+// read); any other error closes the connection. fn must be idempotent: a
+// pooled connection that fails other than by a timeout is retried once on a
+// fresh one, since Redis may have closed it (restart, idle timeout) since
+// its last use.
+func (p *respPool) with(ctx context.Context, fn func(c *respConn) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -254,7 +268,7 @@ func (p *respPool) hmget(ctx context.Context, project string, cmds []hmgetCmd, s
 				return err
 			}
 		}
-		err = p.roundTrip(ctx, c, project, cmds, sets, vals)
+		err = fn(c)
 		if err == nil {
 			p.put(c)
 			return nil
@@ -267,9 +281,6 @@ func (p *respPool) hmget(ctx context.Context, project string, cmds []hmgetCmd, s
 		}
 		_ = c.nc.Close()
 		c = nil
-		// A pooled connection may have been closed by Redis (restart,
-		// idle timeout) since its last use: retry once on a fresh one.
-		// Timeouts are not retried; HMGET is idempotent.
 		var ne net.Error
 		if !pooled || attempt > 0 || (errors.As(err, &ne) && ne.Timeout()) || ctx.Err() != nil {
 			return err
@@ -277,7 +288,7 @@ func (p *respPool) hmget(ctx context.Context, project string, cmds []hmgetCmd, s
 	}
 }
 
-func (p *respPool) roundTrip(ctx context.Context, c *respConn, project string, cmds []hmgetCmd, sets []hmgetSet, vals [][]byte) error {
+func (p *respPool) roundTrip(ctx context.Context, c *respConn, project string, cmds []hmgetCmd, sets []hmgetSet, vals [][]byte, arena *[]byte) error {
 	if err := c.nc.SetDeadline(p.deadline(ctx)); err != nil {
 		return err
 	}
@@ -314,6 +325,10 @@ func (p *respPool) roundTrip(ctx context.Context, c *respConn, project string, c
 	// Read every reply even after an error reply, so the connection stays
 	// usable.
 	r := replyReader{c: c, left: len(vals)}
+	if arena != nil {
+		r.arena = (*arena)[:0]
+		defer func() { *arena = r.arena[:0] }()
+	}
 	v := 0
 	for _, cmd := range cmds {
 		set := &sets[cmd.set]

@@ -1,0 +1,184 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/onlinestore"
+	"github.com/feastgo/feastgo/onlinestore/storetest"
+)
+
+// goRedisWriter is a store on the same Redis whose writes go through
+// go-redis: the reference the RESP write path must match byte for byte.
+func goRedisWriter(t *testing.T, o Options) *Store {
+	t.Helper()
+	ref := fastStore(t, o)
+	ref.fast.close()
+	ref.fast = nil
+	return ref
+}
+
+// dump returns every hash of a project (keys without the project suffix)
+// with its fields and, per key, its TTL rounded to the second.
+func dump(t *testing.T, project string) (map[string]map[string]string, map[string]time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	c := admin(t)
+	keys, err := c.Keys(ctx, "*"+project).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashes := map[string]map[string]string{}
+	ttls := map[string]time.Duration{}
+	for _, k := range keys {
+		if !strings.HasSuffix(k, project) {
+			continue
+		}
+		h, err := c.HGetAll(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ttl, err := c.TTL(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		short := strings.TrimSuffix(k, project)
+		hashes[short] = h
+		ttls[short] = ttl.Round(10 * time.Second)
+	}
+	return hashes, ttls
+}
+
+func testBatches() []onlinestore.WriteBatch {
+	val := func(v core.Value) []byte { return core.AppendValueProto(nil, v) }
+	row := func(id, sec int64, nanos int32, vals ...[]byte) onlinestore.WriteRow {
+		return onlinestore.WriteRow{Key: storetest.Key(id), TS: core.Timestamp{Seconds: sec, Nanos: nanos}, Values: vals}
+	}
+	feats := []string{"a", "b", "c"}
+	var big []onlinestore.WriteRow
+	for i := int64(0); i < 9000; i++ { // more replies than deadlineEvery
+		big = append(big, row(100+i, 500+i, 0, val(core.Int64Value(i)), val(core.StringValue(fmt.Sprint("s", i))), nil))
+	}
+	return []onlinestore.WriteBatch{
+		{View: "v", Features: feats, Rows: []onlinestore.WriteRow{
+			row(1, 1000, 0, val(core.Int64Value(1)), val(core.StringValue("x")), []byte{}),
+			row(2, 1000, 123456000, val(core.DoubleValue(2.5)), nil, val(core.BoolValue(true))),
+			// Same key twice in a batch: the later, newer row wins; then an
+			// older one is skipped.
+			row(3, 1000, 0, val(core.Int64Value(3)), val(core.StringValue("old")), nil),
+			row(3, 2000, 0, val(core.Int64Value(33)), val(core.StringValue("new")), nil),
+			row(3, 1500, 0, val(core.Int64Value(333)), val(core.StringValue("older")), nil),
+			row(4, 0, 0, val(core.Int64Value(4)), nil, nil), // epoch: empty timestamp bytes
+		}},
+		// Older than stored: skipped; same time: skipped; newer: written.
+		{View: "v", Features: feats, Rows: []onlinestore.WriteRow{
+			row(1, 999, 0, val(core.Int64Value(-1)), nil, nil),
+			row(2, 1000, 123456000, val(core.Int64Value(-2)), nil, nil),
+			row(4, 1, 0, val(core.Int64Value(44)), nil, nil),
+		}},
+		// Another view of the same entities shares their hashes.
+		{View: "w", Features: []string{"a"}, Rows: []onlinestore.WriteRow{
+			row(1, 5, 0, val(core.Value{Type: core.Float, F: 1.5})),
+			row(9, 5, 0, val(core.Value{Type: core.Float, F: 9.5})),
+		}},
+		{View: "v", Features: feats, Rows: big},
+	}
+}
+
+// The RESP write path stores exactly what the go-redis path stores: the
+// same hashes, fields, values and TTLs, with and without dedup.
+func TestRespWriteMatchesGoRedis(t *testing.T) {
+	for _, skip := range []bool{false, true} {
+		for _, ttl := range []time.Duration{0, time.Hour, 90*time.Minute + 700*time.Millisecond} {
+			t.Run(fmt.Sprintf("skipDedup=%v/ttl=%v", skip, ttl), func(t *testing.T) {
+				fast := fastStore(t, Options{SkipDedup: skip, KeyTTL: ttl})
+				ref := goRedisWriter(t, Options{SkipDedup: skip, KeyTTL: ttl})
+				for _, b := range testBatches() {
+					if err := fast.Write(context.Background(), b); err != nil {
+						t.Fatal(err)
+					}
+					if err := ref.Write(context.Background(), b); err != nil {
+						t.Fatal(err)
+					}
+				}
+				got, gotTTL := dump(t, fast.project)
+				want, wantTTL := dump(t, ref.project)
+				if len(got) != len(want) || len(got) < 9000 {
+					t.Fatalf("%d hashes, want %d", len(got), len(want))
+				}
+				for k, w := range want {
+					g := got[k]
+					if fmt.Sprint(g) != fmt.Sprint(w) {
+						t.Fatalf("key %x: %q, want %q", k, g, w)
+					}
+					if gotTTL[k] != wantTTL[k] {
+						t.Fatalf("key %x: ttl %v, want %v", k, gotTTL[k], wantTTL[k])
+					}
+				}
+			})
+		}
+	}
+}
+
+// An error reply (a key holding a string) fails the batch with an
+// unavailable error and leaves the pooled connection usable.
+func TestRespWriteErrorReplyKeepsConnectionInSync(t *testing.T) {
+	for _, skip := range []bool{false, true} {
+		s := fastStore(t, Options{SkipDedup: skip})
+		if err := admin(t).Set(context.Background(), string(storetest.Key(1))+s.project, "x", time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		err := s.Write(context.Background(), onlinestore.WriteBatch{View: "v", Features: []string{"a"}, Rows: []onlinestore.WriteRow{
+			{Key: storetest.Key(2), TS: core.Timestamp{Seconds: 1}, Values: [][]byte{core.AppendValueProto(nil, core.Int64Value(2))}},
+			{Key: storetest.Key(1), TS: core.Timestamp{Seconds: 1}, Values: [][]byte{core.AppendValueProto(nil, core.Int64Value(1))}},
+		}})
+		var re *errRedisReply
+		if err == nil || core.KindOf(err) != core.KindUnavailable || !errors.As(err, &re) {
+			t.Fatalf("skipDedup=%v: got %v, want an unavailable error reply", skip, err)
+		}
+		for i := int64(0); i < 3; i++ {
+			writeOne(t, s, 10+i, i)
+			mustFind(t, s, 10+i, i)
+		}
+	}
+}
+
+func TestRespWriteRowWidth(t *testing.T) {
+	s := fastStore(t, Options{})
+	err := s.Write(context.Background(), onlinestore.WriteBatch{View: "v", Features: []string{"a", "b"}, Rows: []onlinestore.WriteRow{
+		{Key: storetest.Key(1), Values: [][]byte{{}}},
+	}})
+	if core.KindOf(err) != core.KindInvalidArgument {
+		t.Fatalf("got %v, want an invalid-argument error", err)
+	}
+}
+
+// A batch of rows costs a constant number of allocations, not some per row.
+func TestRespWriteAllocations(t *testing.T) {
+	s := fastStore(t, Options{KeyTTL: time.Hour})
+	b := testBatches()[3]
+	ctx := context.Background()
+	if err := s.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	for i := range b.Rows {
+		b.Rows[i].TS.Seconds += 1e6 // newer: every row is written again
+	}
+	allocs := testing.AllocsPerRun(3, func() {
+		for i := range b.Rows {
+			b.Rows[i].TS.Seconds++
+		}
+		if err := s.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("%.0f allocations for %d rows", allocs, len(b.Rows))
+	if allocs > 20 {
+		t.Fatalf("%.0f allocations for %d rows", allocs, len(b.Rows))
+	}
+}
