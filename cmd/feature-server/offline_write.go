@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"net/url"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,15 +16,19 @@ import (
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/ingest"
+	"github.com/feastgo/feastgo/offlinestore/parquet"
 	pgoffline "github.com/feastgo/feastgo/offlinestore/postgres"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	"github.com/feastgo/feastgo/registry"
 )
 
-// offlineWriter appends pushes with to=offline to a view's PostgreSQL table
-// source. Parquet file sources are not appended to yet (501).
+// offlineWriter appends pushes with to=offline to a view's batch source: a
+// parquet FileSource (rewritten as Feast's file offline store does, crash
+// safe) or a PostgreSQL table.
 type offlineWriter struct {
-	pg *config.PostgresConfig
+	pg      *config.PostgresConfig
+	repoDir string
+	files   *parquet.Appender
 
 	mu   sync.Mutex
 	pool *pgxpool.Pool
@@ -30,7 +36,7 @@ type offlineWriter struct {
 
 // newOfflineWriter returns the appender for pushes with to=offline.
 func newOfflineWriter(cfg *config.RepoConfig) ingest.OfflineWriter {
-	return &offlineWriter{pg: cfg.OfflineStore.Postgres}
+	return &offlineWriter{pg: cfg.OfflineStore.Postgres, repoDir: cfg.RepoDir, files: newParquetAppender()}
 }
 
 func (w *offlineWriter) db(ctx context.Context) (*pgxpool.Pool, error) {
@@ -58,8 +64,7 @@ func (w *offlineWriter) PrepareAppend(ctx context.Context, v *registry.View, f *
 		return nil, core.Invalidf("Feature view '%s' has no batch_source.", v.Name)
 	}
 	if ds.GetFileOptions() != nil {
-		return nil, core.Errorf(core.KindUnimplemented, "NotImplementedError",
-			"view %s: appending pushed rows to parquet file sources is not supported by this server yet", v.Name)
+		return w.prepareFile(v, ds, f)
 	}
 	if !strings.HasSuffix(ds.GetDataSourceClassType(), ".PostgreSQLSource") {
 		return nil, core.Errorf(core.KindUnimplemented, "NotImplementedError", "view %s: offline writes to %s sources are not supported", v.Name, ds.GetType())
@@ -84,6 +89,41 @@ func (w *offlineWriter) PrepareAppend(ctx context.Context, v *registry.View, f *
 		return nil, err
 	}
 	return func(ctx context.Context) error { return pgoffline.AppendJSON(ctx, db, table, cols, rows) }, nil
+}
+
+func newParquetAppender() *parquet.Appender {
+	return &parquet.Appender{ParseTime: ingest.ParseTime}
+}
+
+// prepareFile checks the frame against a FileSource's parquet schema and
+// returns the rewrite (DaskOfflineStore.offline_write_batch).
+func (w *offlineWriter) prepareFile(v *registry.View, ds *corepb.DataSource, f *ingest.Frame) (func(context.Context) error, error) {
+	opts := ds.GetFileOptions()
+	if opts.GetFileFormat().GetDeltaFormat() != nil {
+		return nil, core.Errorf(core.KindUnimplemented, "NotImplementedError", "view %s: data source %s: delta files are not supported, only parquet", v.Name, ds.GetName())
+	}
+	uri := opts.GetUri()
+	if u, err := url.Parse(uri); err == nil && len(u.Scheme) > 1 {
+		if u.Scheme != "file" || u.Host != "" {
+			return nil, core.Errorf(core.KindUnimplemented, "NotImplementedError", "view %s: %s: only local parquet files can be appended to, not %s://", v.Name, uri, u.Scheme)
+		}
+		uri = u.Path
+	}
+	if !filepath.IsAbs(uri) {
+		uri = filepath.Join(w.repoDir, uri)
+	}
+	if w.files == nil {
+		w.files = newParquetAppender()
+	}
+	cols := make([]parquet.Column, len(f.Columns))
+	for i, c := range f.Columns {
+		cols[i] = parquet.Column{Name: c.Name, Values: c.Values}
+	}
+	p, err := w.files.Prepare(uri, cols, f.Strings)
+	if err != nil {
+		return nil, err
+	}
+	return p.Commit, nil
 }
 
 func postgresTable(ds *corepb.DataSource) (string, error) {

@@ -72,8 +72,8 @@ func TestOfflinePushAppendsToPostgresTable(t *testing.T) {
 	if _, err := w.PrepareAppend(ctx, view, frame); err == nil || !strings.Contains(err.Error(), "missing_expected_columns: ['ok', 'tags'], extra_unexpected_columns: []") {
 		t.Fatalf("column mismatch: %v", err)
 	}
-	file := &registry.View{Name: "f", BatchSource: &corepb.DataSource{Options: &corepb.DataSource_FileOptions_{FileOptions: &corepb.DataSource_FileOptions{Uri: "x.parquet"}}}}
+	file := &registry.View{Name: "f", BatchSource: &corepb.DataSource{Options: &corepb.DataSource_FileOptions_{FileOptions: &corepb.DataSource_FileOptions{Uri: "s3://bucket/x.parquet"}}}}
 	if _, err := w.PrepareAppend(ctx, file, frame); core.KindOf(err) != core.KindUnimplemented {
-		t.Fatalf("parquet: %v", err)
+		t.Fatalf("parquet on s3: %v", err)
 	}
 }
