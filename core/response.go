@@ -73,4 +73,23 @@ type ViewMetadata struct {
 type OnlineResponse struct {
 	Columns      []Column
 	ViewMetadata []ViewMetadata
+
+	release func()
+}
+
+// OnRelease sets what Release does: hand the response's memory back to the
+// pool it came from.
+func (r *OnlineResponse) OnRelease(f func()) { r.release = f }
+
+// Release tells the producer that the response (every Column and the bytes
+// they reference) is no longer used, so its memory can serve a later
+// request. A caller that cannot tell simply never calls it. Calling it on
+// nil or twice is harmless.
+func (r *OnlineResponse) Release() {
+	if r == nil || r.release == nil {
+		return
+	}
+	f := r.release
+	r.release = nil
+	f()
 }

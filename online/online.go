@@ -147,7 +147,15 @@ func (s *Service) GetOnlineFeatures(ctx context.Context, req *Request) (*core.On
 			"Required request data source features [%s] not found in the entity rows, but required by feature views", strings.Join(missing, ", "))
 	}
 
-	resp := &core.OnlineResponse{Columns: make([]core.Column, 0, len(keyCols)+len(reqData)+featureCount(p))}
+	m := getReadMem()
+	ok := false
+	defer func() {
+		if !ok {
+			m.put()
+		}
+	}()
+	resp := &m.resp
+	resp.Columns = growCap(m.cols, len(keyCols)+len(reqData)+featureCount(p))
 	for _, kc := range keyCols {
 		resp.Columns = append(resp.Columns, core.Column{Name: kc.name, Typed: kc.values})
 	}
@@ -165,14 +173,20 @@ func (s *Service) GetOnlineFeatures(ctx context.Context, req *Request) (*core.On
 	// Build store requests: one per view group, unique keys only. Groups
 	// keyed by the same request columns (every view of one entity, the
 	// usual case) share one serialized key list and fan-out.
-	reads := make([]onlinestore.ReadRequest, len(p.groups))
-	fanSlab := make([]int, len(p.groups)*rows)
-	fanout := make([][]int, len(p.groups)) // row -> unique key index
-	var keySets []keySet
-	var keyBuf []byte
+	m.reads = growLen(m.reads, len(p.groups))
+	reads := m.reads
+	m.fan = growLen(m.fan, len(p.groups)*rows)
+	fanSlab := m.fan
+	m.fanout = growLen(m.fanout, len(p.groups))
+	fanout := m.fanout // row -> unique key index
+	keySets := m.keySets[:0]
+	keyBuf := m.keyBuf[:0]
+	keySlab := growCap(m.keys, len(p.groups)*rows)
 	// Each group has at most one key part per request key column.
-	partsSlab := make([]onlinestore.KeyPart, len(p.groups)*len(keyCols))
-	colsSlab := make([][]core.Value, len(p.groups)*len(keyCols))
+	m.parts = growLen(m.parts, len(p.groups)*len(keyCols))
+	partsSlab := m.parts
+	m.pcols = growLen(m.pcols, len(p.groups)*len(keyCols))
+	colsSlab := m.pcols
 	for gi, g := range p.groups {
 		lo, hi := gi*len(keyCols), (gi+1)*len(keyCols)
 		parts := partsSlab[lo:lo:hi]
@@ -216,8 +230,8 @@ func (s *Service) GetOnlineFeatures(ctx context.Context, req *Request) (*core.On
 			rd.Keys, fanout[gi] = keySets[ks].keys, keySets[ks].fan
 			continue
 		}
-		if keyBuf == nil {
-			keyBuf = make([]byte, 0, rows*entityKeySize(parts))
+		if need := len(keyBuf) + rows*entityKeySize(parts); cap(keyBuf) < need {
+			keyBuf = make([]byte, 0, need)
 		}
 		fan := fanSlab[gi*rows : (gi+1)*rows : (gi+1)*rows]
 		var seen map[string]int
@@ -237,7 +251,11 @@ func (s *Service) GetOnlineFeatures(ctx context.Context, req *Request) (*core.On
 			key := keyBuf[start:len(keyBuf):len(keyBuf)]
 			if rows > 1 {
 				if seen == nil {
-					seen = make(map[string]int, rows)
+					if m.seen == nil {
+						m.seen = make(map[string]int, rows)
+					}
+					seen = m.seen
+					clear(seen)
 				}
 				// The map key aliases key's bytes, which are never written
 				// again: later keys are appended after them (or into a new
@@ -251,25 +269,37 @@ func (s *Service) GetOnlineFeatures(ctx context.Context, req *Request) (*core.On
 				seen[ks] = len(rd.Keys)
 			}
 			if rd.Keys == nil {
-				rd.Keys = make([][]byte, 0, rows)
+				rd.Keys = keySlab[len(keySlab):len(keySlab):cap(keySlab)]
 			}
 			fan[r] = len(rd.Keys)
 			rd.Keys = append(rd.Keys, key)
 		}
 		fanout[gi] = fan
+		keySlab = keySlab[:len(keySlab)+len(rd.Keys)]
 		keySets = append(keySets, keySet{parts: parts, cols: partCols, keys: rd.Keys, fan: fan})
 	}
+	m.keyBuf, m.keys, m.keySets = keyBuf, keySlab, keySets
 	if len(reads) > 0 {
-		if err := s.Store.Read(ctx, reads); err != nil {
+		var err error
+		if sr, ok := s.Store.(onlinestore.ScratchReader); ok {
+			err = sr.ReadScratch(ctx, reads, &m.store)
+		} else {
+			err = s.Store.Read(ctx, reads)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
 	// One slab each for the raw values, statuses and timestamps of all
 	// feature columns.
 	nfeat := featureCount(p)
-	rawSlab := make([][]byte, nfeat*rows)
-	stSlab := make([]core.FieldStatus, nfeat*rows)
-	tsSlab := make([]core.Timestamp, len(p.groups)*rows)
+	m.raw = growLen(m.raw, nfeat*rows)
+	rawSlab := m.raw
+	m.st = growLen(m.st, nfeat*rows)
+	stSlab := m.st
+	m.ts = growLen(m.ts, len(p.groups)*rows)
+	tsSlab := m.ts
+	clear(tsSlab) // only found rows set theirs
 	for gi, g := range p.groups {
 		rd := &reads[gi]
 		if len(rd.Rows) != len(rd.Keys) {
@@ -316,6 +346,8 @@ func (s *Service) GetOnlineFeatures(ctx context.Context, req *Request) (*core.On
 		}
 	}
 	resp.Columns = out
+	ok = true
+	resp.OnRelease(m.release)
 	return resp, nil
 }
 

@@ -26,6 +26,23 @@ type Store interface {
 	Close() error
 }
 
+// ScratchReader is implemented by stores that can answer a Read in memory
+// the caller recycles between requests (the online read path pools it, so a
+// request of a hundred entities does not leave half a megabyte of garbage).
+type ScratchReader interface {
+	// ReadScratch is Read with the answers' Rows, their Values slices and
+	// the value bytes taken from sc where it has room. Everything it
+	// returns stays valid until the caller reuses sc.
+	ReadScratch(ctx context.Context, reqs []ReadRequest, sc *Scratch) error
+}
+
+// Scratch is reusable memory for the answers of one Read.
+type Scratch struct {
+	Rows  []Row
+	Vals  [][]byte
+	Bytes []byte
+}
+
 // ReadRequest asks for some features of one feature view for a list of
 // already serialized entity keys.
 type ReadRequest struct {

@@ -67,6 +67,7 @@ func (g *GRPC) GetOnlineFeatures(ctx context.Context, in *servingpb.GetOnlineFea
 	if err != nil {
 		return nil, grpcError(err)
 	}
+	defer resp.Release() // responseToProto copies every value
 	return responseToProto(resp)
 }
 

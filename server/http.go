@@ -145,6 +145,7 @@ func (h *HTTP) getOnlineFeatures(w http.ResponseWriter, r *http.Request) {
 	}
 	out := bufPool.Get().(*[]byte)
 	body, err := appendOnlineResponse((*out)[:0], resp)
+	resp.Release() // the body holds everything now
 	if err != nil {
 		*out = body
 		bufPool.Put(out)

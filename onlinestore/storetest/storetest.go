@@ -116,7 +116,52 @@ func read(t *testing.T, s onlinestore.Store, view string, features []string, key
 			t.Fatalf("Read(%s): row %d has %d values for %d features", view, i, len(r.Values), len(features))
 		}
 	}
+	if sr, ok := s.(onlinestore.ScratchReader); ok {
+		checkScratchRead(t, sr, view, features, keys, reqs[0].Rows)
+	}
 	return reqs[0].Rows
+}
+
+// checkScratchRead reads the same keys with ReadScratch into scratch memory
+// dirtied by an earlier read of other data (rows marked found, values set)
+// and requires the very answers Read gave: nothing of the earlier read may
+// show through.
+func checkScratchRead(t *testing.T, sr onlinestore.ScratchReader, view string, features []string, keys [][]byte, want []onlinestore.Row) {
+	t.Helper()
+	junk := []byte{0xde, 0xad, 0xbe, 0xef}
+	sc := &onlinestore.Scratch{
+		Rows:  make([]onlinestore.Row, 0, 64),
+		Vals:  make([][]byte, 0, 256),
+		Bytes: make([]byte, 0, 4096),
+	}
+	for i := range sc.Rows[:cap(sc.Rows)] {
+		sc.Rows[:cap(sc.Rows)][i] = onlinestore.Row{Found: true, TS: core.Timestamp{Seconds: 99}, Values: [][]byte{junk}}
+	}
+	for i := range sc.Vals[:cap(sc.Vals)] {
+		sc.Vals[:cap(sc.Vals)][i] = junk
+	}
+	sc.Bytes = append(sc.Bytes, junk...)[:0]
+	for round := 0; round < 2; round++ {
+		reqs := []onlinestore.ReadRequest{{View: view, Features: features, Keys: keys}}
+		if err := sr.ReadScratch(ctx(t), reqs, sc); err != nil {
+			t.Fatalf("ReadScratch(%s): %v", view, err)
+		}
+		got := reqs[0].Rows
+		if len(got) != len(want) {
+			t.Fatalf("ReadScratch(%s) round %d: %d rows, Read gave %d", view, round, len(got), len(want))
+		}
+		for i := range got {
+			g, w := got[i], want[i]
+			if g.Found != w.Found || g.TS != w.TS || len(g.Values) != len(w.Values) {
+				t.Fatalf("ReadScratch(%s) round %d row %d: %+v, Read gave %+v", view, round, i, g, w)
+			}
+			for f := range g.Values {
+				if (g.Values[f] == nil) != (w.Values[f] == nil) || !bytes.Equal(g.Values[f], w.Values[f]) {
+					t.Fatalf("ReadScratch(%s) round %d row %d feature %d: %x, Read gave %x", view, round, i, f, g.Values[f], w.Values[f])
+				}
+			}
+		}
+	}
 }
 
 func dedups(w onlinestore.Writer) bool {
