@@ -1,7 +1,9 @@
 package redis
 
 import (
+	"bytes"
 	"context"
+	"hash/maphash"
 	"strconv"
 	"sync"
 	"time"
@@ -29,13 +31,49 @@ import (
 // writeState is the memory one Write reuses from batch to batch.
 type writeState struct {
 	out    []byte
-	fields []fieldEntry              // the batch's feature fields, then _ts:<view>
-	stored []core.Timestamp          // row -> the _ts Redis holds
-	has    []bool                    // row -> Redis holds a readable _ts
-	latest map[string]core.Timestamp // key -> newest TS written by this batch
+	fields []fieldEntry // the batch's feature fields, then _ts:<view>
+	// latest and has are, per row that is the first of its key in the
+	// batch, the newest event time of that key: the stored _ts, then that
+	// of each row written.
+	latest []core.Timestamp
+	has    []bool
+	// slots is an open-addressing table of key hash -> first row with that
+	// key + 1 (0: empty), to find rows repeating a key without a map.
+	slots []int32
 }
 
-var writeStates = sync.Pool{New: func() any { return &writeState{latest: map[string]core.Timestamp{}} }}
+var writeStates = sync.Pool{New: func() any { return new(writeState) }}
+
+var keySeed = maphash.MakeSeed()
+
+// resetSlots empties st.slots, sized for n rows.
+func (st *writeState) resetSlots(n int) {
+	size := 16
+	for size < 2*n {
+		size <<= 1
+	}
+	if cap(st.slots) < size {
+		st.slots = make([]int32, size)
+	}
+	st.slots = st.slots[:size]
+	clear(st.slots)
+}
+
+// firstRow returns the first row of the batch whose key is rows[i]'s (i
+// itself when the key is new); rows are visited in order.
+func (st *writeState) firstRow(rows []onlinestore.WriteRow, i int) int {
+	key := rows[i].Key
+	mask := uint64(len(st.slots) - 1)
+	for h := maphash.Bytes(keySeed, key) & mask; ; h = (h + 1) & mask {
+		switch f := st.slots[h]; {
+		case f == 0:
+			st.slots[h] = int32(i + 1)
+			return i
+		case bytes.Equal(rows[f-1].Key, key):
+			return int(f - 1)
+		}
+	}
+}
 
 // maxKeptWriteBuf bounds the request buffer a writeState keeps for the next
 // batch (10,000 rows of ten scalar features take about 3 MB).
@@ -53,7 +91,6 @@ func (s *Store) writeFast(ctx context.Context, b onlinestore.WriteBatch) error {
 	}
 	st := writeStates.Get().(*writeState)
 	defer func() {
-		clear(st.latest)
 		if cap(st.out) > maxKeptWriteBuf {
 			st.out = nil
 		}
@@ -76,8 +113,8 @@ func (s *Store) writeRoundTrips(ctx context.Context, c *respConn, st *writeState
 		if err := s.readStoredTS(ctx, c, st, b.Rows, tsField); err != nil {
 			return err
 		}
+		st.resetSlots(len(b.Rows))
 	}
-	clear(st.latest)
 	out := st.out[:0]
 	// "*<n>\r\n$4\r\nHSET\r\n" with n = key + 2 per feature + 2 for _ts.
 	var headBuf [24]byte
@@ -89,15 +126,11 @@ func (s *Store) writeRoundTrips(ctx context.Context, c *respConn, st *writeState
 	for i := range b.Rows {
 		r := &b.Rows[i]
 		if s.dedup {
-			k := unsafeString(r.Key) // valid for this call; latest is cleared before returning
-			prev, ok := st.latest[k]
-			if !ok && st.has[i] {
-				prev, ok = st.stored[i], true
-			}
-			if ok && !later(r.TS, prev) {
+			f := st.firstRow(b.Rows, i)
+			if st.has[f] && !later(r.TS, st.latest[f]) {
 				continue
 			}
-			st.latest[k] = r.TS
+			st.latest[f], st.has[f] = r.TS, true
 		}
 		out = append(out, head...)
 		out = appendKey(out, r.Key, s.project)
@@ -151,7 +184,7 @@ func (s *Store) writeRoundTrips(ctx context.Context, c *respConn, st *writeState
 	return replyErr
 }
 
-// readStoredTS fills st.stored and st.has with every row's stored _ts, read
+// readStoredTS fills st.latest and st.has with every row's stored _ts, read
 // by one pipeline of HMGETs. An unreadable stored timestamp counts as none,
 // as it always has here.
 func (s *Store) readStoredTS(ctx context.Context, c *respConn, st *writeState, rows []onlinestore.WriteRow, tsField string) error {
@@ -162,11 +195,11 @@ func (s *Store) readStoredTS(ctx context.Context, c *respConn, st *writeState, r
 		out = append(out, tsField...)
 	}
 	st.out = out
-	if cap(st.stored) < len(rows) {
-		st.stored = make([]core.Timestamp, len(rows))
+	if cap(st.latest) < len(rows) {
+		st.latest = make([]core.Timestamp, len(rows))
 		st.has = make([]bool, len(rows))
 	}
-	st.stored, st.has = st.stored[:len(rows)], st.has[:len(rows)]
+	st.latest, st.has = st.latest[:len(rows)], st.has[:len(rows)]
 	clear(st.has)
 	if err := c.nc.SetDeadline(s.fast.deadline(ctx)); err != nil {
 		return err
@@ -202,7 +235,7 @@ func (s *Store) readStoredTS(ctx context.Context, c *respConn, st *writeState, r
 		}
 		if size >= 0 {
 			if t, err := parseTimestamp(v); err == nil {
-				st.stored[i], st.has[i] = t, true
+				st.latest[i], st.has[i] = t, true
 			}
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/onlinestore"
 	"github.com/feastgo/feastgo/onlinestore/storetest"
@@ -35,21 +37,19 @@ func dump(t *testing.T, project string) (map[string]map[string]string, map[strin
 	}
 	hashes := map[string]map[string]string{}
 	ttls := map[string]time.Duration{}
-	for _, k := range keys {
-		if !strings.HasSuffix(k, project) {
-			continue
-		}
-		h, err := c.HGetAll(ctx, k).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ttl, err := c.TTL(ctx, k).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
+	pipe := c.Pipeline()
+	hs := make([]*goredis.MapStringStringCmd, len(keys))
+	ts := make([]*goredis.DurationCmd, len(keys))
+	for i, k := range keys {
+		hs[i], ts[i] = pipe.HGetAll(ctx, k), pipe.TTL(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range keys {
 		short := strings.TrimSuffix(k, project)
-		hashes[short] = h
-		ttls[short] = ttl.Round(10 * time.Second)
+		hashes[short] = hs[i].Val()
+		ttls[short] = ts[i].Val().Round(10 * time.Second)
 	}
 	return hashes, ttls
 }
@@ -63,6 +63,11 @@ func testBatches() []onlinestore.WriteBatch {
 	var big []onlinestore.WriteRow
 	for i := int64(0); i < 9000; i++ { // more replies than deadlineEvery
 		big = append(big, row(100+i, 500+i, 0, val(core.Int64Value(i)), val(core.StringValue(fmt.Sprint("s", i))), nil))
+	}
+	// Keys repeated all over one batch, with event times up and down.
+	var repeats []onlinestore.WriteRow
+	for i := int64(0); i < 3000; i++ {
+		repeats = append(repeats, row(100+i%97, 400+(i*7919)%1000, 0, val(core.Int64Value(i)), nil, nil))
 	}
 	return []onlinestore.WriteBatch{
 		{View: "v", Features: feats, Rows: []onlinestore.WriteRow{
@@ -86,6 +91,7 @@ func testBatches() []onlinestore.WriteBatch {
 			row(1, 5, 0, val(core.Value{Type: core.Float, F: 1.5})),
 			row(9, 5, 0, val(core.Value{Type: core.Float, F: 9.5})),
 		}},
+		{View: "v", Features: feats, Rows: repeats},
 		{View: "v", Features: feats, Rows: big},
 	}
 }
@@ -161,7 +167,7 @@ func TestRespWriteRowWidth(t *testing.T) {
 // A batch of rows costs a constant number of allocations, not some per row.
 func TestRespWriteAllocations(t *testing.T) {
 	s := fastStore(t, Options{KeyTTL: time.Hour})
-	b := testBatches()[3]
+	b := testBatches()[4]
 	ctx := context.Background()
 	if err := s.Write(ctx, b); err != nil {
 		t.Fatal(err)
