@@ -13,7 +13,13 @@
 # are measured again on ENTITIES/10 and the table says so.
 #
 # Environment: FEAST_TIMEOUT, KEEP_TMP=1 (keep the temp dir), BENCH_OUT (also
-# write the markdown table to this file).
+# write the markdown table to this file), SKIP_FEAST=1 (measure ours only, to
+# iterate; the recorded table must come from a run with both), OURS_RUNS=N
+# (run ours N times, one row each; default 1).
+#
+# The machine is shared: wrap the whole script in `flock /tmp/bench.lock` so
+# benchmarks of different sessions never overlap. Every row carries the
+# 1-minute load average read just before that run.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 N=${1:-1000000}
@@ -109,13 +115,14 @@ EOF
 redis_cpu() { redis-cli -p "$PORT" info cpu | tr -d '\r' | awk -F: '/^used_cpu_(user|sys):/ {s += $2} END {printf "%.2f", s}'; }
 
 # run NAME DIR DB TIMEOUT CMD...: one timed materialization; prints
-# "wall rss_kb cpu redis_cpu keys" or "timeout".
+# "wall rss_kb cpu redis_cpu keys load" or "timeout".
 run() {
   local name=$1 dir=$2 db=$3 limit=$4; shift 4
   yaml "$dir" "$db"
   redis-cli -p "$PORT" -n "$db" flushdb >/dev/null
-  local before after
+  local before after load
   before=$(redis_cpu)
+  load=$(cut -d' ' -f1 /proc/loadavg)
   log "$name: $*"
   if ! (cd "$dir" && TZ=UTC FEAST_USAGE=False timeout "$limit" /usr/bin/time -v "$@" >"$TMP/$name.out" 2>"$TMP/$name.time"); then
     if grep -q "Command terminated by signal\|Exit status: 124" "$TMP/$name.time" 2>/dev/null || ! grep -q "Exit status: 0" "$TMP/$name.time"; then
@@ -125,11 +132,11 @@ run() {
     fi
   fi
   after=$(redis_cpu)
-  awk -v rcpu="$(echo "$after - $before" | bc)" -v keys="$(redis-cli -p "$PORT" -n "$db" dbsize)" -F': ' '
+  awk -v rcpu="$(echo "$after - $before" | bc)" -v keys="$(redis-cli -p "$PORT" -n "$db" dbsize)" -v load="$load" -F': ' '
     /Elapsed \(wall clock\)/ { n = split($2, p, ":"); wall = (n == 3) ? p[1]*3600 + p[2]*60 + p[3] : p[1]*60 + p[2] }
     /Maximum resident set size/ { rss = $2 }
     /User time/ { cpu += $2 } /System time/ { cpu += $2 }
-    END { printf "%.2f %d %.2f %.2f %d\n", wall, rss, cpu, rcpu, keys }' "$TMP/$name.time"
+    END { printf "%.2f %d %.2f %.2f %d %s\n", wall, rss, cpu, rcpu, keys, load }' "$TMP/$name.time"
 }
 
 # compare DB1 DB2: every hash of the two databases, byte for byte.
@@ -166,15 +173,23 @@ measure() {
   make_repo "$dir" "$n"
   yaml "$dir" 0
   (cd "$dir" && TZ=UTC FEAST_USAGE=False "$VENV/bin/feast" apply >"$TMP/apply-$n.log" 2>&1)
-  OURS=$(run "ours-$n" "$dir" 1 3600 "$TMP/feature-server" -c . materialize "$START" "$END")
-  FEAST=$(run "feast-$n" "$dir" 2 "$FEAST_TIMEOUT" "$VENV/bin/feast" materialize "$START" "$END")
+  OURS_ALL=()
+  for ((i = 1; i <= ${OURS_RUNS:-1}; i++)); do
+    OURS=$(run "ours-$n" "$dir" 1 3600 "$TMP/feature-server" -c . materialize "$START" "$END")
+    OURS_ALL+=("$OURS")
+  done
+  if [[ "${SKIP_FEAST:-}" == 1 ]]; then
+    FEAST=skipped
+  else
+    FEAST=$(run "feast-$n" "$dir" 2 "$FEAST_TIMEOUT" "$VENV/bin/feast" materialize "$START" "$END")
+  fi
 }
 
 row() { # tool n stats
   local tool=$1 n=$2; shift 2
-  read -r wall rss cpu rcpu keys <<<"$*"
-  awk -v t="$tool" -v n="$n" -v w="$wall" -v r="$rss" -v c="$cpu" -v rc="$rcpu" -v k="$keys" 'BEGIN {
-    printf "| %s | %d | %d | %.1f | %d | %.0f | %.1f | %.1f |\n", t, n, n * 10, w, n * 10 / w, r / 1024, c, rc }'
+  read -r wall rss cpu rcpu keys load <<<"$*"
+  awk -v t="$tool" -v n="$n" -v w="$wall" -v r="$rss" -v c="$cpu" -v rc="$rcpu" -v k="$keys" -v l="$load" 'BEGIN {
+    printf "| %s | %d | %d | %.1f | %d | %.0f | %.1f | %.1f | %s |\n", t, n, n * 10, w, n * 10 / w, r / 1024, c, rc, l }'
 }
 
 measure "$N"
@@ -188,19 +203,27 @@ if [[ "$FEAST" == timeout ]]; then
   measure "$SIZE"
 fi
 [[ "$FEAST" != timeout ]] || { log "Feast timed out on $SIZE entities too"; exit 1; }
-log "comparing the two Redis databases"
-CMP=$(compare 1 2)
+for o in "${OURS_ALL[@]}"; do [[ "$o" != timeout ]] || { log "our run failed"; exit 1; }; done
+if [[ "$FEAST" != skipped ]]; then
+  log "comparing the two Redis databases"
+  CMP=$(compare 1 2)
+fi
 
 {
-  echo "| tool | entities | feature values | wall s | values/s | peak RSS MB | CPU s | Redis CPU s |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| tool | entities | feature values | wall s | values/s | peak RSS MB | CPU s | Redis CPU s | load avg |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   [[ -n "${OURS_BIG:-}" ]] && row "feature-server" "$N" "$OURS_BIG"
-  row "feature-server" "$SIZE" "$OURS"
-  row "feast materialize 0.67.0" "$SIZE" "$FEAST"
-  echo
-  read -r ow _ <<<"$OURS"; read -r fw _ <<<"$FEAST"
-  awk -v o="$ow" -v f="$fw" 'BEGIN { printf "Speed-up on the same data: %.1f× (wall time).\n", f / o }'
-  echo "Stores after both runs: $CMP (HGETALL of every key)."
+  for o in "${OURS_ALL[@]}"; do row "feature-server" "$SIZE" "$o"; done
+  if [[ "$FEAST" != skipped ]]; then
+    row "feast materialize 0.67.0" "$SIZE" "$FEAST"
+    echo
+    read -r ow _ <<<"$OURS"; read -r fw _ <<<"$FEAST"
+    awk -v o="$ow" -v f="$fw" 'BEGIN { printf "Speed-up on the same data: %.1f× (wall time).\n", f / o }'
+    echo "Stores after both runs: $CMP (HGETALL of every key)."
+  else
+    echo
+    echo "feast materialize skipped (SKIP_FEAST=1)."
+  fi
   [[ -n "$NOTE" ]] && echo "$NOTE"
   echo "Machine: $(nproc) CPUs, $(uname -sr), Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), load average $(cut -d' ' -f1-3 /proc/loadavg)."
 } | tee "${BENCH_OUT:-/dev/null}"
