@@ -10,13 +10,18 @@ import (
 	"github.com/feastgo/feastgo/registry"
 )
 
+// memService reads the benchmark fixture from memory.
+func memService() *online.Service {
+	snap := bench.Snapshot("bench")
+	return &online.Service{Snapshot: func() *registry.Snapshot { return snap }, Store: bench.NewMemStore(), KeyVersion: 3}
+}
+
 // TestPooledMemoryDoesNotLeak alternates reads of stored and unknown
 // entities, releasing each response, so every read runs on memory an
 // earlier one used: an unknown entity must come back NOT_FOUND with no
 // value and no event time, whatever the previous read left there.
 func TestPooledMemoryDoesNotLeak(t *testing.T) {
-	snap := bench.Snapshot("bench")
-	svc := &online.Service{Snapshot: func() *registry.Snapshot { return snap }, Store: bench.NewMemStore(), KeyVersion: 3}
+	svc := memService()
 	features := bench.FeatureNames(1)
 	refs := make([]string, len(features))
 	for i, f := range features {

@@ -7,7 +7,6 @@ import (
 	"github.com/feastgo/feastgo/bench"
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/online"
-	"github.com/feastgo/feastgo/registry"
 )
 
 // BenchmarkGetOnlineFeatures measures the core read path alone (plan
@@ -15,8 +14,7 @@ import (
 // store, without HTTP, JSON or a network; server/http_bench_test.go has
 // the whole handler and the real Redis.
 func BenchmarkGetOnlineFeatures(b *testing.B) {
-	snap := bench.Snapshot("bench")
-	svc := &online.Service{Snapshot: func() *registry.Snapshot { return snap }, Store: bench.NewMemStore(), KeyVersion: 3}
+	svc := memService()
 	features := func(views, perView int) []string {
 		var out []string
 		for v := 1; v <= views; v++ {
@@ -59,9 +57,12 @@ func BenchmarkGetOnlineFeatures(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := svc.GetOnlineFeatures(ctx, &req); err != nil {
+				resp, err := svc.GetOnlineFeatures(ctx, &req)
+				if err != nil {
 					b.Fatal(err)
 				}
+				resp.Release() // as the HTTP and gRPC handlers do
+
 			}
 		})
 	}
