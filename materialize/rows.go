@@ -2,6 +2,7 @@ package materialize
 
 import (
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/feastgo/feastgo/core"
@@ -121,6 +122,10 @@ func (c *viewCodec) encode(b *offlinestore.Batch, buf *rowBuf) error {
 		cells := row[len(row)-nf:]
 		for j, t := range c.featType {
 			buf.offs = append(buf.offs, len(buf.data))
+			if cell := &cells[j]; sameScalar(cell, t) {
+				buf.data = core.AppendValueProto(buf.data, *cell)
+				continue
+			}
 			v, err := convert(cells[j], t)
 			if err != nil {
 				return fmt.Errorf("feature %s (column %s, %s): %w", c.features[j], c.featCol[j], t, err)
@@ -150,6 +155,25 @@ func (c *viewCodec) encode(b *offlinestore.Batch, buf *rowBuf) error {
 		buf.rows[i] = r
 	}
 	return nil
+}
+
+// sameScalar reports whether a cell already is the Value convert would
+// return for a feature declared want, so its bytes can be appended as they
+// are: the common case of a column of the declared scalar type, skipped for
+// NaN (a null) and for integers that might not fit.
+func sameScalar(v *core.Value, want core.ValueType) bool {
+	if v.Type != want {
+		return false
+	}
+	switch want {
+	case core.Int64, core.String, core.Bytes:
+		return true
+	case core.Double, core.Float:
+		return !math.IsNaN(v.F)
+	case core.Bool:
+		return v.I == 0 || v.I == 1
+	}
+	return false
 }
 
 // micros drops what a Python datetime cannot hold: Feast's timestamps go
