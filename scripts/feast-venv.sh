@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Print the path of a virtualenv that has feast[redis,postgres]==$FEAST_VERSION
+# Print the path of a virtualenv that has feast[redis,postgres,grpcio]==$FEAST_VERSION
 # installed, creating it first when missing.
 #
 # The reference Python Feast is only needed by tests and tooling (conformance
@@ -17,12 +17,14 @@
 #
 # Environment:
 #   FEAST_VERSION  (default 0.67.0)
-#   FEAST_EXTRAS   (default redis,postgres)
+#   FEAST_EXTRAS   (default redis,postgres,grpcio: the stores the tests use,
+#                  and gRPC for `feast serve_transformations` and our Python
+#                  transformation worker)
 #   PYTHON         interpreter used to create the venv (default python3)
 set -euo pipefail
 
 FEAST_VERSION="${FEAST_VERSION:-0.67.0}"
-FEAST_EXTRAS="${FEAST_EXTRAS:-redis,postgres}"
+FEAST_EXTRAS="${FEAST_EXTRAS:-redis,postgres,grpcio}"
 PYTHON="${PYTHON:-python3}"
 CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/feature-server"
 VENV="$CACHE_ROOT/feast-$FEAST_VERSION"

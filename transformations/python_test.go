@@ -89,10 +89,12 @@ func StartWorker(t testing.TB, repo string) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// One waiter: it tells the start-up wait below that the worker died
+	// (a missing module, say) and lets the cleanup reap it.
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
@@ -115,6 +117,9 @@ func StartWorker(t testing.TB, repo string) string {
 	select {
 	case a := <-addr:
 		return a
+	case <-done:
+		b, _ := os.ReadFile(logf.Name())
+		t.Fatalf("the worker exited before listening; log:\n%s", b)
 	case <-time.After(120 * time.Second):
 		b, _ := os.ReadFile(logf.Name())
 		t.Fatalf("the worker did not start in 2 minutes; log:\n%s", b)

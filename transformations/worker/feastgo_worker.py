@@ -16,7 +16,8 @@ Arrow IPC file with one binary column per computed output. A request without tha
 served like Feast's own transformation server (pandas mode, `transform_arrow(table, True)`).
 GetTransformationServiceInfo answers type CUSTOM with details starting "feastgo-worker".
 
-Run it with the Python that has the repo's Feast version installed:
+Run it with the Python that has the repo's Feast version installed, with its gRPC extra
+(`pip install 'feast[grpcio]==<version>'`):
 
     python transformations/worker/feastgo_worker.py --repo feature_repo --port 6569
 
