@@ -91,7 +91,47 @@ func fileSchema(path string) (*arrow.Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parquet %s: %w", path, err)
 	}
-	return fr.Schema()
+	s, err := fr.Schema()
+	if err != nil {
+		return nil, fmt.Errorf("parquet %s: %w", path, err)
+	}
+	return cleanSchema(s), nil
+}
+
+// cleanSchema drops the PARQUET:field_id entries the reader adds to every
+// field, so that a rewritten file's schema is the one it was written with.
+func cleanSchema(s *arrow.Schema) *arrow.Schema {
+	fields := make([]arrow.Field, s.NumFields())
+	for i, f := range s.Fields() {
+		fields[i] = cleanField(f)
+	}
+	md := s.Metadata()
+	return arrow.NewSchema(fields, &md)
+}
+
+func cleanField(f arrow.Field) arrow.Field {
+	if i := f.Metadata.FindKey("PARQUET:field_id"); i >= 0 {
+		var keys, vals []string
+		for j := 0; j < f.Metadata.Len(); j++ {
+			if j != i {
+				keys, vals = append(keys, f.Metadata.Keys()[j]), append(vals, f.Metadata.Values()[j])
+			}
+		}
+		f.Metadata = arrow.NewMetadata(keys, vals)
+	}
+	switch t := f.Type.(type) {
+	case *arrow.ListType:
+		f.Type = arrow.ListOfField(cleanField(t.ElemField()))
+	case *arrow.LargeListType:
+		f.Type = arrow.LargeListOfField(cleanField(t.ElemField()))
+	case *arrow.StructType:
+		fs := make([]arrow.Field, t.NumFields())
+		for i, c := range t.Fields() {
+			fs[i] = cleanField(c)
+		}
+		f.Type = arrow.StructOf(fs...)
+	}
+	return f
 }
 
 // Prepare checks the columns against the source's schema (exactly its
@@ -243,6 +283,7 @@ func rewrite(path string, dir bool, batch []*Pending) error {
 		if schema, err = old.Schema(); err != nil {
 			return fmt.Errorf("parquet %s: %w", path, err)
 		}
+		schema = cleanSchema(schema)
 	}
 	for _, p := range batch {
 		if !p.schema.Equal(schema) {
@@ -289,7 +330,11 @@ func rewrite(path string, dir bool, batch []*Pending) error {
 			return fmt.Errorf("parquet %s: %w", path, err)
 		}
 		for rr.Next() {
-			if err := w.WriteBuffered(rr.RecordBatch()); err != nil {
+			rec := rr.RecordBatch()
+			clean := array.NewRecordBatch(schema, rec.Columns(), rec.NumRows())
+			err := w.WriteBuffered(clean)
+			clean.Release()
+			if err != nil {
 				rr.Release()
 				return fmt.Errorf("parquet %s: %w", path, err)
 			}
