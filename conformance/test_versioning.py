@@ -19,6 +19,7 @@ Then every request in cases_versioning/ is compared like cases/ (test_online_fea
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 from typing import Dict, Tuple
@@ -79,3 +80,55 @@ def test_versioning_same_answer(versioning_stack, case: Case, ours_mode):
     if case.name.startswith("v2_") and versioning_stack.stack.variant.endswith("_sqlite"):
         pytest.skip("Feast 0.67.0 cannot materialize a --no-promote version into SQLite (no table is created for it)")
     gen.check_case(versioning_stack, case, _feast_answers, ALLOWED_501, ours_mode)
+
+
+# --------------------------------------------------------------------------
+# `materialize --version vN`: ours against Feast's, on Redis (Feast cannot do it on SQLite).
+
+from test_materialize import redis_dump, redis_flush, redis_port, registry_record  # noqa: E402,F401
+
+
+def test_materialize_pinned_version_same_as_feast(tmp_root: Path, base_env, ours_mode: str, our_binary: str, redis_port):
+    """Stages 0-2 applied (v2 with --no-promote, nothing materialized), then the same repo twice,
+    each with its own Redis db: `feast materialize --views stats --version v2` in one, ours in the
+    other. Same Redis hashes (rows under stats_v2 only), same registry record (the interval lands
+    on the active view `stats`, whose definition stays v1)."""
+    import shutil
+
+    from conftest import rewrite_store_yaml
+
+    root = tmp_root / "versioning-materialize"
+    logs = root / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    a, b = root / "feast", root / "ours"
+    feast = gen.feast_cmd(a)
+    for n in range(3):
+        harness.run_checked([sys.executable, str(GENERATOR), str(a), str(n)], harness.ROOT, base_env, logs / "generate.log")
+        if n == 0:
+            rewrite_store_yaml(a, {"type": "redis", "connection_string": f"127.0.0.1:{redis_port},db=7"}, 3)
+        harness.run_checked(feast + ["apply"] + (["--no-promote"] if n == 2 else []), a, base_env, logs / "feast-apply.log")
+    shutil.copytree(a, b)
+    rewrite_store_yaml(b, {"type": "redis", "connection_string": f"127.0.0.1:{redis_port},db=8"}, 3)
+    redis_flush(redis_port, 7)
+    redis_flush(redis_port, 8)
+
+    args = ["materialize", harness.MATERIALIZE_START, harness.MATERIALIZE_END, "--views", "stats", "--version", "v2"]
+    ours = gen.feast_cmd(b) if ours_mode == "feast" else [our_binary, "-c", str(b)]
+    harness.run_checked(feast + args, a, base_env, logs / "feast-materialize.log")
+    harness.run_checked(ours + args, b, base_env, logs / "ours-materialize.log")
+
+    da, db = redis_dump(redis_port, 7), redis_dump(redis_port, 8)
+    assert da, "Feast wrote nothing"
+    assert da.keys() == db.keys(), f"keys differ: {len(da)} vs {len(db)}"
+    for k in da:
+        assert da[k] == db[k], f"hash {k.hex()} differs:\nfeast {da[k]}\nours  {db[k]}"
+    ra, rb = registry_record(a / "data" / "registry.db"), registry_record(b / "data" / "registry.db")
+    assert [r[:3] for r in ra] == [r[:3] for r in rb]
+    assert [r[3] for r in ra] == [r[3] for r in rb], "a feature view spec changed"
+    assert any(name == "stats" and intervals for name, _, intervals, _ in ra), "Feast recorded no interval on stats"
+
+    # Mistakes: Feast exits non-zero, so do we.
+    for bad in (["--version", "v9"], ["--version", "x"]):
+        cmd = ours + ["materialize", harness.MATERIALIZE_START, harness.MATERIALIZE_END, "--views", "stats"] + bad
+        out = subprocess.run(cmd, cwd=str(b), env=base_env, capture_output=True, text=True, timeout=120)
+        assert out.returncode != 0, f"{bad} accepted: {out.stdout}{out.stderr}"

@@ -99,6 +99,9 @@ type Request struct {
 	// view and writes nothing to the registry (used to fill an empty online
 	// store at start-up). Start, End and Incremental are ignored.
 	Replay bool
+	// Version pins a feature view version ("v2"; needs exactly one view
+	// and online versioning), as feast materialize --version (version.go).
+	Version *string
 }
 
 // Task is one view and its window.
@@ -158,6 +161,9 @@ func (e *Engine) Plan(snap *registry.Snapshot, req Request) ([]Task, error) {
 	if !req.Replay && !req.Incremental && req.Start.After(req.End) {
 		return nil, core.Invalidf("The given start_date %s is greater than the given end_date %s.", PyTime(req.Start), PyTime(req.End))
 	}
+	if err := e.checkVersion(req); err != nil {
+		return nil, err
+	}
 	var views []*registry.View
 	if len(req.Views) == 0 {
 		for _, v := range registryOrder(snap) {
@@ -170,7 +176,10 @@ func (e *Engine) Plan(snap *registry.Snapshot, req Request) ([]Task, error) {
 		}
 	} else {
 		for _, name := range req.Views {
-			v, ok := snap.View(name)
+			v, ok, err := e.lookupView(snap, name, req.Version)
+			if err != nil {
+				return nil, err
+			}
 			if !ok {
 				if _, isODFV := snap.ODFV(name); isODFV {
 					return nil, core.Errorf(core.KindUnimplemented, "NotImplementedError",
@@ -302,7 +311,7 @@ func (e *Engine) runTask(ctx context.Context, t Task, replay bool) (rows int64, 
 	// Feast's lifecycle: MATERIALIZING while running (unless the state is
 	// unset), AVAILABLE_ONLINE with the interval when done, the previous
 	// state back on failure.
-	prev, err := e.viewState(ctx, v.Name)
+	prev, err := e.startState(ctx, v)
 	if err != nil {
 		return 0, err
 	}

@@ -294,19 +294,16 @@ func (h *HTTP) materialize(w http.ResponseWriter, r *http.Request, incremental b
 func (h *HTTP) planMaterialize(ctx context.Context, req *materializeRequest, incremental bool) (materialize.Request, []materialize.Task, error) {
 	e := h.Materialize.Engine
 	var mreq materialize.Request
-	if req.version != nil {
-		return mreq, nil, core.Errorf(core.KindUnimplemented, "NotImplementedError", "version: materializing a pinned feature view version is not supported by this server")
-	}
 	snap, err := e.Snapshot(ctx)
 	if err != nil {
 		return mreq, nil, err
 	}
-	mreq.Views, mreq.Incremental = req.views, incremental
+	mreq.Views, mreq.Incremental, mreq.Version = req.views, incremental, req.version
 	if req.hasViews && len(req.views) == 0 {
 		mreq.Views = nil // Feast: an empty list means all views too
 	}
 	// The window is needed by Plan only to check it; resolve names first.
-	if _, err := e.Plan(snap, materialize.Request{Views: mreq.Views, Incremental: true}); err != nil {
+	if _, err := e.Plan(snap, materialize.Request{Views: mreq.Views, Incremental: true, Version: mreq.Version}); err != nil {
 		return mreq, nil, err
 	}
 	parse := func(field, s string) (time.Time, error) {

@@ -172,7 +172,8 @@ func TestMaterializeBadRequests(t *testing.T) {
 		{"bad bool", "/materialize", `{"disable_event_timestamp": "maybe"}`, 422, `"type":"bool_parsing"`},
 		{"incremental without end", "/materialize-incremental", `{"feature_views": ["team_stats"]}`, 422, `"type":"missing","loc":["body","end_ts"]`},
 		{"not JSON", "/materialize", `{`, 422, `"type":"json_invalid"`},
-		{"version", "/materialize", `{"start_ts": "2025-01-01", "end_ts": "2025-01-02", "version": "v2"}`, 501, `not supported`},
+		{"version without one view", "/materialize", `{"start_ts": "2025-01-01", "end_ts": "2025-01-02", "version": "v2"}`, 400, `--version requires --views with exactly one feature view.`},
+		{"version without versioning", "/materialize", `{"start_ts": "2025-01-01", "end_ts": "2025-01-02", "version": "v2", "feature_views": ["team_stats"]}`, 400, `Version-aware materialization requires 'enable_online_feature_view_versioning: true'`},
 		{"bad async flag", "/materialize?async=maybe", `{"start_ts": "2025-01-01", "end_ts": "2025-01-02"}`, 422, `"type":"bool_parsing","loc":["query","async"]`},
 		{"on-demand view", "/materialize", `{"start_ts": "2025-01-01", "end_ts": "2025-01-02", "feature_views": ["pipeline_risk"]}`, 501, `on-demand`},
 	}

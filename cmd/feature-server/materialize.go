@@ -22,8 +22,8 @@ import (
 	"github.com/feastgo/feastgo/registry"
 )
 
-const materializeUsage = `usage: feature-server [-c REPO] materialize START_TS END_TS [--views NAME]... [--disable-event-timestamp]
-       feature-server [-c REPO] materialize-incremental END_TS [--views NAME]...
+const materializeUsage = `usage: feature-server [-c REPO] materialize START_TS END_TS [--views NAME]... [--disable-event-timestamp] [--version vN]
+       feature-server [-c REPO] materialize-incremental END_TS [--views NAME]... [--version vN]
 
 Timestamps are ISO 8601 (2021-07-16T19:20:01, optionally with a fraction and
 Z or an offset); without an offset they are UTC, as in feast.
@@ -34,6 +34,7 @@ type materializeArgs struct {
 	times          []string
 	views          []string
 	disableEventTS bool
+	version        *string
 }
 
 // parseMaterializeArgs reads click-style arguments: positionals and options
@@ -56,7 +57,14 @@ func parseMaterializeArgs(args []string) (materializeArgs, error) {
 		case arg == "--disable-event-timestamp":
 			a.disableEventTS = true
 		case name == "--version":
-			return a, errors.New("--version: materializing a pinned feature view version is not supported by this server")
+			if !hasValue {
+				if i+1 >= len(args) {
+					return a, fmt.Errorf("option %s requires an argument", name)
+				}
+				i++
+				value = args[i]
+			}
+			a.version = &value
 		case arg == "-h" || arg == "--help":
 			return a, errHelp
 		case strings.HasPrefix(arg, "-") && len(arg) > 1 && !isNegativeNumber(arg):
@@ -92,7 +100,7 @@ func runMaterialize(ctx context.Context, repo, yamlPath string, args []string, i
 		fmt.Fprint(stderr, materializeUsage)
 		return err
 	}
-	req := materialize.Request{Views: a.views, Incremental: incremental}
+	req := materialize.Request{Views: a.views, Incremental: incremental, Version: a.version}
 	switch {
 	case incremental:
 		if len(a.times) != 1 || a.disableEventTS {

@@ -1,0 +1,103 @@
+package materialize
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+
+	"github.com/feastgo/feastgo/core"
+	corepb "github.com/feastgo/feastgo/protos/feast/core"
+	"github.com/feastgo/feastgo/registry"
+)
+
+// Materializing a pinned version (`feast materialize --version vN`, the
+// "version" field of POST /materialize), as Feast 0.67.0 does: the view
+// definition is version N's snapshot from the registry's version history,
+// its rows go to the versioned storage name ("<view>_v<N>"), and the
+// interval is recorded on the active view of that name.
+
+var versionPattern = regexp.MustCompile(`(?i)^v(?:ersion)?(\d+)$`)
+
+// parseVersion is Feast's parse_version: "" or "latest" (any case) means
+// the active definition; "vN" or "versionN" pins N.
+func parseVersion(s string) (latest bool, n int32, err error) {
+	if s == "" || equalFoldASCII(s, "latest") {
+		return true, 0, nil
+	}
+	m := versionPattern.FindStringSubmatch(s)
+	if m == nil {
+		return false, 0, core.Invalidf("Invalid version string '%s'. Expected 'latest', 'vN', or 'versionN' (e.g. 'v2', 'version3').", s)
+	}
+	v, err := strconv.ParseInt(m[1], 10, 32)
+	if err != nil {
+		return false, 0, core.Invalidf("Invalid version string '%s'. Expected 'latest', 'vN', or 'versionN' (e.g. 'v2', 'version3').", s)
+	}
+	return false, int32(v), nil
+}
+
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// checkVersion is Feast's _validate_materialize_version.
+func (e *Engine) checkVersion(req Request) error {
+	if req.Version == nil {
+		return nil
+	}
+	if len(req.Views) != 1 {
+		return core.Invalidf("--version requires --views with exactly one feature view.")
+	}
+	if !e.EnableVersioning {
+		return core.Invalidf("Version-aware materialization requires 'enable_online_feature_view_versioning: true' under 'registry' in feature_store.yaml.")
+	}
+	_, _, err := parseVersion(*req.Version)
+	return err
+}
+
+// lookupView returns the view to materialize under a name: the active one,
+// or the pinned version's snapshot from the version history.
+func (e *Engine) lookupView(snap *registry.Snapshot, name string, version *string) (*registry.View, bool, error) {
+	if version != nil {
+		latest, n, err := parseVersion(*version)
+		if err != nil {
+			return nil, false, err
+		}
+		if !latest {
+			v, err := snap.ViewVersion(name, n)
+			if err != nil {
+				return nil, false, core.Errorf(core.KindNotFound, "FeatureViewVersionNotFound",
+					"Version v%d of feature view %s does not exist in project %s", n, name, snap.Project)
+			}
+			// The rows go to "<name>_v<N>" (Feast sets current_version_number
+			// to N on the snapshot it loads).
+			cp := *v
+			cp.CurrentVersion = n
+			return &cp, true, nil
+		}
+	}
+	v, ok := snap.View(name)
+	return v, ok, nil
+}
+
+// startState is the state a run starts from. A pinned version's snapshot
+// carries its own (normally unset) state, and Feast moves that one, not the
+// active view's: with an unset state nothing changes until the interval is
+// recorded.
+func (e *Engine) startState(ctx context.Context, v *registry.View) (corepb.FeatureViewState, error) {
+	if v.Version != nil {
+		return v.State, nil
+	}
+	return e.viewState(ctx, v.Name)
+}

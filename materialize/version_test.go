@@ -1,0 +1,87 @@
+package materialize
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/feastgo/feastgo/core"
+	corepb "github.com/feastgo/feastgo/protos/feast/core"
+)
+
+// A pinned version (feast materialize --views team_stats --version v2) is
+// materialized from version 2's snapshot into "team_stats_v2"; the
+// interval is recorded on the active view, whose rows stay untouched.
+func TestMaterializePinnedVersion(t *testing.T) {
+	repo := demoRepo(t)
+	reg := loadRegistry(t, repo)
+	var snapshot []byte
+	for _, fv := range reg.GetFeatureViews() {
+		if fv.GetSpec().GetName() == "team_stats" {
+			cp := proto.Clone(fv).(*corepb.FeatureView)
+			cp.Meta.MaterializationIntervals = nil
+			cp.Meta.State = corepb.FeatureViewState_STATE_UNSPECIFIED
+			snapshot, _ = proto.Marshal(cp)
+		}
+	}
+	reg.FeatureViewVersionHistory = &corepb.FeatureViewVersionHistory{Records: []*corepb.FeatureViewVersionRecord{{
+		FeatureViewName: "team_stats", ProjectId: "pipeline_monitoring", VersionNumber: 2,
+		FeatureViewType: "feature_view", FeatureViewProto: snapshot,
+	}}}
+	b, _ := proto.Marshal(reg)
+	if err := os.WriteFile(filepath.Join(repo, "data", "registry.db"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store := &memStore{}
+	e := newTestEngine(t, repo, store)
+	ctx := context.Background()
+	v2, bad := "v2", "x2"
+	if _, err := e.Materialize(ctx, Request{Start: winStart, End: winEnd, Views: []string{"team_stats"}, Version: &v2}); !strings.Contains(err.Error(), "Version-aware materialization requires") {
+		t.Fatalf("versioning off: %v", err)
+	}
+	e.EnableVersioning = true
+	before := len(intervalsOf(t, repo, "team_stats"))
+	for _, c := range []struct {
+		req  Request
+		kind core.Kind
+		msg  string
+	}{
+		{Request{Start: winStart, End: winEnd, Version: &v2}, core.KindInvalidArgument, "--version requires --views with exactly one feature view."},
+		{Request{Start: winStart, End: winEnd, Views: []string{"team_stats"}, Version: &bad}, core.KindInvalidArgument, "Invalid version string 'x2'"},
+		{Request{Start: winStart, End: winEnd, Views: []string{"team_stats"}, Version: func() *string { s := "V7"; return &s }()}, core.KindNotFound, "Version v7 of feature view team_stats does not exist in project pipeline_monitoring"},
+	} {
+		if _, err := e.Materialize(ctx, c.req); core.KindOf(err) != c.kind || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%v: got %v, want %q", c.req.Views, err, c.msg)
+		}
+	}
+	res, err := e.Materialize(ctx, Request{Start: winStart, End: winEnd, Views: []string{"team_stats"}, Version: &v2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rows == 0 {
+		t.Fatal("no rows")
+	}
+	for k := range store.rows {
+		if !strings.HasPrefix(k, "team_stats_v2|") {
+			t.Fatalf("row stored under %q, want team_stats_v2", strings.SplitN(k, "|", 2)[0])
+		}
+	}
+	if got := intervalsOf(t, repo, "team_stats"); len(got) != before+1 {
+		t.Fatalf("active view intervals %d, want %d", len(got), before+1)
+	}
+}
+
+func intervalsOf(t *testing.T, repo, view string) []*corepb.MaterializationInterval {
+	t.Helper()
+	for _, fv := range loadRegistry(t, repo).GetFeatureViews() {
+		if fv.GetSpec().GetName() == view {
+			return fv.GetMeta().GetMaterializationIntervals()
+		}
+	}
+	t.Fatalf("no view %s", view)
+	return nil
+}
