@@ -45,6 +45,25 @@ func appendPyFloat(dst []byte, f float64) []byte {
 		}
 		return append(dst, "0.0"...)
 	}
+	if a := math.Abs(f); a >= 1e-4 && a < 1e16 {
+		// Positional notation (the usual case): strconv's shortest 'f'
+		// form has the same digits, already laid out; only an integral
+		// value needs Python's ".0".
+		start := len(dst)
+		dst = strconv.AppendFloat(dst, f, 'f', -1, 64)
+		for _, c := range dst[start:] {
+			if c == '.' {
+				return dst
+			}
+		}
+		return append(dst, '.', '0')
+	}
+	return appendPyFloatE(dst, f)
+}
+
+// appendPyFloatE is appendPyFloat for finite, non-zero values, from the
+// shortest 'e' form.
+func appendPyFloatE(dst []byte, f float64) []byte {
 	var tmp [32]byte
 	e := strconv.AppendFloat(tmp[:0], f, 'e', -1, 64)
 	// e is [-]d[.ddd]e±XX

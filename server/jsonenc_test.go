@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/hex"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/feastgo/feastgo/core"
@@ -29,6 +30,36 @@ func TestAppendPyFloatMatchesPythonRepr(t *testing.T) {
 		if got := string(appendPyFloat(nil, c.f)); got != c.want {
 			t.Errorf("appendPyFloat(%v) = %s, want %s", c.f, got, c.want)
 		}
+	}
+}
+
+// TestAppendPyFloatPositionalPath checks the positional fast path against
+// the layout from strconv's shortest 'e' form (the reference the table
+// above pins to Python) over random doubles, widened float32s and the
+// neighbours of the notation boundaries.
+func TestAppendPyFloatPositionalPath(t *testing.T) {
+	check := func(f float64) {
+		if math.IsNaN(f) || math.IsInf(f, 0) || f == 0 {
+			return
+		}
+		if got, want := string(appendPyFloat(nil, f)), string(appendPyFloatE(nil, f)); got != want {
+			t.Fatalf("appendPyFloat(%b) = %s, want %s", f, got, want)
+		}
+	}
+	for _, b := range []float64{1e-4, 1e16, 1, 10, 0.1, 9007199254740992, 1e15} {
+		for _, f := range []float64{b, math.Nextafter(b, 0), math.Nextafter(b, math.Inf(1))} {
+			check(f)
+			check(-f)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 300_000; i++ {
+		check(math.Float64frombits(rng.Uint64()))
+		check(float64(math.Float32frombits(rng.Uint32())))
+		// Around the positional range, where the fast path applies.
+		check(math.Ldexp(rng.Float64(), rng.IntN(70)-16))
+		check(float64(float32(math.Ldexp(rng.Float64(), rng.IntN(70)-16))))
+		check(float64(rng.Int64N(1 << 54)))
 	}
 }
 
