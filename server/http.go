@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -154,7 +155,14 @@ func (h *HTTP) getOnlineFeatures(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	if len(body) > 2048 {
+		// net/http sets Content-Length itself only for bodies that fit its
+		// 2 KB buffer; a larger one would go out chunked, through an extra
+		// copy, where Feast's server sends a plain length.
+		hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	}
 	_, _ = w.Write(body)
 	*out = body
 	if cap(body) <= 1<<20 {
