@@ -1,7 +1,7 @@
 package redis
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -41,8 +41,53 @@ type respPool struct {
 
 type respConn struct {
 	nc  net.Conn
-	br  *bufio.Reader
 	out []byte // request buffer, reused
+	// rb[rs:re] is what was read from nc and not parsed yet. Replies are
+	// parsed straight from it (no bufio: the per-element calls into a
+	// bufio.Reader were a measurable share of a large read).
+	rb     []byte
+	rs, re int
+}
+
+// readBufSize is each connection's read buffer: a reply line or an
+// element up to this size is parsed in place; larger elements are read
+// into scratch memory.
+const readBufSize = 16 << 10
+
+// errLineTooLong is a reply line that does not fit the read buffer.
+var errLineTooLong = errors.New("redis: reply line longer than the read buffer")
+
+// fill reads more bytes from the connection into rb, first moving the
+// unparsed ones to its start. It fails with errLineTooLong when rb holds
+// nothing but unparsed bytes.
+func (c *respConn) fill() error {
+	if c.rs > 0 {
+		c.re = copy(c.rb, c.rb[c.rs:c.re])
+		c.rs = 0
+	}
+	if c.re == len(c.rb) {
+		return errLineTooLong
+	}
+	for {
+		n, err := c.nc.Read(c.rb[c.re:])
+		c.re += n
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// need makes at least n unparsed bytes available (n <= readBufSize).
+func (c *respConn) need(n int) error {
+	for c.re-c.rs < n {
+		if err := c.fill(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // errRedisReply is an error reply from Redis (not a connection problem).
@@ -145,7 +190,7 @@ func (p *respPool) dial(ctx context.Context) (*respConn, error) {
 		}
 		nc = tc
 	}
-	c := &respConn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10)}
+	c := &respConn{nc: nc, rb: make([]byte, readBufSize)}
 	var setup [][]string
 	if p.password != "" {
 		if p.username != "" {
@@ -200,17 +245,22 @@ func appendBulk[S string | []byte](out []byte, s S) []byte {
 // line reads one reply line without its CRLF; the slice is valid until the
 // next read.
 func (c *respConn) line() ([]byte, error) {
-	line, err := c.br.ReadSlice('\n')
-	if err != nil {
-		if errors.Is(err, bufio.ErrBufferFull) {
-			return nil, errProtocol
+	for {
+		if i := bytes.IndexByte(c.rb[c.rs:c.re], '\n'); i >= 0 {
+			line := c.rb[c.rs : c.rs+i+1]
+			c.rs += i + 1
+			if len(line) < 3 || line[len(line)-2] != '\r' {
+				return nil, errProtocol
+			}
+			return line[:len(line)-2], nil
 		}
-		return nil, err
+		if err := c.fill(); err != nil {
+			if errors.Is(err, errLineTooLong) {
+				return nil, errProtocol
+			}
+			return nil, err
+		}
 	}
-	if len(line) < 3 || line[len(line)-2] != '\r' {
-		return nil, errProtocol
-	}
-	return line[:len(line)-2], nil
 }
 
 func parseLen(b []byte) (int, error) {
@@ -481,17 +531,12 @@ func (r *replyReader) bulkHeader() (int, error) {
 // read buffer (the usual case) is parsed in place; anything else takes the
 // line-by-line path.
 func (r *replyReader) next() (int, []byte, error) {
-	br := r.c.br
-	if br.Buffered() == 0 {
-		if _, err := br.Peek(1); err != nil {
-			return 0, nil, err
-		}
-	}
-	buf, _ := br.Peek(br.Buffered())
+	c := r.c
+	buf := c.rb[c.rs:c.re]
 	if len(buf) > 3 && buf[0] == '$' {
 		if buf[1] == '-' {
 			if len(buf) >= 5 && buf[2] == '1' && buf[3] == '\r' && buf[4] == '\n' {
-				_, _ = br.Discard(5)
+				c.rs += 5
 				return -1, nil, nil
 			}
 		} else {
@@ -503,7 +548,7 @@ func (r *replyReader) next() (int, []byte, error) {
 			if i > 1 && i+1 < len(buf) && buf[i] == '\r' && buf[i+1] == '\n' {
 				i += 2
 				if end := i + n; end+2 <= len(buf) && buf[end] == '\r' && buf[end+1] == '\n' {
-					_, _ = br.Discard(end + 2)
+					c.rs += end + 2
 					return n, buf[i:end:end], nil
 				}
 			}
@@ -513,16 +558,34 @@ func (r *replyReader) next() (int, []byte, error) {
 	if err != nil || size < 0 {
 		return size, nil, err
 	}
+	if size+2 <= len(c.rb) {
+		// Fits the buffer: parse it in place once it is all there.
+		if err := c.need(size + 2); err != nil {
+			return 0, nil, err
+		}
+		b := c.rb[c.rs : c.rs+size : c.rs+size]
+		if c.rb[c.rs+size] != '\r' || c.rb[c.rs+size+1] != '\n' {
+			return 0, nil, errProtocol
+		}
+		c.rs += size + 2
+		return size, b, nil
+	}
 	if cap(r.scratch) < size {
 		r.scratch = make([]byte, size)
 	}
 	b := r.scratch[:size]
-	if _, err := io.ReadFull(br, b); err != nil {
+	got := copy(b, c.rb[c.rs:c.re])
+	c.rs += got
+	if _, err := io.ReadFull(c.nc, b[got:]); err != nil {
 		return 0, nil, err
 	}
-	if _, err := br.Discard(2); err != nil {
+	if err := c.need(2); err != nil {
 		return 0, nil, err
 	}
+	if c.rb[c.rs] != '\r' || c.rb[c.rs+1] != '\n' {
+		return 0, nil, errProtocol
+	}
+	c.rs += 2
 	return size, b, nil
 }
 

@@ -362,3 +362,51 @@ func TestRespLargeHashStaysOnHMGET(t *testing.T) {
 		}
 	}
 }
+
+// Values of every size around the read buffer's (16 KB): elements that
+// straddle a refill, that fill it exactly and that exceed it, read by
+// HMGET and HGETALL, must come back as go-redis reads them.
+func TestRespValuesAroundReadBufferSize(t *testing.T) {
+	s := fastStore(t, Options{})
+	ref := goRedisReader(t, s)
+	ctx := context.Background()
+	features := []string{"a", "b", "c"}
+	sizes := []int{0, 1, 100, readBufSize - 200, readBufSize - 3, readBufSize - 2, readBufSize - 1, readBufSize, readBufSize + 1, 3 * readBufSize, 100_000}
+	var keys [][]byte
+	for i, n := range sizes {
+		vals := make([][]byte, len(features))
+		for f := range features {
+			str := make([]byte, n+f*7) // every field a different size
+			for j := range str {
+				str[j] = byte('a' + (i+j+f)%26)
+			}
+			vals[f] = core.AppendValueProto(nil, core.StringValue(string(str)))
+		}
+		key := storetest.Key(int64(i + 1))
+		keys = append(keys, key)
+		if err := s.Write(ctx, onlinestore.WriteBatch{View: "v", Features: features, Rows: []onlinestore.WriteRow{
+			{Key: key, TS: core.Timestamp{Seconds: 1000 + int64(i)}, Values: vals},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []onlinestore.ReadRequest{{View: "v", Features: features, Keys: keys}}
+	if err := ref.Read(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 3; round++ { // HMGET, then HGETALL once learnt
+		got := []onlinestore.ReadRequest{{View: "v", Features: features, Keys: keys}}
+		if err := s.Read(ctx, got); err != nil {
+			t.Fatal(err)
+		}
+		sameRows(t, fmt.Sprintf("round %d", round), got[0].Rows, want[0].Rows)
+		// One at a time too: each reply then starts at the buffer's start.
+		for i := range keys {
+			one := []onlinestore.ReadRequest{{View: "v", Features: features, Keys: keys[i : i+1]}}
+			if err := s.Read(ctx, one); err != nil {
+				t.Fatal(err)
+			}
+			sameRows(t, fmt.Sprintf("round %d key %d", round, i), one[0].Rows, want[0].Rows[i:i+1])
+		}
+	}
+}
