@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -89,7 +91,21 @@ type serveFlags struct {
 	maxBody              int64
 }
 
+// serveGCPercent is the collector's GOGC for `serve` when the environment
+// sets none. A serving process keeps a live heap of a few megabytes while
+// every request leaves a few kilobytes of garbage (net/http's included), so
+// at Go's default of 100 the collector ran about ten times a second under
+// load, and the requests that met its mark phase made the tail: at one
+// connection, 1 x 3 features, p99 was 0.90-1.56 ms (median 1.42) at
+// GOGC=100 and 0.40-0.74 ms (median 0.58) at 400, five paired runs each.
+// The price is a heap of up to five times the live data. Batch commands
+// (materialize), whose live heap is large, keep Go's default.
+const serveGCPercent = 400
+
 func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.Logger, stderr io.Writer) error {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(serveGCPercent)
+	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f serveFlags
