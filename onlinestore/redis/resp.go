@@ -47,6 +47,11 @@ type respConn struct {
 	// bufio.Reader were a measurable share of a large read).
 	rb     []byte
 	rs, re int
+	// keep is set while rb is a reply buffer owned by the caller (see
+	// readInto): parsed bytes are never moved or overwritten, so values
+	// can point into rb instead of being copied out; a full rb is
+	// replaced by a larger one.
+	keep bool
 }
 
 // readBufSize is each connection's read buffer: a reply line or an
@@ -61,7 +66,13 @@ var errLineTooLong = errors.New("redis: reply line longer than the read buffer")
 // unparsed ones to its start. It fails with errLineTooLong when rb holds
 // nothing but unparsed bytes.
 func (c *respConn) fill() error {
-	if c.rs > 0 {
+	switch {
+	case c.keep && c.re == len(c.rb):
+		nb := make([]byte, 2*len(c.rb))
+		c.re = copy(nb, c.rb[c.rs:c.re])
+		c.rs, c.rb = 0, nb
+	case c.keep:
+	case c.rs > 0:
 		c.re = copy(c.rb, c.rb[c.rs:c.re])
 		c.rs = 0
 	}
@@ -80,7 +91,8 @@ func (c *respConn) fill() error {
 	}
 }
 
-// need makes at least n unparsed bytes available (n <= readBufSize).
+// need makes at least n unparsed bytes available (n <= len(rb) unless
+// keep is set).
 func (c *respConn) need(n int) error {
 	for c.re-c.rs < n {
 		if err := c.fill(); err != nil {
@@ -88,6 +100,37 @@ func (c *respConn) need(n int) error {
 		}
 	}
 	return nil
+}
+
+// minReplyBuf is the least a caller's reply buffer starts with.
+const minReplyBuf = 16 << 10
+
+// readInto makes *buf the connection's read buffer for one round trip:
+// the replies are read into it and their values point into it, with no
+// copy. restore hands the last buffer used back in *buf (a larger one
+// when the replies outgrew it; values may point into earlier ones too)
+// and gives the connection its own buffer again, keeping any bytes not
+// parsed yet so the connection stays in sync.
+func (c *respConn) readInto(buf *[]byte) (restore func(), err error) {
+	if c.rs != c.re {
+		// Unparsed bytes before the request was even written cannot
+		// belong to it: the connection is out of sync.
+		return nil, errProtocol
+	}
+	own := c.rb
+	b := (*buf)[:cap(*buf)]
+	if len(b) < minReplyBuf {
+		b = make([]byte, minReplyBuf)
+	}
+	c.rb, c.rs, c.re, c.keep = b, 0, 0, true
+	return func() {
+		left := c.rb[c.rs:c.re]
+		*buf = c.rb[:0]
+		if len(left) > len(own) {
+			own = make([]byte, len(left))
+		}
+		c.rb, c.rs, c.re, c.keep = own, 0, copy(own, left), false
+	}, nil
 }
 
 // errRedisReply is an error reply from Redis (not a connection problem).
@@ -376,8 +419,11 @@ func (p *respPool) roundTrip(ctx context.Context, c *respConn, project string, c
 	// usable.
 	r := replyReader{c: c, left: len(vals)}
 	if arena != nil {
-		r.arena = (*arena)[:0]
-		defer func() { *arena = r.arena[:0] }()
+		restore, err := c.readInto(arena)
+		if err != nil {
+			return err
+		}
+		defer restore()
 	}
 	v := 0
 	for _, cmd := range cmds {
@@ -558,8 +604,9 @@ func (r *replyReader) next() (int, []byte, error) {
 	if err != nil || size < 0 {
 		return size, nil, err
 	}
-	if size+2 <= len(c.rb) {
-		// Fits the buffer: parse it in place once it is all there.
+	if size+2 <= len(c.rb) || c.keep {
+		// Fits the buffer (or the buffer grows): parse it in place once
+		// it is all there.
 		if err := c.need(size + 2); err != nil {
 			return 0, nil, err
 		}
@@ -599,6 +646,9 @@ func (r *replyReader) bulk() ([]byte, error) {
 	r.left--
 	if size < 0 {
 		return nil, nil
+	}
+	if r.c.keep {
+		return b, nil // in the caller's reply buffer, never overwritten
 	}
 	if r.arena == nil || cap(r.arena)-len(r.arena) < size {
 		// A new chunk, sized for the values still to come (a serialized

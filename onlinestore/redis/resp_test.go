@@ -400,6 +400,17 @@ func TestRespValuesAroundReadBufferSize(t *testing.T) {
 			t.Fatal(err)
 		}
 		sameRows(t, fmt.Sprintf("round %d", round), got[0].Rows, want[0].Rows)
+		// Into caller memory: values then point into the reply buffer,
+		// which starts small and must grow without moving what was
+		// parsed; the same scratch is reused, dirty, by the next read.
+		sc := &onlinestore.Scratch{Bytes: make([]byte, 0, 64)}
+		for reuse := 0; reuse < 2; reuse++ {
+			got := []onlinestore.ReadRequest{{View: "v", Features: features, Keys: keys}}
+			if err := s.ReadScratch(ctx, got, sc); err != nil {
+				t.Fatal(err)
+			}
+			sameRows(t, fmt.Sprintf("round %d scratch %d", round, reuse), got[0].Rows, want[0].Rows)
+		}
 		// One at a time too: each reply then starts at the buffer's start.
 		for i := range keys {
 			one := []onlinestore.ReadRequest{{View: "v", Features: features, Keys: keys[i : i+1]}}
