@@ -335,7 +335,17 @@ func parseLen(b []byte) (int, error) {
 // left holding the last chunk used, for the next call); else into new
 // memory.
 func (p *respPool) hmget(ctx context.Context, project string, cmds []hmgetCmd, sets []hmgetSet, vals [][]byte, arena *[]byte) error {
-	return p.with(ctx, func(c *respConn) error { return p.roundTrip(ctx, c, project, cmds, sets, vals, arena) })
+	retry := false
+	return p.with(ctx, func(c *respConn) error {
+		if retry {
+			// A failed attempt may have filled slots an HGETALL of this
+			// one leaves alone, pointing into the reply buffer this one
+			// overwrites.
+			clear(vals)
+		}
+		retry = true
+		return p.roundTrip(ctx, c, project, cmds, sets, vals, arena)
+	})
 }
 
 // with runs fn on a pooled (or new) connection. fn must leave the
