@@ -83,6 +83,17 @@ const maxKeptWriteBuf = 32 << 20
 // the timeout bounds a stall, not a whole large batch.
 const deadlineEvery = 4096
 
+// replyLine reads the first line of reply i of a long pipeline, renewing
+// the connection's deadline every deadlineEvery replies.
+func (s *Store) replyLine(ctx context.Context, c *respConn, i int) ([]byte, error) {
+	if i > 0 && i%deadlineEvery == 0 {
+		if err := c.nc.SetDeadline(s.fast.deadline(ctx)); err != nil {
+			return nil, err
+		}
+	}
+	return c.line()
+}
+
 func (s *Store) writeFast(ctx context.Context, b onlinestore.WriteBatch) error {
 	for i := range b.Rows {
 		if len(b.Rows[i].Values) != len(b.Features) {
@@ -162,12 +173,7 @@ func (s *Store) writeRoundTrips(ctx context.Context, c *respConn, st *writeState
 	// connection stays in sync.
 	var replyErr error
 	for i := 0; i < cmds; i++ {
-		if i > 0 && i%deadlineEvery == 0 {
-			if err := c.nc.SetDeadline(s.fast.deadline(ctx)); err != nil {
-				return err
-			}
-		}
-		line, err := c.line()
+		line, err := s.replyLine(ctx, c, i)
 		if err != nil {
 			return err
 		}
@@ -209,12 +215,7 @@ func (s *Store) readStoredTS(ctx context.Context, c *respConn, st *writeState, r
 	}
 	r := replyReader{c: c}
 	for i := range rows {
-		if i > 0 && i%deadlineEvery == 0 {
-			if err := c.nc.SetDeadline(s.fast.deadline(ctx)); err != nil {
-				return err
-			}
-		}
-		line, err := c.line()
+		line, err := s.replyLine(ctx, c, i)
 		if err != nil {
 			return err
 		}

@@ -184,7 +184,10 @@ func TestRespWriteAllocations(t *testing.T) {
 		}
 	})
 	t.Logf("%.0f allocations for %d rows", allocs, len(b.Rows))
-	if allocs > 20 {
+	// Steady state is 0-15; under -race sync.Pool drops a share of what is
+	// put back, which costs some 30 now and then. One allocation per row
+	// would be 9,000.
+	if allocs > 100 {
 		t.Fatalf("%.0f allocations for %d rows", allocs, len(b.Rows))
 	}
 }
