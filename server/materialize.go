@@ -72,20 +72,6 @@ type materializeRequest struct {
 func parseMaterializeRequest(body []byte, incremental bool) (*materializeRequest, error) {
 	p := &jsonParser{b: body}
 	req := &materializeRequest{}
-	if len(body) == 0 {
-		return nil, &fieldError{loc: []any{"body"}, typ: "missing", msg: "Field required", input: []byte("null")}
-	}
-	if p.peek() != '{' {
-		start := p.pos
-		if _, err := p.value(0); err != nil {
-			return nil, err
-		}
-		if p.peek() != 0 {
-			return nil, p.fail("Extra data")
-		}
-		return nil, &fieldError{loc: []any{"body"}, typ: "model_attributes_type", msg: "Input should be a valid dictionary or object to extract fields from", input: body[start:p.pos]}
-	}
-	p.pos++
 	optString := func(key string, raw []byte, v core.Value) (*string, error) {
 		switch v.Type {
 		case core.Invalid:
@@ -96,84 +82,61 @@ func parseMaterializeRequest(body []byte, incremental bool) (*materializeRequest
 		}
 		return nil, &fieldError{loc: []any{"body", key}, typ: "string_type", msg: "Input should be a valid string", input: raw}
 	}
-	if p.peek() == '}' {
-		p.pos++
-	} else {
-		for {
-			key, err := p.str()
-			if err != nil {
-				return nil, err
-			}
-			if err := p.expect(':'); err != nil {
-				return nil, err
-			}
-			p.peek()
-			vstart := p.pos
-			v, err := p.value(0)
-			if err != nil {
-				return nil, err
-			}
-			raw := body[vstart:p.pos]
-			switch key {
-			case "start_ts", "end_ts", "version":
-				if key == "start_ts" && incremental {
-					break
-				}
-				s, err := optString(key, raw, v)
-				if err != nil {
-					return nil, err
-				}
-				switch key {
-				case "start_ts":
-					req.startTS = s
-				case "end_ts":
-					req.endTS = s
-				default:
-					req.version = s
-				}
-			case "feature_views":
-				if v.Type == core.Invalid {
-					req.views, req.hasViews = nil, false
-					break
-				}
-				if !v.Type.IsList() && v.Type != core.Null+100 {
-					return nil, &fieldError{loc: []any{"body", key}, typ: "list_type", msg: "Input should be a valid list", input: raw}
-				}
-				req.views, req.hasViews = make([]string, len(v.List)), true
-				for i, e := range v.List {
-					if e.Type != core.String {
-						return nil, &fieldError{loc: []any{"body", key, i}, typ: "string_type", msg: "Input should be a valid string", input: rawElem(raw, i)}
-					}
-					req.views[i] = e.S
-				}
-			case "disable_event_timestamp", "full_feature_names":
-				if key == "disable_event_timestamp" && incremental {
-					break
-				}
-				b, ok := laxBool(v)
-				if !ok {
-					fe := &fieldError{loc: []any{"body", key}, typ: "bool_type", msg: "Input should be a valid boolean", input: raw}
-					if v.Type == core.String || v.Type == core.Int64 || v.Type == core.Double {
-						fe.typ, fe.msg = "bool_parsing", "Input should be a valid boolean, unable to interpret input"
-					}
-					return nil, fe
-				}
-				if key == "disable_event_timestamp" {
-					req.disableEventTS = b
-				}
-			}
-			if c := p.peek(); c == ',' {
-				p.pos++
-				continue
-			} else if c == '}' {
-				p.pos++
+	err := p.bodyObject(func(key string) error {
+		vstart := p.pos
+		v, err := p.value(0)
+		if err != nil {
+			return err
+		}
+		raw := body[vstart:p.pos]
+		switch key {
+		case "start_ts", "end_ts", "version":
+			if key == "start_ts" && incremental {
 				break
 			}
-			return nil, p.fail("Expecting ',' delimiter")
+			s, err := optString(key, raw, v)
+			if err != nil {
+				return err
+			}
+			switch key {
+			case "start_ts":
+				req.startTS = s
+			case "end_ts":
+				req.endTS = s
+			default:
+				req.version = s
+			}
+		case "feature_views":
+			if v.Type == core.Invalid {
+				req.views, req.hasViews = nil, false
+				break
+			}
+			if !v.Type.IsList() && v.Type != core.Null+100 {
+				return &fieldError{loc: []any{"body", key}, typ: "list_type", msg: "Input should be a valid list", input: raw}
+			}
+			req.views, req.hasViews = make([]string, len(v.List)), true
+			for i, e := range v.List {
+				if e.Type != core.String {
+					return &fieldError{loc: []any{"body", key, i}, typ: "string_type", msg: "Input should be a valid string", input: rawElem(raw, i)}
+				}
+				req.views[i] = e.S
+			}
+		case "disable_event_timestamp", "full_feature_names":
+			if key == "disable_event_timestamp" && incremental {
+				break
+			}
+			b, err := laxBoolField(key, v, raw)
+			if err != nil {
+				return err
+			}
+			if key == "disable_event_timestamp" {
+				req.disableEventTS = b
+			}
 		}
-	}
-	if p.peek() != 0 {
-		return nil, p.fail("Extra data")
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if incremental && req.endTS == nil {
 		return nil, &fieldError{loc: []any{"body", "end_ts"}, typ: "missing", msg: "Field required", input: body}

@@ -347,112 +347,73 @@ func isRangeErr(err error) bool {
 func parseOnlineRequest(body []byte) (*online.Request, error) {
 	p := &jsonParser{b: body}
 	req := &online.Request{}
-	if len(body) == 0 {
-		return nil, &fieldError{loc: []any{"body"}, typ: "missing", msg: "Field required", input: []byte("null")}
-	}
-	if p.peek() != '{' {
-		start := p.pos
-		if _, err := p.value(0); err != nil {
-			return nil, err
-		}
-		if p.peek() != 0 {
-			return nil, p.fail("Extra data")
-		}
-		return nil, &fieldError{loc: []any{"body"}, typ: "model_attributes_type", msg: "Input should be a valid dictionary or object to extract fields from", input: body[start:p.pos]}
-	}
-	p.pos++
 	sawEntities := false
-	if p.peek() == '}' {
-		p.pos++
-	} else {
-		for {
-			key, err := p.str()
+	err := p.bodyObject(func(key string) error {
+		vstart := p.pos
+		raw := func() []byte { return body[vstart:p.pos] }
+		switch key {
+		case "features":
+			if p.peek() == 'n' && p.lit("null") {
+				req.Features = nil
+				return nil
+			}
+			if l, ok := p.stringList(); ok {
+				req.Features = l
+				return nil
+			}
+			v, err := p.value(0)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if err := p.expect(':'); err != nil {
-				return nil, err
+			if !v.Type.IsList() && v.Type != core.Null+100 {
+				return &fieldError{loc: []any{"body", "features"}, typ: "list_type", msg: "Input should be a valid list", input: raw()}
 			}
-			vstart := p.pos
-			if p.peek() != 0 {
-				vstart = p.pos
+			req.Features = make([]string, len(v.List))
+			for i, e := range v.List {
+				if e.Type != core.String {
+					return &fieldError{loc: []any{"body", "features", i}, typ: "string_type", msg: "Input should be a valid string", input: appendTypedValueJSON(nil, e)}
+				}
+				req.Features[i] = e.S
 			}
-			raw := func() []byte { return body[vstart:p.pos] }
-			switch key {
-			case "features":
-				if p.peek() == 'n' && p.lit("null") {
-					req.Features = nil
-					break
-				}
-				if l, ok := p.stringList(); ok {
-					req.Features = l
-					break
-				}
-				v, err := p.value(0)
-				if err != nil {
-					return nil, err
-				}
-				if !v.Type.IsList() && v.Type != core.Null+100 {
-					return nil, &fieldError{loc: []any{"body", "features"}, typ: "list_type", msg: "Input should be a valid list", input: raw()}
-				}
-				req.Features = make([]string, len(v.List))
-				for i, e := range v.List {
-					if e.Type != core.String {
-						return nil, &fieldError{loc: []any{"body", "features", i}, typ: "string_type", msg: "Input should be a valid string", input: appendTypedValueJSON(nil, e)}
-					}
-					req.Features[i] = e.S
-				}
-			case "feature_service":
-				v, err := p.value(0)
-				if err != nil {
-					return nil, err
-				}
-				if v.Type != core.String && !v.IsNull() {
-					return nil, &fieldError{loc: []any{"body", "feature_service"}, typ: "string_type", msg: "Input should be a valid string", input: raw()}
-				}
-				req.FeatureService = v.S
-			case "full_feature_names", "include_feature_view_version_metadata":
-				v, err := p.value(0)
-				if err != nil {
-					return nil, err
-				}
-				b, ok := laxBool(v)
-				if !ok {
-					fe := &fieldError{loc: []any{"body", key}, typ: "bool_type", msg: "Input should be a valid boolean", input: raw()}
-					if v.Type == core.String || v.Type == core.Int64 || v.Type == core.Double {
-						fe.typ, fe.msg = "bool_parsing", "Input should be a valid boolean, unable to interpret input"
-					}
-					return nil, fe
-				}
-				if key == "full_feature_names" {
-					req.FullFeatureNames = b
-				} else {
-					req.IncludeViewMetadata = b
-				}
-			case "entities":
-				sawEntities = true
-				cols, err := p.entities()
-				if err != nil {
-					return nil, err
-				}
-				req.Entities = cols
-			default:
-				if _, err := p.value(0); err != nil {
-					return nil, err
-				}
+		case "feature_service":
+			v, err := p.value(0)
+			if err != nil {
+				return err
 			}
-			if c := p.peek(); c == ',' {
-				p.pos++
-				continue
-			} else if c == '}' {
-				p.pos++
-				break
+			if v.Type != core.String && !v.IsNull() {
+				return &fieldError{loc: []any{"body", "feature_service"}, typ: "string_type", msg: "Input should be a valid string", input: raw()}
 			}
-			return nil, p.fail("Expecting ',' delimiter")
+			req.FeatureService = v.S
+		case "full_feature_names", "include_feature_view_version_metadata":
+			v, err := p.value(0)
+			if err != nil {
+				return err
+			}
+			b, err := laxBoolField(key, v, raw())
+			if err != nil {
+				return err
+			}
+			if key == "full_feature_names" {
+				req.FullFeatureNames = b
+			} else {
+				req.IncludeViewMetadata = b
+			}
+		case "entities":
+			sawEntities = true
+			cols, err := p.entities()
+			if err != nil {
+				return err
+			}
+			req.Entities = cols
+		default:
+			if _, err := p.value(0); err != nil {
+				return err
+			}
 		}
-	}
-	if p.peek() != 0 {
-		return nil, p.fail("Extra data")
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if !sawEntities {
 		return nil, &fieldError{loc: []any{"body", "entities"}, typ: "missing", msg: "Field required", input: body}
@@ -588,6 +549,70 @@ func (p *jsonParser) columnObject(field string, badColumn func(name string, fe *
 			return nil, p.fail("Expecting ',' delimiter")
 		}
 	}
+}
+
+// bodyObject parses a request body that must be one JSON object, with
+// pydantic's errors for an empty body or another kind of value, and calls
+// field for each key; field must consume the key's value (the parser is
+// left just before it).
+func (p *jsonParser) bodyObject(field func(key string) error) error {
+	if len(p.b) == 0 {
+		return &fieldError{loc: []any{"body"}, typ: "missing", msg: "Field required", input: []byte("null")}
+	}
+	if p.peek() != '{' {
+		start := p.pos
+		if _, err := p.value(0); err != nil {
+			return err
+		}
+		if p.peek() != 0 {
+			return p.fail("Extra data")
+		}
+		return &fieldError{loc: []any{"body"}, typ: "model_attributes_type", msg: "Input should be a valid dictionary or object to extract fields from", input: p.b[start:p.pos]}
+	}
+	p.pos++
+	if p.peek() == '}' {
+		p.pos++
+	} else {
+		for {
+			key, err := p.str()
+			if err != nil {
+				return err
+			}
+			if err := p.expect(':'); err != nil {
+				return err
+			}
+			p.peek()
+			if err := field(key); err != nil {
+				return err
+			}
+			if c := p.peek(); c == ',' {
+				p.pos++
+				continue
+			} else if c == '}' {
+				p.pos++
+				break
+			}
+			return p.fail("Expecting ',' delimiter")
+		}
+	}
+	if p.peek() != 0 {
+		return p.fail("Extra data")
+	}
+	return nil
+}
+
+// laxBoolField is laxBool for body field key, with pydantic's error for
+// anything else; raw is the value as sent.
+func laxBoolField(key string, v core.Value, raw []byte) (bool, error) {
+	b, ok := laxBool(v)
+	if ok {
+		return b, nil
+	}
+	fe := &fieldError{loc: []any{"body", key}, typ: "bool_type", msg: "Input should be a valid boolean", input: raw}
+	if v.Type == core.String || v.Type == core.Int64 || v.Type == core.Double {
+		fe.typ, fe.msg = "bool_parsing", "Input should be a valid boolean, unable to interpret input"
+	}
+	return false, fe
 }
 
 // laxBool accepts what pydantic's lax bool mode accepts.

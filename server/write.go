@@ -23,88 +23,51 @@ type writeRequest struct {
 func parseWriteRequest(body []byte, nameField string, withTo bool) (*writeRequest, error) {
 	p := &jsonParser{b: body}
 	req := &writeRequest{to: "online", transform: true}
-	if len(body) == 0 {
-		return nil, &fieldError{loc: []any{"body"}, typ: "missing", msg: "Field required", input: []byte("null")}
-	}
-	if p.peek() != '{' {
-		start := p.pos
-		if _, err := p.value(0); err != nil {
-			return nil, err
-		}
-		if p.peek() != 0 {
-			return nil, p.fail("Extra data")
-		}
-		return nil, &fieldError{loc: []any{"body"}, typ: "model_attributes_type", msg: "Input should be a valid dictionary or object to extract fields from", input: body[start:p.pos]}
-	}
-	p.pos++
 	sawName, sawDF := false, false
-	if p.peek() == '}' {
-		p.pos++
-	} else {
-		for {
-			key, err := p.str()
+	err := p.bodyObject(func(key string) error {
+		vstart := p.pos
+		raw := func() []byte { return body[vstart:p.pos] }
+		switch {
+		case key == nameField || (key == "to" && withTo):
+			v, err := p.value(0)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if err := p.expect(':'); err != nil {
-				return nil, err
+			if v.Type != core.String {
+				return &fieldError{loc: []any{"body", key}, typ: "string_type", msg: "Input should be a valid string", input: raw()}
 			}
-			p.peek()
-			vstart := p.pos
-			raw := func() []byte { return body[vstart:p.pos] }
-			switch {
-			case key == nameField || (key == "to" && withTo):
-				v, err := p.value(0)
-				if err != nil {
-					return nil, err
-				}
-				if v.Type != core.String {
-					return nil, &fieldError{loc: []any{"body", key}, typ: "string_type", msg: "Input should be a valid string", input: raw()}
-				}
-				if key == nameField {
-					req.name, sawName = v.S, true
-				} else {
-					req.to = v.S
-				}
-			case key == "df":
-				cols, err := p.frameColumns()
-				if err != nil {
-					return nil, err
-				}
-				req.frame.Columns, sawDF = cols, true
-			case key == "allow_registry_cache" || key == "transform_on_write":
-				v, err := p.value(0)
-				if err != nil {
-					return nil, err
-				}
-				b, ok := laxBool(v)
-				if !ok {
-					fe := &fieldError{loc: []any{"body", key}, typ: "bool_type", msg: "Input should be a valid boolean", input: raw()}
-					if v.Type == core.String || v.Type == core.Int64 || v.Type == core.Double {
-						fe.typ, fe.msg = "bool_parsing", "Input should be a valid boolean, unable to interpret input"
-					}
-					return nil, fe
-				}
-				if key == "transform_on_write" {
-					req.transform = b
-				}
-			default:
-				if _, err := p.value(0); err != nil {
-					return nil, err
-				}
+			if key == nameField {
+				req.name, sawName = v.S, true
+			} else {
+				req.to = v.S
 			}
-			if c := p.peek(); c == ',' {
-				p.pos++
-				continue
-			} else if c == '}' {
-				p.pos++
-				break
+		case key == "df":
+			cols, err := p.frameColumns()
+			if err != nil {
+				return err
 			}
-			return nil, p.fail("Expecting ',' delimiter")
+			req.frame.Columns, sawDF = cols, true
+		case key == "allow_registry_cache" || key == "transform_on_write":
+			v, err := p.value(0)
+			if err != nil {
+				return err
+			}
+			b, err := laxBoolField(key, v, raw())
+			if err != nil {
+				return err
+			}
+			if key == "transform_on_write" {
+				req.transform = b
+			}
+		default:
+			if _, err := p.value(0); err != nil {
+				return err
+			}
 		}
-	}
-	if p.peek() != 0 {
-		return nil, p.fail("Extra data")
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if !sawName {
 		return nil, &fieldError{loc: []any{"body", nameField}, typ: "missing", msg: "Field required", input: body}
