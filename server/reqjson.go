@@ -385,11 +385,7 @@ func parseOnlineRequest(body []byte) (*online.Request, error) {
 			}
 			req.FeatureService = v.S
 		case "full_feature_names", "include_feature_view_version_metadata":
-			v, err := p.value(0)
-			if err != nil {
-				return err
-			}
-			b, err := laxBoolField(key, v, raw())
+			b, err := p.boolField(key)
 			if err != nil {
 				return err
 			}
@@ -599,6 +595,16 @@ func (p *jsonParser) bodyObject(field func(key string) error) error {
 		return p.fail("Extra data")
 	}
 	return nil
+}
+
+// boolField reads the value of body field key as a lax boolean.
+func (p *jsonParser) boolField(key string) (bool, error) {
+	start := p.pos
+	v, err := p.value(0)
+	if err != nil {
+		return false, err
+	}
+	return laxBoolField(key, v, p.b[start:p.pos])
 }
 
 // laxBoolField is laxBool for body field key, with pydantic's error for

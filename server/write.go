@@ -48,11 +48,7 @@ func parseWriteRequest(body []byte, nameField string, withTo bool) (*writeReques
 			}
 			req.frame.Columns, sawDF = cols, true
 		case key == "allow_registry_cache" || key == "transform_on_write":
-			v, err := p.value(0)
-			if err != nil {
-				return err
-			}
-			b, err := laxBoolField(key, v, raw())
+			b, err := p.boolField(key)
 			if err != nil {
 				return err
 			}
