@@ -27,7 +27,9 @@ var _ online.Transformer = (*transformations.Engine)(nil)
 // conformance variant, with Feast's recorded answers beside it.
 var goldenRepo = filepath.Join("..", "server", "testdata", "golden", "sqlite", "repo")
 
-func newGoldenServer(t *testing.T, exec transformations.Execution, endpoint string) (http.Handler, *registry.Registry) {
+// openGoldenRepo loads the golden repo's configuration and registry and
+// opens its SQLite online store (closed when the test ends).
+func openGoldenRepo(t *testing.T) (*config.RepoConfig, *registry.Registry, *sqlite.Store) {
 	t.Helper()
 	cfg, err := config.Load(goldenRepo, "")
 	if err != nil {
@@ -47,6 +49,12 @@ func newGoldenServer(t *testing.T, exec transformations.Execution, endpoint stri
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	return cfg, reg, store
+}
+
+func newGoldenServer(t *testing.T, exec transformations.Execution, endpoint string) (http.Handler, *registry.Registry) {
+	t.Helper()
+	cfg, reg, store := openGoldenRepo(t)
 	eng := transformations.New(transformations.Options{Execution: exec, Endpoint: endpoint, Project: cfg.Project})
 	t.Cleanup(func() { eng.Close() })
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion, Transformer: eng}
@@ -136,24 +144,7 @@ func replayGoldenODFV(t *testing.T, h http.Handler, expect func(name string, req
 // TestGRPCRequestContext: on gRPC, request data for an ODFV may come in
 // request_context instead of entities.
 func TestGRPCRequestContext(t *testing.T) {
-	cfg, err := config.Load(goldenRepo, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	src, err := registry.NewSource(ctx, cfg.Registry.Path, cfg.RepoDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := registry.Open(ctx, src, registry.Options{Project: cfg.Project})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := sqlite.Open(cfg.OnlineStore.SQLite.Path, cfg.Project)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	cfg, reg, store := openGoldenRepo(t)
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion,
 		Transformer: transformations.New(transformations.Options{Execution: transformations.Native})}
 	ints := func(vs ...int64) *typespb.RepeatedValue {
@@ -163,7 +154,7 @@ func TestGRPCRequestContext(t *testing.T) {
 		}
 		return r
 	}
-	resp, err := (&server.GRPC{Online: svc}).GetOnlineFeatures(ctx, &servingpb.GetOnlineFeaturesRequest{
+	resp, err := (&server.GRPC{Online: svc}).GetOnlineFeatures(context.Background(), &servingpb.GetOnlineFeaturesRequest{
 		Kind:           &servingpb.GetOnlineFeaturesRequest_Features{Features: &servingpb.FeatureList{Val: []string{"pipeline_risk:risk_score"}}},
 		Entities:       map[string]*typespb.RepeatedValue{"pipeline_id": ints(1, 2)},
 		RequestContext: map[string]*typespb.RepeatedValue{"queue_depth": ints(3, 0)},
