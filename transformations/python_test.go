@@ -142,32 +142,48 @@ func EnsurePyModule(t testing.TB, venv, module, spec string) {
 	}
 }
 
-// StartFeastTransformations runs `feast serve_transformations` on repo.
-func StartFeastTransformations(t testing.TB, repo string) string {
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t testing.TB) int {
 	t.Helper()
-	venv := FeastVenv(t)
-	EnsurePyModule(t, venv, "grpc_reflection", "grpcio-reflection==1.85.1")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startFeastCommand starts the venv's `feast args...` with its output in a
+// log file (whose path it returns) and interrupts it when the test ends.
+func startFeastCommand(t testing.TB, venv, logName string, env []string, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, filepath.Join(venv, "bin", "feast"), "-c", repo, "serve_transformations", "--port", fmt.Sprint(port))
-	cmd.Env = append(os.Environ(), "FEAST_USAGE=False")
-	logPath := filepath.Join(t.TempDir(), "feast-transformations.log")
+	cmd := exec.CommandContext(ctx, filepath.Join(venv, "bin", "feast"), args...)
+	cmd.Env = append(append(os.Environ(), "FEAST_USAGE=False"), env...)
+	logPath := filepath.Join(t.TempDir(), logName)
 	logf, err := os.Create(logPath)
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Start(); err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); _ = cmd.Wait(); logf.Close() })
+	return logPath
+}
+
+// StartFeastTransformations runs `feast serve_transformations` on repo.
+func StartFeastTransformations(t testing.TB, repo string) string {
+	t.Helper()
+	venv := FeastVenv(t)
+	EnsurePyModule(t, venv, "grpc_reflection", "grpcio-reflection==1.85.1")
+	port := freePort(t)
+	logPath := startFeastCommand(t, venv, "feast-transformations.log", nil, "-c", repo, "serve_transformations", "--port", fmt.Sprint(port))
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	deadline := time.Now().Add(120 * time.Second)
 	for time.Now().Before(deadline) {
@@ -206,27 +222,8 @@ func PrepareBenchRepo(t testing.TB) string {
 func StartFeastServe(t testing.TB, repo string) string {
 	t.Helper()
 	venv := FeastVenv(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, filepath.Join(venv, "bin", "feast"), "-c", repo, "serve", "-h", "127.0.0.1", "-p", fmt.Sprint(port), "--no-access-log")
-	cmd.Env = append(os.Environ(), "FEAST_USAGE=False", "TZ=UTC")
-	logPath := filepath.Join(t.TempDir(), "feast-serve.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); _ = cmd.Wait(); logf.Close() })
+	port := freePort(t)
+	logPath := startFeastCommand(t, venv, "feast-serve.log", []string{"TZ=UTC"}, "-c", repo, "serve", "-h", "127.0.0.1", "-p", fmt.Sprint(port), "--no-access-log")
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	deadline := time.Now().Add(180 * time.Second)
 	for time.Now().Before(deadline) {
