@@ -213,7 +213,7 @@ func appendRawValueJSON(dst []byte, b []byte) ([]byte, error) {
 		switch b[0] {
 		case 0x35: // float_val (6), fixed32
 			if len(b) == 5 {
-				return appendPyFloat(dst, float64(math.Float32frombits(binary.LittleEndian.Uint32(b[1:])))), nil
+				return appendPyFloat32(dst, binary.LittleEndian.Uint32(b[1:])), nil
 			}
 		case 0x29: // double_val (5), fixed64
 			if len(b) == 9 {
@@ -253,7 +253,7 @@ func appendRawValueJSON(dst []byte, b []byte) ([]byte, error) {
 	case 5:
 		return appendPyFloat(dst, math.Float64frombits(binary.LittleEndian.Uint64(field))), nil
 	case 6:
-		return appendPyFloat(dst, float64(math.Float32frombits(binary.LittleEndian.Uint32(field)))), nil
+		return appendPyFloat32(dst, binary.LittleEndian.Uint32(field)), nil
 	case 7:
 		v, _ := protowire.ConsumeVarint(field)
 		if v != 0 {
@@ -284,7 +284,7 @@ func appendRawValueJSON(dst []byte, b []byte) ([]byte, error) {
 		})
 	case 16, 27:
 		return appendRepeated(dst, field, protowire.Fixed32Type, func(dst []byte, _ []byte, v uint64) ([]byte, error) {
-			return appendPyFloat(dst, float64(math.Float32frombits(uint32(v)))), nil
+			return appendPyFloat32(dst, uint32(v)), nil
 		})
 	case 17, 28:
 		return appendRepeated(dst, field, protowire.VarintType, func(dst []byte, _ []byte, v uint64) ([]byte, error) {

@@ -4,6 +4,10 @@ import (
 	"encoding/hex"
 	"math"
 	"math/rand/v2"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/feastgo/feastgo/core"
@@ -141,5 +145,77 @@ func FuzzAppendRawValueJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = appendRawValueJSON(nil, b) // must not panic
+	})
+}
+
+// TestAppendPyFloat32 checks the float32 printer against the general one
+// (strconv's shortest digits, laid out as Python's repr) on edge cases
+// and a random sample; FEASTGO_EXHAUSTIVE_FLOAT32=1 checks all 2^32 bit
+// patterns (a few minutes).
+func TestAppendPyFloat32(t *testing.T) {
+	check := func(b uint32) {
+		t.Helper()
+		got := appendPyFloat32(nil, b)
+		want := appendPyFloat(nil, float64(math.Float32frombits(b)))
+		if string(got) != string(want) {
+			t.Fatalf("appendPyFloat32(%#x = %v) = %s, want %s", b, math.Float32frombits(b), got, want)
+		}
+	}
+	for _, f := range []float32{0.1, 0.5, 1, 3, 1e-4, 9.9999e-5, 0.00010001, 100.25, 83.27367, 16777215, 16777216, 1e7, 1234567.875, 0.3, 2.5e-3, 1e-3, 99.99999} {
+		check(math.Float32bits(f))
+		check(math.Float32bits(-f))
+	}
+	for b := uint32(0x38d1b700); b < 0x38d1b730; b++ {
+		check(b)
+	}
+	for e := uint32(0); e < 256; e++ { // every exponent, boundary fractions
+		for _, fr := range []uint32{0, 1, 2, 0x400000, 0x7fffff, 0x7ffffe, 0x123456} {
+			check(e<<23 | fr)
+		}
+	}
+	if os.Getenv("FEASTGO_EXHAUSTIVE_FLOAT32") == "1" {
+		var wg sync.WaitGroup
+		var failed atomic.Uint32
+		workers := uint64(runtime.GOMAXPROCS(0))
+		for w := uint64(0); w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var g, x []byte
+				for i := w; i < 1<<32; i += workers {
+					b := uint32(i)
+					g = appendPyFloat32(g[:0], b)
+					x = appendPyFloat(x[:0], float64(math.Float32frombits(b)))
+					if string(g) != string(x) && failed.CompareAndSwap(0, 1) {
+						t.Errorf("appendPyFloat32(%#x) = %s, want %s", b, g, x)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2_000_000 {
+		check(rng.Uint32())
+	}
+}
+
+func BenchmarkPyFloat32(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	in := make([]uint32, 1024)
+	for i := range in {
+		in[i] = math.Float32bits(rng.Float32() * 100)
+	}
+	buf := make([]byte, 0, 64)
+	b.Run("fast", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			buf = appendPyFloat32(buf[:0], in[i&1023])
+		}
+	})
+	b.Run("strconv", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			buf = appendPyFloat(buf[:0], float64(math.Float32frombits(in[i&1023])))
+		}
 	})
 }
