@@ -57,6 +57,12 @@ type Store struct {
 	fieldsMu sync.Mutex
 	shapes   atomic.Pointer[shapeMap]
 	shapesMu sync.Mutex
+
+	// probeSkip counts down the write batches that skip the EXISTS probe
+	// after one found stored keys; tsReads counts the HMGETs of stored
+	// event times sent (for tests).
+	probeSkip atomic.Int32
+	tsReads   atomic.Int64
 }
 
 var _ onlinestore.Store = (*Store)(nil)

@@ -191,3 +191,55 @@ func TestRespWriteAllocations(t *testing.T) {
 		t.Fatalf("%.0f allocations for %d rows", allocs, len(b.Rows))
 	}
 }
+
+// Dedup reads are skipped while an EXISTS probe finds none of a batch's
+// keys, and made (with rows older than the stored ones skipped) once it
+// finds some; after such a batch the probe rests for probeBackoff batches.
+func TestRespWriteExistsProbe(t *testing.T) {
+	ctx := context.Background()
+	s := fastStore(t, Options{})
+	val := func(i int64) [][]byte { return [][]byte{core.AppendValueProto(nil, core.Int64Value(i))} }
+	batch := func(from, n, sec int64) onlinestore.WriteBatch {
+		b := onlinestore.WriteBatch{View: "v", Features: []string{"a"}}
+		for i := from; i < from+n; i++ {
+			b.Rows = append(b.Rows, onlinestore.WriteRow{Key: storetest.Key(i), TS: core.Timestamp{Seconds: sec}, Values: val(i * sec)})
+		}
+		return b
+	}
+	write := func(b onlinestore.WriteBatch) {
+		t.Helper()
+		if err := s.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Over existsPerCommand keys: two EXISTS commands, both answering 0.
+	write(batch(0, 1500, 100))
+	if n := s.tsReads.Load(); n != 0 {
+		t.Fatalf("%d dedup reads on new keys, want 0", n)
+	}
+	// One stored key among new ones (the last, in the second EXISTS):
+	// every row is read, and the stored row, newer, is kept.
+	b := batch(1500, 1500, 50)
+	b.Rows[len(b.Rows)-1] = batch(0, 1, 50).Rows[0]
+	write(b)
+	if n := s.tsReads.Load(); n != 1500 {
+		t.Fatalf("%d dedup reads, want 1500", n)
+	}
+	want := core.AppendValueProto(nil, core.Int64Value(0))
+	got, err := admin(t).HGet(ctx, string(storetest.Key(0))+s.project, FieldName("v", "a")).Bytes()
+	if err != nil || string(got) != string(want) {
+		t.Fatalf("stored value %x (%v), want the newer %x", got, err, want)
+	}
+	// The next probeBackoff batches read without probing, then probing
+	// resumes and new keys are written without reads again.
+	for i := int64(0); i < probeBackoff; i++ {
+		write(batch(10_000+10*i, 10, 100))
+	}
+	if n := s.tsReads.Load(); n != 1500+10*probeBackoff {
+		t.Fatalf("%d dedup reads, want %d", n, 1500+10*probeBackoff)
+	}
+	write(batch(20_000, 10, 100))
+	if n := s.tsReads.Load(); n != 1500+10*probeBackoff {
+		t.Fatalf("%d dedup reads after the backoff, want %d", n, 1500+10*probeBackoff)
+	}
+}
