@@ -41,6 +41,9 @@ type Scratch struct {
 	Rows  []Row
 	Vals  [][]byte
 	Bytes []byte
+	// Private is the store's own working memory for a read, kept here to
+	// be reused by the next read on this Scratch.
+	Private any
 }
 
 // ReadRequest asks for some features of one feature view for a list of

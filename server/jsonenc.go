@@ -592,23 +592,21 @@ func appendEventTime(dst []byte, t core.Timestamp) []byte {
 	if m <= 2 {
 		y++
 	}
-	dst = appendDigits(dst, y, 4)
-	dst = append(dst, '-')
-	dst = appendDigits(dst, m, 2)
-	dst = append(dst, '-')
-	dst = appendDigits(dst, d, 2)
-	dst = append(dst, 'T')
-	dst = appendDigits(dst, secs/3600, 2)
-	dst = append(dst, ':')
-	dst = appendDigits(dst, secs/60%60, 2)
-	dst = append(dst, ':')
-	dst = appendDigits(dst, secs%60, 2)
+	// Two digits at a time from digitPairs.
+	pair := func(dst []byte, v int64) []byte { return append(dst, digitPairs[2*v], digitPairs[2*v+1]) }
+	dst = pair(pair(dst, y/100), y%100)
+	dst = pair(append(dst, '-'), m)
+	dst = pair(append(dst, '-'), d)
+	dst = pair(append(dst, 'T'), secs/3600)
+	dst = pair(append(dst, ':'), secs/60%60)
+	dst = pair(append(dst, ':'), secs%60)
 	switch n := int64(t.Nanos); {
 	case n == 0:
 	case n%1_000_000 == 0:
 		dst = appendDigits(append(dst, '.'), n/1_000_000, 3)
 	case n%1_000 == 0:
-		dst = appendDigits(append(dst, '.'), n/1_000, 6)
+		n /= 1_000
+		dst = pair(pair(pair(append(dst, '.'), n/10_000), n/100%100), n%100)
 	default:
 		dst = appendDigits(append(dst, '.'), n, 9)
 	}
@@ -670,9 +668,20 @@ func appendOnlineResponse(dst []byte, r *core.OnlineResponse) ([]byte, error) {
 		if n > 0 {
 			// The columns of one feature view share their TS slice:
 			// print it once and copy the text for the others.
-			if c.TS != nil && len(c.TS) == len(tsOf) && unsafe.SliceData(c.TS) == unsafe.SliceData(tsOf) {
+			switch {
+			case c.TS != nil && len(c.TS) == len(tsOf) && unsafe.SliceData(c.TS) == unsafe.SliceData(tsOf):
 				dst = append(dst, dst[tsStart:tsEnd]...)
-			} else {
+			case c.TS == nil:
+				// Entity and request columns: the epoch in every row.
+				dst = append(dst, `,"event_timestamps":[`...)
+				for i := 0; i < n; i++ {
+					if i > 0 {
+						dst = append(dst, ',')
+					}
+					dst = append(dst, `"1970-01-01T00:00:00Z"`...)
+				}
+				dst = append(dst, ']')
+			default:
 				start := len(dst)
 				dst = append(dst, `,"event_timestamps":[`...)
 				for i := 0; i < n; i++ {

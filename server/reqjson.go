@@ -3,7 +3,9 @@ package server
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -18,6 +20,9 @@ import (
 type jsonParser struct {
 	b   []byte
 	pos int
+	// stack holds the elements of the arrays being read (nested ones on
+	// top), so each array is allocated once at its final length.
+	stack []core.Value
 }
 
 // syntaxError is a malformed body; it carries the byte offset.
@@ -208,23 +213,27 @@ func (p *jsonParser) value(depth int) (core.Value, error) {
 		return p.number()
 	case c == '[':
 		p.pos++
-		var elems []core.Value
 		if p.peek() == ']' {
 			p.pos++
-			return core.Value{Type: core.Null + 100, List: elems}, nil
+			return core.Value{Type: core.Null + 100}, nil
 		}
+		mark := len(p.stack)
+		defer func() {
+			clear(p.stack[mark:])
+			p.stack = p.stack[:mark]
+		}()
 		for {
 			v, err := p.value(depth + 1)
 			if err != nil {
 				return v, err
 			}
-			elems = append(elems, v)
+			p.stack = append(p.stack, v)
 			switch p.peek() {
 			case ',':
 				p.pos++
 			case ']':
 				p.pos++
-				return listValue(elems), nil
+				return listValue(slices.Clone(p.stack[mark:])), nil
 			default:
 				return core.Value{}, p.fail("Expecting ',' delimiter")
 			}
@@ -343,9 +352,19 @@ func isRangeErr(err error) bool {
 	return ok && ne.Err == strconv.ErrRange
 }
 
+// valueStacks recycles jsonParser stacks between requests.
+var valueStacks = sync.Pool{New: func() any { return new([]core.Value) }}
+
 // parseOnlineRequest decodes a /get-online-features body.
 func parseOnlineRequest(body []byte) (*online.Request, error) {
-	p := &jsonParser{b: body}
+	sp := valueStacks.Get().(*[]core.Value)
+	p := &jsonParser{b: body, stack: (*sp)[:0]}
+	defer func() {
+		if cap(p.stack) <= 1<<16 {
+			*sp = p.stack[:0] // every array emptied its part on return
+			valueStacks.Put(sp)
+		}
+	}()
 	req := &online.Request{}
 	sawEntities := false
 	err := p.bodyObject(func(key string) error {

@@ -179,24 +179,39 @@ func (s *Store) ReadScratch(ctx context.Context, reqs []onlinestore.ReadRequest,
 		return nil
 	}
 	fields := s.fieldCache()
-	sets := make([]hmgetSet, len(first))
+	var rm *readMem
+	if sc != nil {
+		if rm, _ = sc.Private.(*readMem); rm == nil {
+			rm = new(readMem)
+			sc.Private = rm
+		}
+	} else {
+		rm = new(readMem)
+	}
+	sets := growLen(rm.sets, len(first))
+	clear(sets)
 	var widthBuf [8]int
 	width := widthBuf[:len(first)] // fields per set
 	if len(first) > len(widthBuf) {
 		width = make([]int, len(first))
 	}
+	total := 0
 	for i := range reqs {
 		width[setOf[i]] += len(reqs[i].Features) + 1
+		total += len(reqs[i].Features) + 1
 	}
+	rm.fields = growLen(rm.fields, total)
+	slab := rm.fields
 	for i := range reqs {
 		set := &sets[setOf[i]]
 		if set.fields == nil {
-			set.fields = make([]fieldEntry, 0, width[setOf[i]])
+			w := width[setOf[i]]
+			set.fields, slab = slab[:0:w], slab[w:]
 		}
 		off = append(off, len(set.fields))
 		set.fields = fields.appendFields(s, set.fields, reqs[i].View, reqs[i].Features)
 	}
-	cmds := make([]hmgetCmd, 0, n)
+	cmds := rm.cmds[:0]
 	nvals := 0
 	for k, f := range first {
 		for _, key := range reqs[f].Keys {
@@ -204,6 +219,7 @@ func (s *Store) ReadScratch(ctx context.Context, reqs []onlinestore.ReadRequest,
 		}
 		nvals += len(reqs[f].Keys) * len(sets[k].fields)
 	}
+	rm.sets, rm.cmds = sets, cmds
 	var vals [][]byte
 	var arena *[]byte
 	if sc != nil {
@@ -314,6 +330,22 @@ type hmgetSet struct {
 	probe    bool
 	probeKey []byte
 	hlen     int
+}
+
+// readMem is the working memory of one read, reused through
+// onlinestore.Scratch.Private.
+type readMem struct {
+	sets   []hmgetSet
+	fields []fieldEntry
+	cmds   []hmgetCmd
+}
+
+// growLen returns s with length n, reallocated only when too small.
+func growLen[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 // hmgetCmd is one HMGET: an entity key (the project is appended) and the
