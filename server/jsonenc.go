@@ -221,11 +221,11 @@ func appendRawValueJSON(dst []byte, b []byte) ([]byte, error) {
 			}
 		case 0x20, 0x40: // int64_val (4), unix_timestamp_val (8), varint
 			if v, n := protowire.ConsumeVarint(b[1:]); n == len(b)-1 {
-				return strconv.AppendInt(dst, int64(v), 10), nil
+				return appendInt64(dst, int64(v)), nil
 			}
 		case 0x18: // int32_val (3), varint
 			if v, n := protowire.ConsumeVarint(b[1:]); n == len(b)-1 {
-				return strconv.AppendInt(dst, int64(int32(v)), 10), nil
+				return appendInt64(dst, int64(int32(v))), nil
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -216,6 +217,48 @@ func BenchmarkPyFloat32(b *testing.B) {
 	b.Run("strconv", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			buf = appendPyFloat(buf[:0], float64(math.Float32frombits(in[i&1023])))
+		}
+	})
+}
+
+func TestAppendInt64(t *testing.T) {
+	check := func(v int64) {
+		t.Helper()
+		if got, want := string(appendInt64([]byte("x"), v)), "x"+strconv.FormatInt(v, 10); got != want {
+			t.Fatalf("appendInt64(%d) = %s, want %s", v, got, want)
+		}
+	}
+	for _, v := range []int64{0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, -1, -10, -99, -100, math.MaxInt64, math.MinInt64, math.MinInt64 + 1} {
+		check(v)
+	}
+	for p := int64(1); p > 0 && p < math.MaxInt64/10; p *= 10 {
+		check(p - 1)
+		check(p)
+		check(p + 1)
+		check(-p)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 1_000_000 {
+		v := int64(rng.Uint64())
+		check(v >> rng.IntN(64))
+	}
+}
+
+func BenchmarkAppendInt64(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	in := make([]int64, 1024)
+	for i := range in {
+		in[i] = rng.Int64N(1_000_000)
+	}
+	buf := make([]byte, 0, 64)
+	b.Run("ours", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			buf = appendInt64(buf[:0], in[i&1023])
+		}
+	})
+	b.Run("strconv", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			buf = strconv.AppendInt(buf[:0], in[i&1023], 10)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/big"
 	"math/bits"
+	"slices"
 )
 
 // appendPyFloat32 appends float64(math.Float32frombits(b)) as Python's
@@ -192,4 +193,33 @@ func init() {
 		f32JA[s] = j
 		five.Mul(five, big.NewInt(5))
 	}
+}
+
+// appendInt64 is strconv.AppendInt(dst, v, 10) writing the digits in
+// place, two at a time (strconv formats into a buffer and copies).
+func appendInt64(dst []byte, v int64) []byte {
+	u := uint64(v)
+	if v < 0 {
+		dst = append(dst, '-')
+		u = -u
+	}
+	if u < 10 {
+		return append(dst, byte('0'+u))
+	}
+	n := decimalLen(u)
+	start := len(dst)
+	dst = slices.Grow(dst, n)[:start+n]
+	i := start + n
+	for u >= 100 {
+		r := u % 100 * 2
+		u /= 100
+		i -= 2
+		dst[i], dst[i+1] = digitPairs[r], digitPairs[r+1]
+	}
+	if u >= 10 {
+		dst[start], dst[start+1] = digitPairs[2*u], digitPairs[2*u+1]
+	} else {
+		dst[start] = byte('0' + u)
+	}
+	return dst
 }
