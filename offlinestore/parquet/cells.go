@@ -217,3 +217,57 @@ func toTimestamp(v int64, unit arrow.TimeUnit) core.Timestamp {
 	}
 	return core.Timestamp{Seconds: s, Nanos: int32(r * (1_000_000_000 / per))}
 }
+
+// timeValues converts a whole event or created time column into dst
+// (reused): as timeReader's accessor would, with nulls left as whatever
+// the column holds (callers check validity). It spares the per-cell
+// closure call and, for timestamps, divides by a constant.
+func timeValues(arr arrow.Array, dst []core.Timestamp) ([]core.Timestamp, error) {
+	n := arr.Len()
+	if cap(dst) < n {
+		dst = make([]core.Timestamp, n)
+	}
+	dst = dst[:n]
+	switch a := arr.(type) {
+	case *array.Timestamp:
+		vals := a.TimestampValues()[:n]
+		switch a.DataType().(*arrow.TimestampType).Unit {
+		case arrow.Second:
+			for i, v := range vals {
+				dst[i] = core.Timestamp{Seconds: int64(v)}
+			}
+		case arrow.Millisecond:
+			for i, v := range vals {
+				dst[i] = splitUnits(int64(v), 1_000)
+			}
+		case arrow.Microsecond:
+			for i, v := range vals {
+				dst[i] = splitUnits(int64(v), 1_000_000)
+			}
+		default:
+			for i, v := range vals {
+				dst[i] = splitUnits(int64(v), 1_000_000_000)
+			}
+		}
+		return dst, nil
+	}
+	get, err := timeReader(arr)
+	if err != nil {
+		return nil, err
+	}
+	for i := range dst {
+		dst[i], _ = get(i)
+	}
+	return dst, nil
+}
+
+// splitUnits is toTimestamp for a unit of 1/per seconds; inlined with a
+// constant per, it divides by multiplying.
+func splitUnits(v, per int64) core.Timestamp {
+	s, r := v/per, v%per
+	if r < 0 {
+		s--
+		r += per
+	}
+	return core.Timestamp{Seconds: s, Nanos: int32(r * (1_000_000_000 / per))}
+}

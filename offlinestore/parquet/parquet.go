@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -45,11 +46,11 @@ func (s *Source) Describe() string { return s.path }
 // readBatchRows is how many rows Arrow decodes at a time.
 const readBatchRows = 16 * 1024
 
-// winner is where the best row of one entity key is.
+// winner is the best row so far of one entity key that is not a lone
+// integer: its ordinal and times.
 type winner struct {
-	file, rowGroup int32
-	row            int64
-	ts, created    core.Timestamp
+	ord         int64
+	ts, created core.Timestamp
 }
 
 // PullLatest implements offlinestore.Source.
@@ -58,123 +59,28 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 	if err != nil {
 		return err
 	}
-	readers := make([]*pqarrow.FileReader, len(files))
-	defer func() {
-		for _, r := range readers {
-			if r != nil {
-				_ = r.ParquetReader().Close()
-			}
-		}
-	}()
-	for i, f := range files {
-		pf, err := file.OpenParquetFile(f, false)
-		if err != nil {
-			return fmt.Errorf("parquet %s: %w", f, err)
-		}
-		readers[i], err = pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{Parallel: true, BatchSize: readBatchRows}, memory.DefaultAllocator)
-		if err != nil {
-			_ = pf.Close()
-			return fmt.Errorf("parquet %s: %w", f, err)
-		}
+	readers, err := openReaders(files)
+	if err != nil {
+		return err
 	}
+	defer closeReaders(readers)
 
-	keyCols := q.Columns[:q.KeyColumns]
 	timeCols := []string{q.TimestampColumn}
 	if q.CreatedColumn != "" {
 		timeCols = append(timeCols, q.CreatedColumn)
 	}
 
-	// Pass one: the winning row of every key.
-	var winners []winner
-	// The index maps each key to its winner. A lone integer join key, the
-	// common case, is kept as an int64: a third of the memory of a string.
-	var index keyIndex
-	var slab []core.Value
-	var keyBuf []byte
-	for fi, fr := range readers {
-		for rg := 0; rg < fr.ParquetReader().NumRowGroups(); rg++ {
-			var row int64
-			err := readRowGroup(ctx, fr, files[fi], rg, append(append([]string(nil), keyCols...), timeCols...), func(rec arrow.RecordBatch) error {
-				keys := make([]cellFn, len(keyCols))
-				for j, name := range keyCols {
-					var err error
-					if keys[j], _, err = cellReader(column(rec, name), &slab); err != nil {
-						return fmt.Errorf("parquet %s: column %q: %w", files[fi], name, err)
-					}
-				}
-				tsOf, createdOf, err := timeReaders(rec, q, files[fi])
-				if err != nil {
-					return err
-				}
-				for i := 0; i < int(rec.NumRows()); i++ {
-					ts, ok := tsOf(i)
-					if !ok || !q.InWindow(ts) {
-						continue
-					}
-					created := offlinestore.NoTime
-					if createdOf != nil {
-						if c, ok := createdOf(i); ok {
-							created = c
-						}
-					}
-					keyBuf = keyBuf[:0]
-					var intKey int64
-					isInt := len(keys) == 1
-					for j, k := range keys {
-						v := k(i)
-						if v.IsNull() {
-							return fmt.Errorf("parquet %s: row %d has a null join key %q", files[fi], row+int64(i), keyCols[j])
-						}
-						if isInt && (v.Type == core.Int32 || v.Type == core.Int64) {
-							intKey = v.I
-						} else {
-							isInt = false
-							keyBuf = appendKey(keyBuf, v)
-						}
-					}
-					slab = slab[:0]
-					w := winner{file: int32(fi), rowGroup: int32(rg), row: row + int64(i), ts: ts, created: created}
-					at, found := index.get(isInt, intKey, keyBuf)
-					if found {
-						if offlinestore.Newer(ts, created, winners[at].ts, winners[at].created) {
-							winners[at] = w
-						}
-						continue
-					}
-					index.put(isInt, intKey, keyBuf, int32(len(winners)))
-					winners = append(winners, w)
-				}
-				row += rec.NumRows()
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
+	// Pass one: where the winning row of every key is, in file order.
+	ords, spans, err := latestRows(ctx, readers, files, q)
+	if err != nil {
+		return err
 	}
-	index = keyIndex{}
 
 	// Pass two: read the row groups holding winners and emit those rows.
-	// Only positions are kept from here on (times are read again with the
-	// rows): 16 bytes per key instead of 48.
-	places := make([]place, len(winners))
-	for i, w := range winners {
-		places[i] = place{file: w.file, rowGroup: w.rowGroup, row: w.row}
-	}
-	winners = nil
-	sort.Slice(places, func(i, j int) bool {
-		a, b := places[i], places[j]
-		if a.file != b.file {
-			return a.file < b.file
-		}
-		if a.rowGroup != b.rowGroup {
-			return a.rowGroup < b.rowGroup
-		}
-		return a.row < b.row
-	})
+	var slab []core.Value
 	size := q.Size()
 	width := len(q.Columns)
-	out := &offlinestore.Batch{Total: int64(len(places)), Width: width}
+	out := &offlinestore.Batch{Total: int64(len(ords)), Width: width}
 	if q.CreatedColumn != "" {
 		out.Created = make([]core.Timestamp, 0, size)
 	}
@@ -201,14 +107,19 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 		return nil
 	}
 	cols := append(append([]string(nil), q.Columns...), timeCols...)
-	for next := 0; next < len(places); {
-		fi, rg := places[next].file, places[next].rowGroup
-		var row int64
+	for s, next := 0, 0; next < len(ords); {
+		// The row group holding the next winner (empty ones share their
+		// start with the next).
+		for s+1 < len(spans) && spans[s+1].start <= ords[next] {
+			s++
+		}
+		fi, rg := spans[s].file, spans[s].rowGroup
+		row := spans[s].start
 		err := readRowGroup(ctx, readers[fi], files[fi], int(rg), cols, func(rec arrow.RecordBatch) error {
 			start, end := row, row+rec.NumRows()
 			row = end
 			inRecord := func() bool {
-				return next < len(places) && places[next].file == fi && places[next].rowGroup == rg && places[next].row < end
+				return next < len(ords) && ords[next] < end
 			}
 			if !inRecord() {
 				return nil
@@ -231,7 +142,7 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 					held = append(held, rec)
 					retained = true
 				}
-				i := int(places[next].row - start)
+				i := int(ords[next] - start)
 				for _, c := range cells {
 					out.Values = append(out.Values, c(i))
 				}
@@ -263,16 +174,219 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 	if err := flush(); err != nil {
 		return err
 	}
-	if len(places) == 0 {
+	if len(ords) == 0 {
 		return fn(out)
 	}
 	return nil
 }
 
-// place is where a winning row is.
-type place struct {
+// latestRows is pass one: it streams the join-key and time columns of
+// every row group and returns the ordinals of the winning rows, ascending
+// (a row's ordinal counts rows across all row groups of all files, in
+// order), and where each row group's ordinals start.
+//
+// A lone integer join key, the common case, goes to an intIndex (see
+// index.go); a lone Int64 or Int32 column is read straight from its Arrow
+// values. Any other key is encoded by appendKey into a map.
+func latestRows(ctx context.Context, readers []*pqarrow.FileReader, files []string, q offlinestore.Query) ([]int64, []span, error) {
+	keyCols := q.Columns[:q.KeyColumns]
+	cols := append([]string(nil), keyCols...)
+	cols = append(cols, q.TimestampColumn)
+	if q.CreatedColumn != "" {
+		cols = append(cols, q.CreatedColumn)
+	}
+	var ints intIndex
+	for _, fr := range readers {
+		ints.hint += int(fr.ParquetReader().NumRows())
+	}
+	// Other keys: the map from key to winner.
+	var winners []winner
+	var index map[string]int32
+	var spans []span
+	var slab []core.Value
+	var keyBuf []byte
+	var tsBuf, createdBuf []core.Timestamp
+	var ord int64
+	for fi, fr := range readers {
+		for rg := 0; rg < fr.ParquetReader().NumRowGroups(); rg++ {
+			spans = append(spans, span{file: int32(fi), rowGroup: int32(rg), start: ord})
+			var row int64
+			err := readRowGroup(ctx, fr, files[fi], rg, cols, func(rec arrow.RecordBatch) error {
+				first := row
+				row += rec.NumRows()
+				base := ord
+				ord += rec.NumRows()
+				tsArr := column(rec, q.TimestampColumn)
+				var err error
+				if tsBuf, err = timeValues(tsArr, tsBuf); err != nil {
+					return fmt.Errorf("parquet %s: timestamp column %q: %w", files[fi], q.TimestampColumn, err)
+				}
+				rt := recordTimes{ts: tsBuf, tsArr: tsArr, q: &q}
+				if q.CreatedColumn != "" {
+					rt.createdArr = column(rec, q.CreatedColumn)
+					if createdBuf, err = timeValues(rt.createdArr, createdBuf); err != nil {
+						return fmt.Errorf("parquet %s: created timestamp column %q: %w", files[fi], q.CreatedColumn, err)
+					}
+					rt.created = createdBuf
+				}
+				nullKey := func(i int) error {
+					return fmt.Errorf("parquet %s: row %d has a null join key %q", files[fi], first+int64(i), keyCols[0])
+				}
+				if len(keyCols) == 1 {
+					switch a := column(rec, keyCols[0]).(type) {
+					case *array.Int64:
+						return addInts(&ints, a, a.Int64Values(), &rt, base, nullKey)
+					case *array.Int32:
+						return addInts(&ints, a, a.Int32Values(), &rt, base, nullKey)
+					}
+				}
+				keys := make([]cellFn, len(keyCols))
+				for j, name := range keyCols {
+					var err error
+					if keys[j], _, err = cellReader(column(rec, name), &slab); err != nil {
+						return fmt.Errorf("parquet %s: column %q: %w", files[fi], name, err)
+					}
+				}
+				for i := 0; i < int(rec.NumRows()); i++ {
+					ts, created, ok := rt.at(i)
+					if !ok {
+						continue
+					}
+					keyBuf = keyBuf[:0]
+					var intKey int64
+					isInt := len(keys) == 1
+					for j, k := range keys {
+						v := k(i)
+						if v.IsNull() {
+							return fmt.Errorf("parquet %s: row %d has a null join key %q", files[fi], first+int64(i), keyCols[j])
+						}
+						if isInt && (v.Type == core.Int32 || v.Type == core.Int64) {
+							intKey = v.I
+						} else {
+							isInt = false
+							keyBuf = appendKey(keyBuf, v)
+						}
+					}
+					slab = slab[:0]
+					if isInt {
+						ints.add(newCand(intKey, ts, created, base+int64(i)))
+						continue
+					}
+					w := winner{ord: base + int64(i), ts: ts, created: created}
+					if at, found := index[string(keyBuf)]; found {
+						if offlinestore.Newer(ts, created, winners[at].ts, winners[at].created) {
+							winners[at] = w
+						}
+						continue
+					}
+					if index == nil {
+						index = map[string]int32{}
+					}
+					index[string(keyBuf)] = int32(len(winners))
+					winners = append(winners, w)
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	index = nil
+	ords := ints.ords(make([]int64, 0, ints.size()+len(winners)))
+	for _, w := range winners {
+		ords = append(ords, w.ord)
+	}
+	sortOrds(ords)
+	return ords, spans, nil
+}
+
+// recordTimes are the event and created times of one record, converted.
+type recordTimes struct {
+	ts, created       []core.Timestamp
+	tsArr, createdArr arrow.Array // createdArr nil without a created column
+	q                 *offlinestore.Query
+}
+
+// at returns row i's times (a null created time as offlinestore.NoTime)
+// and whether the row counts: its event time is set and in the window.
+func (r *recordTimes) at(i int) (ts, created core.Timestamp, ok bool) {
+	if r.tsArr.IsNull(i) {
+		return ts, created, false
+	}
+	ts = r.ts[i]
+	if !r.q.InWindow(ts) {
+		return ts, created, false
+	}
+	created = offlinestore.NoTime
+	if r.createdArr != nil && r.createdArr.IsValid(i) {
+		created = r.created[i]
+	}
+	return ts, created, true
+}
+
+// addInts adds the counting rows of a record with a lone Int64 or Int32 join
+// key to the index, reading keys and times straight from their arrays.
+func addInts[K int32 | int64](x *intIndex, keyArr arrow.Array, keys []K, r *recordTimes, base int64, nullKey func(i int) error) error {
+	keyNulls := keyArr.NullN() > 0
+	tsNulls := r.tsArr.NullN() > 0
+	createdNulls := r.createdArr != nil && r.createdArr.NullN() > 0
+	start, end := r.q.Start, r.q.End
+	for i := range keys {
+		if tsNulls && r.tsArr.IsNull(i) {
+			continue
+		}
+		ts := r.ts[i]
+		if offlinestore.Before(ts, start) || offlinestore.Before(end, ts) {
+			continue
+		}
+		if keyNulls && keyArr.IsNull(i) {
+			return nullKey(i)
+		}
+		created := offlinestore.NoTime
+		if r.createdArr != nil && !(createdNulls && r.createdArr.IsNull(i)) {
+			created = r.created[i]
+		}
+		x.add(newCand(int64(keys[i]), ts, created, base+int64(i)))
+	}
+	return nil
+}
+
+func newCand(key int64, ts, created core.Timestamp, ord int64) cand {
+	return cand{key: key, tsSec: ts.Seconds, tsNanos: ts.Nanos, createdSec: created.Seconds, createdNano: created.Nanos, ord: ord}
+}
+
+// span is where a row group's rows start in pass one's ordinals.
+type span struct {
 	file, rowGroup int32
-	row            int64
+	start          int64
+}
+
+// openReaders opens the files for Arrow reads; on error it closes those it
+// opened.
+func openReaders(files []string) ([]*pqarrow.FileReader, error) {
+	readers := make([]*pqarrow.FileReader, 0, len(files))
+	for _, f := range files {
+		pf, err := file.OpenParquetFile(f, false)
+		if err != nil {
+			closeReaders(readers)
+			return nil, fmt.Errorf("parquet %s: %w", f, err)
+		}
+		fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{Parallel: true, BatchSize: readBatchRows}, memory.DefaultAllocator)
+		if err != nil {
+			_ = pf.Close()
+			closeReaders(readers)
+			return nil, fmt.Errorf("parquet %s: %w", f, err)
+		}
+		readers = append(readers, fr)
+	}
+	return readers, nil
+}
+
+func closeReaders(readers []*pqarrow.FileReader) {
+	for _, r := range readers {
+		_ = r.ParquetReader().Close()
+	}
 }
 
 // maxHeldRecords caps the Arrow records one output batch may keep alive.
@@ -397,37 +511,6 @@ func timeReaders(rec arrow.RecordBatch, q offlinestore.Query, path string) (ts, 
 		}
 	}
 	return ts, created, nil
-}
-
-// keyIndex maps entity keys to winner positions: integer keys in one map,
-// every other key (encoded by appendKey) in another. The two never hold
-// the same key.
-type keyIndex struct {
-	ints map[int64]int32
-	strs map[string]int32
-}
-
-func (x *keyIndex) get(isInt bool, i int64, s []byte) (int32, bool) {
-	if isInt {
-		at, ok := x.ints[i]
-		return at, ok
-	}
-	at, ok := x.strs[string(s)]
-	return at, ok
-}
-
-func (x *keyIndex) put(isInt bool, i int64, s []byte, at int32) {
-	if isInt {
-		if x.ints == nil {
-			x.ints = map[int64]int32{}
-		}
-		x.ints[i] = at
-		return
-	}
-	if x.strs == nil {
-		x.strs = map[string]int32{}
-	}
-	x.strs[string(s)] = at
 }
 
 // appendKey appends an encoding of one join-key value under which values
