@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,8 +13,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	pq "github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/offlinestore"
@@ -160,18 +157,7 @@ func writeKeyed(t *testing.T, path string, keyType arrow.DataType, rows []keyedR
 			b.Field(3).(*array.TimestampBuilder).Append(arrow.Timestamp(r.created))
 		}
 	}
-	rec := b.NewRecordBatch()
-	defer rec.Release()
-	tbl := array.NewTableFromRecords(schema, []arrow.RecordBatch{rec})
-	defer tbl.Release()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	props := pq.NewWriterProperties(pq.WithMaxRowGroupLength(rowGroup))
-	if err := pqarrow.WriteTable(tbl, f, rowGroup, props, pqarrow.DefaultWriterProps()); err != nil {
-		t.Fatal(err)
-	}
+	writeBuilt(t, path, schema, b, rowGroup)
 }
 
 // refPull is what PullLatest must return for files read in order: per

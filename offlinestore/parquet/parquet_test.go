@@ -60,6 +60,13 @@ func writeFile(t *testing.T, path string, rows []row, tz string, rowGroup int64)
 			b.Field(3).(*array.TimestampBuilder).Append(arrow.Timestamp(r.created))
 		}
 	}
+	writeBuilt(t, path, schema, b, rowGroup)
+}
+
+// writeBuilt writes what b holds to a parquet file at path, in row groups
+// of rowGroup rows.
+func writeBuilt(t *testing.T, path string, schema *arrow.Schema, b *array.RecordBuilder, rowGroup int64) {
+	t.Helper()
 	rec := b.NewRecordBatch()
 	defer rec.Release()
 	tbl := array.NewTableFromRecords(schema, []arrow.RecordBatch{rec})
