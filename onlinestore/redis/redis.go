@@ -62,6 +62,7 @@ type Store struct {
 	// after one found stored keys; tsReads counts the HMGETs of stored
 	// event times sent (for tests).
 	probeSkip atomic.Int32
+	probeOff  atomic.Bool // EXISTS was refused: no more probes
 	tsReads   atomic.Int64
 }
 

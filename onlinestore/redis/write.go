@@ -3,6 +3,7 @@ package redis
 import (
 	"bytes"
 	"context"
+	"errors"
 	"hash/maphash"
 	"strconv"
 	"sync"
@@ -262,17 +263,25 @@ func (s *Store) readStoredTS(ctx context.Context, c *respConn, st *writeState, r
 	}
 	st.latest, st.has = st.latest[:len(rows)], st.has[:len(rows)]
 	clear(st.has)
-	if s.probeSkip.Load() > 0 {
+	switch {
+	case s.probeOff.Load():
+	case s.probeSkip.Load() > 0:
 		s.probeSkip.Add(-1)
-	} else {
+	default:
 		none, err := s.probeExists(ctx, c, st, rows)
-		if err != nil {
+		var re *errRedisReply
+		switch {
+		case errors.As(err, &re):
+			// EXISTS refused (an ACL without it, a renamed command):
+			// the HMGETs Feast sends need no more than they always did.
+			s.probeOff.Store(true)
+		case err != nil:
 			return err
-		}
-		if none {
+		case none:
 			return nil
+		default:
+			s.probeSkip.Store(probeBackoff)
 		}
-		s.probeSkip.Store(probeBackoff)
 	}
 	s.tsReads.Add(int64(len(rows)))
 	out := st.out[:0]

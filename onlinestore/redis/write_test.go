@@ -243,3 +243,32 @@ func TestRespWriteExistsProbe(t *testing.T) {
 		t.Fatalf("%d dedup reads after the backoff, want %d", n, 1500+10*probeBackoff)
 	}
 }
+
+// A user whose ACL refuses EXISTS (but allows what Feast's writes use)
+// still writes, with the dedup reads, and the probe is not tried again.
+func TestRespWriteExistsRefused(t *testing.T) {
+	ctx := context.Background()
+	a := admin(t)
+	user := fmt.Sprintf("feastgo_noexists_%d", time.Now().UnixNano())
+	if err := a.Do(ctx, "ACL", "SETUSER", user, "on", ">pw", "~*", "+@all", "-exists").Err(); err != nil {
+		t.Skipf("ACL SETUSER: %v", err)
+	}
+	t.Cleanup(func() { a.Do(context.Background(), "ACL", "DELUSER", user) })
+	s := fastStore(t, Options{Username: user, Password: "pw"})
+	b := onlinestore.WriteBatch{View: "v", Features: []string{"a"}}
+	for i := int64(0); i < 20; i++ {
+		b.Rows = append(b.Rows, onlinestore.WriteRow{Key: storetest.Key(i), TS: core.Timestamp{Seconds: 100}, Values: [][]byte{core.AppendValueProto(nil, core.Int64Value(i))}})
+	}
+	for range 2 {
+		if err := s.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !s.probeOff.Load() || s.tsReads.Load() != 40 {
+		t.Fatalf("probeOff %v, %d dedup reads; want true, 40", s.probeOff.Load(), s.tsReads.Load())
+	}
+	got, err := a.HGet(ctx, string(storetest.Key(7))+s.project, FieldName("v", "a")).Bytes()
+	if want := core.AppendValueProto(nil, core.Int64Value(7)); err != nil || string(got) != string(want) {
+		t.Fatalf("stored %x (%v), want %x", got, err, want)
+	}
+}
