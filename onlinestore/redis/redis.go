@@ -189,8 +189,7 @@ func (s *Store) ReadScratch(ctx context.Context, reqs []onlinestore.ReadRequest,
 	} else {
 		rm = new(readMem)
 	}
-	sets := growLen(rm.sets, len(first))
-	clear(sets)
+	sets := grow(rm.sets, len(first))
 	var widthBuf [8]int
 	width := widthBuf[:len(first)] // fields per set
 	if len(first) > len(widthBuf) {
@@ -201,7 +200,7 @@ func (s *Store) ReadScratch(ctx context.Context, reqs []onlinestore.ReadRequest,
 		width[setOf[i]] += len(reqs[i].Features) + 1
 		total += len(reqs[i].Features) + 1
 	}
-	rm.fields = growLen(rm.fields, total)
+	rm.fields = grow(rm.fields, total)
 	slab := rm.fields
 	for i := range reqs {
 		set := &sets[setOf[i]]
@@ -339,14 +338,6 @@ type readMem struct {
 	sets   []hmgetSet
 	fields []fieldEntry
 	cmds   []hmgetCmd
-}
-
-// growLen returns s with length n, reallocated only when too small.
-func growLen[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	return s[:n]
 }
 
 // hmgetCmd is one HMGET: an entity key (the project is appended) and the
