@@ -139,7 +139,7 @@ func parseMaterializeRequest(body []byte, incremental bool) (*materializeRequest
 		return nil, err
 	}
 	if incremental && req.endTS == nil {
-		return nil, &fieldError{loc: []any{"body", "end_ts"}, typ: "missing", msg: "Field required", input: body}
+		return nil, missingField("end_ts", body)
 	}
 	return req, nil
 }

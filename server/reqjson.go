@@ -421,9 +421,7 @@ func parseOnlineRequest(body []byte) (*online.Request, error) {
 			}
 			req.Entities = cols
 		default:
-			if _, err := p.value(0); err != nil {
-				return err
-			}
+			return p.skip()
 		}
 		return nil
 	})
@@ -431,7 +429,7 @@ func parseOnlineRequest(body []byte) (*online.Request, error) {
 		return nil, err
 	}
 	if !sawEntities {
-		return nil, &fieldError{loc: []any{"body", "entities"}, typ: "missing", msg: "Field required", input: body}
+		return nil, missingField("entities", body)
 	}
 	return req, nil
 }
@@ -614,6 +612,18 @@ func (p *jsonParser) bodyObject(field func(key string) error) error {
 		return p.fail("Extra data")
 	}
 	return nil
+}
+
+// skip reads past a value the request does not use (pydantic ignores
+// unknown fields, but the body must still be valid JSON).
+func (p *jsonParser) skip() error {
+	_, err := p.value(0)
+	return err
+}
+
+// missingField is pydantic's error for a required body field not sent.
+func missingField(name string, body []byte) *fieldError {
+	return &fieldError{loc: []any{"body", name}, typ: "missing", msg: "Field required", input: body}
 }
 
 // boolField reads the value of body field key as a lax boolean.

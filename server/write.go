@@ -56,9 +56,7 @@ func parseWriteRequest(body []byte, nameField string, withTo bool) (*writeReques
 				req.transform = b
 			}
 		default:
-			if _, err := p.value(0); err != nil {
-				return err
-			}
+			return p.skip()
 		}
 		return nil
 	})
@@ -66,10 +64,10 @@ func parseWriteRequest(body []byte, nameField string, withTo bool) (*writeReques
 		return nil, err
 	}
 	if !sawName {
-		return nil, &fieldError{loc: []any{"body", nameField}, typ: "missing", msg: "Field required", input: body}
+		return nil, missingField(nameField, body)
 	}
 	if !sawDF {
-		return nil, &fieldError{loc: []any{"body", "df"}, typ: "missing", msg: "Field required", input: body}
+		return nil, missingField("df", body)
 	}
 	return req, nil
 }
