@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
@@ -146,5 +147,28 @@ func deleteRows(b *testing.B, addr, project string) {
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		b.Errorf("deleting benchmark rows: %v", err)
+	}
+}
+
+// A large answer goes out with a Content-Length, as Feast's server sends
+// it, not chunked.
+func TestLargeAnswerHasContentLength(t *testing.T) {
+	svc := &online.Service{Snapshot: func() *registry.Snapshot { return bench.Snapshot("bench") }, Store: bench.NewMemStore(), KeyVersion: 3}
+	ts := httptest.NewServer((&server.HTTP{Online: svc}).Handler())
+	defer ts.Close()
+	resp, err := http.Post(ts.URL+"/get-online-features", "application/json", bytes.NewReader(bench.Body("100x50")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || len(body) < 100_000 {
+		t.Fatalf("status %d, %d bytes", resp.StatusCode, len(body))
+	}
+	if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 {
+		t.Fatalf("Content-Length %d, Transfer-Encoding %v for a %d-byte answer", resp.ContentLength, resp.TransferEncoding, len(body))
 	}
 }
