@@ -171,25 +171,33 @@ func (s *Store) writeRoundTrips(ctx context.Context, c *respConn, st *writeState
 	if _, err := c.nc.Write(out); err != nil {
 		return err
 	}
-	// Integer replies; read them all even after an error reply so the
-	// connection stays in sync.
+	_, err := s.intReplies(ctx, c, cmds)
+	return err
+}
+
+// intReplies reads the integer replies of n pipelined commands and
+// reports whether any was not zero. It reads them all even after an error
+// reply, so the connection stays in sync, and returns the first such error
+// (an *errRedisReply).
+func (s *Store) intReplies(ctx context.Context, c *respConn, n int) (nonzero bool, err error) {
 	var replyErr error
-	for i := 0; i < cmds; i++ {
+	for i := 0; i < n; i++ {
 		line, err := s.replyLine(ctx, c, i)
 		if err != nil {
-			return err
+			return false, err
 		}
 		switch line[0] {
 		case ':':
+			nonzero = nonzero || string(line) != ":0"
 		case '-':
 			if replyErr == nil {
 				replyErr = &errRedisReply{msg: string(line[1:])}
 			}
 		default:
-			return errProtocol
+			return false, errProtocol
 		}
 	}
-	return replyErr
+	return nonzero, replyErr
 }
 
 // existsPerCommand is how many keys one EXISTS of the probe names, so that
@@ -228,29 +236,8 @@ func (s *Store) probeExists(ctx context.Context, c *respConn, st *writeState, ro
 	if _, err := c.nc.Write(out); err != nil {
 		return false, err
 	}
-	none := true
-	var replyErr error
-	for i := 0; i < cmds; i++ {
-		line, err := s.replyLine(ctx, c, i)
-		if err != nil {
-			return false, err
-		}
-		switch line[0] {
-		case ':':
-			if n, err := parseLen(line[1:]); err != nil {
-				return false, errProtocol
-			} else if n != 0 {
-				none = false
-			}
-		case '-':
-			if replyErr == nil {
-				replyErr = &errRedisReply{msg: string(line[1:])}
-			}
-		default:
-			return false, errProtocol
-		}
-	}
-	return none && replyErr == nil, replyErr
+	some, err := s.intReplies(ctx, c, cmds)
+	return !some && err == nil, err
 }
 
 // readStoredTS fills st.latest and st.has with every row's stored _ts, read
