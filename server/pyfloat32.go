@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/big"
 	"math/bits"
-	"slices"
 )
 
 // appendPyFloat32 appends float64(math.Float32frombits(b)) as Python's
@@ -130,43 +129,11 @@ func f32Shortest(nh, nl uint64, ja int, p u128) (q uint64, lvl int, ok bool) {
 	return 0, 0, false
 }
 
-// put8 writes v < 10^8 as eight digits.
-func put8(b []byte, v uint32) {
-	_ = b[7]
-	hi, lo := v/10000, v%10000
-	x, y := hi/100*2, hi%100*2
-	b[0], b[1], b[2], b[3] = digitPairs[x], digitPairs[x+1], digitPairs[y], digitPairs[y+1]
-	x, y = lo/100*2, lo%100*2
-	b[4], b[5], b[6], b[7] = digitPairs[x], digitPairs[x+1], digitPairs[y], digitPairs[y+1]
-}
-
-// decimalLen is the number of decimal digits of q > 0.
-func decimalLen(q uint64) int {
-	n := (bits.Len64(q)*1233)>>12 + 1 // log10(2) ≈ 1233/4096
-	if n < len(pow10u64) && q >= pow10u64[n] {
-		n++
-	} else if q < pow10u64[n-1] {
-		n--
-	}
-	return n
-}
-
 type u128 struct{ hi, lo uint64 }
 
 func le128(hi, lo uint64, p u128) bool {
 	return hi < p.hi || (hi == p.hi && lo <= p.lo)
 }
-
-const digitPairs = "00010203040506070809" +
-	"10111213141516171819" +
-	"20212223242526272829" +
-	"30313233343536373839" +
-	"40414243444546474849" +
-	"50515253545556575859" +
-	"60616263646566676869" +
-	"70717273747576777879" +
-	"80818283848586878889" +
-	"90919293949596979899"
 
 var (
 	pow10u64 [20]uint64
@@ -193,33 +160,4 @@ func init() {
 		f32JA[s] = j
 		five.Mul(five, big.NewInt(5))
 	}
-}
-
-// appendInt64 is strconv.AppendInt(dst, v, 10) writing the digits in
-// place, two at a time (strconv formats into a buffer and copies).
-func appendInt64(dst []byte, v int64) []byte {
-	u := uint64(v)
-	if v < 0 {
-		dst = append(dst, '-')
-		u = -u
-	}
-	if u < 10 {
-		return append(dst, byte('0'+u))
-	}
-	n := decimalLen(u)
-	start := len(dst)
-	dst = slices.Grow(dst, n)[:start+n]
-	i := start + n
-	for u >= 100 {
-		r := u % 100 * 2
-		u /= 100
-		i -= 2
-		dst[i], dst[i+1] = digitPairs[r], digitPairs[r+1]
-	}
-	if u >= 10 {
-		dst[start], dst[start+1] = digitPairs[2*u], digitPairs[2*u+1]
-	} else {
-		dst[start] = byte('0' + u)
-	}
-	return dst
 }
