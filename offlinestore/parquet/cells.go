@@ -210,12 +210,7 @@ func toTimestamp(v int64, unit arrow.TimeUnit) core.Timestamp {
 	case arrow.Nanosecond:
 		per = 1_000_000_000
 	}
-	s, r := v/per, v%per
-	if r < 0 {
-		s--
-		r += per
-	}
-	return core.Timestamp{Seconds: s, Nanos: int32(r * (1_000_000_000 / per))}
+	return splitUnits(v, per)
 }
 
 // timeValues converts a whole event or created time column into dst
@@ -261,8 +256,9 @@ func timeValues(arr arrow.Array, dst []core.Timestamp) ([]core.Timestamp, error)
 	return dst, nil
 }
 
-// splitUnits is toTimestamp for a unit of 1/per seconds; inlined with a
-// constant per, it divides by multiplying.
+// splitUnits converts v units of 1/per seconds, rounding down to the
+// second; inlined with a constant per (as in timeValues), it divides by
+// multiplying.
 func splitUnits(v, per int64) core.Timestamp {
 	s, r := v/per, v%per
 	if r < 0 {
