@@ -107,14 +107,14 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 		return nil
 	}
 	cols := append(append([]string(nil), q.Columns...), timeCols...)
-	for s, next := 0, 0; next < len(ords); {
+	for sp, next := 0, 0; next < len(ords); {
 		// The row group holding the next winner (empty ones share their
 		// start with the next).
-		for s+1 < len(spans) && spans[s+1].start <= ords[next] {
-			s++
+		for sp+1 < len(spans) && spans[sp+1].start <= ords[next] {
+			sp++
 		}
-		fi, rg := spans[s].file, spans[s].rowGroup
-		row := spans[s].start
+		fi, rg := spans[sp].file, spans[sp].rowGroup
+		row := spans[sp].start
 		err := readRowGroup(ctx, readers[fi], files[fi], int(rg), cols, func(rec arrow.RecordBatch) error {
 			start, end := row, row+rec.NumRows()
 			row = end
