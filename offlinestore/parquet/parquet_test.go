@@ -234,6 +234,32 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// Pass one's errors: a time column that holds no times, and a file of a
+// directory that is not parquet.
+func TestTimeColumnAndFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.parquet"), []row{{1, 1, us(day0), -1}}, "UTC", 10)
+	pullErr := func(path string, q offlinestore.Query) error {
+		return New(path).PullLatest(context.Background(), q, func(*offlinestore.Batch) error { return nil })
+	}
+	q := query(day0, day0.Add(time.Hour))
+	q.TimestampColumn = "f"
+	if err := pullErr(dir, q); err == nil || !strings.Contains(err.Error(), `timestamp column "f": arrow type float64 is not a timestamp or date`) {
+		t.Errorf("float event time: %v", err)
+	}
+	q = query(day0, day0.Add(time.Hour))
+	q.CreatedColumn = "f"
+	if err := pullErr(dir, q); err == nil || !strings.Contains(err.Error(), `created timestamp column "f": arrow type float64 is not a timestamp or date`) {
+		t.Errorf("float created time: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "b.parquet"), []byte("not parquet"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := pullErr(dir, query(day0, day0.Add(time.Hour))); err == nil || !strings.Contains(err.Error(), "b.parquet") {
+		t.Errorf("a file that is not parquet: %v", err)
+	}
+}
+
 // The demo repo's pipeline_stats: pipeline 7 has two rows at the same event
 // time and the later created one (last_status "cancelled") must win.
 func TestDemoRepoTieBreak(t *testing.T) {
