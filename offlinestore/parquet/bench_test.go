@@ -25,9 +25,11 @@ const benchRows = 1_000_000
 
 // writeBenchFile writes a table shaped like the materialize benchmark's
 // (int64 entity_id, ten features, event and created times; snappy, row
-// groups of 128Ki rows) with keys ids(i) for rows i = 0..n-1.
-func writeBenchFile(b *testing.B, path string, n int, ids func(i int) int64) {
+// groups of 128Ki rows) with keys ids(i) for rows i = 0..n-1, to a
+// temporary file, and returns its path.
+func writeBenchFile(b *testing.B, n int, ids func(i int) int64) string {
 	b.Helper()
+	path := filepath.Join(b.TempDir(), "bench.parquet")
 	ts := &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 	fields := []arrow.Field{{Name: "entity_id", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}
 	for i := 1; i <= 4; i++ {
@@ -84,19 +86,22 @@ func writeBenchFile(b *testing.B, path string, n int, ids func(i int) int64) {
 	if err := w.Close(); err != nil {
 		b.Fatal(err)
 	}
+	return path
 }
 
 // benchKeys are the key orders benchmarked: file order, a random
-// permutation, and every key twice (the second copy in random order).
+// permutation, and every key twice (the second copy in random order),
+// with how many distinct keys benchRows rows then have.
 var benchKeys = []struct {
 	name string
 	ids  func(n int) func(i int) int64
+	keys int
 }{
-	{"sorted", func(int) func(int) int64 { return func(i int) int64 { return int64(i) } }},
+	{"sorted", func(int) func(int) int64 { return func(i int) int64 { return int64(i) } }, benchRows},
 	{"shuffled", func(n int) func(int) int64 {
 		p := rand.New(rand.NewPCG(3, 4)).Perm(n)
 		return func(i int) int64 { return int64(p[i]) }
-	}},
+	}, benchRows},
 	{"dup2", func(n int) func(int) int64 {
 		p := rand.New(rand.NewPCG(5, 6)).Perm(n / 2)
 		return func(i int) int64 {
@@ -105,7 +110,7 @@ var benchKeys = []struct {
 			}
 			return int64(p[i-n/2])
 		}
-	}},
+	}, benchRows / 2},
 }
 
 func benchQuery() offlinestore.Query {
@@ -118,8 +123,7 @@ func benchQuery() offlinestore.Query {
 func BenchmarkPullLatest(b *testing.B) {
 	for _, k := range benchKeys {
 		b.Run(k.name, func(b *testing.B) {
-			path := filepath.Join(b.TempDir(), "bench.parquet")
-			writeBenchFile(b, path, benchRows, k.ids(benchRows))
+			path := writeBenchFile(b, benchRows, k.ids(benchRows))
 			q := benchQuery()
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -132,8 +136,8 @@ func BenchmarkPullLatest(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if want := benchRows; k.name == "dup2" && rows != want/2 || k.name != "dup2" && rows != want {
-					b.Fatalf("%d rows", rows)
+				if rows != k.keys {
+					b.Fatalf("%d rows, want %d", rows, k.keys)
 				}
 			}
 		})
@@ -144,10 +148,8 @@ func BenchmarkPullLatest(b *testing.B) {
 func BenchmarkLatestRows(b *testing.B) {
 	for _, k := range benchKeys {
 		b.Run(k.name, func(b *testing.B) {
-			path := filepath.Join(b.TempDir(), "bench.parquet")
-			writeBenchFile(b, path, benchRows, k.ids(benchRows))
+			readers, files := openForTest(b, writeBenchFile(b, benchRows, k.ids(benchRows)))
 			q := benchQuery()
-			readers, files := openForTest(b, path)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
@@ -155,8 +157,8 @@ func BenchmarkLatestRows(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if len(ords) == 0 {
-					b.Fatal("no rows")
+				if len(ords) != k.keys {
+					b.Fatalf("%d winners, want %d", len(ords), k.keys)
 				}
 			}
 		})
