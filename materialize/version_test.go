@@ -85,3 +85,44 @@ func intervalsOf(t *testing.T, repo, view string) []*corepb.MaterializationInter
 	t.Fatalf("no view %s", view)
 	return nil
 }
+
+// parseVersion follows Feast's parse_version: version.lower() == "latest"
+// (so "lateſt", which only Unicode case folding equates, is no alias), or
+// the case-insensitive v(ersion)?N pattern; N beyond int32 is invalid.
+func TestParseVersion(t *testing.T) {
+	for _, c := range []struct {
+		in     string
+		latest bool
+		n      int32
+		bad    bool
+	}{
+		{in: "", latest: true},
+		{in: "latest", latest: true},
+		{in: "LATEST", latest: true},
+		{in: "LaTeSt", latest: true},
+		{in: "v2", n: 2},
+		{in: "V7", n: 7},
+		{in: "version3", n: 3},
+		{in: "VERSION12", n: 12},
+		{in: "v0", n: 0},
+		{in: "v2147483647", n: 2147483647},
+		{in: "v2147483648", bad: true},
+		{in: "lateſt", bad: true},
+		{in: "latest ", bad: true},
+		{in: "v", bad: true},
+		{in: "x2", bad: true},
+		{in: "v-1", bad: true},
+		{in: "ver2", bad: true},
+	} {
+		latest, n, err := parseVersion(c.in)
+		if c.bad {
+			if core.KindOf(err) != core.KindInvalidArgument || !strings.Contains(err.Error(), "Invalid version string '"+c.in+"'") {
+				t.Errorf("%q: got %v, %d, %v; want an invalid-version error", c.in, latest, n, err)
+			}
+			continue
+		}
+		if err != nil || latest != c.latest || n != c.n {
+			t.Errorf("%q: got %v, %d, %v; want %v, %d", c.in, latest, n, err, c.latest, c.n)
+		}
+	}
+}
