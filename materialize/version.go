@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/feastgo/feastgo/core"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
@@ -18,10 +19,11 @@ import (
 
 var versionPattern = regexp.MustCompile(`(?i)^v(?:ersion)?(\d+)$`)
 
-// parseVersion is Feast's parse_version: "" or "latest" (any case) means
+// parseVersion is Feast's parse_version: "" or "latest" (any case, as
+// version.lower() compares: not strings.EqualFold's Unicode folding) means
 // the active definition; "vN" or "versionN" pins N.
 func parseVersion(s string) (latest bool, n int32, err error) {
-	if s == "" || equalFoldASCII(s, "latest") {
+	if s == "" || strings.ToLower(s) == "latest" {
 		return true, 0, nil
 	}
 	m := versionPattern.FindStringSubmatch(s)
@@ -33,22 +35,6 @@ func parseVersion(s string) (latest bool, n int32, err error) {
 		return false, 0, core.Invalidf("Invalid version string '%s'. Expected 'latest', 'vN', or 'versionN' (e.g. 'v2', 'version3').", s)
 	}
 	return false, int32(v), nil
-}
-
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // checkVersion is Feast's _validate_materialize_version.
