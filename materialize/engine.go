@@ -161,7 +161,8 @@ func (e *Engine) Plan(snap *registry.Snapshot, req Request) ([]Task, error) {
 	if !req.Replay && !req.Incremental && req.Start.After(req.End) {
 		return nil, core.Invalidf("The given start_date %s is greater than the given end_date %s.", PyTime(req.Start), PyTime(req.End))
 	}
-	if err := e.checkVersion(req); err != nil {
+	pin, err := e.checkVersion(req)
+	if err != nil {
 		return nil, err
 	}
 	var views []*registry.View
@@ -176,7 +177,7 @@ func (e *Engine) Plan(snap *registry.Snapshot, req Request) ([]Task, error) {
 		}
 	} else {
 		for _, name := range req.Views {
-			v, ok, err := e.lookupView(snap, name, req.Version)
+			v, ok, err := e.lookupView(snap, name, pin)
 			if err != nil {
 				return nil, err
 			}

@@ -37,44 +37,43 @@ func parseVersion(s string) (latest bool, n int32, err error) {
 	return false, int32(v), nil
 }
 
-// checkVersion is Feast's _validate_materialize_version.
-func (e *Engine) checkVersion(req Request) error {
+// checkVersion is Feast's _validate_materialize_version. It returns the
+// pinned version number, nil when the active definition is wanted.
+func (e *Engine) checkVersion(req Request) (*int32, error) {
 	if req.Version == nil {
-		return nil
+		return nil, nil
 	}
 	if len(req.Views) != 1 {
-		return core.Invalidf("--version requires --views with exactly one feature view.")
+		return nil, core.Invalidf("--version requires --views with exactly one feature view.")
 	}
 	if !e.EnableVersioning {
-		return core.Invalidf("Version-aware materialization requires 'enable_online_feature_view_versioning: true' under 'registry' in feature_store.yaml.")
+		return nil, core.Invalidf("Version-aware materialization requires 'enable_online_feature_view_versioning: true' under 'registry' in feature_store.yaml.")
 	}
-	_, _, err := parseVersion(*req.Version)
-	return err
+	latest, n, err := parseVersion(*req.Version)
+	if err != nil || latest {
+		return nil, err
+	}
+	return &n, nil
 }
 
 // lookupView returns the view to materialize under a name: the active one,
-// or the pinned version's snapshot from the version history.
-func (e *Engine) lookupView(snap *registry.Snapshot, name string, version *string) (*registry.View, bool, error) {
-	if version != nil {
-		latest, n, err := parseVersion(*version)
-		if err != nil {
-			return nil, false, err
-		}
-		if !latest {
-			v, err := snap.ViewVersion(name, n)
-			if err != nil {
-				return nil, false, core.Errorf(core.KindNotFound, "FeatureViewVersionNotFound",
-					"Version v%d of feature view %s does not exist in project %s", n, name, snap.Project)
-			}
-			// The rows go to "<name>_v<N>" (Feast sets current_version_number
-			// to N on the snapshot it loads).
-			cp := *v
-			cp.CurrentVersion = n
-			return &cp, true, nil
-		}
+// or (pin set) the pinned version's snapshot from the version history.
+func (e *Engine) lookupView(snap *registry.Snapshot, name string, pin *int32) (*registry.View, bool, error) {
+	if pin == nil {
+		v, ok := snap.View(name)
+		return v, ok, nil
 	}
-	v, ok := snap.View(name)
-	return v, ok, nil
+	n := *pin
+	v, err := snap.ViewVersion(name, n)
+	if err != nil {
+		return nil, false, core.Errorf(core.KindNotFound, "FeatureViewVersionNotFound",
+			"Version v%d of feature view %s does not exist in project %s", n, name, snap.Project)
+	}
+	// The rows go to "<name>_v<N>" (Feast sets current_version_number to N
+	// on the snapshot it loads).
+	cp := *v
+	cp.CurrentVersion = n
+	return &cp, true, nil
 }
 
 // startState is the state a run starts from. A pinned version's snapshot
