@@ -73,6 +73,18 @@ func TestMaterializePinnedVersion(t *testing.T) {
 	if got := intervalsOf(t, repo, "team_stats"); len(got) != before+1 {
 		t.Fatalf("active view intervals %d, want %d", len(got), before+1)
 	}
+
+	// "latest" (any case) is the active definition, not a pinned one.
+	store.rows = nil
+	latest := "LATEST"
+	if res, err := e.Materialize(ctx, Request{Start: winStart, End: winEnd, Views: []string{"team_stats"}, Version: &latest}); err != nil || res.Rows == 0 {
+		t.Fatalf("latest: %+v, %v", res, err)
+	}
+	for k := range store.rows {
+		if !strings.HasPrefix(k, "team_stats|") {
+			t.Fatalf("latest: row stored under %q, want team_stats", strings.SplitN(k, "|", 2)[0])
+		}
+	}
 }
 
 func intervalsOf(t *testing.T, repo, view string) []*corepb.MaterializationInterval {
