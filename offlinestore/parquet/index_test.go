@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -96,6 +97,13 @@ func TestIntIndexMatchesMap(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// cand's comment and chunkRows' size rest on a 40-byte candidate.
+func TestCandSize(t *testing.T) {
+	if n := unsafe.Sizeof(cand{}); n != 40 {
+		t.Errorf("cand is %d bytes, want 40", n)
 	}
 }
 
