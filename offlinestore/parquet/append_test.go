@@ -294,3 +294,60 @@ func TestAppendToDirectoryAddsAFile(t *testing.T) {
 		t.Fatalf("directory holds %d entries, want the old file and one new", len(names))
 	}
 }
+
+// Schema, and so a rewritten file, carries no PARQUET:field_id the reader
+// added, at any depth (list elements, struct fields), and keeps the
+// metadata the file was written with.
+func TestSchemaDropsFieldIDs(t *testing.T) {
+	md := arrow.NewMetadata([]string{"note"}, []string{"kept"})
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Metadata: md},
+		{Name: "xs", Type: arrow.ListOf(arrow.PrimitiveTypes.Float64), Nullable: true},
+		{Name: "ys", Type: arrow.LargeListOf(arrow.PrimitiveTypes.Int32), Nullable: true},
+		{Name: "s", Type: arrow.StructOf(arrow.Field{Name: "a", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true}), Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	b.Field(0).(*array.Int64Builder).Append(1)
+	for i := 1; i < len(b.Fields()); i++ {
+		b.Field(i).AppendNull()
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	path := filepath.Join(t.TempDir(), "data.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := pqarrow.NewFileWriter(schema, f, nil, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Schema(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(f arrow.Field)
+	walk = func(f arrow.Field) {
+		if f.Metadata.FindKey("PARQUET:field_id") >= 0 {
+			t.Errorf("field %s keeps PARQUET:field_id", f.Name)
+		}
+		if nested, ok := f.Type.(arrow.NestedType); ok {
+			for _, c := range nested.Fields() {
+				walk(c)
+			}
+		}
+	}
+	for _, f := range got.Fields() {
+		walk(f)
+	}
+	if v, ok := got.Field(0).Metadata.GetValue("note"); !ok || v != "kept" {
+		t.Errorf("id's own metadata lost: %v", got.Field(0).Metadata)
+	}
+}
