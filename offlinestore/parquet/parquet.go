@@ -65,11 +65,6 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 	}
 	defer closeReaders(readers)
 
-	timeCols := []string{q.TimestampColumn}
-	if q.CreatedColumn != "" {
-		timeCols = append(timeCols, q.CreatedColumn)
-	}
-
 	// Pass one: where the winning row of every key is, in file order.
 	ords, spans, err := latestRows(ctx, readers, files, q)
 	if err != nil {
@@ -106,7 +101,7 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 		release()
 		return nil
 	}
-	cols := append(append([]string(nil), q.Columns...), timeCols...)
+	cols := append(append([]string(nil), q.Columns...), timeColumns(q)...)
 	for sp, next := 0, 0; next < len(ords); {
 		// The row group holding the next winner (empty ones share their
 		// start with the next).
@@ -190,11 +185,7 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 // values. Any other key is encoded by appendKey into a map.
 func latestRows(ctx context.Context, readers []*pqarrow.FileReader, files []string, q offlinestore.Query) ([]int64, []span, error) {
 	keyCols := q.Columns[:q.KeyColumns]
-	cols := append([]string(nil), keyCols...)
-	cols = append(cols, q.TimestampColumn)
-	if q.CreatedColumn != "" {
-		cols = append(cols, q.CreatedColumn)
-	}
+	cols := append(append([]string(nil), keyCols...), timeColumns(q)...)
 	var ints intIndex
 	for _, fr := range readers {
 		ints.hint += int(fr.ParquetReader().NumRows())
@@ -299,6 +290,14 @@ func latestRows(ctx context.Context, readers []*pqarrow.FileReader, files []stri
 	}
 	sortOrds(ords)
 	return ords, spans, nil
+}
+
+// timeColumns are the event time column and, if any, the created one.
+func timeColumns(q offlinestore.Query) []string {
+	if q.CreatedColumn == "" {
+		return []string{q.TimestampColumn}
+	}
+	return []string{q.TimestampColumn, q.CreatedColumn}
 }
 
 // recordTimes are the event and created times of one record, converted.
