@@ -66,8 +66,7 @@ func (e *Engine) lookupView(snap *registry.Snapshot, name string, pin *int32) (*
 	n := *pin
 	v, err := snap.ViewVersion(name, n)
 	if err != nil {
-		return nil, false, core.Errorf(core.KindNotFound, "FeatureViewVersionNotFound",
-			"Version v%d of feature view %s does not exist in project %s", n, name, snap.Project)
+		return nil, false, err // FeatureViewVersionNotFound, or an unreadable stored version
 	}
 	// The rows go to "<name>_v<N>" (Feast sets current_version_number to N
 	// on the snapshot it loads).
