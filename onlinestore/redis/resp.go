@@ -475,6 +475,17 @@ func (p *respPool) roundTrip(ctx context.Context, c *respConn, project string, c
 				obs = make([]int32, 0, n/2)
 			}
 			for i := 0; i < n/2; i++ {
+				// The usual pair: its name where order predicts it and
+				// both strings whole in the buffer.
+				if i < len(order) && obs == nil && c.keep {
+					if o := order[i]; o >= 0 {
+						if val, ok := c.pair(set.fields[o].bulk); ok {
+							vals[v+int(o)] = val
+							r.left--
+							continue
+						}
+					}
+				}
 				size, name, err := r.next()
 				if err != nil {
 					return err
@@ -644,6 +655,34 @@ func (r *replyReader) next() (int, []byte, error) {
 	}
 	c.rs += 2
 	return size, b, nil
+}
+
+// pair parses one name/value pair of an HGETALL reply in place when its
+// name is want (a bulk string, "$<len>\r\n<name>\r\n") and the value is
+// a bulk string wholly in the buffer; it consumes nothing and says false
+// otherwise. The value points into rb: only for a caller's reply buffer
+// (keep).
+func (c *respConn) pair(want string) ([]byte, bool) {
+	b := c.rb[c.rs:c.re]
+	w := len(want)
+	if len(b) < w+5 || string(b[:w]) != want || b[w] != '$' {
+		return nil, false
+	}
+	i, n := w+1, 0
+	for i < len(b) && i <= w+10 && b[i]-'0' <= 9 {
+		n = n*10 + int(b[i]-'0')
+		i++
+	}
+	if i == w+1 || i+1 >= len(b) || b[i] != '\r' || b[i+1] != '\n' {
+		return nil, false
+	}
+	i += 2
+	end := i + n
+	if end+2 > len(b) || b[end] != '\r' || b[end+1] != '\n' {
+		return nil, false
+	}
+	c.rs += end + 2
+	return b[i:end:end], true
 }
 
 // bulk reads one bulk string into the arena: nil for a null, else a

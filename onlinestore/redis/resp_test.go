@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -418,6 +419,50 @@ func TestRespValuesAroundReadBufferSize(t *testing.T) {
 				t.Fatal(err)
 			}
 			sameRows(t, fmt.Sprintf("round %d key %d", round, i), one[0].Rows, want[0].Rows[i:i+1])
+		}
+	}
+}
+
+// pair takes a name/value pair only when the name is the one wanted and
+// the whole pair is in the buffer; otherwise it leaves every byte for the
+// general path.
+func TestRespPairInPlace(t *testing.T) {
+	const want = "$4\r\nabcd\r\n"
+	long := strings.Repeat("x", 123)
+	cases := []struct {
+		in, val string
+		ok      bool
+	}{
+		{want + "$5\r\nhello\r\n", "hello", true},
+		{want + "$0\r\n\r\n", "", true},
+		{want + "$123\r\n" + long + "\r\n", long, true},
+		{"$4\r\nabce\r\n$5\r\nhello\r\n", "", false},    // another name
+		{"$5\r\nabcde\r\n$5\r\nhello\r\n", "", false},   // another length
+		{want + "$-1\r\n", "", false},                   // a null value
+		{want + "*5\r\nhello\r\n", "", false},           // not a bulk string
+		{want + "$5\r\nhelloXX", "", false},             // no CRLF after the value
+		{want + "$5\rXhello\r\n", "", false},            // no CRLF after the length
+		{want + "$\r\nhello\r\n", "", false},            // no length
+		{want + "$99999999999\r\nhello\r\n", "", false}, // more than 10 digits
+	}
+	for _, tc := range cases {
+		// Every prefix but the whole input is a pair not yet all read.
+		for n := 0; n <= len(tc.in); n++ {
+			c := &respConn{rb: []byte("junk" + tc.in[:n] + "more"), rs: 4, re: 4 + n}
+			val, ok := c.pair(want)
+			whole := n == len(tc.in) && tc.ok
+			if ok != whole {
+				t.Fatalf("%q[:%d]: ok %v, want %v", tc.in, n, ok, whole)
+			}
+			if !ok {
+				if c.rs != 4 {
+					t.Fatalf("%q[:%d]: consumed %d bytes of a refused pair", tc.in, n, c.rs-4)
+				}
+				continue
+			}
+			if string(val) != tc.val || c.rs != c.re || cap(val) != len(val) {
+				t.Fatalf("%q: value %q (cap %d), rs %d re %d", tc.in, val, cap(val), c.rs, c.re)
+			}
 		}
 	}
 }
