@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/hex"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -219,6 +220,30 @@ func BenchmarkPyFloat32(b *testing.B) {
 			buf = appendPyFloat(buf[:0], float64(math.Float32frombits(in[i&1023])))
 		}
 	})
+}
+
+// put8's lane arithmetic (a /100 and a /10 by multiplication) must hold for
+// every value below 10^8; the random part covers the rest of the range.
+func TestPut8(t *testing.T) {
+	check := func(v uint32) {
+		var b [8]byte
+		put8(b[:], v)
+		if want := fmt.Sprintf("%08d", v); string(b[:]) != want {
+			t.Fatalf("put8(%d) = %q, want %q", v, b[:], want)
+		}
+	}
+	for v := uint32(0); v < 200_000; v++ {
+		check(v)
+	}
+	for v := uint32(1); v < 1e8; v *= 10 {
+		check(v - 1)
+		check(v)
+		check(v*10 - 1)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 1_000_000 {
+		check(rng.Uint32N(1e8))
+	}
 }
 
 func TestAppendInt64(t *testing.T) {

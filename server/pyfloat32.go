@@ -26,7 +26,7 @@ import (
 //     representation, and the nearest of the shortest ones.
 //
 // Everything else (zero, values of 2^24 and over, tiny values, powers of
-// two with their narrower interval below, exact ties) goes through appendPyFloat. An exhaustive run
+// two with their narrower interval below) goes through appendPyFloat. An exhaustive run
 // over all 2^32 inputs (FEASTGO_EXHAUSTIVE_FLOAT32=1) compares the two.
 func appendPyFloat32(dst []byte, b uint32) []byte {
 	exp := b >> 23 & 0xff
@@ -97,8 +97,8 @@ func appendPyFloat32(dst []byte, b uint32) []byte {
 // f32Shortest finds the shortest digits of N = (nh, nl) in units of
 // 10^-s (p is 5^s, h = 5^s/2^30 the half-interval): the one multiple of
 // 10^(ja+1) within h of N if there is one, else the multiple of 10^ja
-// nearest to N (always within h). It refuses an exact tie at ja, and
-// digits that would not fit 64 bits, so that the caller falls back.
+// nearest to N (always within h), the even one of two. It refuses digits
+// that would not fit 64 bits, so that the caller falls back.
 func f32Shortest(nh, nl uint64, ja int, p u128) (q uint64, lvl int, ok bool) {
 	d := pow10u64[ja]
 	if nh >= d {
@@ -126,7 +126,10 @@ func f32Shortest(nh, nl uint64, ja int, p u128) (q uint64, lvl int, ok bool) {
 	case 2*r0 > d:
 		return q0 + 1, ja, true
 	}
-	return 0, 0, false
+	// An exact tie: both neighbours are d/2 ≤ h away, so both parse back,
+	// and repr takes the even one (round half to even). Ties are no rarity:
+	// N is a multiple of 5^ja, so one in 2^ja is one at level ja.
+	return q0 + q0&1, ja, true
 }
 
 type u128 struct{ hi, lo uint64 }
