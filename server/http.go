@@ -125,7 +125,9 @@ func (h *HTTP) getOnlineFeatures(w http.ResponseWriter, r *http.Request) {
 		bufPool.Put(bp)
 		return
 	}
-	req, err := parseOnlineRequest(*bp)
+	mem := reqMems.Get().(*reqMem)
+	defer mem.release() // after the answer, which may point into it
+	req, err := parseOnlineRequest(*bp, mem)
 	if err != nil {
 		var fe *fieldError
 		if errors.As(err, &fe) && fe.typ == "int_overflow" {
