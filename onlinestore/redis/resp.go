@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -665,18 +666,34 @@ func (r *replyReader) next() (int, []byte, error) {
 func (c *respConn) pair(want string) ([]byte, bool) {
 	b := c.rb[c.rs:c.re]
 	w := len(want)
-	if len(b) < w+5 || string(b[:w]) != want || b[w] != '$' {
+	if len(b) < w+5 || w < 8 || b[w] != '$' {
 		return nil, false
 	}
-	i, n := w+1, 0
-	for i < len(b) && i <= w+10 && b[i]-'0' <= 9 {
-		n = n*10 + int(b[i]-'0')
-		i++
-	}
-	if i == w+1 || i+1 >= len(b) || b[i] != '\r' || b[i+1] != '\n' {
+	// Names are mostly 4-byte hashes: one word and two bytes to compare,
+	// in line rather than through a call to memequal.
+	if binary.LittleEndian.Uint64(b) != uint64(want[0])|uint64(want[1])<<8|uint64(want[2])<<16|uint64(want[3])<<24|
+		uint64(want[4])<<32|uint64(want[5])<<40|uint64(want[6])<<48|uint64(want[7])<<56 {
 		return nil, false
 	}
-	i += 2
+	for k := 8; k < w; k++ {
+		if b[k] != want[k] {
+			return nil, false
+		}
+	}
+	var i, n int
+	if d := b[w+1] - '0'; d <= 9 && b[w+2] == '\r' && b[w+3] == '\n' {
+		i, n = w+4, int(d) // one digit: a scalar's value
+	} else {
+		i = w + 1
+		for i < len(b) && i <= w+10 && b[i]-'0' <= 9 {
+			n = n*10 + int(b[i]-'0')
+			i++
+		}
+		if i == w+1 || i+1 >= len(b) || b[i] != '\r' || b[i+1] != '\n' {
+			return nil, false
+		}
+		i += 2
+	}
 	end := i + n
 	if end+2 > len(b) || b[end] != '\r' || b[end+1] != '\n' {
 		return nil, false
