@@ -20,17 +20,22 @@ const digitPairs = "00010203040506070809" +
 	"80818283848586878889" +
 	"90919293949596979899"
 
-// put8 writes v < 10^8 as eight digits with one store: the two halves of
-// four digits, then their pairs, then single digits are split in parallel
-// lanes of one word (a multiply by 5243>>19 is /100 below 10^4, by 103>>10
-// is /10 below 100), the most significant digit in the lowest byte.
+// put8 writes v < 10^8 as eight digits with one store.
 func put8(b []byte, v uint32) {
+	binary.LittleEndian.PutUint64(b, ascii8(v))
+}
+
+// ascii8 is v < 10^8 as eight ASCII digits in a little-endian word, the
+// most significant in the lowest byte: the two halves of four digits, then
+// their pairs, then single digits are split in parallel lanes (a multiply
+// by 5243>>19 is /100 below 10^4, by 103>>10 is /10 below 100).
+func ascii8(v uint32) uint64 {
 	x := uint64(v/10000) | uint64(v%10000)<<32
 	q := x * 5243 >> 19 & 0x0000007f_0000007f
 	x = q | (x-q*100)<<16
 	q = x * 103 >> 10 & 0x000f000f_000f000f
 	x = q | (x-q*10)<<8
-	binary.LittleEndian.PutUint64(b, x|0x30303030_30303030)
+	return x | 0x30303030_30303030
 }
 
 // decimalLen is the number of decimal digits of q > 0.
@@ -56,6 +61,14 @@ func appendInt64(dst []byte, v int64) []byte {
 		return append(dst, byte('0'+u))
 	}
 	n := decimalLen(u)
+	if n <= 8 {
+		// All the digits with one store: put8's word, its leading
+		// zeros shifted out.
+		start := len(dst)
+		dst = slices.Grow(dst, 8)
+		binary.LittleEndian.PutUint64(dst[start:start+8], ascii8(uint32(u))>>(64-8*n))
+		return dst[:start+n]
+	}
 	start := len(dst)
 	dst = slices.Grow(dst, n)[:start+n]
 	i := start + n
