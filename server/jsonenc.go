@@ -624,6 +624,22 @@ func appendDigits(dst []byte, v int64, width int) []byte {
 }
 
 // appendOnlineResponse writes the whole /get-online-features answer.
+// statusJSONs are the statuses as JSON array elements after the first:
+// a comma and the quoted name.
+var statusJSONs = func() (q [core.StatusOutsideMaxAge + 1]string) {
+	for i := range q {
+		q[i] = `,"` + core.FieldStatus(i).String() + `"`
+	}
+	return q
+}()
+
+func statusJSON(s core.FieldStatus) string {
+	if s >= 0 && int(s) < len(statusJSONs) {
+		return statusJSONs[s]
+	}
+	return `,"` + s.String() + `"`
+}
+
 func appendOnlineResponse(dst []byte, r *core.OnlineResponse) ([]byte, error) {
 	// Grow once to about the answer's size (some 40 bytes per cell) rather
 	// than by doubling: a 100 x 50 answer is some 200 KB.
@@ -657,12 +673,11 @@ func appendOnlineResponse(dst []byte, r *core.OnlineResponse) ([]byte, error) {
 		}
 		dst = append(dst, `],"statuses":[`...)
 		for i := 0; i < n; i++ {
-			if i > 0 {
-				dst = append(dst, ',')
+			q := statusJSON(c.StatusAt(i))
+			if i == 0 {
+				q = q[1:]
 			}
-			dst = append(dst, '"')
-			dst = append(dst, c.StatusAt(i).String()...)
-			dst = append(dst, '"')
+			dst = append(dst, q...)
 		}
 		dst = append(dst, ']')
 		if n > 0 {

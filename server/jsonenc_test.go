@@ -287,3 +287,11 @@ func BenchmarkAppendInt64(b *testing.B) {
 		}
 	})
 }
+
+func TestStatusJSON(t *testing.T) {
+	for s := core.FieldStatus(-1); s <= core.StatusOutsideMaxAge+2; s++ {
+		if got, want := statusJSON(s), `,"`+s.String()+`"`; got != want {
+			t.Errorf("statusJSON(%d) = %s, want %s", s, got, want)
+		}
+	}
+}
