@@ -75,11 +75,12 @@ func parseRef(ref string) (view string, version *int32, feature string, err erro
 	if at < 0 {
 		return view, nil, feature, nil
 	}
-	// Feast's rule: an empty tag or "latest" (any case) means the active
-	// version; "v<N>"/"V<N>" pins version N; any other tag is part of the
-	// view name.
+	// Feast's rule: an empty tag or one whose .lower() is "latest" means
+	// the active version (not strings.EqualFold's Unicode folding, which
+	// also takes "lateſt"); "v<N>"/"V<N>" pins version N; any other tag
+	// is part of the view name.
 	tag := view[at+1:]
-	if tag == "" || strings.EqualFold(tag, "latest") {
+	if tag == "" || strings.ToLower(tag) == "latest" {
 		return view[:at], nil, feature, nil
 	}
 	if len(tag) < 2 || (tag[0] != 'v' && tag[0] != 'V') {
