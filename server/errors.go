@@ -98,16 +98,30 @@ func appendU(b []byte, r rune) []byte {
 // writeError answers with Feast's error body: the detail object encoded
 // once more as a JSON string (the Python client json.loads it twice).
 func writeError(w http.ResponseWriter, err error) {
+	status, b := appendError(nil, err)
+	writeJSON(w, status, b)
+}
+
+// appendError appends Feast's error body for err to b, with its status.
+func appendError(b []byte, err error) (int, []byte) {
 	status, _ := StatusOf(err)
+	return status, appendJSONString(b, errorDetail(err))
+}
+
+func writeJSON(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write(appendJSONString(nil, errorDetail(err)))
+	_, _ = w.Write(b)
 }
 
 // writeValidationError answers a malformed body like FastAPI does: 422
 // with pydantic's detail list, echoing the offending input.
 func writeValidationError(w http.ResponseWriter, body []byte, err error) {
-	var b []byte
+	writeJSON(w, http.StatusUnprocessableEntity, appendValidationError(nil, body, err))
+}
+
+// appendValidationError appends the 422 body of writeValidationError to b.
+func appendValidationError(b []byte, body []byte, err error) []byte {
 	b = append(b, `{"detail":[{"type":`...)
 	var se *syntaxError
 	var fe *fieldError
@@ -147,7 +161,5 @@ func writeValidationError(w http.ResponseWriter, body []byte, err error) {
 		b = appendJSONString(b, err.Error())
 		b = append(b, `}]}`...)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusUnprocessableEntity)
-	_, _ = w.Write(b)
+	return b
 }

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,9 +27,67 @@ import (
 // the repo state real Feast produced (testdata/golden/sqlite/repo) and
 // compares our answers with Feast 0.67.0's recorded answers, with the same
 // rules as conformance/harness.py. It needs neither Python nor Redis.
+//
+// It runs twice: through Handler (net/http's chi router, as the tests
+// call it) and through NewFastServer on a loopback port (fasthttp, as the
+// binary serves), which must give the same answers.
 func TestGoldenSQLite(t *testing.T) {
 	repo := filepath.Join("testdata", "golden", "sqlite", "repo")
-	h := newGoldenHandler(t, repo)
+	h := newGoldenServer(t, repo)
+	router := h.Handler()
+	t.Run("net-http", func(t *testing.T) {
+		goldenSQLite(t, func(req *http.Request) (int, []byte) {
+			rec := httptest.NewRecorder()
+			router.ServeHTTP(rec, req)
+			return rec.Code, rec.Body.Bytes()
+		})
+	})
+	t.Run("fasthttp", func(t *testing.T) {
+		url := serveFast(t, h)
+		goldenSQLite(t, func(req *http.Request) (int, []byte) {
+			out, err := http.NewRequest(req.Method, url+req.URL.RequestURI(), req.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out.Header = req.Header
+			resp, err := http.DefaultClient.Do(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			got, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/json" && resp.StatusCode != http.StatusOK {
+				t.Errorf("Content-Type %q on a %d answer", ct, resp.StatusCode)
+			}
+			return resp.StatusCode, got
+		})
+	})
+}
+
+// serveFast serves h's fasthttp server on a loopback port until the test
+// ends and returns its base URL.
+func serveFast(t *testing.T, h *server.HTTP) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := h.NewFastServer()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		if err := srv.Shutdown(); err != nil {
+			t.Error(err)
+		}
+		<-done
+	})
+	return "http://" + ln.Addr().String()
+}
+
+func goldenSQLite(t *testing.T, do func(*http.Request) (int, []byte)) {
 	allowed501 := readAllowed501(t)
 	files, err := filepath.Glob(filepath.Join("testdata", "golden", "sqlite", "*.json"))
 	if err != nil || len(files) < 40 {
@@ -76,28 +136,26 @@ func TestGoldenSQLite(t *testing.T) {
 					req.Header.Set(k, v)
 				}
 			}
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-			got := rec.Body.Bytes()
-			if rec.Code == http.StatusNotImplemented && allowed501[name] {
+			code, got := do(req)
+			if code == http.StatusNotImplemented && allowed501[name] {
 				t.Skipf("on-demand feature views are not served yet (issue 4): %s", got)
 			}
 			switch {
 			case g.Status == 200:
-				if rec.Code != 200 {
-					t.Fatalf("status %d, want 200; body %s", rec.Code, got)
+				if code != 200 {
+					t.Fatalf("status %d, want 200; body %s", code, got)
 				}
 				if path == "/get-online-features" {
 					compareSuccess(t, g.Body, got)
 				}
 			case g.Status >= 500:
-				if rec.Code < 400 || rec.Code >= 500 {
-					t.Fatalf("Feast answers %d for this client mistake; we must answer 4xx, got %d %s", g.Status, rec.Code, got)
+				if code < 400 || code >= 500 {
+					t.Fatalf("Feast answers %d for this client mistake; we must answer 4xx, got %d %s", g.Status, code, got)
 				}
 				checkFeastErrorShape(t, got)
 			default:
-				if rec.Code != g.Status {
-					t.Fatalf("status %d, want %d; body %s", rec.Code, g.Status, got)
+				if code != g.Status {
+					t.Fatalf("status %d, want %d; body %s", code, g.Status, got)
 				}
 				if !jsonEqual(g.Body, got) {
 					t.Fatalf("error body\n got %s\nwant %s", got, g.Body)
@@ -107,7 +165,7 @@ func TestGoldenSQLite(t *testing.T) {
 	}
 }
 
-func newGoldenHandler(t *testing.T, repo string) http.Handler {
+func newGoldenServer(t *testing.T, repo string) *server.HTTP {
 	t.Helper()
 	cfg, err := config.Load(repo, "")
 	if err != nil {
@@ -130,7 +188,7 @@ func newGoldenHandler(t *testing.T, repo string) http.Handler {
 	// Native only: the demo repo's ODFVs need no Python.
 	odfvs := transformations.New(transformations.Options{Execution: transformations.Native})
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion, Transformer: odfvs}
-	return (&server.HTTP{Online: svc, Registry: reg}).Handler()
+	return &server.HTTP{Online: svc, Registry: reg}
 }
 
 func readAllowed501(t *testing.T) map[string]bool {

@@ -4,6 +4,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -117,59 +118,58 @@ func (h *HTTP) getOnlineFeatures(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if len(*bp) > 0 && !isJSONContentType(r.Header.Get("Content-Type")) {
-		// FastAPI parses the body as JSON only for a JSON content type;
-		// otherwise the model sees the raw text and rejects it.
-		writeValidationError(w, *bp, &fieldError{loc: []any{"body"}, typ: "model_attributes_type",
-			msg: "Input should be a valid dictionary or object to extract fields from", input: appendJSONString(nil, string(*bp))})
-		bufPool.Put(bp)
-		return
-	}
-	mem := reqMems.Get().(*reqMem)
-	defer mem.release() // after the answer, which may point into it
-	req, err := parseOnlineRequest(*bp, mem)
-	if err != nil {
-		var fe *fieldError
-		if errors.As(err, &fe) && fe.typ == "int_overflow" {
-			writeError(w, core.Invalidf("entities: %s", fe.msg))
-		} else {
-			writeValidationError(w, *bp, err)
-		}
-		bufPool.Put(bp)
-		return
-	}
-	bufPool.Put(bp)
-	ctx := r.Context()
-	resp, err := h.Online.GetOnlineFeatures(ctx, req)
-	if err != nil {
-		h.logError(r, err)
-		writeError(w, err)
-		return
-	}
 	out := bufPool.Get().(*[]byte)
-	body, err := appendOnlineResponse((*out)[:0], resp)
-	resp.Release() // the body holds everything now
-	if err != nil {
-		*out = body
-		bufPool.Put(out)
-		err = core.Errorf(core.KindInternal, "FeastError", "encoding response: %v", err)
-		h.logError(r, err)
-		writeError(w, err)
-		return
-	}
+	status, answer := h.onlineFeatures(r.Context(), r.URL.Path, *bp, r.Header.Get("Content-Type"), (*out)[:0])
+	bufPool.Put(bp)
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
-	if len(body) > 2048 {
+	if len(answer) > 2048 {
 		// net/http sets Content-Length itself only for bodies that fit its
 		// 2 KB buffer; a larger one would go out chunked, through an extra
 		// copy, where Feast's server sends a plain length.
-		hdr.Set("Content-Length", strconv.Itoa(len(body)))
+		hdr.Set("Content-Length", strconv.Itoa(len(answer)))
 	}
-	_, _ = w.Write(body)
-	*out = body
-	if cap(body) <= 1<<20 {
+	w.WriteHeader(status)
+	_, _ = w.Write(answer)
+	*out = answer
+	if cap(answer) <= 1<<20 {
 		bufPool.Put(out)
 	}
+}
+
+// onlineFeatures answers one /get-online-features body, whichever server
+// carried it (net/http or fasthttp): the status and the JSON answer or
+// error body, appended to out.
+func (h *HTTP) onlineFeatures(ctx context.Context, path string, body []byte, contentType string, out []byte) (int, []byte) {
+	if len(body) > 0 && !isJSONContentType(contentType) {
+		// FastAPI parses the body as JSON only for a JSON content type;
+		// otherwise the model sees the raw text and rejects it.
+		return http.StatusUnprocessableEntity, appendValidationError(out, body, &fieldError{loc: []any{"body"}, typ: "model_attributes_type",
+			msg: "Input should be a valid dictionary or object to extract fields from", input: appendJSONString(nil, string(body))})
+	}
+	mem := reqMems.Get().(*reqMem)
+	defer mem.release() // after the answer, which may point into it
+	req, err := parseOnlineRequest(body, mem)
+	if err != nil {
+		var fe *fieldError
+		if errors.As(err, &fe) && fe.typ == "int_overflow" {
+			return appendError(out, core.Invalidf("entities: %s", fe.msg))
+		}
+		return http.StatusUnprocessableEntity, appendValidationError(out, body, err)
+	}
+	resp, err := h.Online.GetOnlineFeatures(ctx, req)
+	if err != nil {
+		h.logPathError(path, err)
+		return appendError(out, err)
+	}
+	answer, err := appendOnlineResponse(out, resp)
+	resp.Release() // the answer holds everything now
+	if err != nil {
+		err = core.Errorf(core.KindInternal, "FeastError", "encoding response: %v", err)
+		h.logPathError(path, err)
+		return appendError(answer[:0], err)
+	}
+	return http.StatusOK, answer
 }
 
 func (h *HTTP) health(w http.ResponseWriter, r *http.Request) {
@@ -188,11 +188,15 @@ func (h *HTTP) health(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *HTTP) logError(r *http.Request, err error) {
+	h.logPathError(r.URL.Path, err)
+}
+
+func (h *HTTP) logPathError(path string, err error) {
 	status, _ := StatusOf(err)
 	if status >= 500 {
-		h.Log.Error("request failed", "path", r.URL.Path, "status", status, "err", err)
+		h.Log.Error("request failed", "path", path, "status", status, "err", err)
 	} else {
-		h.Log.Debug("request rejected", "path", r.URL.Path, "status", status, "err", err)
+		h.Log.Debug("request rejected", "path", path, "status", status, "err", err)
 	}
 }
 

@@ -81,7 +81,12 @@ func (m *Metrics) Wrap(next http.Handler, routes map[string]bool) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		start := time.Now()
 		next.ServeHTTP(rec, r)
-		m.latency.WithLabelValues(path).Observe(time.Since(start).Seconds())
-		m.requests.WithLabelValues(path, strconv.Itoa(rec.code)).Inc()
+		m.observe(path, rec.code, start)
 	})
+}
+
+// observe counts one request of a known route that started at start.
+func (m *Metrics) observe(path string, code int, start time.Time) {
+	m.latency.WithLabelValues(path).Observe(time.Since(start).Seconds())
+	m.requests.WithLabelValues(path, strconv.Itoa(code)).Inc()
 }

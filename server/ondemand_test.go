@@ -14,7 +14,7 @@ import (
 // come from Feast's recorded answers (testdata/golden/sqlite/odfv_*.json)
 // or follow from the UDF in feature_repo/features.py.
 func TestOnDemandEndpoint(t *testing.T) {
-	h := newGoldenHandler(t, filepath.Join("testdata", "golden", "sqlite", "repo"))
+	h := newGoldenServer(t, filepath.Join("testdata", "golden", "sqlite", "repo")).Handler()
 	tests := []struct {
 		name, view, body string
 		status           int

@@ -208,7 +208,7 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 		defer metricsLn.Close()
 		metricsSrv = &http.Server{Handler: h.Metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	}
-	httpSrv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	httpSrv := h.NewFastServer()
 	ln, err := net.Listen("tcp", net.JoinHostPort(f.host, fmt.Sprint(f.port)))
 	if err != nil {
 		return err
@@ -248,11 +248,11 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	go func() {
 		defer wg.Done()
 		log.Info("serving HTTP", "addr", ln.Addr().String(), "project", cfg.Project, "online_store", cfg.OnlineStore.Type)
-		if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- err
-			return
+		err := httpSrv.Serve(ln)
+		if ctx.Err() != nil {
+			err = nil // stopped by the shutdown below
 		}
-		errc <- nil
+		errc <- err
 	}()
 	if grpcSrv != nil {
 		wg.Add(1)
@@ -282,7 +282,7 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	cancel()
 	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
-	_ = httpSrv.Shutdown(shutdownCtx)
+	_ = httpSrv.ShutdownWithContext(shutdownCtx)
 	if metricsSrv != nil {
 		_ = metricsSrv.Shutdown(shutdownCtx)
 	}

@@ -1,0 +1,108 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/feastgo/feastgo/core"
+)
+
+// The HTTP API is served by fasthttp: POST /get-online-features, the one
+// hot path, natively, and every other route through the chi router of
+// Handler, adapted. net/http spends per request what a small read costs
+// us: it starts a goroutine that reads ahead on the connection (to notice
+// a client going away) and stops it again, and it writes a large answer
+// in two system calls. 1 entity × 3 features at 16 connections went from
+// 37-38 k to 57 k requests/s, our CPU from 24 to 15 µs a request.
+//
+// What net/http gave and fasthttp does not: a request context cancelled
+// when the client disconnects (reads are bounded by the store's own
+// timeouts instead) and HTTP/2 (feast serve has none either).
+
+// onlinePath is the route served natively.
+const onlinePath = "/get-online-features"
+
+// NewFastServer returns the fasthttp server of h's routes; Handler's
+// behaviour is kept (body limit and its 413, error bodies, metrics).
+func (h *HTTP) NewFastServer() *fasthttp.Server {
+	slow := fasthttpadaptor.NewFastHTTPHandler(h.Handler()) // sets MaxBody and Log
+	return &fasthttp.Server{
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			// The raw path: the router sees what net/http showed it.
+			if ctx.IsPost() && string(ctx.URI().PathOriginal()) == onlinePath {
+				h.fastOnlineFeatures(ctx)
+				return
+			}
+			slow(ctx)
+		},
+		ErrorHandler:          h.fastRequestError,
+		NoDefaultServerHeader: true,
+		NoDefaultContentType:  true,
+		MaxRequestBodySize:    int(h.MaxBody),
+		// The request line and headers must fit the read buffer.
+		ReadBufferSize: 64 << 10,
+		// Reading a request, its body included; then idle keep-alive.
+		ReadTimeout:     60 * time.Second,
+		IdleTimeout:     120 * time.Second,
+		CloseOnShutdown: true,
+		Logger:          fastLogger{h.Log},
+	}
+}
+
+func (h *HTTP) fastOnlineFeatures(ctx *fasthttp.RequestCtx) {
+	var start time.Time
+	if h.Metrics != nil {
+		start = time.Now()
+	}
+	out := bufPool.Get().(*[]byte)
+	status, answer := h.onlineFeatures(ctx, onlinePath, ctx.PostBody(), string(ctx.Request.Header.ContentType()), (*out)[:0])
+	ctx.SetStatusCode(status)
+	ctx.Response.Header.SetContentType("application/json")
+	// The answer becomes the response's body without a copy; the body
+	// buffer it replaces comes back for the next answer.
+	old := ctx.Response.SwapBody(answer)
+	*out = old[:0]
+	if cap(old) <= 1<<20 {
+		bufPool.Put(out)
+	}
+	if h.Metrics != nil {
+		h.Metrics.observe(onlinePath, status, start)
+	}
+}
+
+// fastRequestError answers a request fasthttp could not read, in Feast's
+// error body shape.
+func (h *HTTP) fastRequestError(ctx *fasthttp.RequestCtx, err error) {
+	status := 0
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		err = core.Errorf(core.KindTooLarge, "ValueError", "request body is over the limit of %d bytes", h.MaxBody)
+	case errors.As(err, new(*fasthttp.ErrSmallBuffer)):
+		err = core.Invalidf("request line and headers are over the limit of %d bytes", 64<<10)
+		status = http.StatusRequestHeaderFieldsTooLarge
+	default:
+		err = core.Invalidf("malformed request: %v", err)
+	}
+	s, b := appendError(nil, err)
+	if status == 0 {
+		status = s
+	}
+	ctx.SetStatusCode(status)
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+// fastLogger sends fasthttp's messages to the server's log.
+type fastLogger struct{ log *slog.Logger }
+
+func (l fastLogger) Printf(format string, args ...any) {
+	// What fasthttp reports is about one connection, mostly a client's
+	// mistake (a malformed request, a body over the limit).
+	l.log.Debug("http server", "msg", fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,122 @@
+package server_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/feastgo/feastgo/bench"
+	"github.com/feastgo/feastgo/online"
+	"github.com/feastgo/feastgo/registry"
+	"github.com/feastgo/feastgo/server"
+)
+
+func fastBench(t *testing.T, h *server.HTTP) string {
+	t.Helper()
+	snap := bench.Snapshot("bench")
+	h.Online = &online.Service{Snapshot: func() *registry.Snapshot { return snap }, Store: bench.NewMemStore(), KeyVersion: 3}
+	return serveFast(t, h)
+}
+
+func fastPost(t *testing.T, url, contentType, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(url, contentType, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	return resp.StatusCode, string(out)
+}
+
+// A body over MaxBody is refused by fasthttp before any handler runs: the
+// answer is still 413 in Feast's error shape, on every route.
+func TestFastBodyLimit(t *testing.T) {
+	base := fastBench(t, &server.HTTP{MaxBody: 1000})
+	big := `{"features":["user_stats_1:s1_f0"],"entities":{"user_id":[` + strings.Repeat("1,", 600) + `1]}}`
+	for _, path := range []string{"/get-online-features", "/push"} {
+		code, body := fastPost(t, base+path, "application/json", big)
+		if code != http.StatusRequestEntityTooLarge || !strings.Contains(body, "over the limit of 1000 bytes") {
+			t.Errorf("%s: %d %s", path, code, body)
+		}
+	}
+	// Under the limit the same route answers.
+	code, body := fastPost(t, base+"/get-online-features", "application/json", `{"features":["user_stats_1:s1_f0"],"entities":{"user_id":[1]}}`)
+	if code != http.StatusOK {
+		t.Errorf("small body: %d %s", code, body)
+	}
+}
+
+// Routes other than the native one reach the router with their raw path
+// and method, as net/http gave them.
+func TestFastOtherRoutes(t *testing.T) {
+	base := fastBench(t, &server.HTTP{})
+	cases := []struct {
+		method, path string
+		code         int
+	}{
+		{http.MethodGet, "/get-online-features", http.StatusMethodNotAllowed},
+		{http.MethodPost, "/get-online-features/", http.StatusNotFound},
+		{http.MethodPost, "//get-online-features", http.StatusNotFound},
+		{http.MethodPost, "/get-online-%66eatures", http.StatusNotFound}, // chi routes on the raw path
+		{http.MethodPost, "/get-online-features?x=1", http.StatusOK},
+		{http.MethodGet, "/nowhere", http.StatusNotFound},
+	}
+	for _, tc := range cases {
+		req, err := http.NewRequest(tc.method, base+tc.path, strings.NewReader(`{"features":["user_stats_1:s1_f0"],"entities":{"user_id":[1]}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.code {
+			t.Errorf("%s %s: %d %s, want %d", tc.method, tc.path, resp.StatusCode, out, tc.code)
+		}
+	}
+}
+
+// The native route counts in the metrics like the routed ones.
+func TestFastMetrics(t *testing.T) {
+	h := &server.HTTP{Metrics: server.NewMetrics(nil)}
+	base := fastBench(t, h)
+	fastPost(t, base+"/get-online-features", "application/json", `{"features":["user_stats_1:s1_f0"],"entities":{"user_id":[1]}}`)
+	fastPost(t, base+"/get-online-features", "application/json", `{"features":["nope:x"],"entities":{"user_id":[1]}}`)
+	fastPost(t, base+"/get-online-features", "text/plain", `x`)
+	srv := serveMetrics(t, h)
+	resp, err := http.Get(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`feature_server_http_requests_total{code="200",path="/get-online-features"} 1`,
+		`feature_server_http_requests_total{code="404",path="/get-online-features"} 1`,
+		`feature_server_http_requests_total{code="422",path="/get-online-features"} 1`,
+		`feature_server_http_request_duration_seconds_count{path="/get-online-features"} 3`,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func serveMetrics(t *testing.T, h *server.HTTP) string {
+	t.Helper()
+	srv := httptest.NewServer(h.Metrics.Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
