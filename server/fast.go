@@ -64,8 +64,15 @@ func (h *HTTP) fastOnlineFeatures(ctx *fasthttp.RequestCtx) {
 	status, answer := h.onlineFeatures(ctx, onlinePath, ctx.PostBody(), string(ctx.Request.Header.ContentType()), (*out)[:0])
 	ctx.SetStatusCode(status)
 	ctx.Response.Header.SetContentType("application/json")
-	// The answer becomes the response's body without a copy; the body
-	// buffer it replaces comes back for the next answer.
+	// The answer becomes the response's body without a copy. The
+	// connection keeps its body buffer from one request to the next
+	// (fasthttp's keepBodyBuffer), so the buffer the answer replaces comes
+	// back for a later one; an answer over 1 MB is not kept, so that an
+	// idle connection holds at most that.
+	if len(answer) > 1<<20 {
+		ctx.Response.SetBodyRaw(answer)
+		return
+	}
 	old := ctx.Response.SwapBody(answer)
 	*out = old[:0]
 	if cap(old) <= 1<<20 {

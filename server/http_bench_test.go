@@ -12,6 +12,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/valyala/fasthttp"
 
 	"github.com/feastgo/feastgo/bench"
 	"github.com/feastgo/feastgo/online"
@@ -36,25 +37,77 @@ func BenchmarkHTTP(b *testing.B) {
 		benchHTTP(b, bench.Snapshot("bench"), bench.NewMemStore())
 	})
 	b.Run("redis", func(b *testing.B) {
-		addr := os.Getenv("FEASTGO_TEST_REDIS")
-		if addr == "" {
-			b.Skip("FEASTGO_TEST_REDIS (host:port) not set")
-		}
-		project := fmt.Sprintf("feastgo_bench_%d_%d", os.Getpid(), time.Now().UnixNano())
-		st, err := redisstore.New(redisstore.Options{Addrs: []string{addr}, Project: project, SkipDedup: true})
-		if err != nil {
+		snap, st := redisBench(b)
+		benchHTTP(b, snap, st)
+	})
+}
+
+// redisBench loads the fixture into the Redis at $FEASTGO_TEST_REDIS under
+// a project of its own, removed when the benchmark ends.
+func redisBench(b *testing.B) (*registry.Snapshot, onlinestore.Store) {
+	addr := os.Getenv("FEASTGO_TEST_REDIS")
+	if addr == "" {
+		b.Skip("FEASTGO_TEST_REDIS (host:port) not set")
+	}
+	project := fmt.Sprintf("feastgo_bench_%d_%d", os.Getpid(), time.Now().UnixNano())
+	st, err := redisstore.New(redisstore.Options{Addrs: []string{addr}, Project: project, SkipDedup: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	for _, wb := range bench.WriteBatches() {
+		if err := st.Write(ctx, wb); err != nil {
 			b.Fatal(err)
 		}
-		defer st.Close()
-		ctx := context.Background()
-		for _, wb := range bench.WriteBatches() {
-			if err := st.Write(ctx, wb); err != nil {
-				b.Fatal(err)
-			}
-		}
-		defer deleteRows(b, addr, project)
-		benchHTTP(b, bench.Snapshot(project), st)
+	}
+	b.Cleanup(func() { deleteRows(b, addr, project) })
+	return bench.Snapshot(project), st
+}
+
+// BenchmarkFastHTTP is BenchmarkHTTP through the fasthttp server's
+// handler, as the binary serves /get-online-features (no connection: the
+// request is set up in a fasthttp.RequestCtx once and served again).
+func BenchmarkFastHTTP(b *testing.B) {
+	b.Run("mem", func(b *testing.B) {
+		benchFast(b, bench.Snapshot("bench"), bench.NewMemStore())
 	})
+	b.Run("redis", func(b *testing.B) {
+		snap, st := redisBench(b)
+		benchFast(b, snap, st)
+	})
+}
+
+func benchFast(b *testing.B, snap *registry.Snapshot, st onlinestore.Store) {
+	svc := &online.Service{Snapshot: func() *registry.Snapshot { return snap }, Store: st, KeyVersion: 3}
+	handler := (&server.HTTP{Online: svc}).NewFastServer().Handler
+	for _, name := range []string{"1x3", "1x50", "100x50"} {
+		b.Run(name, func(b *testing.B) {
+			body := bench.Body(name)
+			var req fasthttp.Request
+			req.Header.SetMethod(http.MethodPost)
+			req.SetRequestURI("/get-online-features")
+			req.Header.SetContentType("application/json")
+			req.SetBody(body)
+			var ctx fasthttp.RequestCtx
+			ctx.Init(&req, nil, nil)
+			ctx.Response.KeepBodyBuffer = true // as the server's connections do
+			handler(&ctx)
+			if ctx.Response.StatusCode() != http.StatusOK || bytes.Contains(ctx.Response.Body(), []byte("NOT_FOUND")) {
+				b.Fatalf("status %d, body %s", ctx.Response.StatusCode(), ctx.Response.Body())
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				ctx.Response.Reset()
+				handler(&ctx)
+				if ctx.Response.StatusCode() != http.StatusOK {
+					b.Fatalf("status %d", ctx.Response.StatusCode())
+				}
+			}
+		})
+	}
 }
 
 func benchHTTP(b *testing.B, snap *registry.Snapshot, st onlinestore.Store) {
