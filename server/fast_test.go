@@ -120,3 +120,23 @@ func serveMetrics(t *testing.T, h *server.HTTP) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// Request headers over the read buffer get 431 in Feast's error shape.
+func TestFastHeadersTooLarge(t *testing.T) {
+	base := fastBench(t, &server.HTTP{})
+	req, err := http.NewRequest(http.MethodPost, base+"/get-online-features", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Big", strings.Repeat("a", 70<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || !strings.Contains(string(out), "over the limit of 65536 bytes") {
+		t.Fatalf("%d %s", resp.StatusCode, out)
+	}
+}
