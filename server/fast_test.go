@@ -20,9 +20,11 @@ func fastBench(t *testing.T, h *server.HTTP) string {
 	return serveFast(t, h)
 }
 
-func fastPost(t *testing.T, url, contentType, body string) (int, string) {
+// roundTrip sends req to a live server: the status, body and Content-Type
+// of the answer.
+func roundTrip(t *testing.T, req *http.Request) (int, []byte, string) {
 	t.Helper()
-	resp, err := http.Post(url, contentType, strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,10 +33,26 @@ func fastPost(t *testing.T, url, contentType, body string) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+	return resp.StatusCode, out, resp.Header.Get("Content-Type")
+}
+
+func newRequest(t *testing.T, method, url, contentType, body string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	return req
+}
+
+func fastPost(t *testing.T, url, contentType, body string) (int, string) {
+	t.Helper()
+	code, out, ct := roundTrip(t, newRequest(t, http.MethodPost, url, contentType, body))
+	if ct != "application/json" {
 		t.Errorf("Content-Type %q", ct)
 	}
-	return resp.StatusCode, string(out)
+	return code, string(out)
 }
 
 // A body over MaxBody is refused by fasthttp before any handler runs: the
@@ -71,19 +89,9 @@ func TestFastOtherRoutes(t *testing.T) {
 		{http.MethodGet, "/nowhere", http.StatusNotFound},
 	}
 	for _, tc := range cases {
-		req, err := http.NewRequest(tc.method, base+tc.path, strings.NewReader(`{"features":["user_stats_1:s1_f0"],"entities":{"user_id":[1]}}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != tc.code {
-			t.Errorf("%s %s: %d %s, want %d", tc.method, tc.path, resp.StatusCode, out, tc.code)
+		req := newRequest(t, tc.method, base+tc.path, "application/json", `{"features":["user_stats_1:s1_f0"],"entities":{"user_id":[1]}}`)
+		if code, out, _ := roundTrip(t, req); code != tc.code {
+			t.Errorf("%s %s: %d %s, want %d", tc.method, tc.path, code, out, tc.code)
 		}
 	}
 }
@@ -124,19 +132,10 @@ func serveMetrics(t *testing.T, h *server.HTTP) string {
 // Request headers over the read buffer get 431 in Feast's error shape.
 func TestFastHeadersTooLarge(t *testing.T) {
 	base := fastBench(t, &server.HTTP{})
-	req, err := http.NewRequest(http.MethodPost, base+"/get-online-features", strings.NewReader(`{}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
+	req := newRequest(t, http.MethodPost, base+"/get-online-features", "application/json", `{}`)
 	req.Header.Set("X-Big", strings.Repeat("a", 70<<10))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || !strings.Contains(string(out), "over the limit of 65536 bytes") {
-		t.Fatalf("%d %s", resp.StatusCode, out)
+	code, out, ct := roundTrip(t, req)
+	if code != http.StatusRequestHeaderFieldsTooLarge || ct != "application/json" || !strings.Contains(string(out), "over the limit of 65536 bytes") {
+		t.Fatalf("%d %s %s", code, ct, out)
 	}
 }

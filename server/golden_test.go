@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -36,7 +35,7 @@ func TestGoldenSQLite(t *testing.T) {
 	h := newGoldenServer(t, repo)
 	router := h.Handler()
 	t.Run("net-http", func(t *testing.T) {
-		goldenSQLite(t, func(req *http.Request) (int, []byte) {
+		goldenSQLite(t, func(_ *testing.T, req *http.Request) (int, []byte) {
 			rec := httptest.NewRecorder()
 			router.ServeHTTP(rec, req)
 			return rec.Code, rec.Body.Bytes()
@@ -44,25 +43,17 @@ func TestGoldenSQLite(t *testing.T) {
 	})
 	t.Run("fasthttp", func(t *testing.T) {
 		url := serveFast(t, h)
-		goldenSQLite(t, func(req *http.Request) (int, []byte) {
+		goldenSQLite(t, func(t *testing.T, req *http.Request) (int, []byte) {
 			out, err := http.NewRequest(req.Method, url+req.URL.RequestURI(), req.Body)
 			if err != nil {
 				t.Fatal(err)
 			}
 			out.Header = req.Header
-			resp, err := http.DefaultClient.Do(out)
-			if err != nil {
-				t.Fatal(err)
+			code, got, ct := roundTrip(t, out)
+			if ct != "application/json" && code != http.StatusOK {
+				t.Errorf("Content-Type %q on a %d answer", ct, code)
 			}
-			defer resp.Body.Close()
-			got, err := io.ReadAll(resp.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ct := resp.Header.Get("Content-Type"); ct != "application/json" && resp.StatusCode != http.StatusOK {
-				t.Errorf("Content-Type %q on a %d answer", ct, resp.StatusCode)
-			}
-			return resp.StatusCode, got
+			return code, got
 		})
 	})
 }
@@ -87,7 +78,9 @@ func serveFast(t *testing.T, h *server.HTTP) string {
 	return "http://" + ln.Addr().String()
 }
 
-func goldenSQLite(t *testing.T, do func(*http.Request) (int, []byte)) {
+// goldenSQLite runs the golden cases, each sending its request with do
+// (t is the case's own test).
+func goldenSQLite(t *testing.T, do func(t *testing.T, req *http.Request) (int, []byte)) {
 	allowed501 := readAllowed501(t)
 	files, err := filepath.Glob(filepath.Join("testdata", "golden", "sqlite", "*.json"))
 	if err != nil || len(files) < 40 {
@@ -136,7 +129,7 @@ func goldenSQLite(t *testing.T, do func(*http.Request) (int, []byte)) {
 					req.Header.Set(k, v)
 				}
 			}
-			code, got := do(req)
+			code, got := do(t, req)
 			if code == http.StatusNotImplemented && allowed501[name] {
 				t.Skipf("on-demand feature views are not served yet (issue 4): %s", got)
 			}

@@ -32,13 +32,16 @@ import (
 //     (host:port; skipped when unset), loaded through our own writer.
 //
 // Run: go test -run '^$' -bench HTTP -benchmem ./server
-func BenchmarkHTTP(b *testing.B) {
+func BenchmarkHTTP(b *testing.B) { benchStores(b, benchHTTP) }
+
+// benchStores runs a benchmark on the in-memory store and on Redis.
+func benchStores(b *testing.B, run func(*testing.B, *registry.Snapshot, onlinestore.Store)) {
 	b.Run("mem", func(b *testing.B) {
-		benchHTTP(b, bench.Snapshot("bench"), bench.NewMemStore())
+		run(b, bench.Snapshot("bench"), bench.NewMemStore())
 	})
 	b.Run("redis", func(b *testing.B) {
 		snap, st := redisBench(b)
-		benchHTTP(b, snap, st)
+		run(b, snap, st)
 	})
 }
 
@@ -68,15 +71,7 @@ func redisBench(b *testing.B) (*registry.Snapshot, onlinestore.Store) {
 // BenchmarkFastHTTP is BenchmarkHTTP through the fasthttp server's
 // handler, as the binary serves /get-online-features (no connection: the
 // request is set up in a fasthttp.RequestCtx once and served again).
-func BenchmarkFastHTTP(b *testing.B) {
-	b.Run("mem", func(b *testing.B) {
-		benchFast(b, bench.Snapshot("bench"), bench.NewMemStore())
-	})
-	b.Run("redis", func(b *testing.B) {
-		snap, st := redisBench(b)
-		benchFast(b, snap, st)
-	})
-}
+func BenchmarkFastHTTP(b *testing.B) { benchStores(b, benchFast) }
 
 func benchFast(b *testing.B, snap *registry.Snapshot, st onlinestore.Store) {
 	svc := &online.Service{Snapshot: func() *registry.Snapshot { return snap }, Store: st, KeyVersion: 3}
