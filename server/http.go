@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -35,8 +34,6 @@ type HTTP struct {
 	// Health, when set, reports whether the online store answers.
 	Health func(r *http.Request) error
 	Log    *slog.Logger
-	// Timeout bounds each request's work.
-	Timeout time.Duration
 	// Ingest, when set, serves /push and /write-to-online-store.
 	Ingest *ingest.Service
 	// Materialize, when set, serves /materialize and /materialize-incremental.
