@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -60,6 +61,23 @@ func (h *HTTP) fastOnlineFeatures(ctx *fasthttp.RequestCtx) {
 	if h.Metrics != nil {
 		start = time.Now()
 	}
+	// net/http survives a panicking handler; fasthttp would take the
+	// process down with it. The request gets a 500 and the connection
+	// is closed, as net/http closes it.
+	defer func() {
+		if p := recover(); p != nil {
+			h.Log.Error("panic serving request", "path", onlinePath, "panic", p, "stack", string(debug.Stack()))
+			_, b := appendError(nil, core.Errorf(core.KindInternal, "FeastError", "internal error"))
+			ctx.Response.Reset()
+			ctx.SetStatusCode(http.StatusInternalServerError)
+			ctx.Response.Header.SetContentType("application/json")
+			ctx.SetBody(b)
+			ctx.SetConnectionClose()
+			if h.Metrics != nil {
+				h.Metrics.observe(onlinePath, http.StatusInternalServerError, start)
+			}
+		}
+	}()
 	out := bufPool.Get().(*[]byte)
 	status, answer := h.onlineFeatures(ctx, onlinePath, ctx.PostBody(), string(ctx.Request.Header.ContentType()), (*out)[:0])
 	ctx.SetStatusCode(status)

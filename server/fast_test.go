@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/feastgo/feastgo/bench"
 	"github.com/feastgo/feastgo/online"
+	"github.com/feastgo/feastgo/onlinestore"
 	"github.com/feastgo/feastgo/registry"
 	"github.com/feastgo/feastgo/server"
 )
@@ -137,5 +140,29 @@ func TestFastHeadersTooLarge(t *testing.T) {
 	code, out, ct := roundTrip(t, req)
 	if code != http.StatusRequestHeaderFieldsTooLarge || ct != "application/json" || !strings.Contains(string(out), "over the limit of 65536 bytes") {
 		t.Fatalf("%d %s %s", code, ct, out)
+	}
+}
+
+// panicStore fails every read by panicking.
+type panicStore struct{ onlinestore.Store }
+
+func (panicStore) Read(context.Context, []onlinestore.ReadRequest) error { panic("store exploded") }
+
+// A panic while serving the native route answers 500 in Feast's error
+// shape, and the server goes on serving (fasthttp itself would let the
+// panic end the process).
+func TestFastPanicIsAnError(t *testing.T) {
+	snap := bench.Snapshot("bench")
+	h := &server.HTTP{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	h.Online = &online.Service{Snapshot: func() *registry.Snapshot { return snap }, Store: panicStore{bench.NewMemStore()}, KeyVersion: 3}
+	base := serveFast(t, h)
+	for range 2 {
+		code, body := fastPost(t, base+"/get-online-features", "application/json", `{"features":["user_stats_1:s1_f0"],"entities":{"user_id":[1]}}`)
+		if code != http.StatusInternalServerError || !strings.Contains(body, "internal error") {
+			t.Fatalf("%d %s", code, body)
+		}
+	}
+	if code, _, _ := roundTrip(t, newRequest(t, http.MethodGet, base+"/health", "", "")); code != http.StatusServiceUnavailable && code != http.StatusOK {
+		t.Fatalf("health after a panic: %d", code)
 	}
 }
