@@ -8,6 +8,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/registry"
@@ -83,20 +84,51 @@ func parseRef(ref string) (view string, version *int32, feature string, err erro
 	if tag == "" || strings.ToLower(tag) == "latest" {
 		return view[:at], nil, feature, nil
 	}
+	// The pin is Python's re.match(r"^[vV](\d+)$"): \d is any Unicode
+	// decimal digit, which int() reads, and $ also matches before a final
+	// newline.
 	if len(tag) < 2 || (tag[0] != 'v' && tag[0] != 'V') {
 		return view, nil, feature, nil
 	}
+	digits := strings.TrimSuffix(tag[1:], "\n")
+	if digits == "" {
+		return view, nil, feature, nil
+	}
 	n := int64(0)
-	for _, c := range tag[1:] {
-		if c < '0' || c > '9' {
+	for _, c := range digits {
+		d := decimalDigit(c)
+		if d < 0 {
 			return view, nil, feature, nil
 		}
-		if n = n*10 + int64(c-'0'); n > math.MaxInt32 {
+		if n = n*10 + int64(d); n > math.MaxInt32 {
 			return "", nil, "", core.Invalidf("Invalid feature reference '%s': version %s is too large", ref, tag)
 		}
 	}
 	v := int32(n)
 	return view[:at], &v, feature, nil
+}
+
+// decimalDigit is the value of a Unicode decimal digit (category Nd), or
+// -1. Nd comes in runs of ten, zero first, each run one range of
+// unicode.Nd (TestDecimalDigit checks this).
+func decimalDigit(r rune) int {
+	switch {
+	case r >= '0' && r <= '9':
+		return int(r - '0')
+	case r < 0x80 || !unicode.Is(unicode.Nd, r):
+		return -1
+	}
+	for _, rg := range unicode.Nd.R16 {
+		if lo, hi := rune(rg.Lo), rune(rg.Hi); r >= lo && r <= hi {
+			return int(r-lo) % 10
+		}
+	}
+	for _, rg := range unicode.Nd.R32 {
+		if lo, hi := rune(rg.Lo), rune(rg.Hi); r >= lo && r <= hi {
+			return int(r-lo) % 10
+		}
+	}
+	return -1
 }
 
 // buildPlan resolves refs (or a feature service) against the snapshot,
