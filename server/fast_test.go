@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -106,6 +107,23 @@ func TestFastMetrics(t *testing.T) {
 	fastPost(t, base+"/get-online-features", "application/json", `{"features":["user_stats_1:s1_f0"],"entities":{"user_id":[1]}}`)
 	fastPost(t, base+"/get-online-features", "application/json", `{"features":["nope:x"],"entities":{"user_id":[1]}}`)
 	fastPost(t, base+"/get-online-features", "text/plain", `x`)
+	// An answer over 1 MB, which is not swapped into the connection's
+	// body buffer, counts too.
+	ids := make([]string, 500)
+	for i := range ids {
+		ids[i] = fmt.Sprint(i + 1)
+	}
+	var refs []string
+	for v := 1; v <= bench.Views; v++ {
+		for _, f := range bench.FeatureNames(v) {
+			refs = append(refs, `"`+bench.ViewName(v)+":"+f+`"`)
+		}
+	}
+	code, big := fastPost(t, base+"/get-online-features", "application/json",
+		`{"features":[`+strings.Join(refs, ",")+`],"entities":{"user_id":[`+strings.Join(ids, ",")+`]}}`)
+	if code != http.StatusOK || len(big) <= 1<<20 {
+		t.Fatalf("big answer: %d, %d bytes", code, len(big))
+	}
 	srv := serveMetrics(t, h)
 	resp, err := http.Get(srv)
 	if err != nil {
@@ -114,10 +132,10 @@ func TestFastMetrics(t *testing.T) {
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
 	for _, want := range []string{
-		`feature_server_http_requests_total{code="200",path="/get-online-features"} 1`,
+		`feature_server_http_requests_total{code="200",path="/get-online-features"} 2`,
 		`feature_server_http_requests_total{code="404",path="/get-online-features"} 1`,
 		`feature_server_http_requests_total{code="422",path="/get-online-features"} 1`,
-		`feature_server_http_request_duration_seconds_count{path="/get-online-features"} 3`,
+		`feature_server_http_request_duration_seconds_count{path="/get-online-features"} 4`,
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("metrics lack %s", want)
