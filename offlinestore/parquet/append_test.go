@@ -45,13 +45,20 @@ func writeBase(t *testing.T, path string) {
 	lb.ValueBuilder().(*array.Float64Builder).AppendValues([]float64{1, 2}, nil)
 	lb.AppendNull()
 	b.Field(6).(*array.TimestampBuilder).AppendValues([]arrow.Timestamp{1_735_689_600_000_000, 1_735_689_601_000_000}, nil)
+	writeStored(t, path, appendSchema, b)
+}
+
+// writeStored writes what b holds to a parquet file at path with the
+// Arrow schema stored in it (field metadata included), as pandas does.
+func writeStored(t *testing.T, path string, schema *arrow.Schema, b *array.RecordBuilder) {
+	t.Helper()
 	rec := b.NewRecordBatch()
 	defer rec.Release()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := pqarrow.NewFileWriter(appendSchema, f, nil, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	w, err := pqarrow.NewFileWriter(schema, f, nil, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,23 +319,8 @@ func TestSchemaDropsFieldIDs(t *testing.T) {
 	for i := 1; i < len(b.Fields()); i++ {
 		b.Field(i).AppendNull()
 	}
-	rec := b.NewRecordBatch()
-	defer rec.Release()
 	path := filepath.Join(t.TempDir(), "data.parquet")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := pqarrow.NewFileWriter(schema, f, nil, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeStored(t, path, schema, b)
 	got, err := Schema(path)
 	if err != nil {
 		t.Fatal(err)
