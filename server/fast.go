@@ -36,7 +36,8 @@ const maxHeaderBytes = 64 << 10
 // NewFastServer returns the fasthttp server of h's routes; Handler's
 // behaviour is kept (body limit and its 413, error bodies, metrics).
 func (h *HTTP) NewFastServer() *fasthttp.Server {
-	slow := fasthttpadaptor.NewFastHTTPHandler(h.Handler()) // sets MaxBody and Log
+	h.setDefaults()
+	slow := fasthttpadaptor.NewFastHTTPHandler(h.Handler())
 	return &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
 			// The raw path: the router sees what net/http showed it.

@@ -44,12 +44,7 @@ type HTTP struct {
 
 // Handler returns the router.
 func (h *HTTP) Handler() http.Handler {
-	if h.MaxBody <= 0 {
-		h.MaxBody = DefaultMaxBody
-	}
-	if h.Log == nil {
-		h.Log = slog.Default()
-	}
+	h.setDefaults()
 	r := chi.NewRouter()
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) { writeDetail(w, http.StatusNotFound, "Not Found") })
 	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
@@ -74,6 +69,16 @@ func (h *HTTP) Handler() http.Handler {
 		return h.Metrics.Wrap(r, routes)
 	}
 	return r
+}
+
+// setDefaults fills the fields left zero: the body limit and the log.
+func (h *HTTP) setDefaults() {
+	if h.MaxBody <= 0 {
+		h.MaxBody = DefaultMaxBody
+	}
+	if h.Log == nil {
+		h.Log = slog.Default()
+	}
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
