@@ -1,14 +1,18 @@
 package server_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/feastgo/feastgo/bench"
 	"github.com/feastgo/feastgo/online"
@@ -182,5 +186,53 @@ func TestFastPanicIsAnError(t *testing.T) {
 	}
 	if code, _, _ := roundTrip(t, newRequest(t, http.MethodGet, base+"/health", "", "")); code != http.StatusServiceUnavailable && code != http.StatusOK {
 		t.Fatalf("health after a panic: %d", code)
+	}
+}
+
+// A request fasthttp cannot parse gets 400 in Feast's error shape, and the
+// connection is closed.
+func TestFastMalformedRequest(t *testing.T) {
+	base := fastBench(t, &server.HTTP{})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("POST /get-online-features HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Content-Type") != "application/json" ||
+		!strings.Contains(string(out), "malformed request") || !resp.Close {
+		t.Fatalf("%d %v %s", resp.StatusCode, resp.Header, out)
+	}
+}
+
+// A client that waits for "100 Continue" before sending its body (curl
+// does for bodies over 1 KB) gets it, then the answer.
+func TestFastExpectContinue(t *testing.T) {
+	base := fastBench(t, &server.HTTP{})
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}}
+	t.Cleanup(client.CloseIdleConnections)
+	req := newRequest(t, http.MethodPost, base+"/get-online-features", "application/json", `{"features":["user_stats_1:s1_f0"],"entities":{"user_id":[1]}}`)
+	req.Header.Set("Expect", "100-continue")
+	got := false
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{Got100Continue: func() { got = true }}))
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if !got || resp.StatusCode != http.StatusOK || !strings.Contains(string(out), `"PRESENT"`) {
+		t.Fatalf("100 Continue seen: %v; %d %s", got, resp.StatusCode, out)
 	}
 }
