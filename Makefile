@@ -7,7 +7,7 @@ GO ?= go
 REPO ?= feature_repo
 PORT ?= 6566
 
-.PHONY: run build test unit lint conformance bench bench-materialize proto proto-check proto-golden
+.PHONY: run build deps test unit lint conformance bench bench-materialize proto proto-check proto-golden
 
 # Serve the demo repo on the embedded default (SQLite online store, parquet
 # offline data): needs nothing but Go.
@@ -19,7 +19,13 @@ build:
 
 # Lint, unit and integration tests against real Redis / PostgreSQL, then the
 # conformance run against real Feast 0.67.0.
-test: lint proto-check unit conformance
+test: deps lint proto-check unit conformance
+
+# Everything a later target uses, installed before the first of them runs:
+# Debian's packages (scripts/deps.sh) and the Feast virtualenv.
+deps:
+	scripts/deps.sh
+	scripts/feast-venv.sh >/dev/null
 
 lint:
 	scripts/lint.sh
@@ -32,16 +38,17 @@ unit:
 conformance:
 	conformance/run.sh
 
-bench:
+bench: deps
 	scripts/bench.sh
 
 # Materialization, ours against feast materialize, parquet into a local Redis
 # (1 M entities × 10 features; results in bench/materialize.md).
-bench-materialize:
+bench-materialize: deps
 	scripts/bench-materialize.sh
 
 # Regenerate protos/**/*.pb.go from protos/**/*.proto.
 proto:
+	scripts/deps.sh
 	scripts/gen-proto.sh
 
 # Fail when the committed generated code is not what the .proto files give.
