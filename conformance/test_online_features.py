@@ -1,6 +1,6 @@
 """Every request in cases/*.json, sent to real `feast serve` and to our server, per store variant.
 
-The policy (see /work/shared/feast-contract.md "Our compatibility policy") allows only these
+The policy (see docs/compatibility.md) allows only these
 differences, and the comparison normalises nothing else:
   (a) within-view column order (Python set order);
   (b) Redis: a cell Feast reports PRESENT + null + epoch may be NOT_FOUND + null + epoch;

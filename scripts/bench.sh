@@ -8,11 +8,11 @@
 #    repo (bench/gen_repo.py: entity user_id INT64, 5 views × 10 features,
 #    2,000 entities, key version 3), runs real `feast apply` and
 #    `feast materialize` from the Feast 0.67.0 venv.
-# 2. Builds our server and the limit probe (../shared/bench/limit, built in
-#    place to a temp binary; its hash `k` is written to the same Redis).
+# 2. Builds our server and the limit probe (bench/limitprobe; its hash `k` is
+#    written to the same Redis).
 # 3. Runs each server alone, in turn, and measures each request of
 #    bench/requests/ with `wrk -t1 -d5s --latency` at 1, 4 and 16
-#    connections (../shared/bench/post.lua).
+#    connections (bench/post.lua).
 # 4. Prints a markdown table with ratios and targets (bench/report.py) and
 #    writes it to bench/results.md.
 #
@@ -26,7 +26,6 @@
 #   BENCH_SERVERS   subset of "ours probe-goredis probe-rueidis feast" (default all)
 #   BENCH_ENTITIES  entities in the generated repo (default 2000)
 #   BENCH_OUT       report path (default bench/results.md; "-" for stdout only)
-#   BENCH_SHARED    the shared bench folder (default ROOT/../shared/bench)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,9 +37,7 @@ REQUESTS="${BENCH_REQUESTS:-1x3 1x50 100x50}"
 SERVERS="${BENCH_SERVERS:-ours probe-goredis probe-rueidis feast}"
 ENTITIES="${BENCH_ENTITIES:-2000}"
 OUT="${BENCH_OUT:-$ROOT/bench/results.md}"
-SHARED="${BENCH_SHARED:-$ROOT/../shared/bench}"
-SHARED=$(cd "$SHARED" && pwd)
-POST_LUA="$SHARED/post.lua"
+POST_LUA="$ROOT/bench/post.lua"
 
 log() { echo "bench: $*" >&2; }
 
@@ -92,7 +89,7 @@ log "redis holds $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" dbsize) keys"
 # --- binaries -----------------------------------------------------------------
 log "building our server and the limit probe"
 go build -o "$TMP/feature-server" ./cmd/feature-server
-(cd "$SHARED/limit" && go build -o "$TMP/limit-probe" .)
+go build -o "$TMP/limit-probe" ./bench/limitprobe
 
 # --- measuring ---------------------------------------------------------------
 URL="http://127.0.0.1:$HTTP_PORT/get-online-features"
