@@ -27,6 +27,7 @@ import (
 	"github.com/feastgo/feastgo/registry"
 	"github.com/feastgo/feastgo/server"
 	"github.com/feastgo/feastgo/transformations"
+	"github.com/feastgo/feastgo/version"
 )
 
 const usage = `usage: feature-server [-c REPO] [-f feature_store.yaml] COMMAND [flags]
@@ -60,7 +61,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "materialize", "materialize-incremental":
 		return runMaterialize(ctx, g.repo, g.yamlPath, rest[1:], rest[0] == "materialize-incremental", log, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "feature-server", server.Version)
+		fmt.Fprintf(stdout, "feature-server %s (compatible with Feast %s)\n", version.Server, version.Feast)
 		return nil
 	default:
 		fmt.Fprint(stderr, usage)
