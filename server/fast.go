@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/version"
 )
 
 // The HTTP API is served by fasthttp: POST /get-online-features, the one
@@ -47,11 +48,11 @@ func (h *HTTP) NewFastServer() *fasthttp.Server {
 			}
 			slow(ctx)
 		},
-		ErrorHandler:          h.fastRequestError,
-		NoDefaultServerHeader: true,
-		NoDefaultContentType:  true,
-		MaxRequestBodySize:    int(h.MaxBody),
-		ReadBufferSize:        maxHeaderBytes,
+		ErrorHandler:         h.fastRequestError,
+		Name:                 version.Header(),
+		NoDefaultContentType: true,
+		MaxRequestBodySize:   int(h.MaxBody),
+		ReadBufferSize:       maxHeaderBytes,
 		// Reading a request, its body included; then idle keep-alive.
 		ReadTimeout:     60 * time.Second,
 		IdleTimeout:     120 * time.Second,

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -17,10 +18,8 @@ import (
 	"github.com/feastgo/feastgo/online"
 	servingpb "github.com/feastgo/feastgo/protos/feast/serving"
 	typespb "github.com/feastgo/feastgo/protos/feast/types"
+	"github.com/feastgo/feastgo/version"
 )
-
-// Version is reported by GetFeastServingInfo.
-var Version = "0.1.0"
 
 // GRPC serves feast.serving.ServingService with the HTTP API's semantics.
 type GRPC struct {
@@ -43,9 +42,19 @@ func (g *GRPC) Register(s *grpc.Server) *health.Server {
 	return hs
 }
 
-// GetFeastServingInfo returns the server version.
-func (g *GRPC) GetFeastServingInfo(context.Context, *servingpb.GetFeastServingInfoRequest) (*servingpb.GetFeastServingInfoResponse, error) {
-	return &servingpb.GetFeastServingInfoResponse{Version: Version}, nil
+// Response header metadata of GetFeastServingInfo.
+const (
+	feastVersionHeader  = "feast-version"
+	serverVersionHeader = "feature-server-version"
+)
+
+// GetFeastServingInfo answers the Feast version this server is compatible
+// with (the field is "Feast version of this serving deployment"); our own
+// version is in the response header metadata.
+func (g *GRPC) GetFeastServingInfo(ctx context.Context, _ *servingpb.GetFeastServingInfoRequest) (*servingpb.GetFeastServingInfoResponse, error) {
+	// A header that cannot be sent (no stream: a direct call) changes no answer.
+	_ = grpc.SetHeader(ctx, metadata.Pairs(feastVersionHeader, version.Feast, serverVersionHeader, version.Server))
+	return &servingpb.GetFeastServingInfoResponse{Version: version.Feast}, nil
 }
 
 // GetOnlineFeatures answers like POST /get-online-features.

@@ -37,48 +37,20 @@ type materializeArgs struct {
 	version        *string
 }
 
-// parseMaterializeArgs reads click-style arguments: positionals and options
-// in any order, "--views X" repeated or "--views=X".
-func parseMaterializeArgs(args []string) (materializeArgs, error) {
+// parseMaterializeArgs reads feast's materialize arguments, click-style.
+func parseMaterializeArgs(args []string, incremental bool) (materializeArgs, error) {
 	var a materializeArgs
-	for i := 0; i < len(args); i++ {
-		arg := args[i]
-		name, value, hasValue := strings.Cut(arg, "=")
-		switch {
-		case name == "--views" || name == "-v":
-			if !hasValue {
-				if i+1 >= len(args) {
-					return a, fmt.Errorf("option %s requires an argument", name)
-				}
-				i++
-				value = args[i]
-			}
-			a.views = append(a.views, value)
-		case arg == "--disable-event-timestamp":
-			a.disableEventTS = true
-		case name == "--version":
-			if !hasValue {
-				if i+1 >= len(args) {
-					return a, fmt.Errorf("option %s requires an argument", name)
-				}
-				i++
-				value = args[i]
-			}
-			a.version = &value
-		case arg == "-h" || arg == "--help":
-			return a, errHelp
-		case strings.HasPrefix(arg, "-") && len(arg) > 1 && !isNegativeNumber(arg):
-			return a, fmt.Errorf("no such option: %s", arg)
-		default:
-			a.times = append(a.times, arg)
-		}
+	fs := optionSet{}
+	fs.strs(&a.views, "--views", "-v")
+	if !incremental {
+		fs.flag(&a.disableEventTS, "--disable-event-timestamp")
 	}
-	return a, nil
+	fs.optStr(&a.version, "--version")
+	fs.help()
+	var err error
+	a.times, err = fs.parse(args)
+	return a, err
 }
-
-var errHelp = errors.New("help requested")
-
-func isNegativeNumber(s string) bool { return len(s) > 1 && s[1] >= '0' && s[1] <= '9' }
 
 // parseTS parses a feast CLI timestamp; naive means UTC.
 func parseTS(s string) (time.Time, error) {
@@ -91,7 +63,7 @@ func parseTS(s string) (time.Time, error) {
 
 // runMaterialize is "feature-server materialize" and "materialize-incremental".
 func runMaterialize(ctx context.Context, repo, yamlPath string, args []string, incremental bool, log *slog.Logger, stdout, stderr io.Writer) error {
-	a, err := parseMaterializeArgs(args)
+	a, err := parseMaterializeArgs(args, incremental)
 	if errors.Is(err, errHelp) {
 		fmt.Fprint(stdout, materializeUsage)
 		return nil

@@ -69,7 +69,7 @@ func TestMaterializeCommand(t *testing.T) {
 		t.Errorf("progress bar drawn on a non-terminal:\n%q", out)
 	}
 
-	out, err = runCLI(t, "-c", repo, "materialize-incremental", "2025-01-09T00:00:00Z", "--views", "pipeline_stats", "-v=team_stats")
+	out, err = runCLI(t, "-c", repo, "materialize-incremental", "2025-01-09T00:00:00Z", "--views", "pipeline_stats", "-vteam_stats")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -95,7 +95,7 @@ func TestMaterializeCommandErrors(t *testing.T) {
 		{[]string{"materialize", "2025-01-08", "2025-01-01"}, "is greater than the given end_date"},
 		{[]string{"materialize", "2025-01-01", "2025-01-08", "--views", "nope"}, "Feature view nope does not exist in project pipeline_monitoring"},
 		{[]string{"materialize", "2025-01-01", "2025-01-08", "--views"}, "requires an argument"},
-		{[]string{"materialize", "2025-01-01", "2025-01-08", "--nope"}, "no such option: --nope"},
+		{[]string{"materialize", "2025-01-01", "2025-01-08", "--nope"}, "no such option '--nope'"},
 		{[]string{"materialize", "--disable-event-timestamp", "2025-01-01"}, "cannot specify START_TS or END_TS"},
 		{[]string{"materialize-incremental"}, "exactly one argument, END_TS"},
 	}

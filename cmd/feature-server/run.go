@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,6 +27,7 @@ import (
 	"github.com/feastgo/feastgo/registry"
 	"github.com/feastgo/feastgo/server"
 	"github.com/feastgo/feastgo/transformations"
+	"github.com/feastgo/feastgo/version"
 )
 
 const usage = `usage: feature-server [-c REPO] [-f feature_store.yaml] COMMAND [flags]
@@ -41,35 +41,51 @@ commands:
 // Run is the whole program: it parses feast-style arguments and runs the
 // command until ctx is done.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	global := flag.NewFlagSet("feature-server", flag.ContinueOnError)
-	global.SetOutput(stderr)
-	global.Usage = func() { fmt.Fprint(stderr, usage) }
-	repo := global.String("c", ".", "repository directory (feast's --chdir)")
-	global.StringVar(repo, "chdir", ".", "repository directory")
-	yamlPath := global.String("f", "", "feature_store.yaml path (default REPO/feature_store.yaml)")
-	global.StringVar(yamlPath, "feature-store-yaml", "", "feature_store.yaml path")
-	logLevel := global.String("log-level", "info", "debug, info, warning or error")
-	if err := global.Parse(args); err != nil {
+	g, rest, err := parseGlobalArgs(args, os.Getenv(repoDirEnv))
+	if errors.Is(err, errHelp) {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	if err != nil {
+		fmt.Fprint(stderr, usage)
 		return err
 	}
-	rest := global.Args()
 	if len(rest) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(*logLevel)}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(g.logLevel)}))
 	switch rest[0] {
 	case "serve":
-		return serve(ctx, *repo, *yamlPath, rest[1:], log, stderr)
+		return serve(ctx, g.repo, g.yamlPath, rest[1:], log, stdout, stderr)
 	case "materialize", "materialize-incremental":
-		return runMaterialize(ctx, *repo, *yamlPath, rest[1:], rest[0] == "materialize-incremental", log, stdout, stderr)
+		return runMaterialize(ctx, g.repo, g.yamlPath, rest[1:], rest[0] == "materialize-incremental", log, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "feature-server", server.Version)
+		fmt.Fprintf(stdout, "feature-server %s (compatible with Feast %s)\n", version.Server, version.Feast)
 		return nil
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", rest[0])
 	}
+}
+
+// globalArgs are feast's group options.
+type globalArgs struct{ repo, yamlPath, logLevel string }
+
+// parseGlobalArgs reads the options before the command; envRepo is
+// $FEATURE_REPO_DIR_ENV_VAR, used when -c is not given, as in feast.
+func parseGlobalArgs(args []string, envRepo string) (globalArgs, []string, error) {
+	g := globalArgs{repo: ".", logLevel: "info"}
+	if envRepo != "" {
+		g.repo = envRepo
+	}
+	fs := optionSet{group: true}
+	fs.str(&g.repo, "--chdir", "-c")
+	fs.str(&g.yamlPath, "--feature-store-yaml", "-f")
+	fs.str(&g.logLevel, "--log-level")
+	fs.help()
+	rest, err := fs.parse(args)
+	return g, rest, err
 }
 
 func parseLevel(s string) slog.Level {
@@ -89,7 +105,39 @@ type serveFlags struct {
 	port, grpcPort       int
 	registryTTL          int
 	maxBody              int64
+	odfvExec             string
+	fillEmpty, metricsOn bool
+	metricsPort          int
 }
+
+// repoDirEnv sets the repository directory when -c is not given, as in
+// feast's CLI.
+const repoDirEnv = "FEATURE_REPO_DIR_ENV_VAR"
+
+// defaultPort is feast serve's HTTP port.
+const defaultPort = 6566
+
+const serveUsage = `usage: feature-server [-c REPO] serve [options]
+
+feast serve's options:
+  -h, --host TEXT             HTTP host (127.0.0.1)
+  -p, --port INTEGER          HTTP port (6566)
+  -t, --type TEXT             server type: http
+  -r, --registry_ttl_sec INT  seconds between registry refreshes (60; 0: never)
+  -k, --key TEXT              TLS private key file
+  -c, --cert TEXT             TLS certificate file
+  -m, --metrics               serve Prometheus metrics on --metrics-port
+  -w, --workers, --worker-connections, --max-requests, --max-requests-jitter,
+  --keep-alive-timeout INTEGER, --no-access-log
+                              accepted for feast compatibility, unused
+ours:
+  --grpc-port INTEGER         also serve gRPC ServingService (0: off)
+  --max-body-bytes INTEGER    request body limit (16 MiB)
+  --odfv-execution TEXT       auto, native or delegate
+  --materialize-if-empty / --no-materialize-if-empty
+                              fill an empty SQLite online store at start (on)
+  --metrics-port INTEGER      Prometheus metrics port (8000)
+`
 
 // serveGCPercent is the collector's GOGC for `serve` when the environment
 // sets none. A serving process keeps a live heap of a few megabytes while
@@ -102,51 +150,52 @@ type serveFlags struct {
 // (materialize), whose live heap is large, keep Go's default.
 const serveGCPercent = 400
 
-func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.Logger, stderr io.Writer) error {
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(serveGCPercent)
-	}
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var f serveFlags
-	for _, n := range []string{"h", "host"} {
-		fs.StringVar(&f.host, n, "127.0.0.1", "HTTP host")
-	}
-	for _, n := range []string{"p", "port"} {
-		fs.IntVar(&f.port, n, 6566, "HTTP port")
-	}
-	for _, n := range []string{"t", "type"} {
-		fs.StringVar(&f.typ, n, "http", "server type (http)")
-	}
-	for _, n := range []string{"r", "registry_ttl_sec"} {
-		fs.IntVar(&f.registryTTL, n, 60, "seconds between registry refreshes (0: never)")
-	}
-	fs.IntVar(&f.grpcPort, "grpc-port", 0, "also serve gRPC ServingService on this port (0: off)")
-	for _, n := range []string{"k", "key"} {
-		fs.StringVar(&f.key, n, "", "TLS private key file")
-	}
-	for _, n := range []string{"c", "cert"} {
-		fs.StringVar(&f.cert, n, "", "TLS certificate file")
-	}
-	fs.Int64Var(&f.maxBody, "max-body-bytes", server.DefaultMaxBody, "request body limit")
-	odfvExec := fs.String("odfv-execution", "auto", "on-demand feature views: auto (native when possible), native, or delegate (always the transformation service)")
-	fillEmpty := fs.Bool("materialize-if-empty", true, "fill an empty SQLite online store from the offline sources at start")
+// parseServeArgs reads feast serve's options and ours.
+func parseServeArgs(args []string) (serveFlags, error) {
+	f := serveFlags{host: "127.0.0.1", port: defaultPort, typ: "http", registryTTL: 60, maxBody: server.DefaultMaxBody,
+		odfvExec: "auto", fillEmpty: true, metricsPort: 8000}
+	fs := optionSet{}
+	fs.str(&f.host, "--host", "-h")
+	fs.integer(&f.port, "--port", "-p")
+	fs.str(&f.typ, "--type", "-t")
+	fs.integer(&f.registryTTL, "--registry_ttl_sec", "-r")
+	fs.str(&f.key, "--key", "-k")
+	fs.str(&f.cert, "--cert", "-c")
+	fs.flag(&f.metricsOn, "--metrics", "-m")
 	// Accepted for compatibility with `feast serve`; they tune Python
 	// process models that do not exist here.
 	var ignoredInt int
 	var ignoredBool bool
-	for _, n := range []string{"w", "workers", "worker-connections", "max-requests", "max-requests-jitter", "keep-alive-timeout"} {
-		fs.IntVar(&ignoredInt, n, 0, "accepted for feast compatibility")
+	fs.integer(&ignoredInt, "--workers", "-w")
+	for _, n := range []string{"--worker-connections", "--max-requests", "--max-requests-jitter", "--keep-alive-timeout"} {
+		fs.integer(&ignoredInt, n)
 	}
-	for _, n := range []string{"no-access-log", "no-feature-log"} {
-		fs.BoolVar(&ignoredBool, n, false, "accepted for feast compatibility")
+	fs.flag(&ignoredBool, "--no-access-log")
+	// Ours.
+	fs.integer(&f.grpcPort, "--grpc-port")
+	fs.int64(&f.maxBody, "--max-body-bytes")
+	fs.str(&f.odfvExec, "--odfv-execution")
+	fs.boolPair(&f.fillEmpty, "--materialize-if-empty", "--no-materialize-if-empty")
+	fs.integer(&f.metricsPort, "--metrics-port")
+	fs.help()
+	pos, err := fs.parse(args)
+	if err == nil && len(pos) > 0 {
+		err = fmt.Errorf("got unexpected extra argument (%s)", strings.Join(pos, " "))
 	}
-	var metricsOn bool
-	for _, n := range []string{"m", "metrics"} {
-		fs.BoolVar(&metricsOn, n, false, "serve Prometheus metrics on --metrics-port, like feast serve --metrics")
+	return f, err
+}
+
+func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.Logger, stdout, stderr io.Writer) error {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(serveGCPercent)
 	}
-	metricsPort := fs.Int("metrics-port", 8000, "Prometheus metrics port (with -m or feature_server.metrics.enabled)")
-	if err := fs.Parse(args); err != nil {
+	f, err := parseServeArgs(args)
+	if errors.Is(err, errHelp) {
+		fmt.Fprint(stdout, serveUsage)
+		return nil
+	}
+	if err != nil {
+		fmt.Fprint(stderr, serveUsage)
 		return err
 	}
 	if f.typ != "http" {
@@ -181,13 +230,13 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 		return err
 	}
 	defer store.Close()
-	if *fillEmpty {
+	if f.fillEmpty {
 		if err := fillEmptyStore(ctx, cfg, reg, store, log); err != nil {
 			return err
 		}
 	}
 
-	exec, err := transformations.ParseExecution(*odfvExec)
+	exec, err := transformations.ParseExecution(f.odfvExec)
 	if err != nil {
 		return fmt.Errorf("--odfv-execution: %w", err)
 	}
@@ -200,9 +249,9 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	defer h.Materialize.Close()
 	var metricsSrv *http.Server
 	var metricsLn net.Listener
-	if metricsOn || cfg.FeatureServer.Metrics.Enabled {
+	if f.metricsOn || cfg.FeatureServer.Metrics.Enabled {
 		h.Metrics = server.NewMetrics(reg)
-		if metricsLn, err = net.Listen("tcp", net.JoinHostPort(f.host, fmt.Sprint(*metricsPort))); err != nil {
+		if metricsLn, err = net.Listen("tcp", net.JoinHostPort(f.host, fmt.Sprint(f.metricsPort))); err != nil {
 			return fmt.Errorf("--metrics-port: %w", err)
 		}
 		defer metricsLn.Close()

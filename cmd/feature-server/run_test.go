@@ -47,10 +47,16 @@ func freePort(t *testing.T) int {
 // stops it when the test ends, checking that it shut down cleanly.
 func startServer(t *testing.T, args ...string) {
 	t.Helper()
+	startServerArgs(t, append([]string{"-c", goldenRepo, "serve"}, args...))
+}
+
+// startServerArgs runs the program with the whole command line args.
+func startServerArgs(t *testing.T, args []string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var stderr bytes.Buffer
-	go func() { done <- Run(ctx, append([]string{"-c", goldenRepo, "serve"}, args...), io.Discard, &stderr) }()
+	go func() { done <- Run(ctx, args, io.Discard, &stderr) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
