@@ -10,7 +10,7 @@ import (
 // writeRequest is the body of POST /push (PushFeaturesRequest) and POST
 // /write-to-online-store (WriteToFeatureStoreRequest).
 type writeRequest struct {
-	name      string // push_source_name or feature_view_name
+	name  string // push_source_name or feature_view_name
 	frame ingest.Frame
 	to    string
 	opts  ingest.WriteOptions
