@@ -11,6 +11,7 @@ import (
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/onlinestore"
 	"github.com/feastgo/feastgo/registry"
+	"github.com/feastgo/feastgo/typemap"
 )
 
 // Mode says where a push goes (Feast's PushMode).
@@ -400,7 +401,7 @@ func (s *Service) prepare(ctx context.Context, snap *registry.Snapshot, v *regis
 		keySpans[r] = span{start, len(buf)}
 		for j := range features {
 			start := len(buf)
-			buf = core.AppendValueProto(buf, featVals[j][r])
+			buf = typemap.AppendValue(buf, featVals[j][r])
 			valSpans[r*len(features)+j] = span{start, len(buf)}
 		}
 	}

@@ -226,6 +226,8 @@ func toMapList(v core.Value, want core.ValueType) (core.Value, error) {
 			return core.Value{}, fmt.Errorf("expected list for %s type, got %s", want, jsonKind(parsed))
 		}
 		items = parsed.List
+	case MapList: // already parsed from JSON text (a list of dicts inside a map)
+		items = v.List
 	case offlinestore.StructListCell:
 		for _, s := range v.List {
 			m, err := toMap(s)
