@@ -156,3 +156,105 @@ def test_feast_init_no_orphan_goldens():
                 else:
                     orphans.append(str(p.relative_to(harness.ROOT)))
     assert not orphans, f"golden files without a case: {orphans}; {HOW_TO_UPDATE}"
+
+
+# --------------------------------------------------------------------------
+# Writes of Map, Json and Struct features (driver_hourly_stats_fresh)
+#
+# Both servers share the repo and its store, so each writes the same features for its own
+# driver; the stored value bytes (SQLite) and Feast's own answers when reading the two
+# drivers back must then be the same. The bodies are what Feast's remote online store sends
+# (Map and Struct as json.dumps text, Json as its text, allow_registry_cache false).
+
+FRESH_VIEW = "driver_hourly_stats_fresh"
+FRESH_FEATURES = ("conv_rate", "acc_rate", "avg_daily_trips", "driver_metadata", "driver_config", "driver_profile")
+WRITE_DRIVERS = {"feast": 9101, "ours": 9102}  # push: 9201 / 9202
+
+
+def fresh_df(driver: int) -> Dict[str, list]:
+    return {
+        "driver_id": [driver, driver + 1000],
+        "event_timestamp": ["2025-01-05T10:00:00", "2025-01-05T11:00:00"],
+        "created": ["2025-01-05T10:00:01", "2025-01-05T11:00:01"],
+        "conv_rate": [0.5, 0.25],
+        "acc_rate": [0.75, None],
+        "avg_daily_trips": [12, 3],
+        "driver_metadata": [json.dumps({"rating": 4.5, "trips": 12, "zones": ["a", "b"], "home": {"lat": 1.5}}), None],
+        "driver_config": [json.dumps({"max_trips": 5, "night": True}), "[1, 2]"],
+        "driver_profile": [json.dumps({"name": "Ann", "age": "41"}), json.dumps({"name": "Bo", "age": None})],
+    }
+
+
+def _stored(repo: Path, project: str, drivers: List[int]) -> List[List[Tuple[str, bytes]]]:
+    """(feature, value bytes) of each driver's rows in the SQLite store, in driver order."""
+    import sqlite3
+
+    con = sqlite3.connect(str(repo / "data" / "online_store.db"))
+    try:
+        rows = con.execute(f"SELECT entity_key, feature_name, value, event_ts FROM {project}_{FRESH_VIEW}").fetchall()
+    finally:
+        con.close()
+    by_key: Dict[bytes, List[Tuple[str, bytes, Any]]] = {}
+    for key, name, value, ts in rows:
+        by_key.setdefault(bytes(key), []).append((name, bytes(value), ts))
+    out = []
+    for d in drivers:
+        # Entity key v3 ends with the INT64 value, little-endian.
+        match = [v for k, v in by_key.items() if k.endswith(d.to_bytes(8, "little", signed=True))]
+        assert len(match) == 1, f"driver {d}: {len(match)} stored keys"
+        out.append(sorted(match[0]))
+    return out
+
+
+def _feast_reads(gs: gen.GenStack, drivers: List[int]) -> List[Any]:
+    """Feast's own /get-online-features answer for each driver's fresh features."""
+    out = []
+    for d in drivers:
+        body = {"features": [f"{FRESH_VIEW}:{f}" for f in FRESH_FEATURES], "entities": {"driver_id": [d]}}
+        a = harness.post(gs.stack.feast_url, "/get-online-features", json.dumps(body).encode())
+        assert a.status == 200, a.for_report()
+        out.append([(r.get("values"), r.get("statuses")) for r in a.parsed()[1]["results"][1:]])
+    return out
+
+
+@pytest.mark.parametrize("path", ["/write-to-online-store", "/push"])
+def test_feast_init_writes_map_json_struct_like_feast(init_stack, path: str):
+    ours = init_stack.check_ours()
+    base = 9100 if path == "/write-to-online-store" else 9200
+    drivers = {"feast": base + 1, "ours": base + 2}
+    for side, url in (("feast", init_stack.stack.feast_url), ("ours", ours.url)):
+        body: Dict[str, Any] = {"df": fresh_df(drivers[side]), "allow_registry_cache": False}
+        if path == "/push":
+            body["push_source_name"] = "driver_stats_push_source"
+        else:
+            body["feature_view_name"] = FRESH_VIEW
+        a = harness.post(url, path, json.dumps(body).encode())
+        assert a.status == 200, f"{side}: {a.for_report()}"
+    pairs = [(drivers["feast"], drivers["ours"]), (drivers["feast"] + 1000, drivers["ours"] + 1000)]
+    for f_driver, o_driver in pairs:
+        fr, orr = _feast_reads(init_stack, [f_driver, o_driver])
+        assert fr == orr, f"Feast reads different values for its write ({f_driver}) and ours ({o_driver}):\n{fr}\n{orr}"
+        if base_variant(init_stack) == "sqlite":
+            fs, os_ = _stored(init_stack.stack.repo, PROJECT, [f_driver, o_driver])
+            # Map entries: Feast writes them in Python's hash order, which changes per process;
+            # compare the decoded protos there, the bytes everywhere else.
+            from feast.protos.feast.types.Value_pb2 import Value
+
+            for (fn, fb, fts), (on, ob, ots) in zip(fs, os_):
+                assert (fn, fts) == (on, ots)
+                if fn in ("driver_metadata", "driver_profile"):
+                    assert Value.FromString(fb) == Value.FromString(ob) and len(fb) == len(ob), fn
+                else:
+                    assert fb == ob, f"{fn}: Feast stored {fb.hex()}, we {ob.hex()}"
+
+
+def test_feast_init_write_refuses_bad_map_like_feast(init_stack):
+    """Map text that is not a JSON object: Feast fails (500); we answer 400 naming the column."""
+    ours = init_stack.check_ours()
+    df = fresh_df(9301)
+    df["driver_metadata"] = ["[1, 2]", None]
+    body = json.dumps({"feature_view_name": FRESH_VIEW, "df": df}).encode()
+    f = harness.post(init_stack.stack.feast_url, "/write-to-online-store", body)
+    o = harness.post(ours.url, "/write-to-online-store", body)
+    assert f.status >= 400, f.for_report()
+    assert o.status == 400 and "driver_metadata" in o.text, o.for_report()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/onlinestore"
+	"github.com/feastgo/feastgo/typemap"
 )
 
 // convertColumn converts a column to values of the declared type, following
@@ -28,6 +29,9 @@ func convertColumn(c *typedColumn, to core.ValueType, strs bool, what string) ([
 	}
 	if c.kind == kindNull {
 		return out, nil
+	}
+	if typemap.IsComplex(to) {
+		return convertComplex(c, to, bad)
 	}
 	if to.IsList() {
 		return convertList(c, to, bad)
@@ -174,6 +178,56 @@ func convertScalar(k kind, v core.Value, to core.ValueType, strs bool) (core.Val
 		return core.Value{}, core.Errorf(core.KindUnimplemented, "NotImplementedError", "writing %s values is not supported by this server", to)
 	}
 	return core.Value{}, fmt.Errorf("a %s value cannot be converted", k)
+}
+
+// convertComplex converts a column to a map, struct, JSON, set, UUID or
+// decimal type with the rules materialization uses (package typemap): a
+// request column holds what Arrow hands Feast for the same data (JSON text
+// for maps and structs sent as strings, as Feast's remote online store
+// sends them; struct cells for objects). Set elements follow this
+// package's list rule, with the element type of the whole column.
+func convertComplex(c *typedColumn, to core.ValueType, bad func(int, string, ...any) error) ([]core.Value, error) {
+	out := make([]core.Value, len(c.Values))
+	list := func(v core.Value, want core.ValueType) (core.Value, error) {
+		one := typedColumn{Column: Column{Name: c.Name, Values: []core.Value{v}}, kind: kindList, elem: c.elem}
+		vals, err := convertList(&one, want, func(_ int, format string, args ...any) error { return fmt.Errorf(format, args...) })
+		if err != nil {
+			return core.Value{}, err
+		}
+		return vals[0], nil
+	}
+	for i, v := range c.Values {
+		if c.isNullAt(i) {
+			continue
+		}
+		if c.kind == kindList {
+			// The request parser types a list by its first element (none
+			// for [] or [null, ...]); Arrow gives the column's.
+			v.Type = c.elem.listType()
+		}
+		x, err := typemap.Complex(v, to, list)
+		if err != nil {
+			return nil, bad(i, "%v", err)
+		}
+		out[i] = x
+	}
+	return out, nil
+}
+
+// listType is the list type Arrow gives lists of k elements (list<null>
+// reads as strings: the elements are all null, or there are none).
+func (k kind) listType() core.ValueType {
+	switch k {
+	case kindInt:
+		return core.Int64List
+	case kindFloat:
+		return core.DoubleList
+	case kindBool:
+		return core.BoolList
+	case kindBytes:
+		return core.BytesList
+	}
+	return core.StringList
 }
 
 // convertList converts a list column. Arrow gives every list of the column

@@ -11,6 +11,7 @@ import (
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/onlinestore"
 	"github.com/feastgo/feastgo/registry"
+	"github.com/feastgo/feastgo/typemap"
 )
 
 // Mode says where a push goes (Feast's PushMode).
@@ -59,13 +60,50 @@ type Service struct {
 	Offline OfflineWriter
 	// Now is the clock for on-demand rows (Feast stamps them with now).
 	Now func() time.Time
+	// Refresh reloads the registry (Feast's allow_cache=False); it returns
+	// once Snapshot reflects a fetch begun after the call. Nil means the
+	// registry never changes, and writes always use Snapshot.
+	Refresh func(context.Context) error
+}
+
+// WriteOptions are the flags of a write request.
+type WriteOptions struct {
+	// Transform runs on-demand views with write_to_online_store
+	// (transform_on_write).
+	Transform bool
+	// AllowRegistryCache false refreshes the registry before the write,
+	// as Feast does for allow_registry_cache: false (what its remote
+	// online store and the gRPC server's proto3 default send).
+	AllowRegistryCache bool
+}
+
+// snapshot returns the registry to write against: the current one, or a
+// freshly fetched one when the request does not allow the cache. A
+// failed refresh fails the write, as in Feast; reads keep the last good
+// snapshot meanwhile.
+func (s *Service) snapshot(ctx context.Context, opts WriteOptions) (*registry.Snapshot, error) {
+	if !opts.AllowRegistryCache && s.Refresh != nil {
+		if err := s.Refresh(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			e := core.Errorf(core.KindUnavailable, "FeastRegistryUnavailable",
+				"allow_registry_cache is false and the registry could not be refreshed")
+			e.Err = err
+			return nil, e
+		}
+	}
+	return s.Snapshot(), nil
 }
 
 // Push writes a frame to every view fed by the push source, like
 // FeatureStore.push. The whole frame is checked for every view before the
 // first write.
-func (s *Service) Push(ctx context.Context, source string, f *Frame, mode Mode, transform bool) error {
-	snap := s.Snapshot()
+func (s *Service) Push(ctx context.Context, source string, f *Frame, mode Mode, opts WriteOptions) error {
+	snap, err := s.snapshot(ctx, opts)
+	if err != nil {
+		return err
+	}
 	_, views, _ := snap.PushSource(source)
 	if len(views) == 0 {
 		return core.Errorf(core.KindUnprocessable, "PushSourceNotFoundException", "Unable to find push source '%s'.", source)
@@ -83,7 +121,7 @@ func (s *Service) Push(ctx context.Context, source string, f *Frame, mode Mode, 
 			return core.Errorf(core.KindUnimplemented, "NotImplementedError", "the online store of this server does not accept writes")
 		}
 		for _, v := range views {
-			b, skip, err := s.prepare(ctx, snap, v, cols, f.Strings, transform)
+			b, skip, err := s.prepare(ctx, snap, v, cols, f.Strings, opts.Transform)
 			if err != nil {
 				return err
 			}
@@ -120,8 +158,11 @@ func (s *Service) Push(ctx context.Context, source string, f *Frame, mode Mode, 
 
 // WriteToOnlineStore writes a frame to one view (feature view, on-demand
 // view or stream view), like FeatureStore.write_to_online_store.
-func (s *Service) WriteToOnlineStore(ctx context.Context, name string, f *Frame, transform bool) error {
-	snap := s.Snapshot()
+func (s *Service) WriteToOnlineStore(ctx context.Context, name string, f *Frame, opts WriteOptions) error {
+	snap, err := s.snapshot(ctx, opts)
+	if err != nil {
+		return err
+	}
 	v, ok := snap.View(name)
 	if ok && v.Kind == registry.KindLabelView {
 		ok = false
@@ -144,7 +185,7 @@ func (s *Service) WriteToOnlineStore(ctx context.Context, name string, f *Frame,
 	if err != nil {
 		return err
 	}
-	b, skip, err := s.prepare(ctx, snap, v, cols, f.Strings, transform)
+	b, skip, err := s.prepare(ctx, snap, v, cols, f.Strings, opts.Transform)
 	if err != nil || skip {
 		return err
 	}
@@ -360,7 +401,7 @@ func (s *Service) prepare(ctx context.Context, snap *registry.Snapshot, v *regis
 		keySpans[r] = span{start, len(buf)}
 		for j := range features {
 			start := len(buf)
-			buf = core.AppendValueProto(buf, featVals[j][r])
+			buf = typemap.AppendValue(buf, featVals[j][r])
 			valSpans[r*len(features)+j] = span{start, len(buf)}
 		}
 	}

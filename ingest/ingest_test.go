@@ -61,7 +61,7 @@ func TestPushWritesEveryFeature(t *testing.T) {
 	}
 	f := frame(t, cols, "pipeline_id", "event_timestamp", "created", "avg_execution_time", "success_rate", "error_count",
 		"failure_probability", "avg_memory_usage", "cpu_utilization", "last_status", "is_active")
-	if err := s.Push(context.Background(), "pipeline_stats_push", f, ModeOnline, true); err != nil {
+	if err := s.Push(context.Background(), "pipeline_stats_push", f, ModeOnline, WriteOptions{Transform: true, AllowRegistryCache: true}); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.batches) != 1 || rec.batches[0].View != "pipeline_stats" || len(rec.batches[0].Rows) != 2 {
@@ -116,7 +116,7 @@ func TestBadFramesWriteNothing(t *testing.T) {
 			if c.value != "" {
 				cols[c.col] = c.value
 			}
-			err := s.WriteToOnlineStore(context.Background(), "pipeline_latency", frame(t, cols, ord...), true)
+			err := s.WriteToOnlineStore(context.Background(), "pipeline_latency", frame(t, cols, ord...), WriteOptions{Transform: true, AllowRegistryCache: true})
 			if err == nil || core.KindOf(err) != core.KindInvalidArgument || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want an invalid argument saying %q", err, c.want)
 			}
@@ -131,22 +131,22 @@ func TestFieldMappingAndUnknownNames(t *testing.T) {
 	s, rec := demo(t)
 	f := frame(t, map[string]string{"pipeline_id": `[1]`, "ts": `["2025-01-01"]`, "exec_ms": `[5]`, "q_wait_ms": `[6]`},
 		"pipeline_id", "ts", "exec_ms", "q_wait_ms")
-	if err := s.WriteToOnlineStore(context.Background(), "pipeline_latency", f, true); err != nil {
+	if err := s.WriteToOnlineStore(context.Background(), "pipeline_latency", f, WriteOptions{Transform: true, AllowRegistryCache: true}); err != nil {
 		t.Fatal(err)
 	}
 	b := rec.batches[0]
 	if strings.Join(b.Features, ",") != "execution_ms,queue_wait_ms" || hex.EncodeToString(b.Rows[0].Values[1]) != "2006" {
 		t.Fatalf("batch %+v", b)
 	}
-	err := s.WriteToOnlineStore(context.Background(), "nope", f, true)
+	err := s.WriteToOnlineStore(context.Background(), "nope", f, WriteOptions{Transform: true, AllowRegistryCache: true})
 	if core.KindOf(err) != core.KindNotFound {
 		t.Errorf("unknown view: %v", err)
 	}
-	err = s.Push(context.Background(), "nope", f, ModeOnline, true)
+	err = s.Push(context.Background(), "nope", f, ModeOnline, WriteOptions{Transform: true, AllowRegistryCache: true})
 	if core.KindOf(err) != core.KindUnprocessable {
 		t.Errorf("unknown push source: %v", err)
 	}
-	err = s.Push(context.Background(), "pipeline_stats_push", f, ModeOffline, true)
+	err = s.Push(context.Background(), "pipeline_stats_push", f, ModeOffline, WriteOptions{Transform: true, AllowRegistryCache: true})
 	if core.KindOf(err) != core.KindUnimplemented {
 		t.Errorf("offline push without an offline writer: %v", err)
 	}
@@ -156,7 +156,7 @@ func TestEntitylessAndAllNull(t *testing.T) {
 	s, rec := demo(t)
 	f := frame(t, map[string]string{"event_timestamp": `["2025-01-01"]`, "total_pipelines": `[7]`, "platform_load": `[0.5]`},
 		"event_timestamp", "total_pipelines", "platform_load")
-	if err := s.WriteToOnlineStore(context.Background(), "platform_stats", f, true); err != nil {
+	if err := s.WriteToOnlineStore(context.Background(), "platform_stats", f, WriteOptions{Transform: true, AllowRegistryCache: true}); err != nil {
 		t.Fatal(err)
 	}
 	if got := hex.EncodeToString(rec.batches[0].Rows[0].Key); got != "01000000020000000a0000005f5f64756d6d795f69640200000000000000" {
@@ -164,10 +164,10 @@ func TestEntitylessAndAllNull(t *testing.T) {
 	}
 	f = frame(t, map[string]string{"event_timestamp": `["2025-01-01"]`, "total_pipelines": `[null]`, "platform_load": `[null]`},
 		"event_timestamp", "total_pipelines", "platform_load")
-	if err := s.WriteToOnlineStore(context.Background(), "platform_stats", f, true); err != nil || len(rec.batches) != 1 {
+	if err := s.WriteToOnlineStore(context.Background(), "platform_stats", f, WriteOptions{Transform: true, AllowRegistryCache: true}); err != nil || len(rec.batches) != 1 {
 		t.Fatalf("all-null features must be skipped silently: %v, %d batches", err, len(rec.batches))
 	}
-	if err := s.WriteToOnlineStore(context.Background(), "platform_stats", &Frame{}, true); core.KindOf(err) != core.KindInvalidArgument {
+	if err := s.WriteToOnlineStore(context.Background(), "platform_stats", &Frame{}, WriteOptions{Transform: true, AllowRegistryCache: true}); core.KindOf(err) != core.KindInvalidArgument {
 		t.Errorf("empty frame: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/onlinestore"
+	"github.com/feastgo/feastgo/typemap"
 )
 
 // nullTimestamp is Feast's null UNIX_TIMESTAMP: numpy's NaT cast to int64
@@ -38,8 +39,8 @@ func convert(v core.Value, want core.ValueType) (core.Value, error) {
 	if want.IsList() {
 		return convertList(v, want)
 	}
-	if want > core.UnixTimestampList && want != core.Null {
-		return convertComplex(v, want)
+	if typemap.IsComplex(want) {
+		return typemap.Complex(v, want, convert)
 	}
 	if v.IsNull() {
 		if want == core.UnixTimestamp {

@@ -9,6 +9,7 @@ import (
 	"github.com/feastgo/feastgo/offlinestore"
 	"github.com/feastgo/feastgo/onlinestore"
 	"github.com/feastgo/feastgo/registry"
+	"github.com/feastgo/feastgo/typemap"
 )
 
 // viewCodec turns pulled rows of one view into online rows.
@@ -130,7 +131,7 @@ func (c *viewCodec) encode(b *offlinestore.Batch, buf *rowBuf) error {
 			if err != nil {
 				return fmt.Errorf("feature %s (column %s, %s): %w", c.features[j], c.featCol[j], t, err)
 			}
-			buf.data = appendValue(buf.data, v)
+			buf.data = typemap.AppendValue(buf.data, v)
 		}
 	}
 	buf.offs = append(buf.offs, len(buf.data))

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -13,7 +14,9 @@ import (
 )
 
 // Registry holds the current Snapshot and replaces it on refresh. Readers
-// never wait for a refresh: Current is one atomic load.
+// never wait for a refresh: Current is one atomic load. Refreshes (the
+// periodic one, the one after a materialization, the ones writes ask for)
+// run one at a time, so an older fetch never replaces a newer snapshot.
 type Registry struct {
 	src              Source
 	project          string
@@ -22,6 +25,13 @@ type Registry struct {
 	log              *slog.Logger
 	cur              atomic.Pointer[Snapshot]
 	lastErr          atomic.Pointer[error]
+
+	// refreshing is held (one token) by the refresh in progress.
+	refreshing chan struct{}
+	// started counts the refreshes begun; lastRun is the result of the
+	// latest, both guarded by refreshing.
+	started atomic.Uint64
+	lastRun error
 }
 
 // Options configure a Registry.
@@ -36,7 +46,7 @@ type Options struct {
 // Open loads the registry once; a failure here is fatal for the caller.
 func Open(ctx context.Context, src Source, opts Options) (*Registry, error) {
 	r := &Registry{src: src, project: opts.Project, ttl: opts.RefreshInterval,
-		enableVersioning: opts.EnableVersioning, log: opts.Logger}
+		enableVersioning: opts.EnableVersioning, log: opts.Logger, refreshing: make(chan struct{}, 1)}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
@@ -63,8 +73,26 @@ func (r *Registry) LastError() error {
 
 // Refresh fetches, parses and compiles the registry and swaps it in. On any
 // failure the previous snapshot stays in force and the error is returned.
+//
+// When it returns, the snapshot in force reflects a fetch begun after the
+// call (Feast's allow_cache=False): callers queue behind the refresh in
+// progress, and one that finds a refresh begun after its own call already
+// done takes that result instead of fetching again. Readers of Current are
+// never held up.
 func (r *Registry) Refresh(ctx context.Context) error {
+	seen := r.started.Load()
+	select {
+	case r.refreshing <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-r.refreshing }()
+	if r.started.Load() > seen && !errors.Is(r.lastRun, context.Canceled) && !errors.Is(r.lastRun, context.DeadlineExceeded) {
+		return r.lastRun
+	}
+	r.started.Add(1)
 	err := r.refresh(ctx)
+	r.lastRun = err
 	if err != nil {
 		r.lastErr.Store(&err)
 	} else {

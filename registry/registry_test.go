@@ -215,3 +215,82 @@ func TestS3Source(t *testing.T) {
 		t.Fatal("refresh from S3 did not pick up view b")
 	}
 }
+
+// stagedSource serves blobs in call order; a call whose gate is set waits
+// on it before answering, to hold a fetch in flight.
+type stagedSource struct {
+	mu    sync.Mutex
+	calls int
+	blobs [][]byte
+	gates map[int]chan struct{}
+	began chan int
+}
+
+func (s *stagedSource) Fetch(ctx context.Context) ([]byte, error) {
+	s.mu.Lock()
+	n := s.calls
+	s.calls++
+	gate := s.gates[n]
+	s.mu.Unlock()
+	if s.began != nil {
+		s.began <- n
+	}
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return s.blobs[min(n, len(s.blobs)-1)], nil
+}
+
+func (s *stagedSource) Location() string { return "staged" }
+
+func marshal(t *testing.T, reg *corepb.Registry) []byte {
+	t.Helper()
+	b, err := proto.Marshal(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// A refresh asked for while another is in flight runs after it, with its
+// own fetch, so the older fetch never replaces the newer snapshot; readers
+// keep the current snapshot meanwhile.
+func TestRefreshesAreSerializedNewestWins(t *testing.T) {
+	old, newer := marshal(t, testRegistry("p", "a")), marshal(t, testRegistry("p", "a", "b"))
+	gate := make(chan struct{})
+	src := &stagedSource{blobs: [][]byte{old, old, newer}, gates: map[int]chan struct{}{1: gate}, began: make(chan int, 4)}
+	ctx := context.Background()
+	r, err := Open(ctx, src, Options{Project: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-src.began // Open's fetch
+	first := r.Current()
+	errs := make(chan error, 2)
+	go func() { errs <- r.Refresh(ctx) }() // fetch 1: old, held
+	if n := <-src.began; n != 1 {
+		t.Fatalf("fetch %d began, want 1", n)
+	}
+	go func() { errs <- r.Refresh(ctx) }() // must wait, then fetch 2: newer
+	select {
+	case n := <-src.began:
+		t.Fatalf("fetch %d began while fetch 1 was in flight", n)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if r.Current() != first {
+		t.Fatal("readers must keep the current snapshot during a refresh")
+	}
+	close(gate)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := r.Current().View("b"); !ok {
+		t.Fatal("the older fetch replaced the newer snapshot")
+	}
+}

@@ -30,7 +30,9 @@ func (g *GRPC) registerWrite(s *grpc.Server) {
 	}
 }
 
-// Push writes one row through a push source.
+// Push writes one row through a push source. allow_registry_cache is
+// false unless set (proto3), so by default the registry is refreshed
+// first, as Feast's server does.
 func (f *grpcFeatureServer) Push(ctx context.Context, in *servingpb.PushRequest) (*servingpb.PushResponse, error) {
 	frame, err := rowFrame(in.GetFeatures(), in.GetTypedFeatures())
 	if err != nil {
@@ -38,7 +40,8 @@ func (f *grpcFeatureServer) Push(ctx context.Context, in *servingpb.PushRequest)
 	}
 	mode, err := ingest.ParseMode(in.GetTo())
 	if err == nil {
-		err = f.g.Ingest.Push(ctx, in.GetStreamFeatureView(), frame, mode, true)
+		err = f.g.Ingest.Push(ctx, in.GetStreamFeatureView(), frame, mode,
+			ingest.WriteOptions{Transform: true, AllowRegistryCache: in.GetAllowRegistryCache()})
 	}
 	if err != nil {
 		return nil, grpcError(err)
@@ -52,7 +55,8 @@ func (f *grpcFeatureServer) WriteToOnlineStore(ctx context.Context, in *servingp
 	if err != nil {
 		return nil, err
 	}
-	if err := f.g.Ingest.WriteToOnlineStore(ctx, in.GetFeatureViewName(), frame, true); err != nil {
+	if err := f.g.Ingest.WriteToOnlineStore(ctx, in.GetFeatureViewName(), frame,
+		ingest.WriteOptions{Transform: true, AllowRegistryCache: in.GetAllowRegistryCache()}); err != nil {
 		return nil, grpcError(err)
 	}
 	return &servingpb.WriteToOnlineStoreResponse{Status: true}, nil

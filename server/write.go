@@ -10,19 +10,19 @@ import (
 // writeRequest is the body of POST /push (PushFeaturesRequest) and POST
 // /write-to-online-store (WriteToFeatureStoreRequest).
 type writeRequest struct {
-	name      string // push_source_name or feature_view_name
-	frame     ingest.Frame
-	to        string
-	transform bool
+	name  string // push_source_name or feature_view_name
+	frame ingest.Frame
+	to    string
+	opts  ingest.WriteOptions
 }
 
 // parseWriteRequest decodes a write body with pydantic's rules for Feast's
 // models: nameField is the required string field, df a required object of
-// columns; allow_registry_cache and transform_on_write are lax booleans,
-// "to" (push only) a string.
+// columns; allow_registry_cache and transform_on_write are lax booleans
+// (both true when absent, as in Feast's models), "to" (push only) a string.
 func parseWriteRequest(body []byte, nameField string, withTo bool) (*writeRequest, error) {
 	p := &jsonParser{b: body}
-	req := &writeRequest{to: "online", transform: true}
+	req := &writeRequest{to: "online", opts: ingest.WriteOptions{Transform: true, AllowRegistryCache: true}}
 	sawName, sawDF := false, false
 	err := p.bodyObject(func(key string) error {
 		vstart := p.pos
@@ -53,7 +53,9 @@ func parseWriteRequest(body []byte, nameField string, withTo bool) (*writeReques
 				return err
 			}
 			if key == "transform_on_write" {
-				req.transform = b
+				req.opts.Transform = b
+			} else {
+				req.opts.AllowRegistryCache = b
 			}
 		default:
 			return p.skip()
@@ -139,7 +141,7 @@ func (h *HTTP) push(w http.ResponseWriter, r *http.Request) {
 	}
 	mode, err := ingest.ParseMode(req.to)
 	if err == nil {
-		err = h.Ingest.Push(r.Context(), req.name, &req.frame, mode, req.transform)
+		err = h.Ingest.Push(r.Context(), req.name, &req.frame, mode, req.opts)
 	}
 	if err != nil {
 		h.logError(r, err)
@@ -156,7 +158,7 @@ func (h *HTTP) writeToOnlineStore(w http.ResponseWriter, r *http.Request) {
 	if req == nil {
 		return
 	}
-	if err := h.Ingest.WriteToOnlineStore(r.Context(), req.name, &req.frame, req.transform); err != nil {
+	if err := h.Ingest.WriteToOnlineStore(r.Context(), req.name, &req.frame, req.opts); err != nil {
 		h.logError(r, err)
 		writeError(w, err)
 		return

@@ -2,19 +2,23 @@ package server
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/feastgo/feastgo/ingest"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/onlinestore/sqlite"
+	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	servingpb "github.com/feastgo/feastgo/protos/feast/serving"
 	typespb "github.com/feastgo/feastgo/protos/feast/types"
 	"github.com/feastgo/feastgo/registry"
@@ -164,5 +168,118 @@ func TestGrpcFeatureServer(t *testing.T) {
 	}
 	if _, err := f.WriteToOnlineStore(ctx, &servingpb.WriteToOnlineStoreRequest{FeatureViewName: "nope", Features: map[string]string{"a": "1"}}); status.Code(err) != codes.NotFound {
 		t.Errorf("unknown view: %v, want NOT_FOUND", err)
+	}
+}
+
+// A view applied after the server loaded the registry is written with
+// allow_registry_cache false (Feast refreshes first, and so do we), and is
+// unknown with the cache allowed (explicitly or by default), until a
+// refresh; gRPC's proto3 default is false.
+func TestWriteWithoutRegistryCacheRefreshesFirst(t *testing.T) {
+	full, err := os.ReadFile("../feature_repo/data/registry.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := &corepb.Registry{}
+	if err := proto.Unmarshal(full, reg); err != nil {
+		t.Fatal(err)
+	}
+	var kept []*corepb.FeatureView
+	for _, fv := range reg.GetFeatureViews() {
+		if fv.GetSpec().GetName() != "pipeline_stats" {
+			kept = append(kept, fv)
+		}
+	}
+	reg.FeatureViews = kept
+	without, err := proto.Marshal(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "registry.db")
+	if err := os.WriteFile(path, without, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r, err := registry.Open(ctx, &registry.FileSource{Path: path}, registry.Options{Project: "pipeline_monitoring"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlite.Open(filepath.Join(t.TempDir(), "online.db"), "pipeline_monitoring")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	svc := &online.Service{Snapshot: r.Current, Store: store, KeyVersion: 3}
+	in := &ingest.Service{Snapshot: r.Current, Store: store, KeyVersion: 3, Refresh: r.Refresh}
+	h := (&HTTP{Online: svc, Registry: r, Ingest: in}).Handler()
+
+	// "feast apply" of pipeline_stats after the start.
+	if err := os.WriteFile(path+".tmp", full, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		t.Fatal(err)
+	}
+	write := `{"feature_view_name": "pipeline_stats", "df": {"pipeline_id": [7002],
+		"event_timestamp": ["2025-01-03"], "created": [null], "avg_execution_time": [1], "success_rate": [1], "error_count": [9],
+		"failure_probability": [0], "avg_memory_usage": [0], "cpu_utilization": [0], "last_status": ["late"], "is_active": [false]}`
+	for _, cache := range []string{"", `, "allow_registry_cache": true`} {
+		if code, _, body := post(t, h, "/write-to-online-store", write+cache+"}"); code != 404 {
+			t.Fatalf("cache allowed (%q): %d %s, want the cached registry's 404", cache, code, body)
+		}
+		if code, _, body := post(t, h, "/push", strings.Replace(pushBody, `}}`, `}`+cache+`}`, 1)); code != 422 {
+			t.Fatalf("push, cache allowed (%q): %d %s, want the cached registry's 422", cache, code, body)
+		}
+	}
+	if code, _, body := post(t, h, "/write-to-online-store", write+`, "allow_registry_cache": false}`); code != 200 {
+		t.Fatalf("write with allow_registry_cache false: %d %s, want 200", code, body)
+	}
+	_, _, got := post(t, h, "/get-online-features", `{"features": ["pipeline_stats:error_count"], "entities": {"pipeline_id": [7002]}}`)
+	if !strings.Contains(got, `"values":[9]`) {
+		t.Fatalf("the written row is not readable: %s", got)
+	}
+
+	// Push and gRPC, from a registry without the view again.
+	if err := os.WriteFile(path, without, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, full, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, body := post(t, h, "/push", strings.Replace(pushBody, `}}`, `}, "allow_registry_cache": false}`, 1)); code != 200 {
+		t.Fatalf("push with allow_registry_cache false: %d %s, want 200", code, body)
+	}
+	if err := os.WriteFile(path, without, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, full, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := &grpcFeatureServer{g: &GRPC{Online: svc, Ingest: in}}
+	row := map[string]string{"pipeline_id": "8002", "event_timestamp": "2025-01-02 00:00:00", "created": "2025-01-02 00:00:00",
+		"avg_execution_time": "1.5", "success_rate": "0.5", "error_count": "3", "failure_probability": "0.25",
+		"avg_memory_usage": "2.5", "cpu_utilization": "0.75", "last_status": "ok", "is_active": "true"}
+	if _, err := f.WriteToOnlineStore(ctx, &servingpb.WriteToOnlineStoreRequest{FeatureViewName: "pipeline_stats", Features: row, AllowRegistryCache: true}); status.Code(err) != codes.NotFound {
+		t.Fatalf("gRPC write with the cache allowed: %v, want NOT_FOUND", err)
+	}
+	if _, err := f.WriteToOnlineStore(ctx, &servingpb.WriteToOnlineStoreRequest{FeatureViewName: "pipeline_stats", Features: row}); err != nil {
+		t.Fatalf("gRPC write with allow_registry_cache unset (false): %v", err)
+	}
+}
+
+// A write that asks for a fresh registry fails (503) when the registry
+// cannot be fetched, rather than writing against a stale one.
+func TestWriteWithoutRegistryCacheFailsOnUnreadableRegistry(t *testing.T) {
+	hs, _ := writeStack(t)
+	hs.Ingest.Refresh = func(context.Context) error { return errors.New("registry gone") }
+	code, _, body := post(t, hs.Handler(), "/push", strings.Replace(pushBody, `}}`, `}, "allow_registry_cache": false}`, 1))
+	if code != 503 || !strings.Contains(body, "could not be refreshed") {
+		t.Fatalf("got %d %s, want 503 naming the failed refresh", code, body)
 	}
 }

@@ -16,5 +16,5 @@ func newIngest(cfg *config.RepoConfig, reg *registry.Registry, store onlinestore
 		return nil
 	}
 	return &ingest.Service{Snapshot: reg.Current, Store: w, KeyVersion: cfg.EntityKeySerializationVersion,
-		Transformer: svc.Transformer, Offline: newOfflineWriter(cfg)}
+		Transformer: svc.Transformer, Offline: newOfflineWriter(cfg), Refresh: reg.Refresh}
 }

@@ -1,4 +1,8 @@
-package materialize
+// Package typemap holds Feast's type_map rules for the value types beyond
+// scalars and scalar lists (maps, structs, JSON, sets, UUIDs, decimals,
+// nested lists) and their protobuf encoding, shared by materialization
+// (values from Arrow) and the write endpoints (values from JSON requests).
+package typemap
 
 import (
 	"encoding/json"
@@ -17,35 +21,44 @@ import (
 // each is also the number of the Value field that carries it, except the
 // two byte types, which Feast writes as bytes_val).
 const (
-	tMap          core.ValueType = 20
-	tMapList      core.ValueType = 21
-	tBytesSet     core.ValueType = 22
-	tStringSet    core.ValueType = 23
-	tUnixTSSet    core.ValueType = 29
-	tPdfBytes     core.ValueType = 30
-	tImageBytes   core.ValueType = 31
-	tJSON         core.ValueType = 32
-	tJSONList     core.ValueType = 33
-	tStruct       core.ValueType = 34
-	tStructList   core.ValueType = 35
-	tUUID         core.ValueType = 36
-	tTimeUUID     core.ValueType = 37
-	tUUIDList     core.ValueType = 38
-	tTimeUUIDList core.ValueType = 39
-	tUUIDSet      core.ValueType = 40
-	tTimeUUIDSet  core.ValueType = 41
-	tValueList    core.ValueType = 42
-	tValueSet     core.ValueType = 43
-	tDecimal      core.ValueType = 44
-	tDecimalList  core.ValueType = 45
-	tDecimalSet   core.ValueType = 46
+	Map              core.ValueType = 20
+	MapList          core.ValueType = 21
+	BytesSet         core.ValueType = 22
+	StringSet        core.ValueType = 23
+	UnixTimestampSet core.ValueType = 29
+	PdfBytes         core.ValueType = 30
+	ImageBytes       core.ValueType = 31
+	JSON             core.ValueType = 32
+	JSONList         core.ValueType = 33
+	Struct           core.ValueType = 34
+	StructList       core.ValueType = 35
+	UUID             core.ValueType = 36
+	TimeUUID         core.ValueType = 37
+	UUIDList         core.ValueType = 38
+	TimeUUIDList     core.ValueType = 39
+	UUIDSet          core.ValueType = 40
+	TimeUUIDSet      core.ValueType = 41
+	ValueList        core.ValueType = 42
+	ValueSet         core.ValueType = 43
+	Decimal          core.ValueType = 44
+	DecimalList      core.ValueType = 45
+	DecimalSet       core.ValueType = 46
 )
+
+// IsComplex reports whether t is one of the types Complex converts (every
+// declared type past the scalars and scalar lists).
+func IsComplex(t core.ValueType) bool { return t > core.UnixTimestampList && t != core.Null }
+
+// ListFunc converts a list value to a declared scalar list type with the
+// caller's rules for where the value came from (Arrow cells, request
+// columns). Complex uses it for set elements and VALUE_LIST inner lists.
+type ListFunc func(v core.Value, want core.ValueType) (core.Value, error)
 
 // isSet reports whether t is one of the scalar set types (BYTES_SET ..
 // UNIX_TIMESTAMP_SET), whose element type is t − 21.
-func isSet(t core.ValueType) bool { return t >= tBytesSet && t <= tUnixTSSet }
+func isSet(t core.ValueType) bool { return t >= BytesSet && t <= UnixTimestampSet }
 
-// convertComplex handles the declared types beyond scalars and scalar
+// Complex handles the declared types beyond scalars and scalar
 // lists, as type_map._python_value_to_proto_value does for what Arrow gives:
 // UUID, TIME_UUID and DECIMAL keep the string as is; PDF_BYTES and
 // IMAGE_BYTES are bytes; JSON is a string that must parse; MAP, STRUCT and
@@ -56,32 +69,32 @@ func isSet(t core.ValueType) bool { return t >= tBytesSet && t <= tUnixTSSet }
 // Feast writes map entries and set elements in Python hash order, which for
 // strings changes from one process to the next; here they keep the order of
 // the data (first occurrence for sets). Readers get the same map or set.
-func convertComplex(v core.Value, want core.ValueType) (core.Value, error) {
+func Complex(v core.Value, want core.ValueType, list ListFunc) (core.Value, error) {
 	if v.IsNull() {
 		return core.Value{}, nil
 	}
 	switch want {
-	case tUUID, tTimeUUID, tDecimal:
+	case UUID, TimeUUID, Decimal:
 		if v.Type != core.String {
 			return core.Value{}, fmt.Errorf("a %s value cannot be converted to %s", v.Type, want)
 		}
 		return core.Value{Type: want, S: v.S}, nil
-	case tPdfBytes, tImageBytes:
+	case PdfBytes, ImageBytes:
 		if v.Type != core.Bytes {
 			return core.Value{}, fmt.Errorf("a %s value cannot be converted to %s", v.Type, want)
 		}
 		return core.Value{Type: want, S: v.S}, nil
-	case tJSON:
+	case JSON:
 		if v.Type != core.String {
 			return core.Value{}, fmt.Errorf("a %s value cannot be converted to JSON", v.Type)
 		}
 		if !json.Valid([]byte(v.S)) {
 			return core.Value{}, fmt.Errorf("invalid JSON string for JSON type: %.60q", v.S)
 		}
-		return core.Value{Type: tJSON, S: v.S}, nil
-	case tJSONList, tUUIDList, tTimeUUIDList, tDecimalList, tStringSet, tUUIDSet, tTimeUUIDSet, tDecimalSet, tBytesSet:
+		return core.Value{Type: JSON, S: v.S}, nil
+	case JSONList, UUIDList, TimeUUIDList, DecimalList, StringSet, UUIDSet, TimeUUIDSet, DecimalSet, BytesSet:
 		return convertStrings(v, want)
-	case tMap, tStruct:
+	case Map, Struct:
 		m, err := toMap(v)
 		if err != nil {
 			return core.Value{}, err
@@ -91,9 +104,9 @@ func convertComplex(v core.Value, want core.ValueType) (core.Value, error) {
 		}
 		m.Type = want
 		return m, nil
-	case tMapList, tStructList:
+	case MapList, StructList:
 		return toMapList(v, want)
-	case tValueList, tValueSet:
+	case ValueList, ValueSet:
 		if v.Type != offlinestore.NestedListCell {
 			return core.Value{}, fmt.Errorf("a %s value is not a list of lists", v.Type)
 		}
@@ -102,7 +115,7 @@ func convertComplex(v core.Value, want core.ValueType) (core.Value, error) {
 			if inner.IsNull() || len(inner.List) == 0 {
 				continue // Feast stores a null or empty inner list as an empty Value
 			}
-			c, err := convert(inner, inner.Type)
+			c, err := list(inner, inner.Type)
 			if err != nil {
 				return core.Value{}, fmt.Errorf("inner list %d: %w", i, err)
 			}
@@ -114,7 +127,7 @@ func convertComplex(v core.Value, want core.ValueType) (core.Value, error) {
 		if !v.Type.IsList() {
 			return core.Value{}, fmt.Errorf("a %s value is not a list", v.Type)
 		}
-		l, err := convertList(v, want-21+10)
+		l, err := list(v, want-21+10)
 		if err != nil {
 			return core.Value{}, err
 		}
@@ -122,7 +135,7 @@ func convertComplex(v core.Value, want core.ValueType) (core.Value, error) {
 		l.Type = want
 		return l, nil
 	}
-	return core.Value{}, fmt.Errorf("materializing %s values is not supported", want)
+	return core.Value{}, fmt.Errorf("%s values are not supported", want)
 }
 
 // convertStrings converts a list of strings (or bytes, for BYTES_SET).
@@ -131,7 +144,7 @@ func convertStrings(v core.Value, want core.ValueType) (core.Value, error) {
 		return core.Value{}, fmt.Errorf("a %s value is not a list", v.Type)
 	}
 	elem := core.String
-	if want == tBytesSet {
+	if want == BytesSet {
 		elem = core.Bytes
 	}
 	out := make([]core.Value, len(v.List))
@@ -143,13 +156,13 @@ func convertStrings(v core.Value, want core.ValueType) (core.Value, error) {
 		if e.Type != core.String && e.Type != core.Bytes {
 			return core.Value{}, fmt.Errorf("list element %d: a %s value is not a string", i, e.Type)
 		}
-		if want == tJSONList && !json.Valid([]byte(e.S)) {
+		if want == JSONList && !json.Valid([]byte(e.S)) {
 			return core.Value{}, fmt.Errorf("invalid JSON string in JSON_LIST: %.60q", e.S)
 		}
 		out[i] = core.Value{Type: elem, S: e.S}
 	}
 	switch want {
-	case tStringSet, tUUIDSet, tTimeUUIDSet, tDecimalSet, tBytesSet:
+	case StringSet, UUIDSet, TimeUUIDSet, DecimalSet, BytesSet:
 		out = distinct(out)
 	}
 	return core.Value{Type: want, List: out}, nil
@@ -183,7 +196,7 @@ func toMap(v core.Value) (core.Value, error) {
 		if err != nil {
 			return core.Value{}, err
 		}
-		if parsed.Type != tMap {
+		if parsed.Type != Map {
 			return core.Value{}, fmt.Errorf("expected dict for MAP type, got %s", jsonKind(parsed))
 		}
 		return parsed, nil
@@ -196,7 +209,7 @@ func toMap(v core.Value) (core.Value, error) {
 			}
 			kv[i], kv[i+1] = v.List[i], val
 		}
-		return core.Value{Type: tMap, List: kv}, nil
+		return core.Value{Type: Map, List: kv}, nil
 	}
 	return core.Value{}, fmt.Errorf("a %s value is not a map", v.Type)
 }
@@ -209,10 +222,12 @@ func toMapList(v core.Value, want core.ValueType) (core.Value, error) {
 		if err != nil {
 			return core.Value{}, err
 		}
-		if parsed.Type != tMapList && parsed.Type != jsonEmptyList {
+		if parsed.Type != MapList && parsed.Type != jsonEmptyList {
 			return core.Value{}, fmt.Errorf("expected list for %s type, got %s", want, jsonKind(parsed))
 		}
 		items = parsed.List
+	case MapList: // already parsed from JSON text (a list of dicts inside a map)
+		items = v.List
 	case offlinestore.StructListCell:
 		for _, s := range v.List {
 			m, err := toMap(s)
@@ -225,7 +240,7 @@ func toMapList(v core.Value, want core.ValueType) (core.Value, error) {
 		return core.Value{}, fmt.Errorf("a %s value is not a list of maps", v.Type)
 	}
 	for _, it := range items {
-		if it.Type != tMap {
+		if it.Type != Map {
 			return core.Value{}, fmt.Errorf("a map list can only contain dictionaries, got %s", jsonKind(it))
 		}
 	}
@@ -245,10 +260,10 @@ func inferValue(v core.Value) (core.Value, error) {
 		return core.DoubleValue(v.F), nil
 	case v.Type == offlinestore.StructCell:
 		return toMap(v)
-	case v.Type == tMap:
+	case v.Type == Map:
 		return v, nil
-	case v.Type == tMapList || v.Type == offlinestore.StructListCell:
-		return toMapList(v, tMapList)
+	case v.Type == MapList || v.Type == offlinestore.StructListCell:
+		return toMapList(v, MapList)
 	case v.Type == jsonEmptyList:
 		return core.Value{}, fmt.Errorf("couldn't infer value type from empty value")
 	case v.Type.IsList():
@@ -386,8 +401,8 @@ func fromJSON(x any) (core.Value, error) {
 			}
 			out[i] = v
 		}
-		if out[0].Type == tMap {
-			return core.Value{Type: tMapList, List: out}, nil
+		if out[0].Type == Map {
+			return core.Value{Type: MapList, List: out}, nil
 		}
 		return inferValue(core.Value{Type: core.StringList, List: out})
 	case orderedObject:
@@ -406,16 +421,16 @@ func fromJSON(x any) (core.Value, error) {
 			}
 			kv = append(kv, core.StringValue(e.key), v)
 		}
-		return core.Value{Type: tMap, List: kv}, nil
+		return core.Value{Type: Map, List: kv}, nil
 	}
 	return core.Value{}, fmt.Errorf("unexpected JSON value %T", x)
 }
 
 func jsonKind(v core.Value) string {
 	switch v.Type {
-	case tMap:
+	case Map:
 		return "dict"
-	case tMapList, jsonEmptyList:
+	case MapList, jsonEmptyList:
 		return "list"
 	case core.String:
 		return "str"
@@ -432,19 +447,19 @@ func jsonKind(v core.Value) string {
 	return "NoneType"
 }
 
-// appendValue serializes a converted Value as Python's protobuf does:
+// AppendValue serializes a converted Value as Python's protobuf does:
 // core.AppendValueProto for scalars and scalar lists, the wrappers of the
 // types above for the rest. Map entries always carry key and value, as
 // upb writes them.
-func appendValue(dst []byte, v core.Value) []byte {
+func AppendValue(dst []byte, v core.Value) []byte {
 	t := v.Type
 	switch {
 	case t <= core.UnixTimestampList || t == core.Null:
 		return core.AppendValueProto(dst, v)
-	case t == tPdfBytes || t == tImageBytes: // bytes_val
+	case t == PdfBytes || t == ImageBytes: // bytes_val
 		dst = protowire.AppendTag(dst, 1, protowire.BytesType)
 		return protowire.AppendString(dst, v.S)
-	case t == tUUID || t == tTimeUUID || t == tDecimal || t == tJSON:
+	case t == UUID || t == TimeUUID || t == Decimal || t == JSON:
 		dst = protowire.AppendTag(dst, protowire.Number(t), protowire.BytesType)
 		return protowire.AppendString(dst, v.S)
 	}
@@ -455,17 +470,17 @@ func appendValue(dst []byte, v core.Value) []byte {
 		l := core.AppendValueProto(nil, core.Value{Type: t - 21 + 10, List: v.List})
 		_, _, n := protowire.ConsumeTag(l)
 		body, _ = protowire.ConsumeBytes(l[n:])
-	case t == tMap || t == tStruct:
+	case t == Map || t == Struct:
 		body = appendMapBody(nil, v.List)
-	case t == tMapList || t == tStructList:
+	case t == MapList || t == StructList:
 		for _, m := range v.List {
 			body = protowire.AppendTag(body, 1, protowire.BytesType)
 			body = protowire.AppendBytes(body, appendMapBody(nil, m.List))
 		}
-	case t == tValueList || t == tValueSet:
+	case t == ValueList || t == ValueSet:
 		for _, e := range v.List {
 			body = protowire.AppendTag(body, 1, protowire.BytesType)
-			body = protowire.AppendBytes(body, appendValue(nil, e))
+			body = protowire.AppendBytes(body, AppendValue(nil, e))
 		}
 	default: // lists and sets of strings or bytes
 		for _, e := range v.List {
@@ -483,7 +498,7 @@ func appendMapBody(dst []byte, kv []core.Value) []byte {
 		entry := protowire.AppendTag(nil, 1, protowire.BytesType)
 		entry = protowire.AppendString(entry, kv[i].S)
 		entry = protowire.AppendTag(entry, 2, protowire.BytesType)
-		entry = protowire.AppendBytes(entry, appendValue(nil, kv[i+1]))
+		entry = protowire.AppendBytes(entry, AppendValue(nil, kv[i+1]))
 		dst = protowire.AppendTag(dst, 1, protowire.BytesType)
 		dst = protowire.AppendBytes(dst, entry)
 	}
