@@ -199,6 +199,8 @@ class Case:
     raw: bool = False
     method: str = "POST"
     headers: Optional[Dict[str, str]] = None  # None: Content-Type: application/json
+    # expect "refused" only: text our error message must contain (e.g. the missing key).
+    error_has: str = ""
 
     @property
     def payload(self) -> Optional[bytes]:
@@ -237,9 +239,17 @@ class Case:
             doc["path"] = self.path
         if self.headers is not None:
             doc["headers"] = self.headers
+        if self.expect == "refused":
+            doc["expect"] = self.expect
         doc["status"] = answer.status
         doc["body"] = body
         return doc
+
+
+# "same": Feast answers 200 and ours must equal it. "client_error": Feast answers 4xx/5xx
+# (policy (c)). "refused": Feast answers 200, but the request is a client mistake that ours
+# refuses with 400 in Feast's error shape (a deliberate difference, docs/compatibility.md).
+EXPECTATIONS = ("same", "client_error", "refused")
 
 
 def load_cases(cases_dir: Path = CASES_DIR) -> List[Case]:
@@ -248,16 +258,18 @@ def load_cases(cases_dir: Path = CASES_DIR) -> List[Case]:
         d = json.loads(p.read_text())
         if d.get("name") != p.stem:
             raise HarnessError(f"{p}: name {d.get('name')!r} must equal the file name")
-        unknown = set(d) - {"name", "description", "path", "method", "headers", "body", "expect"}
+        unknown = set(d) - {"name", "description", "path", "method", "headers", "body", "expect", "error_has"}
         if unknown:
             raise HarnessError(f"{p}: unknown keys {sorted(unknown)}")
-        if d.get("expect") not in ("same", "client_error"):
-            raise HarnessError(f"{p}: expect must be 'same' or 'client_error'")
+        if d.get("expect") not in EXPECTATIONS:
+            raise HarnessError(f"{p}: expect must be one of {EXPECTATIONS}")
+        if "error_has" in d and d["expect"] != "refused":
+            raise HarnessError(f"{p}: error_has is only for expect 'refused'")
         body = d["body"]
         cases.append(Case(
             name=d["name"], path=d.get("path", "/get-online-features"), body=body,
             expect=d["expect"], description=d.get("description", ""), raw=isinstance(body, str),
-            method=d.get("method", "POST"), headers=d.get("headers"),
+            method=d.get("method", "POST"), headers=d.get("headers"), error_has=d.get("error_has", ""),
         ))
     return cases
 
@@ -481,6 +493,33 @@ def _normalise_error_object(obj: Any) -> Any:
     out = dict(obj)
     out["message"] = re.sub(r"\[([^\]]*)\]", sort_list, str(obj.get("message", "")), count=1)
     return out
+
+
+def check_feast_expectation(case: Case, feast: Answer) -> None:
+    """A case's expect must describe Feast's own answer, else the case file is wrong."""
+    if case.expect in ("same", "refused"):
+        assert feast.status == 200, (
+            f"case {case.name} expects a 200 from Feast but Feast answered {feast.for_report()}: fix the case file"
+        )
+    else:
+        assert feast.status >= 400, (
+            f"case {case.name} expects a client error but Feast answered {feast.for_report()}: fix the case file"
+        )
+
+
+def compare_refused(case: Case, actual: Answer) -> List[str]:
+    """expect "refused": ours answers 400 in Feast's error shape, naming what is wrong."""
+    diffs = []
+    if actual.status != 400:
+        diffs.append(f"status: expected 400 (a deliberate refusal), got {actual.status}")
+    obj, why = feast_error_object(actual.text)
+    if why:
+        diffs.append("error body is not Feast's error shape: " + why)
+    elif case.error_has not in obj["message"]:
+        diffs.append(f"error message does not contain {case.error_has!r}: {obj['message']!r}")
+    if actual.media_type != "application/json":
+        diffs.append(f"content-type: expected application/json, got {actual.content_type!r}")
+    return diffs
 
 
 def compare_error(expected: Answer, actual: Answer, policy: bool = True) -> List[str]:

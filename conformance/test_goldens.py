@@ -2,6 +2,7 @@
 
 Layout (server/testdata/golden/):
   <variant>/<case>.json   {"request": <body as in the case>, "status": N, "body": <parsed JSON or raw text>}
+                          ("expect": "refused" when ours deliberately answers 400 to Feast's 200)
   sqlite/repo/            feature_store.yaml, data/registry.db, data/online.db as Feast produced them
 
 With UPDATE_GOLDEN=1 the files are (re)written from Feast's answers. Without it, every
@@ -39,7 +40,7 @@ def test_golden(stack, case, feast_answers):
     assert path.exists(), f"missing golden {path.relative_to(harness.ROOT)}; {HOW_TO_UPDATE}"
     golden = json.loads(path.read_text())
     diffs = []
-    for k in ("request", "method", "path", "headers"):
+    for k in ("request", "method", "path", "headers", "expect"):
         if not harness.same_json(golden.get(k), doc.get(k)):
             diffs.append(f"the case's {k} changed since the golden was written")
     if golden.get("status") != doc["status"]:

@@ -186,7 +186,10 @@ def test_grpc_same_answer_as_feast_http(stack, ours, grpc_stub, case, feast_answ
         pytest.xfail(f"our server answers UNIMPLEMENTED for {case.name}: {err.details()[:300]}")
 
     where = f"case {case.name}: {case.description}\nrequest (proto): {req}\nFeast (HTTP): {feast.for_report()}\nours: {got}"
-    if feast.status == 200:
+    if case.expect == "refused":
+        assert err is not None and err.code() == grpc.StatusCode.INVALID_ARGUMENT, where + "\nexpected INVALID_ARGUMENT"
+        assert case.error_has in err.details(), where + f"\nthe error does not name {case.error_has!r}"
+    elif feast.status == 200:
         assert err is None, where
         ok, expected = feast.parsed()
         groups = harness.column_groups(case.json_body, stack.services)

@@ -69,6 +69,11 @@ READ_REQUESTS = [
         "features": ["pipeline_team_stats:ownership_score", "pipeline_team_stats:handoffs"],
         "entity_rows": [{"pipeline_id": p, "team_id": t} for p in range(1, 11) for t in ["platform", "data", "ml", "web"]],
     },
+    {
+        "features": ["runner_pipeline_stats:queue_seconds", "runner_pipeline_stats:runs",
+                     "runner_pipeline_stats:last_result"],
+        "entity_rows": [{"runner_id": r, "pipeline_id": p} for r in range(1, 5) for p in range(1, 6)],
+    },
 ]
 
 # Run by the venv's Python with TZ=UTC: Feast's SDK reads a repo's online store.

@@ -109,6 +109,32 @@ WRITES: List[Tuple[str, Dict[str, Any]]] = [
             "handoffs": [4, 5],
         },
     }),
+    # Composite key of two INT64s: (9001, 9002) and (9002, 9001) are different rows.
+    ("/push", {
+        "push_source_name": "runner_pipeline_push",
+        "df": {
+            "runner_id": [9001, 9002, 9003],
+            "pipeline_id": [9002, 9001, 9001],
+            "event_timestamp": [TS1, TS1, TS2],
+            "created": [TS1, TS1, TS2],
+            "queue_seconds": [1.5, 2.75, None],
+            "runs": [3, 4, 5],
+            "last_result": ["passed", None, "failed"],
+        },
+    }),
+    # Key columns in the other order; rewrites (9001, 9002) with a newer event time.
+    ("/write-to-online-store", {
+        "feature_view_name": "runner_pipeline_stats",
+        "df": {
+            "pipeline_id": [9002, 9003],
+            "runner_id": [9001, 9001],
+            "event_timestamp": [TS2, TS2],
+            "created": [TS2, TS2],
+            "queue_seconds": [9.25, 0.5],
+            "runs": [30, 1],
+            "last_result": ["flaky", "passed"],
+        },
+    }),
     ("/write-to-online-store", {
         "feature_view_name": "team_stats",
         "allow_registry_cache": True,
@@ -139,6 +165,9 @@ BAD_WRITES: List[Tuple[str, str, Dict[str, Any]]] = [
     ("unknown view", "/write-to-online-store", {"feature_view_name": "nope", "df": {"pipeline_id": [1]}}),
     ("missing join key", "/write-to-online-store", {"feature_view_name": "team_stats", "df": {
         "event_timestamp": [TS1], "created": [TS1], "team_size": [1], "budget_utilization": [0.5], "on_call": ["x"]}}),
+    ("one of two join keys missing", "/push", {"push_source_name": "runner_pipeline_push", "df": {
+        "runner_id": [9009], "event_timestamp": [TS1], "created": [TS1], "queue_seconds": [1.0], "runs": [1],
+        "last_result": ["x"]}}),
     ("unparseable timestamp", "/write-to-online-store", {"feature_view_name": "team_stats", "df": {
         "team_id": ["team_z"], "event_timestamp": ["not a time"], "created": [TS1], "team_size": [1],
         "budget_utilization": [0.5], "on_call": ["x"]}}),
@@ -160,6 +189,8 @@ READS: List[Tuple[List[str], Dict[str, List[Any]]]] = [
      {"pipeline_id": [9001, 9002]}),
     (["pipeline_team_stats:ownership_score", "pipeline_team_stats:handoffs"],
      {"pipeline_id": [9001, 9002], "team_id": ["team_a", "team_b"]}),
+    (["runner_pipeline_stats:queue_seconds", "runner_pipeline_stats:runs", "runner_pipeline_stats:last_result"],
+     {"runner_id": [9001, 9002, 9003, 9001, 9002], "pipeline_id": [9002, 9001, 9001, 9003, 9002]}),
     (["team_stats:team_size", "team_stats:budget_utilization", "team_stats:on_call"], {"team_id": ["team_a", "team_z"]}),
     (["pipeline_latency:execution_ms", "pipeline_latency:queue_wait_ms"], {"pipeline_id": [9001, 9003]}),
 ]

@@ -2,11 +2,11 @@
 
 A CI/CD pipeline-monitoring service: pipelines (INT64 ids) are owned by teams
 (STRING ids); we keep per-pipeline run statistics, run history, per-team and
-per-(pipeline, team) statistics, platform-wide (entityless) statistics, and two
+per-(pipeline, team) and per-(runner, pipeline) statistics, platform-wide (entityless) statistics, and two
 on-demand transformations computed at request time.
 
 The set deliberately covers what a drop-in feature server has to get right:
-every scalar type, arrays, UnixTimestamp, a push source, a composite-key view,
+every scalar type, arrays, UnixTimestamp, push sources, composite-key views,
 an entityless view, field mapping, projections with an alias and a join-key
 map, and python- and pandas-mode on-demand feature views.
 """
@@ -54,6 +54,13 @@ team = Entity(
     description="The team owning pipelines.",
 )
 
+runner = Entity(
+    name="runner",
+    join_keys=["runner_id"],
+    value_type=ValueType.INT64,
+    description="A CI runner machine that executes pipeline jobs.",
+)
+
 # ---------------------------------------------------------------------------
 # Sources (paths are relative to this directory, i.e. the repo root)
 
@@ -88,6 +95,18 @@ pipeline_team_stats_source = FileSource(
     path="data/pipeline_team_stats.parquet",
     timestamp_field="event_timestamp",
     created_timestamp_column="created",
+)
+
+runner_pipeline_stats_source = FileSource(
+    name="runner_pipeline_stats_source",
+    path="data/runner_pipeline_stats.parquet",
+    timestamp_field="event_timestamp",
+    created_timestamp_column="created",
+)
+
+runner_pipeline_push = PushSource(
+    name="runner_pipeline_push",
+    batch_source=runner_pipeline_stats_source,
 )
 
 platform_stats_source = FileSource(
@@ -170,6 +189,23 @@ pipeline_team_stats = FeatureView(
     ],
     online=True,
     source=pipeline_team_stats_source,
+)
+
+# Composite key of two INT64 join keys, declared in the opposite order of their
+# names (Feast serializes a key's parts sorted by join-key name): swapping the
+# two values is a different, existing row, e.g. (runner 1, pipeline 2) and
+# (runner 2, pipeline 1). Several rows per pair, spread over the week.
+runner_pipeline_stats = FeatureView(
+    name="runner_pipeline_stats",
+    entities=[runner, pipeline],
+    ttl=timedelta(days=30),
+    schema=[
+        Field(name="queue_seconds", dtype=Float64),
+        Field(name="runs", dtype=Int64),
+        Field(name="last_result", dtype=String),
+    ],
+    online=True,
+    source=runner_pipeline_push,
 )
 
 # No entities: one row for the whole platform (Feast keys it by "__dummy").
@@ -284,6 +320,15 @@ pipeline_aliased = FeatureService(
     features=[
         pipeline_stats.with_name("ps")[["avg_execution_time", "last_status", "is_active"]],
         team_stats.with_join_key_map({"team_id": "owner_team"}),
+    ],
+)
+
+# A composite key with one join key renamed: the request names the upstream
+# pipeline "upstream_pipeline_id".
+runner_upstream = FeatureService(
+    name="runner_upstream",
+    features=[
+        runner_pipeline_stats.with_join_key_map({"pipeline_id": "upstream_pipeline_id"})[["runs", "last_result"]],
     ],
 )
 

@@ -21,6 +21,11 @@ Deliberate oddities, so that tests cover them:
     timestamps (.123456 and .250). Feast's SQLite store truncates them to whole
     seconds; stores that keep a protobuf Timestamp (Redis) do not.
   * team "ml": latest team_stats row has a null on_call.
+  * runner_pipeline_stats: (runner, pipeline) pairs (1,1) (1,2) (2,1) (2,3) (3,2)
+    (3,4) exist, four rows each over the week; (1,2) and (2,1) are both present,
+    so swapped key values read another row; pair (2,3): two rows share the
+    latest event timestamp, the later `created` (runs + 100, "cancelled") wins;
+    pair (3,4): latest last_result is null. (3,2) exists but (2,2) does not.
   * pipeline ids 1..10 exist; 999 never exists (use it for "unknown entity").
 """
 
@@ -218,6 +223,50 @@ def pipeline_team_stats(rng: random.Random) -> None:
     write("pipeline_team_stats.parquet", rows, schema)
 
 
+# (runner_id, pipeline_id) pairs of runner_pipeline_stats: both orders of (1, 2)
+# and of (2, 3), so a key with its two values swapped is another row.
+RUNNER_PIPELINES = [(1, 1), (1, 2), (2, 1), (2, 3), (3, 2), (3, 4)]
+RESULTS = ["passed", "failed", "flaky"]
+
+
+def runner_pipeline_stats(rng: random.Random) -> None:
+    rows = []
+    for runner, pid in RUNNER_PIPELINES:
+        # Four rows per pair over the week, at pair-specific times (for
+        # point-in-time joins later).
+        for day in (0, 2, 4, 6):
+            event = ts(day, hour=3 * runner, minute=7 * pid)
+            rows.append(
+                {
+                    "runner_id": runner,
+                    "pipeline_id": pid,
+                    "queue_seconds": round(rng.uniform(0.5, 300.0), 2),
+                    "runs": rng.randint(1, 40),
+                    "last_result": rng.choice(RESULTS),
+                    "event_timestamp": event,
+                    "created": event,
+                }
+            )
+    last = {(r["runner_id"], r["pipeline_id"]): r for r in rows}
+    last[(3, 4)]["last_result"] = None
+    # Same event timestamp, created later: this row must win for (2, 3).
+    dup = dict(last[(2, 3)])
+    dup.update(runs=last[(2, 3)]["runs"] + 100, last_result="cancelled", created=dup["created"] + timedelta(minutes=30))
+    rows.append(dup)
+    schema = pa.schema(
+        [
+            ("runner_id", pa.int64()),
+            ("pipeline_id", pa.int64()),
+            ("queue_seconds", pa.float64()),
+            ("runs", pa.int64()),
+            ("last_result", pa.string()),
+            ("event_timestamp", TS),
+            ("created", TS),
+        ]
+    )
+    write("runner_pipeline_stats.parquet", rows, schema)
+
+
 def platform_stats(rng: random.Random) -> None:
     rows = []
     for day in range(DAYS):
@@ -281,7 +330,8 @@ def main() -> None:
     os.makedirs(DATA_DIR, exist_ok=True)
     # One generator per file, so changing one table does not reshuffle the others.
     for i, gen in enumerate(
-        [pipeline_stats, pipeline_history, team_stats, pipeline_team_stats, platform_stats, pipeline_latency]
+        [pipeline_stats, pipeline_history, team_stats, pipeline_team_stats, platform_stats, pipeline_latency,
+         runner_pipeline_stats]
     ):
         gen(random.Random(SEED + i))
 

@@ -174,8 +174,8 @@ func TestSQLiteMatchesFeast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Views) != 6 || res.Rows != 48 {
-		t.Errorf("result %+v, want 6 views and 48 rows", res)
+	if len(res.Views) != 7 || res.Rows != 54 {
+		t.Errorf("result %+v, want 7 views and 54 rows", res)
 	}
 	compareRows(t, sqliteRows(t, filepath.Join(golden, "data", "online.db")), sqliteRows(t, filepath.Join(repo, "data", "online.db")))
 

@@ -215,6 +215,14 @@ func (s *Service) GetOnlineFeatures(ctx context.Context, req *Request) (*core.On
 				"Missing join key values for keys: %s. No values provided for keys: %s. Provided join_key_values: %s",
 				pyList(missingKeys(p.expectedKeys, keyCols, g)), pyList(p.expectedKeys), pyList(keyColNames(keyCols)))
 		}
+		if len(parts) < len(g.tableJoinKeys) {
+			// A composite key given in part: Feast 0.67 reads a key made
+			// of the parts given, which no row has, and answers NOT_FOUND;
+			// it is the caller's mistake, so it is refused.
+			return nil, core.Errorf(core.KindInvalidArgument, "KeyError",
+				"Missing join key values for keys: %s. Feature view %s is keyed by %s: every entity row needs a value for each. Provided join_key_values: %s",
+				pyList(missingParts(g, parts)), g.nameToUse, pyList(g.keyNames), pyList(keyColNames(keyCols)))
+		}
 		// Sort key parts by join-key name once; the column order follows
 		// (insertion sort: there are one or two parts).
 		for i := 1; i < len(parts); i++ {
@@ -488,6 +496,22 @@ func missingKeys(expected []string, cols []keyCol, g *group) []string {
 		}
 		if !found {
 			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// missingParts lists the request columns of g's key that parts (the key
+// columns the request gave, by join key) lacks.
+func missingParts(g *group, parts []onlinestore.KeyPart) []string {
+	var out []string
+	for _, name := range g.keyNames {
+		found := false
+		for _, pt := range parts {
+			found = found || pt.Name == g.keyOfName[name]
+		}
+		if !found {
+			out = append(out, name)
 		}
 	}
 	return out

@@ -50,6 +50,11 @@ type group struct {
 	tableJoinKeys map[string]bool
 	// aliasToJoinKey inverts the projection's join_key_map.
 	aliasToJoinKey map[string]string
+	// keyNames are the request columns the view's rows are keyed by (the
+	// join key, or its join_key_map alias), sorted, and keyOfName the join
+	// key each fills: a composite key needs every one of them.
+	keyNames  []string
+	keyOfName map[string]string
 }
 
 type odfvGroup struct {
@@ -397,6 +402,18 @@ func buildPlan(s *registry.Snapshot, refs []string, service string, fullNames bo
 				g.tableJoinKeys[jk] = true
 			}
 		}
+		g.keyOfName = make(map[string]string, len(g.tableJoinKeys))
+		for jk := range g.tableJoinKeys {
+			name := jk
+			for alias, real := range g.aliasToJoinKey {
+				if real == jk {
+					name = alias
+				}
+			}
+			g.keyNames = append(g.keyNames, name)
+			g.keyOfName[name] = jk
+		}
+		sort.Strings(g.keyNames)
 		for _, f := range g.features {
 			out := f.Name
 			if fullNames {

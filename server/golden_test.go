@@ -94,6 +94,7 @@ func goldenSQLite(t *testing.T, do func(t *testing.T, req *http.Request) (int, [
 				Method  string             `json:"method"`
 				Path    string             `json:"path"`
 				Headers *map[string]string `json:"headers"`
+				Expect  string             `json:"expect"`
 				Status  int                `json:"status"`
 				Body    json.RawMessage    `json:"body"`
 			}
@@ -134,6 +135,13 @@ func goldenSQLite(t *testing.T, do func(t *testing.T, req *http.Request) (int, [
 				t.Skipf("on-demand feature views are not served yet (issue 4): %s", got)
 			}
 			switch {
+			case g.Expect == "refused":
+				// Feast answers 200; we refuse the client mistake
+				// (docs/compatibility.md, deliberate differences).
+				if code != http.StatusBadRequest {
+					t.Fatalf("Feast answers %d but this request is refused here: want 400, got %d %s", g.Status, code, got)
+				}
+				checkFeastErrorShape(t, got)
 			case g.Status == 200:
 				if code != 200 {
 					t.Fatalf("status %d, want 200; body %s", code, got)

@@ -56,9 +56,9 @@ func TestMaterializeCommand(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	for _, want := range []string{
-		"Materializing 6 feature views from 2025-01-01 00:00:00+00:00 to 2025-01-08 00:00:00+00:00 into the sqlite online store.",
+		"Materializing 7 feature views from 2025-01-01 00:00:00+00:00 to 2025-01-08 00:00:00+00:00 into the sqlite online store.",
 		"pipeline_stats:\n  10 rows in",
-		"Materialized 6 feature views, 48 rows (196 feature values) in ",
+		"Materialized 7 feature views, 54 rows (214 feature values) in ",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
