@@ -89,6 +89,8 @@ type serveFlags struct {
 	port, grpcPort       int
 	registryTTL          int
 	maxBody              int64
+	maxInFlightBody      int64
+	drainTimeout         time.Duration
 }
 
 // serveGCPercent is the collector's GOGC for `serve` when the environment
@@ -129,6 +131,10 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 		fs.StringVar(&f.cert, n, "", "TLS certificate file")
 	}
 	fs.Int64Var(&f.maxBody, "max-body-bytes", server.DefaultMaxBody, "request body limit")
+	fs.Int64Var(&f.maxInFlightBody, "max-in-flight-body-bytes", server.DefaultMaxInFlightBody,
+		"bound on the bytes of request bodies held at once; past it a request gets 503 with Retry-After")
+	fs.DurationVar(&f.drainTimeout, "drain-timeout", defaultDrainTimeout,
+		"on SIGTERM, how long requests already sent may take to finish before their connections are closed")
 	odfvExec := fs.String("odfv-execution", "auto", "on-demand feature views: auto (native when possible), native, or delegate (always the transformation service)")
 	fillEmpty := fs.Bool("materialize-if-empty", true, "fill an empty SQLite online store from the offline sources at start")
 	// Accepted for compatibility with `feast serve`; they tune Python
@@ -154,6 +160,12 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	}
 	if (f.key == "") != (f.cert == "") {
 		return errors.New("--key and --cert must be given together")
+	}
+	if f.maxInFlightBody < f.maxBody {
+		return fmt.Errorf("--max-in-flight-body-bytes %d: must be at least --max-body-bytes (%d), or no body of that size is ever served", f.maxInFlightBody, f.maxBody)
+	}
+	if f.drainTimeout < 0 {
+		return fmt.Errorf("--drain-timeout %v: must not be negative", f.drainTimeout)
 	}
 
 	cfg, err := config.Load(repo, yamlPath)
@@ -195,7 +207,8 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 		Project: cfg.Project, Execution: exec, Log: log})
 	defer odfvs.Close()
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion, Transformer: odfvs}
-	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, Log: log, Ingest: newIngest(cfg, reg, store, svc)}
+	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, MaxInFlightBody: f.maxInFlightBody, Log: log,
+		Ingest: newIngest(cfg, reg, store, svc)}
 	h.Materialize = server.NewMaterializer(newMaterializer(cfg, reg, store, log))
 	defer h.Materialize.Close()
 	var metricsSrv *http.Server
@@ -280,17 +293,57 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	case runErr = <-errc:
 	}
 	cancel()
-	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
-	defer done()
-	_ = httpSrv.ShutdownWithContext(shutdownCtx)
-	if metricsSrv != nil {
-		_ = metricsSrv.Shutdown(shutdownCtx)
-	}
-	if grpcSrv != nil {
-		grpcSrv.GracefulStop()
-	}
+	drain(f.drainTimeout, httpSrv, grpcSrv, metricsSrv, log)
 	wg.Wait()
 	return runErr
+}
+
+// defaultDrainTimeout is --drain-timeout's default, well inside the 30 s
+// Kubernetes leaves a pod between SIGTERM and SIGKILL, so that the drain
+// ends before the kill.
+const defaultDrainTimeout = 10 * time.Second
+
+// drain stops the servers together: they stop accepting, the requests
+// already sent finish (for at most timeout), then every connection is
+// closed. A request cut by the timeout is logged, not an error: the
+// process stops as asked.
+func drain(timeout time.Duration, httpSrv *server.FastServer, grpcSrv *grpc.Server, metricsSrv *http.Server, log *slog.Logger) {
+	ctx, done := context.WithTimeout(context.Background(), timeout)
+	defer done()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := httpSrv.Drain(ctx); err != nil {
+			log.Warn("HTTP requests cut by --drain-timeout", "timeout", timeout, "err", err)
+		}
+	}()
+	if grpcSrv != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stopped := make(chan struct{})
+			go func() {
+				grpcSrv.GracefulStop()
+				close(stopped)
+			}()
+			select {
+			case <-stopped:
+			case <-ctx.Done():
+				log.Warn("gRPC calls cut by --drain-timeout", "timeout", timeout)
+				grpcSrv.Stop()
+				<-stopped
+			}
+		}()
+	}
+	if metricsSrv != nil {
+		// Scraped last, the metrics count the drained requests.
+		wg.Wait()
+		if err := metricsSrv.Shutdown(ctx); err != nil {
+			_ = metricsSrv.Close()
+		}
+	}
+	wg.Wait()
 }
 
 // openStore builds the online store named by the configuration.
