@@ -323,9 +323,7 @@ func (h *HTTP) fastOnlineFeatures(ctx *fasthttp.RequestCtx) {
 	} else {
 		old := ctx.Response.SwapBody(answer)
 		*out = old[:0]
-		if cap(old) <= maxPooledBuffer {
-			bufPool.Put(out)
-		}
+		bufPool.Put(out)
 	}
 	if h.Metrics != nil {
 		h.Metrics.observe(onlinePath, status, start)

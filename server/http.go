@@ -4,6 +4,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -159,7 +160,18 @@ func (h *HTTP) setDefaults() {
 	}
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+var bufPool = bytesPool{sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}}
+
+// bytesPool is a pool of byte buffers that keeps none over
+// maxPooledBuffer: a burst of large bodies leaves no large buffers behind.
+type bytesPool struct{ sync.Pool }
+
+// Put keeps b for reuse unless it is large.
+func (p *bytesPool) Put(b *[]byte) {
+	if cap(*b) <= maxPooledBuffer {
+		p.Pool.Put(b)
+	}
+}
 
 // readBody reads at most MaxBody bytes into a pooled buffer.
 func (h *HTTP) readBody(r *http.Request) (*[]byte, error) {
@@ -168,6 +180,11 @@ func (h *HTTP) readBody(r *http.Request) (*[]byte, error) {
 	}
 	bp := bufPool.Get().(*[]byte)
 	buf := (*bp)[:0]
+	if n := r.ContentLength; n > int64(cap(buf)) {
+		// Room for the whole body and the read that sees its end, so
+		// that it is not grown by doubling.
+		buf = make([]byte, 0, n+bytes.MinRead)
+	}
 	lr := io.LimitReader(r.Body, h.MaxBody+1)
 	for {
 		if len(buf) == cap(buf) {
@@ -212,9 +229,7 @@ func (h *HTTP) getOnlineFeatures(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(status)
 	_, _ = w.Write(answer)
 	*out = answer
-	if cap(answer) <= 1<<20 {
-		bufPool.Put(out)
-	}
+	bufPool.Put(out)
 }
 
 // onlineFeatures answers one /get-online-features body, whichever server
