@@ -189,9 +189,9 @@ func (s *FastServer) open() int {
 
 // admitBody reads the request's body once its bytes fit the in-flight
 // budget, and returns the function that gives them back. A body over the
-// budget is answered 503 with Retry-After, one over MaxBody 413, both in
-// Feast's error shape; ok is then false and the connection closes (its
-// unread body is not read). A large body is read into a buffer of its
+// budget is answered 503 with Retry-After (its body read and dropped),
+// one over MaxBody 413 (its body not read), both in Feast's error shape;
+// ok is then false and the connection closes. A large body is read into a buffer of its
 // own, which no pool keeps.
 func (s *FastServer) admitBody(ctx *fasthttp.RequestCtx) (release func(), ok bool) {
 	h := s.h
@@ -208,6 +208,10 @@ func (s *FastServer) admitBody(ctx *fasthttp.RequestCtx) (release func(), ok boo
 		reserve = h.MaxBody // the length is known only once read
 	}
 	if !s.bodies.acquire(reserve) {
+		// The body is read and dropped, holding nothing: closing with it
+		// unread would reset the connection, and the client, still
+		// writing, would lose the answer.
+		_, _ = io.Copy(io.Discard, io.LimitReader(ctx.RequestBodyStream(), h.MaxBody))
 		ctx.Response.Header.Set("Retry-After", retryAfterSeconds)
 		s.refuse(ctx, core.Errorf(core.KindUnavailable, "FeastError",
 			"the server is reading %d bytes of request bodies, its limit; retry later", h.MaxInFlightBody))
