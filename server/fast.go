@@ -1,11 +1,15 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"runtime/debug"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -34,31 +38,265 @@ const onlinePath = "/get-online-features"
 // buffer); more gets 431.
 const maxHeaderBytes = 64 << 10
 
+// maxPooledBuffer is the largest buffer kept for reuse (in our pools or
+// in a connection's body buffer) once a request is done: an idle
+// connection or pool then holds at most this much, and a burst of large
+// requests leaves nothing large behind.
+const maxPooledBuffer = 1 << 20
+
+// drainGrace is how long Drain keeps serving requests that arrive on open
+// keep-alive connections before it closes the idle ones: a request a
+// client wrote just before the shutdown began reaches the server within
+// it, and is answered (with Connection: close) instead of being cut.
+const drainGrace = 250 * time.Millisecond
+
+// FastServer is the fasthttp server of an HTTP's routes, with the two
+// things fasthttp lacks: a bound on the request bodies held in memory at
+// once, and a drain that lets requests already sent finish.
+type FastServer struct {
+	*fasthttp.Server
+	h      *HTTP
+	bodies byteBudget
+	// draining makes every answer close its connection.
+	draining atomic.Bool
+
+	mu    sync.Mutex
+	lns   []net.Listener
+	conns map[net.Conn]struct{}
+}
+
 // NewFastServer returns the fasthttp server of h's routes; Handler's
 // behaviour is kept (body limit and its 413, error bodies, metrics).
-func (h *HTTP) NewFastServer() *fasthttp.Server {
+func (h *HTTP) NewFastServer() *FastServer {
 	h.setDefaults()
-	slow := fasthttpadaptor.NewFastHTTPHandler(h.Handler())
-	return &fasthttp.Server{
+	s := &FastServer{h: h, bodies: byteBudget{limit: h.MaxInFlightBody}, conns: map[net.Conn]struct{}{}}
+	slow := fasthttpadaptor.NewFastHTTPHandler(detachContext(h.Handler()))
+	s.Server = &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
+			release, ok := s.admitBody(ctx)
+			if !ok {
+				return
+			}
+			defer release()
 			// The raw path: the router sees what net/http showed it.
 			if ctx.IsPost() && string(ctx.URI().PathOriginal()) == onlinePath {
 				h.fastOnlineFeatures(ctx)
-				return
+			} else {
+				s.serveRouted(ctx, slow)
 			}
-			slow(ctx)
+			if s.draining.Load() {
+				ctx.SetConnectionClose()
+			}
 		},
 		ErrorHandler:         h.fastRequestError,
+		ConnState:            s.track,
 		Name:                 version.Header(),
 		NoDefaultContentType: true,
-		MaxRequestBodySize:   int(h.MaxBody),
-		ReadBufferSize:       maxHeaderBytes,
+		// Bodies are read by admitBody, once their bytes fit the budget;
+		// fasthttp reads at most 8 KB of one ahead.
+		StreamRequestBody:  true,
+		MaxRequestBodySize: int(h.MaxBody),
+		ReadBufferSize:     maxHeaderBytes,
 		// Reading a request, its body included; then idle keep-alive.
 		ReadTimeout:     60 * time.Second,
 		IdleTimeout:     120 * time.Second,
 		CloseOnShutdown: true,
 		Logger:          fastLogger{h.Log},
 	}
+	return s
+}
+
+// serveRouted serves a request through the router. fasthttpadaptor
+// re-panics a handler's panic where nothing recovers it; the router's own
+// recoverer answers it first, and this one catches what is left.
+func (s *FastServer) serveRouted(ctx *fasthttp.RequestCtx, slow fasthttp.RequestHandler) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.h.fastPanicAnswer(ctx, string(ctx.URI().PathOriginal()), p)
+		}
+	}()
+	slow(ctx)
+}
+
+// Serve serves connections from ln until Drain or Shutdown.
+func (s *FastServer) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	s.lns = append(s.lns, ln)
+	s.mu.Unlock()
+	return s.Server.Serve(ln)
+}
+
+// track keeps the open connections, for Drain to close those left when
+// its time is up.
+func (s *FastServer) track(c net.Conn, state fasthttp.ConnState) {
+	switch state {
+	case fasthttp.StateNew:
+		s.mu.Lock()
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+	case fasthttp.StateClosed, fasthttp.StateHijacked:
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}
+}
+
+// Drain stops the server gracefully: it stops accepting connections,
+// answers every request already sent or arriving on an open connection
+// for drainGrace (each answer closes its connection), waits for those in
+// flight to finish, and closes idle connections. When ctx ends first, the
+// connections left are closed and ctx's error is returned.
+func (s *FastServer) Drain(ctx context.Context) error {
+	s.draining.Store(true)
+	s.mu.Lock()
+	for _, ln := range s.lns {
+		_ = ln.Close() // Serve returns; the connections it opened are still served
+	}
+	s.mu.Unlock()
+	grace := time.NewTimer(drainGrace)
+	defer grace.Stop()
+	tick := time.NewTicker(drainGrace / 25)
+	defer tick.Stop()
+wait:
+	for s.open() > 0 {
+		select {
+		case <-grace.C:
+			break wait
+		case <-ctx.Done():
+			break wait
+		case <-tick.C:
+		}
+	}
+	err := s.Server.ShutdownWithContext(ctx)
+	if ctx.Err() != nil {
+		s.mu.Lock()
+		for c := range s.conns {
+			_ = c.Close()
+		}
+		s.mu.Unlock()
+		return ctx.Err()
+	}
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s *FastServer) open() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// admitBody reads the request's body once its bytes fit the in-flight
+// budget, and returns the function that gives them back. A body over the
+// budget is answered 503 with Retry-After (its body read and dropped),
+// one over MaxBody 413 (its body not read), both in Feast's error shape;
+// ok is then false and the connection closes. A large body is read into a buffer of its
+// own, which no pool keeps.
+func (s *FastServer) admitBody(ctx *fasthttp.RequestCtx) (release func(), ok bool) {
+	h := s.h
+	n := int64(ctx.Request.Header.ContentLength())
+	if n <= 0 && n != -1 { // -1: chunked, -2: none
+		return func() {}, true
+	}
+	if n > h.MaxBody {
+		s.refuse(ctx, core.Errorf(core.KindTooLarge, "ValueError", "request body of %d bytes is over the limit of %d bytes", n, h.MaxBody))
+		return nil, false
+	}
+	reserve := n
+	if n == -1 {
+		reserve = h.MaxBody // the length is known only once read
+	}
+	if !s.bodies.acquire(reserve) {
+		// The body is read and dropped, holding nothing: closing with it
+		// unread would reset the connection, and the client, still
+		// writing, would lose the answer.
+		_, _ = io.Copy(io.Discard, io.LimitReader(ctx.RequestBodyStream(), h.MaxBody))
+		ctx.Response.Header.Set("Retry-After", retryAfterSeconds)
+		s.refuse(ctx, core.Errorf(core.KindUnavailable, "FeastError",
+			"the server is reading %d bytes of request bodies, its limit; retry later", h.MaxInFlightBody))
+		return nil, false
+	}
+	release = func() { s.bodies.release(reserve) }
+	if n != -1 && n <= maxPooledBuffer {
+		_ = ctx.PostBody() // into the connection's pooled buffer
+		return release, true
+	}
+	var buf []byte
+	if n > 0 {
+		buf = make([]byte, n)
+		_, err := io.ReadFull(ctx.RequestBodyStream(), buf)
+		if err != nil {
+			release()
+			s.refuse(ctx, core.Invalidf("reading request body: %v", err))
+			return nil, false
+		}
+	} else {
+		var err error
+		if buf, err = io.ReadAll(io.LimitReader(ctx.RequestBodyStream(), h.MaxBody+1)); err != nil {
+			release()
+			s.refuse(ctx, core.Invalidf("reading request body: %v", err))
+			return nil, false
+		}
+		if int64(len(buf)) > h.MaxBody {
+			release()
+			s.refuse(ctx, core.Errorf(core.KindTooLarge, "ValueError", "request body is over the limit of %d bytes", h.MaxBody))
+			return nil, false
+		}
+	}
+	ctx.Request.SetBodyRaw(buf)
+	return release, true
+}
+
+// retryAfterSeconds is the Retry-After of a 503 for a full body budget:
+// bodies are read and answered within about a second.
+const retryAfterSeconds = "1"
+
+// refuse answers err without reading the request's body, and closes the
+// connection.
+func (s *FastServer) refuse(ctx *fasthttp.RequestCtx, err error) {
+	status, b := appendError(nil, err)
+	ctx.SetStatusCode(status)
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.SetBody(b)
+	ctx.SetConnectionClose()
+	if s.h.Metrics != nil {
+		s.h.Metrics.observe(s.h.routeLabel(string(ctx.URI().PathOriginal())), status, time.Now())
+	}
+}
+
+// byteBudget bounds a total of bytes held at once.
+type byteBudget struct {
+	limit int64
+	used  atomic.Int64
+}
+
+// acquire takes n bytes of the budget, or none and reports false when
+// they do not fit.
+func (b *byteBudget) acquire(n int64) bool {
+	if b.used.Add(n) > b.limit {
+		b.used.Add(-n)
+		return false
+	}
+	return true
+}
+
+func (b *byteBudget) release(n int64) { b.used.Add(-n) }
+
+// requestContext is the context of every request served by fasthttp. The
+// RequestCtx fasthttp offers as one is cancelled when Shutdown starts,
+// which turned every request in flight into a 499 instead of letting it
+// finish; fasthttp never cancels it for a client that goes away either,
+// so nothing is lost (reads are bounded by the store's own timeouts).
+var requestContext = context.Background()
+
+// detachContext gives next's requests a context fasthttp's Shutdown does
+// not cancel, as requestContext is for the native route.
+func detachContext(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
+	})
 }
 
 func (h *HTTP) fastOnlineFeatures(ctx *fasthttp.RequestCtx) {
@@ -67,43 +305,45 @@ func (h *HTTP) fastOnlineFeatures(ctx *fasthttp.RequestCtx) {
 		start = time.Now()
 	}
 	// net/http survives a panicking handler; fasthttp would take the
-	// process down with it. The request gets a 500 and the connection
-	// is closed, as net/http closes it.
+	// process down with it.
 	defer func() {
 		if p := recover(); p != nil {
-			h.Log.Error("panic serving request", "path", onlinePath, "panic", p, "stack", string(debug.Stack()))
-			_, b := appendError(nil, core.Errorf(core.KindInternal, "FeastError", "internal error"))
-			ctx.Response.Reset()
-			ctx.SetStatusCode(http.StatusInternalServerError)
-			ctx.Response.Header.SetContentType("application/json")
-			ctx.SetBody(b)
-			ctx.SetConnectionClose()
+			h.fastPanicAnswer(ctx, onlinePath, p)
 			if h.Metrics != nil {
 				h.Metrics.observe(onlinePath, http.StatusInternalServerError, start)
 			}
 		}
 	}()
 	out := bufPool.Get().(*[]byte)
-	status, answer := h.onlineFeatures(ctx, onlinePath, ctx.PostBody(), string(ctx.Request.Header.ContentType()), (*out)[:0])
+	status, answer := h.onlineFeatures(requestContext, onlinePath, ctx.PostBody(), string(ctx.Request.Header.ContentType()), (*out)[:0])
 	ctx.SetStatusCode(status)
 	ctx.Response.Header.SetContentType("application/json")
 	// The answer becomes the response's body without a copy. The
 	// connection keeps its body buffer from one request to the next
 	// (fasthttp's keepBodyBuffer), so the buffer the answer replaces comes
-	// back for a later one; an answer over 1 MB is not kept, so that an
-	// idle connection holds at most that.
-	if len(answer) > 1<<20 {
+	// back for a later one; a large answer is not kept, so that an idle
+	// connection holds at most maxPooledBuffer.
+	if len(answer) > maxPooledBuffer {
 		ctx.Response.SetBodyRaw(answer)
 	} else {
 		old := ctx.Response.SwapBody(answer)
 		*out = old[:0]
-		if cap(old) <= 1<<20 {
-			bufPool.Put(out)
-		}
+		bufPool.Put(out)
 	}
 	if h.Metrics != nil {
 		h.Metrics.observe(onlinePath, status, start)
 	}
+}
+
+// fastPanicAnswer answers a request whose handler panicked: 500 in
+// Feast's error shape, and the connection closed, as net/http closes it.
+func (h *HTTP) fastPanicAnswer(ctx *fasthttp.RequestCtx, path string, p any) {
+	status, b := h.panicAnswer(path, p)
+	ctx.Response.Reset()
+	ctx.SetStatusCode(status)
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.SetBody(b)
+	ctx.SetConnectionClose()
 }
 
 // fastRequestError answers a request fasthttp could not read, in Feast's

@@ -4,12 +4,14 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,12 +27,20 @@ import (
 // DefaultMaxBody is the request body limit when none is configured.
 const DefaultMaxBody = 16 << 20
 
+// DefaultMaxInFlightBody bounds the request bodies held at once when no
+// bound is configured: 16 bodies of the largest size.
+const DefaultMaxInFlightBody = 16 * DefaultMaxBody
+
 // HTTP serves Feast's feature-server HTTP API.
 type HTTP struct {
 	Online   *online.Service
 	Registry *registry.Registry
 	// MaxBody bounds request bodies; larger ones get 413.
 	MaxBody int64
+	// MaxInFlightBody bounds the bytes of request bodies the fasthttp
+	// server holds at once; a body past it gets 503 with Retry-After. It
+	// is raised to MaxBody when lower, so that every body can be served.
+	MaxInFlightBody int64
 	// Health, when set, reports whether the online store answers.
 	Health func(r *http.Request) error
 	Log    *slog.Logger
@@ -40,6 +50,11 @@ type HTTP struct {
 	Materialize *Materializer
 	// Metrics, when set, instruments every request.
 	Metrics *Metrics
+
+	// routes maps each route's path to itself, set by Handler: the copy
+	// of a path used as a metrics label (a request's own path may be a
+	// view of a buffer fasthttp reuses).
+	routes map[string]string
 }
 
 // Handler returns the router.
@@ -60,15 +75,75 @@ func (h *HTTP) Handler() http.Handler {
 	if h.Materialize != nil {
 		h.materializeRoutes(r)
 	}
+	routes := map[string]string{}
+	_ = chi.Walk(r, func(_ string, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		routes[route] = route
+		return nil
+	})
+	h.routes = routes
 	if h.Metrics != nil {
-		routes := map[string]bool{}
-		_ = chi.Walk(r, func(_ string, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
-			routes[route] = true
-			return nil
-		})
-		return h.Metrics.Wrap(r, routes)
+		return h.Metrics.Wrap(h.recoverer(r), h.routeLabel)
 	}
-	return r
+	return h.recoverer(r)
+}
+
+// routeLabel is the metrics label of a request path: its route's own
+// copy of the path for a known route, "other" for any other, so that
+// label values stay bounded and never alias a request's buffers.
+func (h *HTTP) routeLabel(path string) string {
+	if l, ok := h.routes[path]; ok {
+		return l
+	}
+	return "other"
+}
+
+// recoverer answers a request whose handler panicked like net/http's
+// server would not: 500 in Feast's error shape, with the connection
+// closed (the handler may have left it in any state). An answer already
+// begun cannot be replaced; the connection is cut instead.
+func (h *HTTP) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := &wroteRecorder{ResponseWriter: w}
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			if p == http.ErrAbortHandler || rw.wrote {
+				panic(http.ErrAbortHandler) // net/http's way to cut the connection
+			}
+			status, b := h.panicAnswer(r.URL.Path, p)
+			hdr := w.Header()
+			for k := range hdr {
+				delete(hdr, k)
+			}
+			hdr.Set("Connection", "close")
+			writeJSON(w, status, b)
+		}()
+		next.ServeHTTP(rw, r)
+	})
+}
+
+// panicAnswer logs a handler's panic and returns the answer it gets.
+func (h *HTTP) panicAnswer(path string, p any) (int, []byte) {
+	h.Log.Error("panic serving request", "path", path, "panic", p, "stack", string(debug.Stack()))
+	return appendError(nil, core.Errorf(core.KindInternal, "FeastError", "internal error"))
+}
+
+// wroteRecorder notes whether a handler began its answer.
+type wroteRecorder struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *wroteRecorder) WriteHeader(code int) {
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *wroteRecorder) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
 }
 
 // setDefaults fills the fields left zero: the body limit and the log.
@@ -76,12 +151,27 @@ func (h *HTTP) setDefaults() {
 	if h.MaxBody <= 0 {
 		h.MaxBody = DefaultMaxBody
 	}
+	if h.MaxInFlightBody <= 0 {
+		h.MaxInFlightBody = DefaultMaxInFlightBody
+	}
+	h.MaxInFlightBody = max(h.MaxInFlightBody, h.MaxBody)
 	if h.Log == nil {
 		h.Log = slog.Default()
 	}
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+var bufPool = bytesPool{sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}}
+
+// bytesPool is a pool of byte buffers that keeps none over
+// maxPooledBuffer: a burst of large bodies leaves no large buffers behind.
+type bytesPool struct{ sync.Pool }
+
+// Put keeps b for reuse unless it is large.
+func (p *bytesPool) Put(b *[]byte) {
+	if cap(*b) <= maxPooledBuffer {
+		p.Pool.Put(b)
+	}
+}
 
 // readBody reads at most MaxBody bytes into a pooled buffer.
 func (h *HTTP) readBody(r *http.Request) (*[]byte, error) {
@@ -90,6 +180,11 @@ func (h *HTTP) readBody(r *http.Request) (*[]byte, error) {
 	}
 	bp := bufPool.Get().(*[]byte)
 	buf := (*bp)[:0]
+	if n := r.ContentLength; n > int64(cap(buf)) {
+		// Room for the whole body and the read that sees its end, so
+		// that it is not grown by doubling.
+		buf = make([]byte, 0, n+bytes.MinRead)
+	}
 	lr := io.LimitReader(r.Body, h.MaxBody+1)
 	for {
 		if len(buf) == cap(buf) {
@@ -134,9 +229,7 @@ func (h *HTTP) getOnlineFeatures(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(status)
 	_, _ = w.Write(answer)
 	*out = answer
-	if cap(answer) <= 1<<20 {
-		bufPool.Put(out)
-	}
+	bufPool.Put(out)
 }
 
 // onlineFeatures answers one /get-online-features body, whichever server

@@ -70,14 +70,13 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
-// Wrap instruments next by route path (known routes only, so label values
-// stay bounded).
-func (m *Metrics) Wrap(next http.Handler, routes map[string]bool) http.Handler {
+// Wrap instruments next by the label that label gives a request's path.
+// A label value outlives the request, so it must not alias the request's
+// memory: fasthttpadaptor's r.URL.Path is a view of the connection's read
+// buffer, which the next request on the connection overwrites.
+func (m *Metrics) Wrap(next http.Handler, label func(path string) string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		path := r.URL.Path
-		if !routes[path] {
-			path = "other"
-		}
+		path := label(r.URL.Path)
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		start := time.Now()
 		next.ServeHTTP(rec, r)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // This file parses command lines as click (the library behind Feast's CLI,
@@ -78,6 +79,18 @@ func (s *optionSet) int64(dst *int64, names ...string) {
 			return fmt.Errorf("'%s' is not a valid integer", v)
 		}
 		*dst = n
+		return nil
+	}})
+}
+
+// duration takes a Go duration ("10s", "1m30s").
+func (s *optionSet) duration(dst *time.Duration, names ...string) {
+	s.opts = append(s.opts, option{names: names, set: func(v string) error {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("'%s' is not a valid duration (such as 10s or 1m30s)", v)
+		}
+		*dst = d
 		return nil
 	}})
 }

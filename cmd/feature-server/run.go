@@ -108,6 +108,8 @@ type serveFlags struct {
 	odfvExec             string
 	fillEmpty, metricsOn bool
 	metricsPort          int
+	maxInFlightBody      int64
+	drainTimeout         time.Duration
 }
 
 // repoDirEnv sets the repository directory when -c is not given, as in
@@ -133,6 +135,11 @@ feast serve's options:
 ours:
   --grpc-port INTEGER         also serve gRPC ServingService (0: off)
   --max-body-bytes INTEGER    request body limit (16 MiB)
+  --max-in-flight-body-bytes INTEGER
+                              bound on the bytes of request bodies held at
+                              once; past it 503 with Retry-After (256 MiB)
+  --drain-timeout DURATION    on SIGTERM, how long requests already sent may
+                              take to finish (10s)
   --odfv-execution TEXT       auto, native or delegate
   --materialize-if-empty / --no-materialize-if-empty
                               fill an empty SQLite online store at start (on)
@@ -153,7 +160,8 @@ const serveGCPercent = 400
 // parseServeArgs reads feast serve's options and ours.
 func parseServeArgs(args []string) (serveFlags, error) {
 	f := serveFlags{host: "127.0.0.1", port: defaultPort, typ: "http", registryTTL: 60, maxBody: server.DefaultMaxBody,
-		odfvExec: "auto", fillEmpty: true, metricsPort: 8000}
+		odfvExec: "auto", fillEmpty: true, metricsPort: 8000,
+		maxInFlightBody: server.DefaultMaxInFlightBody, drainTimeout: defaultDrainTimeout}
 	fs := optionSet{}
 	fs.str(&f.host, "--host", "-h")
 	fs.integer(&f.port, "--port", "-p")
@@ -174,6 +182,8 @@ func parseServeArgs(args []string) (serveFlags, error) {
 	// Ours.
 	fs.integer(&f.grpcPort, "--grpc-port")
 	fs.int64(&f.maxBody, "--max-body-bytes")
+	fs.int64(&f.maxInFlightBody, "--max-in-flight-body-bytes")
+	fs.duration(&f.drainTimeout, "--drain-timeout")
 	fs.str(&f.odfvExec, "--odfv-execution")
 	fs.boolPair(&f.fillEmpty, "--materialize-if-empty", "--no-materialize-if-empty")
 	fs.integer(&f.metricsPort, "--metrics-port")
@@ -203,6 +213,12 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	}
 	if (f.key == "") != (f.cert == "") {
 		return errors.New("--key and --cert must be given together")
+	}
+	if f.maxInFlightBody < f.maxBody {
+		return fmt.Errorf("--max-in-flight-body-bytes %d: must be at least --max-body-bytes (%d), or no body of that size is ever served", f.maxInFlightBody, f.maxBody)
+	}
+	if f.drainTimeout < 0 {
+		return fmt.Errorf("--drain-timeout %v: must not be negative", f.drainTimeout)
 	}
 
 	cfg, err := config.Load(repo, yamlPath)
@@ -244,7 +260,8 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 		Project: cfg.Project, Execution: exec, Log: log})
 	defer odfvs.Close()
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion, Transformer: odfvs}
-	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, Log: log, Ingest: newIngest(cfg, reg, store, svc)}
+	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, MaxInFlightBody: f.maxInFlightBody, Log: log,
+		Ingest: newIngest(cfg, reg, store, svc)}
 	h.Materialize = server.NewMaterializer(newMaterializer(cfg, reg, store, log))
 	defer h.Materialize.Close()
 	var metricsSrv *http.Server
@@ -329,17 +346,57 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	case runErr = <-errc:
 	}
 	cancel()
-	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
-	defer done()
-	_ = httpSrv.ShutdownWithContext(shutdownCtx)
-	if metricsSrv != nil {
-		_ = metricsSrv.Shutdown(shutdownCtx)
-	}
-	if grpcSrv != nil {
-		grpcSrv.GracefulStop()
-	}
+	drain(f.drainTimeout, httpSrv, grpcSrv, metricsSrv, log)
 	wg.Wait()
 	return runErr
+}
+
+// defaultDrainTimeout is --drain-timeout's default, well inside the 30 s
+// Kubernetes leaves a pod between SIGTERM and SIGKILL, so that the drain
+// ends before the kill.
+const defaultDrainTimeout = 10 * time.Second
+
+// drain stops the servers together: they stop accepting, the requests
+// already sent finish (for at most timeout), then every connection is
+// closed. A request cut by the timeout is logged, not an error: the
+// process stops as asked.
+func drain(timeout time.Duration, httpSrv *server.FastServer, grpcSrv *grpc.Server, metricsSrv *http.Server, log *slog.Logger) {
+	ctx, done := context.WithTimeout(context.Background(), timeout)
+	defer done()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := httpSrv.Drain(ctx); err != nil {
+			log.Warn("HTTP requests cut by --drain-timeout", "timeout", timeout, "err", err)
+		}
+	}()
+	if grpcSrv != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stopped := make(chan struct{})
+			go func() {
+				grpcSrv.GracefulStop()
+				close(stopped)
+			}()
+			select {
+			case <-stopped:
+			case <-ctx.Done():
+				log.Warn("gRPC calls cut by --drain-timeout", "timeout", timeout)
+				grpcSrv.Stop()
+				<-stopped
+			}
+		}()
+	}
+	if metricsSrv != nil {
+		// Scraped last, the metrics count the drained requests.
+		wg.Wait()
+		if err := metricsSrv.Shutdown(ctx); err != nil {
+			_ = metricsSrv.Close()
+		}
+	}
+	wg.Wait()
 }
 
 // openStore builds the online store named by the configuration.
