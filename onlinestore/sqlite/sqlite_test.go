@@ -138,8 +138,12 @@ func TestConcurrentWritersDuringLargeWrite(t *testing.T) {
 	s, _ := openTest(t, filepath.Join(t.TempDir(), "online.db"))
 	ctx := context.Background()
 	big := 4 * writeChunkCells / 2 // four transactions of two-feature rows
-	bigDone := make(chan error, 1)
-	go func() { bigDone <- s.Write(ctx, batch(0, big, 1)) }()
+	var bigErr error
+	bigDone := make(chan struct{}) // closed when the large write returned bigErr
+	go func() {
+		defer close(bigDone)
+		bigErr = s.Write(ctx, batch(0, big, 1))
+	}()
 
 	// Wait for the large write's first chunk to be readable: the write is
 	// not one transaction.
@@ -153,8 +157,8 @@ func TestConcurrentWritersDuringLargeWrite(t *testing.T) {
 			break
 		}
 		select {
-		case err := <-bigDone:
-			t.Fatalf("the large write ended (err %v) before any of its rows was readable: it holds the write lock for the whole frame", err)
+		case <-bigDone:
+			t.Fatalf("the large write ended (err %v) before any of its rows was readable: it holds the write lock for the whole frame", bigErr)
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -209,18 +213,13 @@ func TestConcurrentWritersDuringLargeWrite(t *testing.T) {
 	wg.Wait()
 	close(stopReads)
 	readers.Wait()
-	// Peek (not consume) the large write's result: a buffered channel.
-	select {
-	case err := <-bigDone:
-		bigDone <- err
-	default:
-	}
 	close(errs)
 	for err := range errs {
 		t.Errorf("concurrent with the large write: %v", err)
 	}
-	if err := <-bigDone; err != nil {
-		t.Fatalf("large write: %v", err)
+	<-bigDone
+	if bigErr != nil {
+		t.Fatalf("large write: %v", bigErr)
 	}
 	if beforeBig.Load() == 0 {
 		t.Error("no small write finished before the large write: writers did not interleave")
