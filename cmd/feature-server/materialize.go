@@ -111,7 +111,7 @@ func runMaterialize(ctx context.Context, repo, yamlPath string, args []string, i
 	if err != nil {
 		return err
 	}
-	store, err := openStore(cfg)
+	store, err := openStore(cfg, log)
 	if err != nil {
 		return err
 	}

@@ -241,7 +241,7 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	if err != nil {
 		return err
 	}
-	store, err := openStore(cfg)
+	store, err := openStore(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -400,14 +400,14 @@ func drain(timeout time.Duration, httpSrv *server.FastServer, grpcSrv *grpc.Serv
 }
 
 // openStore builds the online store named by the configuration.
-func openStore(cfg *config.RepoConfig) (onlinestore.Store, error) {
+func openStore(cfg *config.RepoConfig, log *slog.Logger) (onlinestore.Store, error) {
 	switch cfg.OnlineStore.Type {
 	case "sqlite":
 		p := cfg.OnlineStore.SQLite.Path
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(cfg.RepoDir, p)
 		}
-		return sqlitestore.Open(p, cfg.Project)
+		return sqlitestore.New(sqlitestore.Options{Path: p, Project: cfg.Project, Log: log})
 	case "redis":
 		rc := cfg.OnlineStore.Redis
 		o := redisstore.Options{Type: rc.RedisType, Addrs: rc.Addrs, SentinelMaster: rc.SentinelMaster,

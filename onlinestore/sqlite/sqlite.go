@@ -2,24 +2,81 @@
 // "<project>_<view>" per feature view, one row per (entity key, feature),
 // event_ts as integer epoch seconds. It uses the pure-Go modernc.org/sqlite
 // driver so the server builds and runs with nothing but Go installed.
+//
+// The database is put in WAL mode, so reads never wait for a write. Writes
+// go through one connection, queued in arrival order behind a lock that
+// honours the request's context, and a large batch is written in bounded
+// transactions so other writers interleave with it. Before each transaction
+// and before a write is confirmed, the path is checked against the file the
+// store opened (see file.go): a write into a deleted, replaced or read-only
+// file is refused rather than acknowledged.
 package sqlite
 
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/onlinestore"
 )
 
+const (
+	// busyTimeoutMS is how long a statement waits for a lock held by
+	// another process (Feast's sqlite3 connections wait 5 s as well).
+	busyTimeoutMS = 5000
+	// readConns is the size of the read pool. Every read connection is
+	// opened by New and kept, so all of them refer to the file the writer
+	// opened even if the path is later deleted or replaced.
+	readConns = 8
+	// writeChunkCells bounds one write transaction by its (row, feature)
+	// cells: a large frame then holds the write lock for tens of
+	// milliseconds at a time, and queued writers run between its chunks.
+	writeChunkCells = 4096
+	// cellsPerStatement is how many cells one INSERT carries (6 bound
+	// variables each, under SQLITE_MAX_VARIABLE_NUMBER): one statement per
+	// cell would cost a round through the driver for each.
+	cellsPerStatement = 256
+	// readChunkKeys bounds the entity keys of one SELECT: each key is a
+	// bound variable, and SQLite refuses a statement with more than
+	// SQLITE_MAX_VARIABLE_NUMBER (32,766) of them.
+	readChunkKeys = 10000
+	// fileCheckInterval is how often the watcher compares the path with
+	// the file the store opened, so a deleted file is logged even when no
+	// write comes.
+	fileCheckInterval = time.Second
+)
+
+// Options configures New.
+type Options struct {
+	// Path is the database file; it is created if missing.
+	Path string
+	// Project prefixes the table names.
+	Project string
+	// Log receives file faults found by the watcher; nil is slog.Default().
+	Log *slog.Logger
+}
+
 // Store is the SQLite online store.
 type Store struct {
-	db      *sql.DB
+	path    string
 	project string
+	log     *slog.Logger
+	// w is the single write connection, r the read pool (mode=ro).
+	w, r *sql.DB
+	// wlock is the writers' queue: a buffered channel of one slot, whose
+	// blocked senders are served in arrival order.
+	wlock chan struct{}
+	file  *fileGuard
+	stop  chan struct{}
+	done  chan struct{}
 }
 
 var _ onlinestore.Store = (*Store)(nil)
@@ -27,24 +84,123 @@ var _ onlinestore.Writer = (*Store)(nil)
 
 // Open opens (creating if needed) the database file at path.
 func Open(path, project string) (*Store, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		return nil, fmt.Errorf("sqlite %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(8)
-	return &Store{db: db, project: project}, nil
+	return New(Options{Path: path, Project: project})
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// New opens the store: the write connection first (it creates the file and
+// switches it to WAL mode unless the file is read-only), then every read
+// connection, then the watcher. Close stops it.
+func New(o Options) (*Store, error) {
+	s := &Store{path: o.Path, project: o.Project, log: o.Log, wlock: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	fail := func(err error) (*Store, error) {
+		for _, db := range []*sql.DB{s.r, s.w} {
+			if db != nil {
+				_ = db.Close()
+			}
+		}
+		return nil, fmt.Errorf("sqlite %s: %w", o.Path, err)
+	}
+	var err error
+	s.w, err = sql.Open("sqlite", fmt.Sprintf("file:%s?_txlock=immediate&_pragma=busy_timeout(%d)", o.Path, busyTimeoutMS))
+	if err != nil {
+		return fail(err)
+	}
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	ctx := context.Background()
+	if err := s.w.PingContext(ctx); err != nil {
+		return fail(err)
+	}
+	if s.file, err = newFileGuard(o.Path); err != nil {
+		return fail(err)
+	}
+	if s.file.check() == nil {
+		var mode string
+		if err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode); err != nil {
+			return fail(fmt.Errorf("switching to WAL mode: %w", err))
+		}
+		if !strings.EqualFold(mode, "wal") {
+			s.log.Warn("sqlite online store is not in WAL mode: reads may wait for writes", "path", o.Path, "journal_mode", mode)
+		}
+	}
+	s.r, err = sql.Open("sqlite", fmt.Sprintf("file:%s?mode=ro&_pragma=busy_timeout(%d)", o.Path, busyTimeoutMS))
+	if err != nil {
+		return fail(err)
+	}
+	s.r.SetMaxOpenConns(readConns)
+	s.r.SetMaxIdleConns(readConns)
+	conns := make([]*sql.Conn, 0, readConns)
+	for range readConns {
+		c, err := s.r.Conn(ctx)
+		if err == nil {
+			err = c.PingContext(ctx)
+		}
+		if err != nil {
+			for _, c := range conns {
+				_ = c.Close()
+			}
+			return fail(err)
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		_ = c.Close() // back to the pool, kept idle
+	}
+	go s.watch()
+	return s, nil
+}
+
+// Close stops the watcher and closes the database: the read connections
+// first, so that the writer, closing last, checkpoints the WAL into the file.
+func (s *Store) Close() error {
+	select {
+	case <-s.stop:
+		return nil
+	default:
+	}
+	close(s.stop)
+	<-s.done
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// watch logs each change of the file's state (deleted, replaced, read-only,
+// back to normal) within fileCheckInterval, until Close.
+func (s *Store) watch() {
+	defer close(s.done)
+	t := time.NewTicker(fileCheckInterval)
+	defer t.Stop()
+	var last error
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		err := s.file.check()
+		switch {
+		case err != nil && (last == nil || err.Error() != last.Error()):
+			s.log.Error("sqlite online store: writes are refused", "path", s.path, "err", err)
+		case err == nil && last != nil:
+			s.log.Info("sqlite online store: the file is writable again; writes are accepted", "path", s.path)
+		}
+		last = err
+	}
+}
 
 // TableName is Feast's table name for a view.
 func (s *Store) TableName(view string) string { return s.project + "_" + view }
 
 func quote(id string) string { return `"` + strings.ReplaceAll(id, `"`, `""`) + `"` }
 
-// Read runs one SELECT per view. A view whose table does not exist reads
-// as all-missing, like a view that was never materialized.
+func readFailed(err error) error { return core.Unavailable(err, "online store sqlite read failed") }
+
+// Read runs one SELECT per view (per readChunkKeys keys of a view, in one
+// read transaction so the chunks see the same data). A view whose table
+// does not exist reads as all-missing, like a view never materialized.
 func (s *Store) Read(ctx context.Context, reqs []onlinestore.ReadRequest) error {
 	for i := range reqs {
 		if err := s.readOne(ctx, &reqs[i]); err != nil {
@@ -52,6 +208,11 @@ func (s *Store) Read(ctx context.Context, reqs []onlinestore.ReadRequest) error 
 		}
 	}
 	return nil
+}
+
+// querier is what readOne needs of a *sql.DB or a *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 func (s *Store) readOne(ctx context.Context, r *onlinestore.ReadRequest) error {
@@ -64,23 +225,49 @@ func (s *Store) readOne(ctx context.Context, r *onlinestore.ReadRequest) error {
 		return nil
 	}
 	byKey := make(map[string]int, len(r.Keys))
-	args := make([]any, len(r.Keys))
 	for j, k := range r.Keys {
 		byKey[string(k)] = j
-		args[j] = k
 	}
 	featIdx := make(map[string]int, len(r.Features))
 	for j, f := range r.Features {
 		featIdx[f] = j
 	}
-	q := "SELECT entity_key, feature_name, value, event_ts FROM " + quote(s.TableName(r.View)) +
-		" WHERE entity_key IN (?" + strings.Repeat(",?", len(r.Keys)-1) + ") ORDER BY entity_key"
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	var q querier = s.r
+	if len(r.Keys) > readChunkKeys {
+		tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return readFailed(err)
+		}
+		defer func() { _ = tx.Rollback() }() // a read transaction has nothing to commit
+		q = tx
+	}
+	for start := 0; start < len(r.Keys); start += readChunkKeys {
+		keys := r.Keys[start:min(start+readChunkKeys, len(r.Keys))]
+		found, err := s.readChunk(ctx, q, r, keys, byKey, featIdx)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return nil // no table: every key is missing
+		}
+	}
+	return nil
+}
+
+// readChunk reads the rows of keys into r; found is false when the view has
+// no table.
+func (s *Store) readChunk(ctx context.Context, q querier, r *onlinestore.ReadRequest, keys [][]byte, byKey, featIdx map[string]int) (found bool, err error) {
+	args := make([]any, len(keys))
+	for j, k := range keys {
+		args[j] = k
+	}
+	rows, err := q.QueryContext(ctx, "SELECT entity_key, feature_name, value, event_ts FROM "+quote(s.TableName(r.View))+
+		" WHERE entity_key IN (?"+strings.Repeat(",?", len(keys)-1)+") ORDER BY entity_key", args...)
 	if err != nil {
 		if strings.Contains(err.Error(), "no such table") {
-			return nil
+			return false, nil
 		}
-		return core.Unavailable(err, "online store sqlite read failed")
+		return false, readFailed(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -88,7 +275,7 @@ func (s *Store) readOne(ctx context.Context, r *onlinestore.ReadRequest) error {
 		var name string
 		var ts sql.NullInt64
 		if err := rows.Scan(&key, &name, &val, &ts); err != nil {
-			return core.Unavailable(err, "online store sqlite read failed")
+			return false, readFailed(err)
 		}
 		j, ok := byKey[string(key)]
 		if !ok {
@@ -107,46 +294,144 @@ func (s *Store) readOne(ctx context.Context, r *onlinestore.ReadRequest) error {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return core.Unavailable(err, "online store sqlite read failed")
+		return false, readFailed(err)
 	}
-	return nil
+	return true, nil
+}
+
+// insertColumns are the values of one cell in upsertSQL.
+const insertColumns = 6
+
+// upsertSQL is an upsert of n cells: rows of one statement are applied in
+// order, so a later cell for the same key and feature wins, as in Feast.
+func upsertSQL(table string, n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (entity_key, feature_name, value, value_text, event_ts, created_ts) VALUES (?, ?, ?, ?, ?, ?)")
+	b.WriteString(strings.Repeat(", (?, ?, ?, ?, ?, ?)", n-1))
+	b.WriteString(" ON CONFLICT(entity_key, feature_name) DO UPDATE SET value = excluded.value, value_text = excluded.value_text," +
+		" event_ts = excluded.event_ts, created_ts = excluded.created_ts")
+	return b.String()
+}
+
+// execer is what ensureTable needs of a *sql.DB or a *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
 // EnsureTable creates a view's table as `feast apply` does.
 func (s *Store) EnsureTable(ctx context.Context, view string) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.unlock()
+	if err := s.file.check(); err != nil {
+		return writeFailed(err)
+	}
+	return s.ensureTable(ctx, s.w, view)
+}
+
+func (s *Store) ensureTable(ctx context.Context, db execer, view string) error {
 	t := s.TableName(view)
-	_, err := s.db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+quote(t)+
+	_, err := db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+quote(t)+
 		" (entity_key BLOB, feature_name TEXT, value BLOB, value_text TEXT, vector_value BLOB, event_ts timestamp, created_ts timestamp, PRIMARY KEY(entity_key, feature_name))")
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, "CREATE INDEX IF NOT EXISTS "+quote(t+"_ek")+" ON "+quote(t)+" (entity_key)")
+	_, err = db.ExecContext(ctx, "CREATE INDEX IF NOT EXISTS "+quote(t+"_ek")+" ON "+quote(t)+" (entity_key)")
 	return err
 }
 
-// Write upserts every feature of every row in one transaction (Feast's
-// SQLite store keeps no timestamp dedup: last write wins).
+// lock takes the writers' queue, waiting in arrival order until ctx ends.
+func (s *Store) lock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return core.Unavailable(err, "online store sqlite write not started")
+	}
+	select {
+	case s.wlock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return core.Unavailable(ctx.Err(), "online store sqlite write not started: waited for earlier writes")
+	}
+}
+
+func (s *Store) unlock() { <-s.wlock }
+
+// writeFailed is the error of a failed write; a write the file refuses
+// (SQLITE_READONLY) says so in words.
+func writeFailed(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_READONLY {
+		err = fmt.Errorf("%w (%v)", ErrReadOnly, err)
+	}
+	return core.Unavailable(err, "online store sqlite write failed")
+}
+
+// Write upserts every feature of every row (Feast's SQLite store keeps no
+// timestamp dedup: last write wins), in transactions of at most
+// writeChunkCells cells each; between two of them other writers run. It
+// returns nil only once every row is committed to the file the path names.
+// On error some chunks may be stored; writes are idempotent, so a retry of
+// the whole batch is safe.
 func (s *Store) Write(ctx context.Context, b onlinestore.WriteBatch) error {
 	if len(b.Rows) == 0 {
 		return nil
 	}
-	if err := s.EnsureTable(ctx, b.View); err != nil {
-		return core.Unavailable(err, "online store sqlite write failed")
+	perChunk := max(1, writeChunkCells/max(1, len(b.Features)))
+	for start := 0; start < len(b.Rows); start += perChunk {
+		if err := s.writeChunk(ctx, b, b.Rows[start:min(start+perChunk, len(b.Rows))], start == 0); err != nil {
+			return err
+		}
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	return nil
+}
+
+// writeChunk writes rows in one transaction, creating the table first when
+// first is set. The file is checked before the transaction and after its
+// commit: a commit into a file the path no longer names is not confirmed.
+func (s *Store) writeChunk(ctx context.Context, b onlinestore.WriteBatch, rows []onlinestore.WriteRow, first bool) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.unlock()
+	if err := s.file.check(); err != nil {
+		return writeFailed(err)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return core.Unavailable(err, "online store sqlite write failed")
+		return writeFailed(err)
 	}
-	defer func() { _ = tx.Rollback() }()
-	stmt, err := tx.PrepareContext(ctx, "INSERT INTO "+quote(s.TableName(b.View))+
-		" (entity_key, feature_name, value, value_text, event_ts, created_ts) VALUES (?, ?, ?, ?, ?, ?)"+
-		" ON CONFLICT(entity_key, feature_name) DO UPDATE SET value = excluded.value, value_text = excluded.value_text,"+
-		" event_ts = excluded.event_ts, created_ts = excluded.created_ts")
-	if err != nil {
-		return core.Unavailable(err, "online store sqlite write failed")
+	defer func() { _ = tx.Rollback() }() // a no-op after Commit
+	if first {
+		if err := s.ensureTable(ctx, tx, b.View); err != nil {
+			return writeFailed(err)
+		}
 	}
-	defer stmt.Close()
-	for _, r := range b.Rows {
+	table := quote(s.TableName(b.View))
+	stmts := map[int]*sql.Stmt{} // by cells per statement: the full size and the remainder
+	defer func() {
+		for _, st := range stmts {
+			_ = st.Close()
+		}
+	}()
+	args := make([]any, 0, cellsPerStatement*insertColumns)
+	flush := func() error {
+		n := len(args) / insertColumns
+		if n == 0 {
+			return nil
+		}
+		st, ok := stmts[n]
+		if !ok {
+			var err error
+			if st, err = tx.PrepareContext(ctx, upsertSQL(table, n)); err != nil {
+				return err
+			}
+			stmts[n] = st
+		}
+		_, err := st.ExecContext(ctx, args...)
+		args = args[:0]
+		return err
+	}
+	for _, r := range rows {
 		var created any
 		if r.Created != (core.Timestamp{}) {
 			created = r.Created.Seconds
@@ -158,13 +443,22 @@ func (s *Store) Write(ctx context.Context, b onlinestore.WriteBatch) error {
 			if txt, _, ok := onlinestore.ValueText(r.Values[j]); ok {
 				text = txt
 			}
-			if _, err := stmt.ExecContext(ctx, r.Key, f, r.Values[j], text, r.TS.Seconds, created); err != nil {
-				return core.Unavailable(err, "online store sqlite write failed")
+			args = append(args, r.Key, f, r.Values[j], text, r.TS.Seconds, created)
+			if len(args) == cap(args) {
+				if err := flush(); err != nil {
+					return writeFailed(err)
+				}
 			}
 		}
 	}
+	if err := flush(); err != nil {
+		return writeFailed(err)
+	}
 	if err := tx.Commit(); err != nil {
-		return core.Unavailable(err, "online store sqlite write failed")
+		return writeFailed(err)
+	}
+	if err := s.file.check(); err != nil && !errors.Is(err, ErrReadOnly) {
+		return writeFailed(fmt.Errorf("rows committed into a file no longer at the path, not confirmed: %w", err))
 	}
 	return nil
 }
