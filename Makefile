@@ -17,9 +17,11 @@ run:
 build:
 	$(GO) build -o bin/feature-server ./cmd/feature-server
 
-# Lint, unit and integration tests against real Redis / PostgreSQL, then the
-# conformance run against real Feast 0.67.0.
-test: deps lint proto-check unit conformance
+# Installs what the later stages use, then lint, proto-check and the Go tests
+# (against real Redis / PostgreSQL) beside the conformance run against real
+# Feast 0.67.0; prints each stage's time (scripts/test.sh).
+test:
+	scripts/test.sh
 
 # Everything a later target uses, installed before the first of them runs:
 # Debian's packages (scripts/deps.sh) and the Feast virtualenv.

@@ -22,7 +22,15 @@ TEST_DEPS=(pytest==9.2.0 grpcio==1.85.3)
 
 VENV=$("$ROOT/scripts/feast-venv.sh")
 PY="$VENV/bin/python"
-if ! "$PY" -c "import pytest, grpc" >/dev/null 2>&1; then
+# Installed when a pinned version is missing (a venv from before a pin change gets the new pin).
+have_pins() {
+  "$PY" - "${TEST_DEPS[@]}" <<'EOF' >/dev/null 2>&1
+import sys
+from importlib.metadata import version
+sys.exit(0 if all(version(n) == v for n, v in (a.split("==") for a in sys.argv[1:])) else 1)
+EOF
+}
+if ! have_pins; then
   echo "conformance: installing ${TEST_DEPS[*]} into $VENV" >&2
   "$PY" -m pip install --disable-pip-version-check -q "${TEST_DEPS[@]}" >&2
 fi

@@ -29,12 +29,15 @@ PYTHON="${PYTHON:-python3}"
 CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/feature-server"
 VENV="$CACHE_ROOT/feast-$FEAST_VERSION"
 SPEC="feast[$FEAST_EXTRAS]==$FEAST_VERSION"
-MARKER="$VENV/.feast-installed"
+MARKER="$VENV/.feast-key"
+# The marker records the spec and the interpreter it was installed with: a
+# Python upgrade (or a cache copied from another machine) rebuilds the venv.
+KEY="$SPEC $("$PYTHON" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null || echo none)"
 
 log() { echo "feast-venv: $*" >&2; }
 
 # Fast path: already installed with the same requirement spec.
-if [[ -f "$MARKER" && -x "$VENV/bin/python" ]] && [[ "$(cat "$MARKER")" == "$SPEC" ]]; then
+if [[ -f "$MARKER" && -x "$VENV/bin/python" ]] && [[ "$(cat "$MARKER")" == "$KEY" ]]; then
   echo "$VENV"
   exit 0
 fi
@@ -46,7 +49,7 @@ exec 9>"$CACHE_ROOT/.feast-$FEAST_VERSION.lock"
 if command -v flock >/dev/null 2>&1; then
   flock 9
 fi
-if [[ -f "$MARKER" && -x "$VENV/bin/python" ]] && [[ "$(cat "$MARKER")" == "$SPEC" ]]; then
+if [[ -f "$MARKER" && -x "$VENV/bin/python" ]] && [[ "$(cat "$MARKER")" == "$KEY" ]]; then
   echo "$VENV"
   exit 0
 fi
@@ -85,6 +88,6 @@ log "installing $SPEC into $VENV (this takes a few minutes the first time)"
   exit 1
 }
 
-printf '%s' "$SPEC" >"$MARKER"
+printf '%s' "$KEY" >"$MARKER"
 log "ready: $VENV"
 echo "$VENV"

@@ -71,4 +71,12 @@ export FEASTGO_TEST_REDIS_CLUSTER="127.0.0.1:$CLUSTER_PORT,127.0.0.1:$((CLUSTER_
 export FEASTGO_TEST_REDIS_SENTINEL="127.0.0.1:$SENT_PORT"
 export FEASTGO_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
 export FEASTGO_TEST_POSTGRES="postgres://feast:feast@127.0.0.1:$PG_PORT/feast?sslmode=disable"
+# A test must not change the checkout (a committed SQLite file opened in
+# place is switched to WAL mode, for one): compare git's view before and after.
+before=$(git status --porcelain 2>/dev/null | sha256sum)
 go test -race -count=1 "$@" ./...
+if [[ "$(git status --porcelain 2>/dev/null | sha256sum)" != "$before" ]]; then
+  echo "go-test: the tests changed files of the checkout:" >&2
+  git status --porcelain >&2
+  exit 1
+fi

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/feastgo/feastgo/config"
+	"github.com/feastgo/feastgo/internal/testrepo"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/onlinestore/sqlite"
 	"github.com/feastgo/feastgo/registry"
@@ -168,6 +169,7 @@ func goldenSQLite(t *testing.T, do func(t *testing.T, req *http.Request) (int, [
 
 func newGoldenServer(t *testing.T, repo string) *server.HTTP {
 	t.Helper()
+	repo = testrepo.Copy(t, repo)
 	cfg, err := config.Load(repo, "")
 	if err != nil {
 		t.Fatal(err)

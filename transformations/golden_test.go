@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/feastgo/feastgo/config"
+	"github.com/feastgo/feastgo/internal/testrepo"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/onlinestore/sqlite"
 	servingpb "github.com/feastgo/feastgo/protos/feast/serving"
@@ -31,7 +32,7 @@ var goldenRepo = filepath.Join("..", "server", "testdata", "golden", "sqlite", "
 // opens its SQLite online store (closed when the test ends).
 func openGoldenRepo(t *testing.T) (*config.RepoConfig, *registry.Registry, *sqlite.Store) {
 	t.Helper()
-	cfg, err := config.Load(goldenRepo, "")
+	cfg, err := config.Load(testrepo.Copy(t, goldenRepo), "")
 	if err != nil {
 		t.Fatal(err)
 	}

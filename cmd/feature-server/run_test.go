@@ -27,11 +27,32 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/feastgo/feastgo/internal/testrepo"
 	servingpb "github.com/feastgo/feastgo/protos/feast/serving"
 	typespb "github.com/feastgo/feastgo/protos/feast/types"
 )
 
-var goldenRepo = filepath.Join("..", "..", "server", "testdata", "golden", "sqlite", "repo")
+// goldenRepo is a copy of the committed golden SQLite repo (TestMain), so
+// that serving it changes nothing under testdata.
+var goldenRepo string
+
+func TestMain(m *testing.M) {
+	tmp, err := os.MkdirTemp("", "feature-server-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	goldenRepo = filepath.Join(tmp, "repo")
+	err = testrepo.CopyTree(filepath.Join("..", "..", "server", "testdata", "golden", "sqlite", "repo"), goldenRepo)
+	code := 1
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "copying the golden repo:", err)
+	} else {
+		code = m.Run()
+	}
+	os.RemoveAll(tmp)
+	os.Exit(code)
+}
 
 func freePort(t *testing.T) int {
 	t.Helper()
