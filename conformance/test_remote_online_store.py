@@ -76,7 +76,6 @@ def test_remote_read_unknown_view(remote):
         client.get_online_features(features=["driver_hourly_stats1:conv_rate"], entity_rows=[{"driver_id": 1001}]).to_dict()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 item 6: Map, Json and Struct values cannot be written")
 def test_remote_push_map_json_struct(remote):
     from feast.data_source import PushMode
 

@@ -400,7 +400,7 @@ def test_feast_sdk_reads_what_we_wrote(wstack: WriteStack, base_env: Dict[str, s
         assert o == f, (
             f"[{wstack.variant}] Feast's SDK reads {feats} differently:\nfrom Feast's write: {f}\nfrom ours: {o}")
     # And the values are the ones the requests carried, so "both empty" cannot pass.
-    got, hist, _, team, _ = from_ours
+    got, hist, _, runner, team, _ = from_ours
     dedup = wstack.kind == "redis"
     assert got["error_count"] == [3 if dedup else 99, None, 7, None]
     assert got["last_status"] == ["success" if dedup else "stale", None, "failed", None]
@@ -409,3 +409,5 @@ def test_feast_sdk_reads_what_we_wrote(wstack: WriteStack, base_env: Dict[str, s
     assert hist["recent_statuses"] == [["success", "failed"], ["success"]]
     assert hist["retry_count"] == [2, 0]
     assert team["team_size"] == [8, None] and team["on_call"] == ["alice", None]
+    # Composite key: (9001, 9002) rewritten by the later write, (9002, 9002) never written.
+    assert runner["runs"] == [30, 4, 5, 1, None]
