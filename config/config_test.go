@@ -484,6 +484,8 @@ func TestRedisOptionsTyped(t *testing.T) {
 		{name: "ssl false", conn: "h:1,ssl=false", ssl: false},
 		{name: "ssl zero", conn: "h:1,ssl=0", ssl: false},
 		{name: "numeric credentials", conn: "h:1,username=7,password=1.5", user: "7", pw: "1.5"},
+		// json.loads makes a float of it, and redis-py sends repr(float).
+		{name: "float credential printed as Python", conn: "h:1,username=1e16,password=123456789.0", user: "1e+16", pw: "123456789.0"},
 		{name: "cert reqs int", conn: "h:1,ssl_cert_reqs=2", reqs: "required"},
 		{name: "db null", conn: "h:1,db=null", db: 0},
 	}

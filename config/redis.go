@@ -9,6 +9,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/feastgo/feastgo/internal/pyfmt"
 )
 
 // RedisConfig is the redis online store (Feast RedisOnlineStoreConfig) with its connection string parsed.
@@ -272,7 +274,7 @@ func redisStringOption(v any) (string, error) {
 	case int64:
 		return strconv.FormatInt(x, 10), nil
 	case float64:
-		return pyFloatRepr(x), nil
+		return pyfmt.Float(x), nil
 	}
 	return "", fmt.Errorf("%v must be a string", v)
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/feastgo/feastgo/internal/pyfmt"
 )
 
 // Feast parses feature_store.yaml with PyYAML's safe_load, i.e. YAML 1.1 rules:
@@ -89,7 +91,7 @@ func (v *yval) describe() string {
 	case kInt:
 		return "integer " + v.i.String()
 	case kFloat:
-		return "number " + pyFloatRepr(v.f)
+		return "number " + pyfmt.Float(v.f)
 	case kStr:
 		return "string " + strconv.Quote(v.str)
 	case kSeq:
@@ -135,22 +137,6 @@ func (v *yval) native() any {
 	default:
 		return v.str
 	}
-}
-
-func pyFloatRepr(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "nan"
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	}
-	s := strconv.FormatFloat(f, 'g', -1, 64)
-	if !strings.ContainsAny(s, ".eEn") {
-		s += ".0"
-	}
-	return s
 }
 
 // parseYAML parses one YAML document into a value tree with PyYAML semantics.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/feastgo/feastgo/core"
-	"github.com/feastgo/feastgo/onlinestore"
+	"github.com/feastgo/feastgo/internal/pyfmt"
 	"github.com/feastgo/feastgo/typemap"
 )
 
@@ -79,7 +79,7 @@ func convertScalar(k kind, v core.Value, to core.ValueType, strs bool) (core.Val
 			}
 			t := math.Trunc(f)
 			if t < -9.223372036854775808e18 || t >= 9.223372036854775808e18 {
-				return core.Value{}, fmt.Errorf("%s is out of range", onlinestore.PyFloatStr(f))
+				return core.Value{}, fmt.Errorf("%s is out of range", pyfmt.Float(f))
 			}
 			i = int64(t)
 		case kindString:
@@ -125,7 +125,7 @@ func convertScalar(k kind, v core.Value, to core.ValueType, strs bool) (core.Val
 		case kindInt:
 			return core.StringValue(strconv.FormatInt(v.I, 10)), nil
 		case kindFloat:
-			return core.StringValue(onlinestore.PyFloatStr(num(v))), nil
+			return core.StringValue(pyfmt.Float(num(v))), nil
 		case kindBool:
 			if v.I != 0 {
 				return core.StringValue("True"), nil
@@ -156,7 +156,7 @@ func convertScalar(k kind, v core.Value, to core.ValueType, strs bool) (core.Val
 		case kindFloat:
 			f := num(v)
 			if math.IsInf(f, 0) || math.Abs(f) >= 9.2e18 {
-				return core.Value{}, fmt.Errorf("%s is not a timestamp", onlinestore.PyFloatStr(f))
+				return core.Value{}, fmt.Errorf("%s is not a timestamp", pyfmt.Float(f))
 			}
 			return core.Value{Type: core.UnixTimestamp, I: int64(f)}, nil
 		case kindString:
@@ -488,7 +488,7 @@ func eventTimes(c *typedColumn, what string, nullOK bool) ([]core.Timestamp, err
 		case kindFloat:
 			f := num(v)
 			if math.IsInf(f, 0) || math.Abs(f) >= 9.2e18 {
-				return nil, core.Invalidf("df.%s[%d]: %s is out of the timestamp range (the %s)", c.Name, i, onlinestore.PyFloatStr(f), what)
+				return nil, core.Invalidf("df.%s[%d]: %s is out of the timestamp range (the %s)", c.Name, i, pyfmt.Float(f), what)
 			}
 			n := int64(f)
 			t = core.Timestamp{Seconds: floorDiv(n, 1e9), Nanos: int32(n - floorDiv(n, 1e9)*1e9)}

@@ -6,7 +6,7 @@ import (
 	"strconv"
 
 	"github.com/feastgo/feastgo/core"
-	"github.com/feastgo/feastgo/onlinestore"
+	"github.com/feastgo/feastgo/internal/pyfmt"
 	"github.com/feastgo/feastgo/typemap"
 )
 
@@ -65,7 +65,7 @@ func convert(v core.Value, want core.ValueType) (core.Value, error) {
 		switch {
 		case isFloat:
 			if math.IsInf(v.F, 0) || v.F >= 9.223372036854775807e18 || v.F < -9.223372036854775808e18 {
-				return core.Value{}, fmt.Errorf("%s cannot be converted to an integer", onlinestore.PyFloatStr(v.F))
+				return core.Value{}, fmt.Errorf("%s cannot be converted to an integer", pyfmt.Float(v.F))
 			}
 			i = int64(v.F) // Go, like Python's int(), truncates toward zero
 		case v.Type == core.String || v.Type == core.Bytes:
@@ -94,7 +94,7 @@ func convert(v core.Value, want core.ValueType) (core.Value, error) {
 		case v.Type == core.String:
 			return v, nil
 		case isFloat:
-			return core.StringValue(onlinestore.PyFloatStr(v.F)), nil
+			return core.StringValue(pyfmt.Float(v.F)), nil
 		case v.Type == core.Bool:
 			if v.I != 0 {
 				return core.StringValue("True"), nil

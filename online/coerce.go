@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/pyfmt"
 )
 
 // coerce converts a request value to a join key's declared type with
@@ -51,7 +52,7 @@ func coerce(v core.Value, to core.ValueType, column string) (core.Value, error) 
 		case core.Int64, core.Int32, core.UnixTimestamp:
 			return core.StringValue(strconv.FormatInt(v.I, 10)), nil
 		case core.Double, core.Float:
-			return core.StringValue(pyFloatRepr(v.F)), nil
+			return core.StringValue(pyfmt.Float(v.F)), nil
 		case core.Bool:
 			if v.I != 0 {
 				return core.StringValue("True"), nil
@@ -97,31 +98,9 @@ func describe(v core.Value) string {
 	case core.Int64, core.Int32:
 		return strconv.FormatInt(v.I, 10)
 	case core.Double, core.Float:
-		return pyFloatRepr(v.F)
+		return pyfmt.Float(v.F)
 	case core.Bool:
 		return strconv.FormatBool(v.I != 0)
 	}
 	return "a value of type " + v.Type.String()
-}
-
-// pyFloatRepr is Python's str(float) for finite values.
-func pyFloatRepr(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "nan"
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	}
-	e := strconv.FormatFloat(f, 'e', -1, 64)
-	exp, _ := strconv.Atoi(e[strings.IndexByte(e, 'e')+1:])
-	if exp < -4 || exp >= 16 {
-		return e
-	}
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.Contains(s, ".") {
-		s += ".0"
-	}
-	return s
 }

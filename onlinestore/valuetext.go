@@ -4,9 +4,10 @@ import (
 	"encoding/binary"
 	"math"
 	"strconv"
-	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/feastgo/feastgo/internal/pyfmt"
 )
 
 // ValueText is what Feast's SQL stores put in value_text (and value_num) for
@@ -51,10 +52,10 @@ func ValueText(v []byte) (text string, num float64, ok bool) {
 		return strconv.FormatInt(i, 10), float64(i), true
 	case last == 5 && lastType == protowire.Fixed64Type: // double_val
 		f := math.Float64frombits(binary.LittleEndian.Uint64(raw))
-		return PyFloatStr(f), f, true
+		return pyfmt.Float(f), f, true
 	case last == 6 && lastType == protowire.Fixed32Type: // float_val, widened as Python reads it
 		f := float64(math.Float32frombits(binary.LittleEndian.Uint32(raw)))
-		return PyFloatStr(f), f, true
+		return pyfmt.Float(f), f, true
 	case last == 7 && lastType == protowire.VarintType: // bool_val
 		if varint != 0 {
 			return "True", 1, true
@@ -62,27 +63,4 @@ func ValueText(v []byte) (text string, num float64, ok bool) {
 		return "False", 0, true
 	}
 	return "", 0, false
-}
-
-// PyFloatStr is Python's str() of a float: the shortest repr, with an
-// exponent below 1e-4 and from 1e16 on, and "nan", "inf", "-inf".
-func PyFloatStr(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "nan"
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	}
-	e := strconv.FormatFloat(f, 'e', -1, 64)
-	exp, err := strconv.Atoi(e[strings.IndexByte(e, 'e')+1:])
-	if err == nil && (exp < -4 || exp >= 16) {
-		return e
-	}
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.Contains(s, ".") {
-		s += ".0"
-	}
-	return s
 }

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/pyfmt"
 )
 
 // The JSON writers below produce exactly what Feast's Python server sends:
@@ -23,14 +24,10 @@ import (
 
 var errBadValue = errors.New("malformed feast.types.Value bytes")
 
-// appendPyFloat appends f as Python's repr(float) would print it, with
-// non-finite values as the strings Feast uses ("NaN", "Infinity").
-//
-// Python prints the shortest round-trip digits, in positional notation when
-// the decimal exponent is in [-4, 16) and as d.ddde±XX otherwise. The
-// digits are computed once (strconv's shortest 'e' form) and laid out
-// positionally here when needed.
-func appendPyFloat(dst []byte, f float64) []byte {
+// appendJSONFloat appends f as Python's json.dumps prints it: repr(float),
+// with non-finite values as the strings Feast's server sends ("NaN",
+// "Infinity", "-Infinity").
+func appendJSONFloat(dst []byte, f float64) []byte {
 	switch {
 	case math.IsNaN(f):
 		return append(dst, `"NaN"`...)
@@ -39,79 +36,16 @@ func appendPyFloat(dst []byte, f float64) []byte {
 	case math.IsInf(f, -1):
 		return append(dst, `"-Infinity"`...)
 	}
-	if f == 0 {
-		if math.Signbit(f) {
-			return append(dst, "-0.0"...)
-		}
-		return append(dst, "0.0"...)
-	}
-	if a := math.Abs(f); a >= 1e-4 && a < 1e16 {
-		// Positional notation (the usual case): strconv's shortest 'f'
-		// form has the same digits, already laid out; only an integral
-		// value needs Python's ".0".
-		start := len(dst)
-		dst = strconv.AppendFloat(dst, f, 'f', -1, 64)
-		for _, c := range dst[start:] {
-			if c == '.' {
-				return dst
-			}
-		}
-		return append(dst, '.', '0')
-	}
-	return appendPyFloatE(dst, f)
+	return pyfmt.AppendFloat(dst, f)
 }
 
-// appendPyFloatE is appendPyFloat for finite, non-zero values, from the
-// shortest 'e' form.
-func appendPyFloatE(dst []byte, f float64) []byte {
-	var tmp [32]byte
-	e := strconv.AppendFloat(tmp[:0], f, 'e', -1, 64)
-	// e is [-]d[.ddd]e±XX
-	mark := len(e) - 1
-	for e[mark] != 'e' {
-		mark--
+// appendJSONFloat32 is appendJSONFloat of a Float32 feature's bits, read as
+// Python reads them: the widened double.
+func appendJSONFloat32(dst []byte, b uint32) []byte {
+	if b>>23&0xff == 0xff { // NaN or an infinity
+		return appendJSONFloat(dst, float64(math.Float32frombits(b)))
 	}
-	exp := 0
-	for _, c := range e[mark+2:] {
-		exp = exp*10 + int(c-'0')
-	}
-	if e[mark+1] == '-' {
-		exp = -exp
-	}
-	if exp < -4 || exp >= 16 {
-		return append(dst, e...)
-	}
-	mant := e[:mark]
-	if mant[0] == '-' {
-		dst = append(dst, '-')
-		mant = mant[1:]
-	}
-	// Digits without the decimal point.
-	var digits [24]byte
-	nd := 0
-	for _, c := range mant {
-		if c != '.' {
-			digits[nd] = c
-			nd++
-		}
-	}
-	if exp < 0 {
-		dst = append(dst, '0', '.')
-		for i := -1; i > exp; i-- {
-			dst = append(dst, '0')
-		}
-		return append(dst, digits[:nd]...)
-	}
-	if nd <= exp+1 {
-		dst = append(dst, digits[:nd]...)
-		for i := nd; i <= exp; i++ {
-			dst = append(dst, '0')
-		}
-		return append(dst, '.', '0')
-	}
-	dst = append(dst, digits[:exp+1]...)
-	dst = append(dst, '.')
-	return append(dst, digits[exp+1:nd]...)
+	return pyfmt.AppendWidened(dst, b)
 }
 
 // appendJSONString appends s as a JSON string the way Python's json.dumps
@@ -184,7 +118,7 @@ func appendTypedValueJSON(dst []byte, v core.Value) []byte {
 	case core.Int32, core.Int64, core.UnixTimestamp:
 		return strconv.AppendInt(dst, v.I, 10)
 	case core.Double, core.Float:
-		return appendPyFloat(dst, v.F)
+		return appendJSONFloat(dst, v.F)
 	case core.Bool:
 		if v.I != 0 {
 			return append(dst, "true"...)
@@ -213,19 +147,19 @@ func appendRawValueJSON(dst []byte, b []byte) ([]byte, error) {
 		switch b[0] {
 		case 0x35: // float_val (6), fixed32
 			if len(b) == 5 {
-				return appendPyFloat32(dst, binary.LittleEndian.Uint32(b[1:])), nil
+				return appendJSONFloat32(dst, binary.LittleEndian.Uint32(b[1:])), nil
 			}
 		case 0x29: // double_val (5), fixed64
 			if len(b) == 9 {
-				return appendPyFloat(dst, math.Float64frombits(binary.LittleEndian.Uint64(b[1:]))), nil
+				return appendJSONFloat(dst, math.Float64frombits(binary.LittleEndian.Uint64(b[1:]))), nil
 			}
 		case 0x20, 0x40: // int64_val (4), unix_timestamp_val (8), varint
 			if v, n := protowire.ConsumeVarint(b[1:]); n == len(b)-1 {
-				return appendInt64(dst, int64(v)), nil
+				return pyfmt.AppendInt(dst, int64(v)), nil
 			}
 		case 0x18: // int32_val (3), varint
 			if v, n := protowire.ConsumeVarint(b[1:]); n == len(b)-1 {
-				return appendInt64(dst, int64(int32(v))), nil
+				return pyfmt.AppendInt(dst, int64(int32(v))), nil
 			}
 		}
 	}
@@ -251,9 +185,9 @@ func appendRawValueJSON(dst []byte, b []byte) ([]byte, error) {
 		v, _ := protowire.ConsumeVarint(field)
 		return strconv.AppendInt(dst, int64(v), 10), nil
 	case 5:
-		return appendPyFloat(dst, math.Float64frombits(binary.LittleEndian.Uint64(field))), nil
+		return appendJSONFloat(dst, math.Float64frombits(binary.LittleEndian.Uint64(field))), nil
 	case 6:
-		return appendPyFloat32(dst, binary.LittleEndian.Uint32(field)), nil
+		return appendJSONFloat32(dst, binary.LittleEndian.Uint32(field)), nil
 	case 7:
 		v, _ := protowire.ConsumeVarint(field)
 		if v != 0 {
@@ -280,11 +214,11 @@ func appendRawValueJSON(dst []byte, b []byte) ([]byte, error) {
 		})
 	case 15, 26:
 		return appendRepeated(dst, field, protowire.Fixed64Type, func(dst []byte, _ []byte, v uint64) ([]byte, error) {
-			return appendPyFloat(dst, math.Float64frombits(v)), nil
+			return appendJSONFloat(dst, math.Float64frombits(v)), nil
 		})
 	case 16, 27:
 		return appendRepeated(dst, field, protowire.Fixed32Type, func(dst []byte, _ []byte, v uint64) ([]byte, error) {
-			return appendPyFloat32(dst, uint32(v)), nil
+			return appendJSONFloat32(dst, uint32(v)), nil
 		})
 	case 17, 28:
 		return appendRepeated(dst, field, protowire.VarintType, func(dst []byte, _ []byte, v uint64) ([]byte, error) {
@@ -592,8 +526,7 @@ func appendEventTime(dst []byte, t core.Timestamp) []byte {
 	if m <= 2 {
 		y++
 	}
-	// Two digits at a time from digitPairs.
-	pair := func(dst []byte, v int64) []byte { return append(dst, digitPairs[2*v], digitPairs[2*v+1]) }
+	pair := pyfmt.AppendTwoDigits
 	dst = pair(pair(dst, y/100), y%100)
 	dst = pair(append(dst, '-'), m)
 	dst = pair(append(dst, '-'), d)

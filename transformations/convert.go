@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/pyfmt"
 )
 
 // This file is Feast 0.67.0's type_map.python_values_to_proto_values for
@@ -347,48 +348,11 @@ func pyStrOf(v pv) (string, error) {
 		}
 		return "False", nil
 	case kFloat:
-		return pyFloatRepr(v.f), nil
+		return pyfmt.Float(v.f), nil
 	case kFloat32:
-		return pyFloat32Repr(float32(v.f)), nil
+		return pyfmt.Float32(float32(v.f)), nil
 	}
 	return "", unsupportedf("str() of a %s", v.typeName())
-}
-
-// pyFloatRepr is Python's repr(float) (also numpy.float64's str).
-func pyFloatRepr(f float64) string { return formatPyFloat(f, 64) }
-
-// pyFloat32Repr is str(numpy.float32): the shortest float32 digits.
-func pyFloat32Repr(f float32) string { return formatPyFloat(float64(f), 32) }
-
-func formatPyFloat(f float64, bits int) string {
-	switch {
-	case math.IsNaN(f):
-		return "nan"
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	}
-	e := strconv.FormatFloat(f, 'e', -1, bits)
-	mant, expStr, _ := strings.Cut(e, "e")
-	exp, _ := strconv.Atoi(expStr)
-	if exp < -4 || exp >= 16 {
-		// Python: at least two exponent digits, no ".0" on a 1-digit mantissa.
-		sign := "+"
-		if exp < 0 {
-			sign, exp = "-", -exp
-		}
-		es := strconv.Itoa(exp)
-		if len(es) < 2 {
-			es = "0" + es
-		}
-		return mant + "e" + sign + es
-	}
-	s := strconv.FormatFloat(f, 'f', -1, bits)
-	if !strings.ContainsAny(s, ".") {
-		s += ".0"
-	}
-	return s
 }
 
 // parsePyInt is int(s) for a str in base 10: surrounding whitespace, a

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/pyfmt"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	typespb "github.com/feastgo/feastgo/protos/feast/types"
 	"github.com/feastgo/feastgo/registry"
@@ -140,7 +141,7 @@ func pyJSON(b *bytes.Buffer, v any) {
 		case math.IsInf(v, -1):
 			b.WriteString("-Infinity")
 		default:
-			b.WriteString(pyFloatRepr(v))
+			b.WriteString(pyfmt.Float(v))
 		}
 	case bool:
 		b.WriteString(strconv.FormatBool(v))

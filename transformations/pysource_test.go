@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/pyfmt"
 	"github.com/feastgo/feastgo/registry"
 )
 
@@ -58,8 +59,8 @@ func TestPyFloatRepr(t *testing.T) {
 		{math.Inf(-1), "-inf"}, {5e-324, "5e-324"}, {1.7976931348623157e308, "1.7976931348623157e+308"},
 	}
 	for _, tc := range tests {
-		if got := pyFloatRepr(tc.f); got != tc.want {
-			t.Errorf("pyFloatRepr(%v) = %q, want %q", tc.f, got, tc.want)
+		if got := pyfmt.Float(tc.f); got != tc.want {
+			t.Errorf("pyfmt.Float(%v) = %q, want %q", tc.f, got, tc.want)
 		}
 	}
 }
@@ -162,4 +163,19 @@ func FuzzAnalyse(f *testing.F) {
 			t.Fatal("a delegated decision without a reason")
 		}
 	})
+}
+
+// A float32 column of a delegated answer converted to a String feature is
+// str(numpy.float32): numpy's layout, positional only below 1e6 (strings
+// printed by numpy 2.4.6 in the Feast 0.67 venv).
+func TestPyStrOfFloat32IsNumpys(t *testing.T) {
+	for _, tc := range []struct {
+		f    float32
+		want string
+	}{{1234567, "1.234567e+06"}, {999999, "999999.0"}, {1e-4, "1e-04"}, {0.1, "0.1"}, {12345.678, "12345.678"}} {
+		got, err := pyStrOf(pv{k: kFloat32, f: float64(tc.f)})
+		if err != nil || got != tc.want {
+			t.Errorf("pyStrOf(float32 %v) = %q, %v; want %q", tc.f, got, err, tc.want)
+		}
+	}
 }

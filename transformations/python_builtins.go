@@ -9,6 +9,8 @@ import (
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
+
+	"github.com/feastgo/feastgo/internal/pyfmt"
 )
 
 // predeclared are the builtins reimplemented with CPython 3.11 semantics.
@@ -404,7 +406,7 @@ func pyStrOfStarlark(x starlark.Value, quoted bool, depth int) (string, error) {
 	case starlark.Int:
 		return x.String(), nil
 	case starlark.Float:
-		return pyFloatRepr(float64(x)), nil
+		return pyfmt.Float(float64(x)), nil
 	case starlark.String:
 		if quoted {
 			return pyStrRepr(string(x)), nil

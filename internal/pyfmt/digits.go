@@ -1,4 +1,4 @@
-package server
+package pyfmt
 
 import (
 	"encoding/binary"
@@ -6,8 +6,8 @@ import (
 	"slices"
 )
 
-// Decimal digits for the JSON writers: two at a time from a table, into
-// the answer directly.
+// Decimal digits two at a time from a table, written into the caller's
+// buffer directly.
 
 const digitPairs = "00010203040506070809" +
 	"10111213141516171819" +
@@ -49,9 +49,10 @@ func decimalLen(q uint64) int {
 	return n
 }
 
-// appendInt64 is strconv.AppendInt(dst, v, 10) writing the digits in
-// place, two at a time (strconv formats into a buffer and copies).
-func appendInt64(dst []byte, v int64) []byte {
+// AppendInt appends Python's str(int) of v (the same digits as
+// strconv.AppendInt(dst, v, 10)), writing them in place two at a time
+// where strconv formats into a buffer and copies.
+func AppendInt(dst []byte, v int64) []byte {
 	u := uint64(v)
 	if v < 0 {
 		dst = append(dst, '-')
@@ -84,4 +85,10 @@ func appendInt64(dst []byte, v int64) []byte {
 		dst[start] = byte('0' + u)
 	}
 	return dst
+}
+
+// AppendTwoDigits appends 0 <= v < 100 as two digits ("07"), the field
+// width of dates and times.
+func AppendTwoDigits(dst []byte, v int64) []byte {
+	return append(dst, digitPairs[2*v], digitPairs[2*v+1])
 }
