@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/pyconv"
 	"github.com/feastgo/feastgo/internal/pyfmt"
 	"github.com/feastgo/feastgo/typemap"
 )
@@ -77,11 +78,11 @@ func convertScalar(k kind, v core.Value, to core.ValueType, strs bool) (core.Val
 			if math.IsInf(f, 0) {
 				return core.Value{}, fmt.Errorf("cannot convert float infinity to integer")
 			}
-			t := math.Trunc(f)
-			if t < -9.223372036854775808e18 || t >= 9.223372036854775808e18 {
+			n, ok := pyconv.FloatToInt64(f)
+			if !ok {
 				return core.Value{}, fmt.Errorf("%s is out of range", pyfmt.Float(f))
 			}
-			i = int64(t)
+			i = n
 		case kindString:
 			n, err := pyInt(v.S)
 			if err != nil {
@@ -155,10 +156,11 @@ func convertScalar(k kind, v core.Value, to core.ValueType, strs bool) (core.Val
 			return core.Value{Type: core.UnixTimestamp, I: v.I}, nil
 		case kindFloat:
 			f := num(v)
-			if math.IsInf(f, 0) || math.Abs(f) >= 9.2e18 {
+			n, ok := pyconv.FloatToInt64(f)
+			if !ok {
 				return core.Value{}, fmt.Errorf("%s is not a timestamp", pyfmt.Float(f))
 			}
-			return core.Value{Type: core.UnixTimestamp, I: int64(f)}, nil
+			return core.Value{Type: core.UnixTimestamp, I: n}, nil
 		case kindString:
 			if n, err := pyInt(v.S); err == nil {
 				return core.Value{Type: core.UnixTimestamp, I: n}, nil
@@ -487,10 +489,10 @@ func eventTimes(c *typedColumn, what string, nullOK bool) ([]core.Timestamp, err
 			t = core.Timestamp{Seconds: floorDiv(v.I, 1e9), Nanos: int32(v.I - floorDiv(v.I, 1e9)*1e9)}
 		case kindFloat:
 			f := num(v)
-			if math.IsInf(f, 0) || math.Abs(f) >= 9.2e18 {
+			n, ok := pyconv.FloatToInt64(f)
+			if !ok {
 				return nil, core.Invalidf("df.%s[%d]: %s is out of the timestamp range (the %s)", c.Name, i, pyfmt.Float(f), what)
 			}
-			n := int64(f)
 			t = core.Timestamp{Seconds: floorDiv(n, 1e9), Nanos: int32(n - floorDiv(n, 1e9)*1e9)}
 		default:
 			return nil, core.Invalidf("df.%s[%d]: a %s value is not a timestamp (the %s)", c.Name, i, c.kind, what)

@@ -166,3 +166,15 @@ func TestConvertColumnMatchesFeast(t *testing.T) {
 		})
 	}
 }
+
+// A float cell for a UNIX_TIMESTAMP field is int() of it within the whole
+// int64 range: 9.21e18 (below 2^63) was refused by a bound of 9.2e18.
+func TestConvertScalarFloatTimestampRange(t *testing.T) {
+	got, err := convertScalar(kindFloat, core.DoubleValue(9.21e18), core.UnixTimestamp, false)
+	if err != nil || got.I != 9210000000000000000 {
+		t.Fatalf("convertScalar(9.21e18) = %+v, %v", got, err)
+	}
+	if _, err := convertScalar(kindFloat, core.DoubleValue(9.25e18), core.UnixTimestamp, false); err == nil {
+		t.Fatal("convertScalar(9.25e18) accepted a value past 2^63")
+	}
+}

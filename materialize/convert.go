@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/pyconv"
 	"github.com/feastgo/feastgo/internal/pyfmt"
 	"github.com/feastgo/feastgo/typemap"
 )
@@ -64,10 +65,11 @@ func convert(v core.Value, want core.ValueType) (core.Value, error) {
 		i := v.I
 		switch {
 		case isFloat:
-			if math.IsInf(v.F, 0) || v.F >= 9.223372036854775807e18 || v.F < -9.223372036854775808e18 {
+			n, ok := pyconv.FloatToInt64(v.F) // Python's int() truncates toward zero
+			if !ok {
 				return core.Value{}, fmt.Errorf("%s cannot be converted to an integer", pyfmt.Float(v.F))
 			}
-			i = int64(v.F) // Go, like Python's int(), truncates toward zero
+			i = n
 		case v.Type == core.String || v.Type == core.Bytes:
 			n, err := strconv.ParseInt(v.S, 10, 64)
 			if err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/pyconv"
 	"github.com/feastgo/feastgo/internal/pyfmt"
 )
 
@@ -30,10 +31,11 @@ func coerce(v core.Value, to core.ValueType, column string) (core.Value, error) 
 		case core.Int64, core.Int32, core.UnixTimestamp, core.Bool:
 			i = v.I
 		case core.Double, core.Float:
-			if math.IsNaN(v.F) || math.IsInf(v.F, 0) || math.Abs(v.F) >= 9.3e18 {
+			n, ok := pyconv.FloatToInt64(v.F) // Python int() truncates toward zero
+			if !ok {
 				return bad()
 			}
-			i = int64(v.F) // Python int() truncates toward zero
+			i = n
 		case core.String:
 			n, err := strconv.ParseInt(strings.TrimSpace(strings.ReplaceAll(v.S, "_", "")), 10, 64)
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/pyconv"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/registry"
 )
@@ -333,10 +334,11 @@ func coerceFeature(v core.Value, t core.ValueType) (core.Value, bool) {
 		switch v.Type {
 		case core.Int64:
 		case core.Double:
-			if v.F != math.Trunc(v.F) || math.Abs(v.F) >= 9.2e18 {
+			n, ok := pyconv.IntegralInt64(v.F)
+			if !ok {
 				return core.Value{}, false
 			}
-			i = int64(v.F)
+			i = n
 		default:
 			return core.Value{}, false
 		}

@@ -6,6 +6,7 @@ import (
 	"math/big"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/pyconv"
 	"github.com/feastgo/feastgo/registry"
 )
 
@@ -519,10 +520,11 @@ func astype(s *series, t pval) (pval, error) {
 			return pval{kind: vSeries, s: out}, nil
 		case dtF64:
 			for r, f := range s.f {
-				if math.IsNaN(f) || math.IsInf(f, 0) || f >= 9.223372036854775807e18 || f < -9.223372036854775808e18 {
+				n, ok := pyconv.FloatToInt64(f)
+				if !ok {
 					return pval{}, unsupportedf("casting NaN, inf or an out-of-range float to int64")
 				}
-				out.i[r] = int64(f)
+				out.i[r] = n
 			}
 			return pval{kind: vSeries, s: out}, nil
 		}

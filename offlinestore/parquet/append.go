@@ -24,6 +24,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/pyconv"
 )
 
 // Column is one named column of rows to append.
@@ -558,10 +559,11 @@ func intOf(v core.Value) (int64, error) {
 	case core.Int64, core.Int32:
 		return v.I, nil
 	case core.Double, core.Float:
-		if v.F != math.Trunc(v.F) || math.IsInf(v.F, 0) || v.F < -9.223372036854775808e18 || v.F >= 9.223372036854775808e18 {
+		n, ok := pyconv.IntegralInt64(v.F)
+		if !ok {
 			return 0, fmt.Errorf("float value %s would be truncated", strconv.FormatFloat(v.F, 'g', -1, 64))
 		}
-		return int64(v.F), nil
+		return n, nil
 	}
 	return 0, fmt.Errorf("a %s value is not an integer", kindName(v))
 }
