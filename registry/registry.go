@@ -19,13 +19,14 @@ import (
 // periodic one, the one after a materialization, the ones writes ask for)
 // run one at a time, so an older fetch never replaces a newer snapshot.
 type Registry struct {
-	src              Source
-	project          string
-	enableVersioning bool
-	ttl              time.Duration
-	log              *slog.Logger
-	cur              atomic.Pointer[Snapshot]
-	lastErr          atomic.Pointer[error]
+	src                Source
+	project            string
+	enableVersioning   bool
+	whileMaterializing bool
+	ttl                time.Duration
+	log                *slog.Logger
+	cur                atomic.Pointer[Snapshot]
+	lastErr            atomic.Pointer[error]
 
 	// refreshing is held (one token) by the refresh in progress.
 	refreshing chan struct{}
@@ -41,13 +42,16 @@ type Options struct {
 	// RefreshInterval is how often Run reloads; 0 disables refreshing.
 	RefreshInterval  time.Duration
 	EnableVersioning bool
-	Logger           *slog.Logger
+	// ServeWhileMaterializing is registry.serve_features_while_materializing.
+	ServeWhileMaterializing bool
+	Logger                  *slog.Logger
 }
 
 // Open loads the registry once; a failure here is fatal for the caller.
 func Open(ctx context.Context, src Source, opts Options) (*Registry, error) {
 	r := &Registry{src: src, project: opts.Project, ttl: opts.RefreshInterval,
-		enableVersioning: opts.EnableVersioning, log: opts.Logger, refreshing: make(chan struct{}, 1)}
+		enableVersioning: opts.EnableVersioning, whileMaterializing: opts.ServeWhileMaterializing,
+		log: opts.Logger, refreshing: make(chan struct{}, 1)}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
@@ -127,6 +131,7 @@ func (r *Registry) refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("registry %s: %w", r.src.Location(), err)
 	}
+	snap.ServeWhileMaterializing = r.whileMaterializing
 	snap.raw, snap.rawSize = b, len(b)
 	r.cur.Store(snap)
 	return nil

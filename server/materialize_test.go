@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,6 +26,13 @@ import (
 // materializeStack serves a temp copy of Feast's golden repo (registry,
 // config, the demo parquet files) over an empty SQLite store.
 func materializeStack(t *testing.T) (*HTTP, *registry.Registry) {
+	t.Helper()
+	return materializeStackOpts(t, registry.Options{})
+}
+
+// materializeStackOpts is materializeStack with registry options (the
+// project is filled in).
+func materializeStackOpts(t *testing.T, opts registry.Options) (*HTTP, *registry.Registry) {
 	t.Helper()
 	golden := filepath.Join("testdata", "golden", "sqlite", "repo")
 	dir := t.TempDir()
@@ -53,7 +61,8 @@ func materializeStack(t *testing.T) (*HTTP, *registry.Registry) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	reg, err := registry.Open(ctx, &registry.FileSource{Path: filepath.Join(dir, "data", "registry.db")}, registry.Options{Project: cfg.Project})
+	opts.Project = cfg.Project
+	reg, err := registry.Open(ctx, &registry.FileSource{Path: filepath.Join(dir, "data", "registry.db")}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,3 +310,49 @@ func TestCancelledAsyncMaterializeRestoresState(t *testing.T) {
 type blockingStore func(ctx context.Context) error
 
 func (b blockingStore) Write(ctx context.Context, _ onlinestore.WriteBatch) error { return b(ctx) }
+
+// While this server materializes a view, reads of it answer 503 (Feast's
+// default) or, with serve_features_while_materializing, the rows already
+// in the store.
+func TestReadsDuringMaterialization(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		t.Run(fmt.Sprintf("serve_features_while_materializing=%v", on), func(t *testing.T) {
+			hs, reg := materializeStackOpts(t, registry.Options{ServeWhileMaterializing: on})
+			h := hs.Handler()
+			const window = `"start_ts": "2025-01-01T00:00:00", "end_ts": "2025-01-08T00:00:00", "feature_views": ["pipeline_stats"]`
+			if code, _, got := post(t, h, "/materialize", `{`+window+`}`); code != http.StatusOK {
+				t.Fatalf("first run: %d %s", code, got)
+			}
+			started, finish := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			store := hs.Materialize.Engine.Store
+			hs.Materialize.Engine.Store = blockingStore(func(ctx context.Context) error {
+				once.Do(func() { close(started) })
+				select {
+				case <-finish:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+			defer func() { hs.Materialize.Engine.Store = store }()
+			if code, _, got := post(t, h, "/materialize?async=true", `{`+window+`}`); code != http.StatusAccepted {
+				t.Fatalf("async run: %d %s", code, got)
+			}
+			<-started
+			if s := state(t, reg, "pipeline_stats"); s != corepb.FeatureViewState_MATERIALIZING {
+				t.Fatalf("state during the run: %v", s)
+			}
+			code, _, got := post(t, h, "/get-online-features", `{"features": ["pipeline_stats:last_status"], "entities": {"pipeline_id": [7]}}`)
+			if on && (code != http.StatusOK || !strings.Contains(got, `"cancelled"`)) ||
+				!on && (code != http.StatusServiceUnavailable || !strings.Contains(got, `is in state 'MATERIALIZING'`)) {
+				t.Errorf("read during the run: %d %s", code, got)
+			}
+			close(finish)
+			hs.Materialize.wg.Wait()
+			if s := state(t, reg, "pipeline_stats"); s != corepb.FeatureViewState_AVAILABLE_ONLINE {
+				t.Errorf("state after the run: %v", s)
+			}
+		})
+	}
+}
