@@ -110,6 +110,10 @@ type Task struct {
 	// Windows are the [start, end] windows to pull, in order (one, except
 	// for Replay).
 	Windows [][2]time.Time
+	// Before is set by Reserve: the view is already MATERIALIZING in the
+	// registry and had this state before, which Run gives it back if its
+	// run fails or never starts.
+	Before *corepb.FeatureViewState
 }
 
 // ViewResult is what one view wrote.
@@ -275,12 +279,14 @@ func (e *Engine) Materialize(ctx context.Context, req Request) (*Result, error) 
 func (e *Engine) Run(ctx context.Context, tasks []Task, replay bool) (*Result, error) {
 	began := time.Now()
 	res := &Result{}
-	for _, t := range tasks {
+	for i, t := range tasks {
 		rows, err := e.runTask(ctx, t, replay)
 		res.Views = append(res.Views, ViewResult{Name: t.View.Name, Rows: rows})
 		res.Rows += rows
 		res.Values += rows * int64(len(t.View.Features))
 		if err != nil {
+			// Views reserved for this run that it never reached.
+			e.restoreStates(ctx, tasks[i+1:])
 			res.Duration = time.Since(began)
 			return res, err
 		}
@@ -292,6 +298,7 @@ func (e *Engine) Run(ctx context.Context, tasks []Task, replay bool) (*Result, e
 func (e *Engine) runTask(ctx context.Context, t Task, replay bool) (rows int64, err error) {
 	v := t.View
 	if len(t.Windows) == 0 {
+		e.restoreStates(ctx, []Task{t})
 		return 0, nil
 	}
 	if e.Progress != nil {
@@ -311,40 +318,95 @@ func (e *Engine) runTask(ctx context.Context, t Task, replay bool) (rows int64, 
 
 	// Feast's lifecycle: MATERIALIZING while running (unless the state is
 	// unset), AVAILABLE_ONLINE with the interval when done, the previous
-	// state back on failure.
-	prev, err := e.startState(ctx, v)
-	if err != nil {
-		return 0, err
-	}
-	switch prev {
-	case corepb.FeatureViewState_MATERIALIZING:
-		prev = corepb.FeatureViewState_GENERATED
-	case corepb.FeatureViewState_STATE_UNSPECIFIED:
-	case corepb.FeatureViewState_GENERATED, corepb.FeatureViewState_AVAILABLE_ONLINE:
-		if err := e.setState(ctx, v.Name, corepb.FeatureViewState_MATERIALIZING); err != nil {
+	// state back on failure. A view reserved by Reserve is MATERIALIZING
+	// already and gets back the state it had before the reservation: Feast's
+	// server resets a failed async run to GENERATED instead, which leaves
+	// the view unservable until it is materialized again.
+	var prev corepb.FeatureViewState
+	changed := t.Before != nil
+	if changed {
+		prev = *t.Before
+	} else {
+		if prev, err = e.startState(ctx, v); err != nil {
 			return 0, err
 		}
-	default:
-		return 0, core.Invalidf("FeatureView %s cannot transition from %s to MATERIALIZING.", v.Name, stateName(prev))
+		switch prev {
+		case corepb.FeatureViewState_MATERIALIZING:
+			prev = corepb.FeatureViewState_GENERATED
+		case corepb.FeatureViewState_STATE_UNSPECIFIED:
+		case corepb.FeatureViewState_GENERATED, corepb.FeatureViewState_AVAILABLE_ONLINE:
+			if err := e.setState(ctx, v.Name, corepb.FeatureViewState_MATERIALIZING); err != nil {
+				return 0, err
+			}
+			changed = true
+		default:
+			return 0, core.Invalidf("FeatureView %s cannot transition from %s to MATERIALIZING.", v.Name, stateName(prev))
+		}
 	}
 	w := t.Windows[0]
 	rows, err = e.pullAndWrite(ctx, v, w[0], w[1])
-	if err != nil {
-		if prev != corepb.FeatureViewState_STATE_UNSPECIFIED {
-			// The run failed already; the context may be cancelled too.
-			restore, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			if serr := e.setState(restore, v.Name, prev); serr != nil {
-				e.log().Warn("could not restore the feature view state after a failed materialization", "view", v.Name, "err", serr)
+	if err == nil {
+		now := e.now()
+		err = e.updateRegistry(ctx, func(reg *corepb.Registry) error {
+			return registry.RecordMaterialization(reg, e.Project, v.Name, w[0], w[1], now)
+		})
+	}
+	if err != nil && changed {
+		e.restoreState(ctx, v.Name, prev)
+	}
+	return rows, err
+}
+
+// Reserve moves the tasks' views to MATERIALIZING in one registry write,
+// as Feast's server does before it answers an async request (so a second
+// request sees them busy), and records in each task the state its view had,
+// which Run restores if that view's run fails or never starts. A view found
+// MATERIALIZING already (a run elsewhere) counts as GENERATED, as in Run.
+func (e *Engine) Reserve(ctx context.Context, tasks []Task) error {
+	before := make([]corepb.FeatureViewState, len(tasks))
+	err := e.updateRegistry(ctx, func(reg *corepb.Registry) error {
+		for i, t := range tasks {
+			s, err := registry.ViewState(reg, e.Project, t.View.Name)
+			if err != nil {
+				return err
+			}
+			if s == corepb.FeatureViewState_MATERIALIZING {
+				s = corepb.FeatureViewState_GENERATED
+			}
+			before[i] = s
+			if err := registry.SetViewState(reg, e.Project, t.View.Name, corepb.FeatureViewState_MATERIALIZING); err != nil {
+				return err
 			}
 		}
-		return rows, err
-	}
-	now := e.now()
-	err = e.updateRegistry(ctx, func(reg *corepb.Registry) error {
-		return registry.RecordMaterialization(reg, e.Project, v.Name, w[0], w[1], now)
+		return nil
 	})
-	return rows, err
+	if err != nil {
+		return err
+	}
+	for i := range tasks {
+		tasks[i].Before = &before[i]
+	}
+	return nil
+}
+
+// restoreStates gives reserved views that were not run their state back.
+func (e *Engine) restoreStates(ctx context.Context, tasks []Task) {
+	for _, t := range tasks {
+		if t.Before != nil {
+			e.restoreState(ctx, t.View.Name, *t.Before)
+		}
+	}
+}
+
+// restoreState sets a view's state after its run failed; the context may be
+// cancelled by then (the failure may be the cancellation), so the write gets
+// its own deadline.
+func (e *Engine) restoreState(ctx context.Context, view string, state corepb.FeatureViewState) {
+	restore, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := e.setState(restore, view, state); err != nil {
+		e.log().Warn("could not restore the feature view state after a failed materialization", "view", view, "state", stateName(state), "err", err)
+	}
 }
 
 // SetStates sets the state of several views in one registry write (the

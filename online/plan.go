@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/feastgo/feastgo/core"
+	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	"github.com/feastgo/feastgo/registry"
 )
 
@@ -254,7 +255,7 @@ func buildPlan(s *registry.Snapshot, refs []string, service string, fullNames bo
 		if err != nil {
 			return nil, err
 		}
-		if err := servable(vr.key.name, v, o); err != nil {
+		if err := servable(vr.key.name, v, o, s.ServeWhileMaterializing); err != nil {
 			return nil, err
 		}
 		views = append(views, resolved{v, o, vr.proj})
@@ -427,24 +428,32 @@ func buildPlan(s *registry.Snapshot, refs []string, service string, fullNames bo
 	return p, nil
 }
 
-func servable(name string, v *registry.View, o *registry.ODFV) error {
-	disabled, state := false, int32(0)
+// servable is Feast's lifecycle gate: STATE_UNSPECIFIED (views applied
+// before states existed) and AVAILABLE_ONLINE serve, and MATERIALIZING too
+// with registry.serve_features_while_materializing (the rows of the last
+// run are still in the store). CREATED and GENERATED never serve.
+func servable(name string, v *registry.View, o *registry.ODFV, whileMaterializing bool) error {
+	disabled, state := false, corepb.FeatureViewState_STATE_UNSPECIFIED
 	if v != nil {
-		disabled, state = v.Disabled, int32(v.State)
+		disabled, state = v.Disabled, v.State
 	} else {
-		disabled, state = o.Disabled, int32(o.State)
+		disabled, state = o.Disabled, o.State
 	}
 	if disabled {
 		return core.Errorf(core.KindInvalidArgument, "ValueError",
 			"Feature view '%s' is disabled and cannot serve features. Enable it with `feast feature-views enable %s` or set enabled=True.", name, name)
 	}
-	// STATE_UNSPECIFIED (0) and AVAILABLE_ONLINE (4) serve.
-	if state != 0 && state != 4 {
-		names := map[int32]string{1: "CREATED", 2: "GENERATED", 3: "MATERIALIZING"}
-		return core.Errorf(core.KindUnavailable, "ValueError",
-			"Feature view '%s' is in state '%s' and cannot serve features. Only AVAILABLE_ONLINE feature views can serve.", name, names[state])
+	switch state {
+	case corepb.FeatureViewState_STATE_UNSPECIFIED, corepb.FeatureViewState_AVAILABLE_ONLINE:
+		return nil
+	case corepb.FeatureViewState_MATERIALIZING:
+		if whileMaterializing {
+			return nil
+		}
 	}
-	return nil
+	names := map[corepb.FeatureViewState]string{1: "CREATED", 2: "GENERATED", 3: "MATERIALIZING"}
+	return core.Errorf(core.KindUnavailable, "ValueError",
+		"Feature view '%s' is in state '%s' and cannot serve features. Only AVAILABLE_ONLINE feature views can serve.", name, names[state])
 }
 
 func projectedFeature(v *registry.View, proj *registry.Projection, name string) (registry.Field, bool) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 )
@@ -18,13 +19,14 @@ import (
 // periodic one, the one after a materialization, the ones writes ask for)
 // run one at a time, so an older fetch never replaces a newer snapshot.
 type Registry struct {
-	src              Source
-	project          string
-	enableVersioning bool
-	ttl              time.Duration
-	log              *slog.Logger
-	cur              atomic.Pointer[Snapshot]
-	lastErr          atomic.Pointer[error]
+	src                Source
+	project            string
+	enableVersioning   bool
+	whileMaterializing bool
+	ttl                time.Duration
+	log                *slog.Logger
+	cur                atomic.Pointer[Snapshot]
+	lastErr            atomic.Pointer[error]
 
 	// refreshing is held (one token) by the refresh in progress.
 	refreshing chan struct{}
@@ -40,13 +42,16 @@ type Options struct {
 	// RefreshInterval is how often Run reloads; 0 disables refreshing.
 	RefreshInterval  time.Duration
 	EnableVersioning bool
-	Logger           *slog.Logger
+	// ServeWhileMaterializing is registry.serve_features_while_materializing.
+	ServeWhileMaterializing bool
+	Logger                  *slog.Logger
 }
 
 // Open loads the registry once; a failure here is fatal for the caller.
 func Open(ctx context.Context, src Source, opts Options) (*Registry, error) {
 	r := &Registry{src: src, project: opts.Project, ttl: opts.RefreshInterval,
-		enableVersioning: opts.EnableVersioning, log: opts.Logger, refreshing: make(chan struct{}, 1)}
+		enableVersioning: opts.EnableVersioning, whileMaterializing: opts.ServeWhileMaterializing,
+		log: opts.Logger, refreshing: make(chan struct{}, 1)}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
@@ -113,13 +118,45 @@ func (r *Registry) refresh(ctx context.Context) error {
 	if err := proto.Unmarshal(b, reg); err != nil {
 		return fmt.Errorf("registry %s: not a feast.core.Registry: %w", r.src.Location(), err)
 	}
+	// An empty blob (a 0-byte file: truncated, or caught mid-write by a
+	// non-atomic writer) decodes without error to a registry with nothing in
+	// it. Swapping that in would turn every read into a 404 while /health
+	// stays green, so once a registry with objects has been served, an empty
+	// one is a failed refresh. At start there is nothing better to keep: a
+	// truly empty registry is served as it is.
+	if cur := r.cur.Load(); cur != nil && !holdsNothing(cur.Proto) && holdsNothing(reg) {
+		return fmt.Errorf("registry %s: holds no objects (%d bytes) while the registry in force has some; keeping that one", r.src.Location(), len(b))
+	}
 	snap, err := Compile(reg, r.project, r.enableVersioning)
 	if err != nil {
 		return fmt.Errorf("registry %s: %w", r.src.Location(), err)
 	}
+	snap.ServeWhileMaterializing = r.whileMaterializing
 	snap.raw, snap.rawSize = b, len(b)
 	r.cur.Store(snap)
 	return nil
+}
+
+// holdsNothing reports whether a registry has no objects of any kind, of
+// any project: nothing set but the commit header (schema version, version
+// id, last updated). Fields this build does not know count as objects.
+func holdsNothing(reg *corepb.Registry) bool {
+	if reg == nil {
+		return true
+	}
+	if len(reg.ProtoReflect().GetUnknown()) > 0 {
+		return false
+	}
+	empty := true
+	reg.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+		switch fd.Name() {
+		case "registry_schema_version", "version_id", "last_updated":
+			return true
+		}
+		empty = false
+		return false
+	})
+	return empty
 }
 
 // Run refreshes every RefreshInterval until ctx is done. Failures are

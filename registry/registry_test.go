@@ -294,3 +294,72 @@ func TestRefreshesAreSerializedNewestWins(t *testing.T) {
 		t.Fatal("the older fetch replaced the newer snapshot")
 	}
 }
+
+// A registry file emptied under a running server (0 bytes, or only the
+// commit header) decodes without error to a registry with no objects.
+// Swapping it in would answer 404 to every read while /health said 200,
+// so it is a failed refresh; an empty registry at start is still served.
+func TestRefreshKeepsLastGoodOnEmptyRegistry(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "registry.db")
+	writeRegistry(t, path, testRegistry("p", "a"))
+	ctx := context.Background()
+	r, err := Open(ctx, &FileSource{Path: path}, Options{Project: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := r.Current()
+	headerOnly, err := proto.Marshal(&corepb.Registry{RegistrySchemaVersion: "1", VersionId: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, blob := range map[string][]byte{"0 bytes": nil, "header only": headerOnly} {
+		if err := os.WriteFile(path, blob, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := r.Refresh(ctx)
+		if err == nil || !strings.Contains(err.Error(), "holds no objects") {
+			t.Errorf("%s: refresh error %v, want a failed refresh", name, err)
+		}
+		if r.Current() != good || r.LastError() == nil {
+			t.Errorf("%s: the last good registry must stay in force with the error remembered", name)
+		}
+		if _, ok := r.Current().View("a"); !ok {
+			t.Errorf("%s: view a no longer served", name)
+		}
+	}
+	// Recovers on the next good file.
+	writeRegistry(t, path, testRegistry("p", "a", "b"))
+	if err := r.Refresh(ctx); err != nil || r.LastError() != nil {
+		t.Fatalf("refresh after the file came back: %v", err)
+	}
+	if _, ok := r.Current().View("b"); !ok {
+		t.Fatal("refresh after the file came back did not pick up view b")
+	}
+
+	// A project with nothing in it yet is servable from the start, and an
+	// empty registry may stay empty.
+	empty := filepath.Join(dir, "empty.db")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open(ctx, &FileSource{Path: empty}, Options{Project: "p"})
+	if err != nil {
+		t.Fatalf("an empty registry at start: %v", err)
+	}
+	if err := os.WriteFile(empty, headerOnly, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Refresh(ctx); err != nil {
+		t.Errorf("empty to empty: %v", err)
+	}
+	// An object of an unknown kind (a newer Feast) is not nothing.
+	if holdsNothing(&corepb.Registry{Entities: []*corepb.Entity{{}}}) {
+		t.Error("a registry with an entity holds something")
+	}
+	withUnknown := &corepb.Registry{}
+	withUnknown.ProtoReflect().SetUnknown([]byte{0xfa, 0x07, 0x00}) // field 127, empty bytes
+	if holdsNothing(withUnknown) {
+		t.Error("unknown fields count as objects")
+	}
+}

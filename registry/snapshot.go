@@ -177,24 +177,27 @@ type Service struct {
 // Snapshot is an immutable, compiled view of the registry for one project.
 // Requests only look things up in it; a refresh builds a new one.
 type Snapshot struct {
-	Project           string
-	VersionID         string
-	LoadedAt          time.Time
-	Proto             *corepb.Registry
-	Projects          []string
-	EnableVersioning  bool
-	entities          map[string]*Entity
-	joinKeyOfEntity   map[string]string
-	views             map[string]*View
-	odfvs             map[string]*ODFV
-	services          map[string]*Service
-	versionedProtos   map[string][]byte // "<name>@<N>" → feature view proto bytes
-	versionedCache    sync.Map          // "<name>@<N>" → *View
-	pushSources       map[string]*corepb.DataSource
-	viewsByPushSource map[string][]*View
-	dataSources       map[string]*corepb.DataSource
-	raw               []byte
-	rawSize           int
+	Project          string
+	VersionID        string
+	LoadedAt         time.Time
+	Proto            *corepb.Registry
+	Projects         []string
+	EnableVersioning bool
+	// ServeWhileMaterializing is registry.serve_features_while_materializing:
+	// views in the MATERIALIZING state keep serving.
+	ServeWhileMaterializing bool
+	entities                map[string]*Entity
+	joinKeyOfEntity         map[string]string
+	views                   map[string]*View
+	odfvs                   map[string]*ODFV
+	services                map[string]*Service
+	versionedProtos         map[string][]byte // "<name>@<N>" → feature view proto bytes
+	versionedCache          sync.Map          // "<name>@<N>" → *View
+	pushSources             map[string]*corepb.DataSource
+	viewsByPushSource       map[string][]*View
+	dataSources             map[string]*corepb.DataSource
+	raw                     []byte
+	rawSize                 int
 
 	// Plans caches request plans built by the online package, keyed by
 	// the request's feature list; it lives and dies with the snapshot.

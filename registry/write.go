@@ -144,6 +144,15 @@ func RecordMaterialization(reg *corepb.Registry, project, view string, start, en
 	return nil
 }
 
+// ViewState returns a view's lifecycle state as stored in reg.
+func ViewState(reg *corepb.Registry, project, view string) (corepb.FeatureViewState, error) {
+	meta, _, err := viewMeta(reg, project, view)
+	if err != nil {
+		return 0, err
+	}
+	return meta.GetState(), nil
+}
+
 // SetViewState changes a view's lifecycle state in place, as Feast's
 // apply_feature_view does for a view whose schema did not change.
 func SetViewState(reg *corepb.Registry, project, view string, state corepb.FeatureViewState) error {

@@ -38,8 +38,8 @@ func NewMaterializer(e *materialize.Engine) *Materializer {
 	return m
 }
 
-// Close cancels async runs (their views go back to GENERATED, as after a
-// failure) and waits for them. It is safe on nil.
+// Close cancels async runs (their views get back the state they had before
+// the run, as after a failure) and waits for them. It is safe on nil.
 func (m *Materializer) Close() {
 	if m == nil {
 		return
@@ -230,8 +230,9 @@ func (h *HTTP) materialize(w http.ResponseWriter, r *http.Request, incremental b
 		return
 	}
 	// Reserve the views before answering, so a concurrent request sees
-	// MATERIALIZING and gets 409, as with Feast.
-	if err := m.Engine.SetStates(ctx, names, corepb.FeatureViewState_MATERIALIZING); err != nil {
+	// MATERIALIZING and gets 409, as with Feast. The run gives each view
+	// the state it has now back if it fails, as the sync path does.
+	if err := m.Engine.Reserve(ctx, tasks); err != nil {
 		release()
 		h.logError(r, err)
 		writeError(w, err)

@@ -2,16 +2,22 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/feastgo/feastgo/config"
+	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/materialize"
 	"github.com/feastgo/feastgo/online"
+	"github.com/feastgo/feastgo/onlinestore"
 	"github.com/feastgo/feastgo/onlinestore/sqlite"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	"github.com/feastgo/feastgo/registry"
@@ -20,6 +26,13 @@ import (
 // materializeStack serves a temp copy of Feast's golden repo (registry,
 // config, the demo parquet files) over an empty SQLite store.
 func materializeStack(t *testing.T) (*HTTP, *registry.Registry) {
+	t.Helper()
+	return materializeStackOpts(t, registry.Options{})
+}
+
+// materializeStackOpts is materializeStack with registry options (the
+// project is filled in).
+func materializeStackOpts(t *testing.T, opts registry.Options) (*HTTP, *registry.Registry) {
 	t.Helper()
 	golden := filepath.Join("testdata", "golden", "sqlite", "repo")
 	dir := t.TempDir()
@@ -48,7 +61,8 @@ func materializeStack(t *testing.T) (*HTTP, *registry.Registry) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	reg, err := registry.Open(ctx, &registry.FileSource{Path: filepath.Join(dir, "data", "registry.db")}, registry.Options{Project: cfg.Project})
+	opts.Project = cfg.Project
+	reg, err := registry.Open(ctx, &registry.FileSource{Path: filepath.Join(dir, "data", "registry.db")}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,5 +211,148 @@ func TestMaterializeSyncWaitsForNobody(t *testing.T) {
 	code, _, _ := post(t, hs.Handler(), "/materialize", `{"start_ts": "2025-01-01", "end_ts": "2025-01-08", "feature_views": ["platform_stats"]}`)
 	if code != http.StatusConflict || time.Since(start) > 5*time.Second {
 		t.Errorf("sync on a busy view: %d after %v", code, time.Since(start))
+	}
+}
+
+// flakyStore fails every write while down is set, as a store that is
+// briefly unreachable does.
+type flakyStore struct {
+	onlinestore.Writer
+	down    atomic.Bool
+	refused atomic.Int64
+}
+
+func (f *flakyStore) Write(ctx context.Context, b onlinestore.WriteBatch) error {
+	if f.down.Load() {
+		f.refused.Add(1)
+		return core.Unavailable(errors.New("connection refused"), "online store write failed")
+	}
+	return f.Writer.Write(ctx, b)
+}
+
+// A materialization that fails because the store was briefly down leaves
+// every view it claimed in the state it had before the run, on the sync
+// path and on the async one, so reads keep working and keep working after
+// a restart (the state is in the registry file).
+func TestFailedMaterializeRestoresState(t *testing.T) {
+	const window = `"start_ts": "2025-01-01T00:00:00", "end_ts": "2025-01-08T00:00:00"`
+	// The async path fails on the first view and never starts the second:
+	// both were reserved, both must come back.
+	read := `{"features": ["pipeline_stats:last_status", "team_stats:team_size"], "entities": {"pipeline_id": [7], "team_id": ["t1"]}}`
+	for _, path := range []string{"/materialize", "/materialize?async=true"} {
+		t.Run(path, func(t *testing.T) {
+			hs, reg := materializeStack(t)
+			h := hs.Handler()
+			flaky := &flakyStore{Writer: hs.Materialize.Engine.Store}
+			hs.Materialize.Engine.Store = flaky
+			views := []string{"pipeline_stats", "team_stats"}
+			for _, v := range views {
+				if s := state(t, reg, v); s != corepb.FeatureViewState_AVAILABLE_ONLINE {
+					t.Fatalf("%s starts %v", v, s)
+				}
+			}
+			body := `{` + window + `, "feature_views": ["pipeline_stats", "team_stats"]}`
+			flaky.down.Store(true)
+			code, _, got := post(t, h, path, body)
+			hs.Materialize.wg.Wait()
+			if async := strings.Contains(path, "async"); async && code != http.StatusAccepted || !async && code != http.StatusServiceUnavailable {
+				t.Fatalf("while the store is down: %d %s", code, got)
+			}
+			if flaky.refused.Load() == 0 {
+				t.Fatal("the run never reached the store")
+			}
+			// A restart reads the registry file afresh.
+			fresh, err := registry.Open(context.Background(), reg.Source(), registry.Options{Project: reg.Current().Project})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range views {
+				fv, _ := fresh.Current().View(v)
+				if fv.State != corepb.FeatureViewState_AVAILABLE_ONLINE {
+					t.Errorf("%s is %v after the failed run, want AVAILABLE_ONLINE back", v, fv.State)
+				}
+			}
+			flaky.down.Store(false)
+			if code, _, got := post(t, h, "/get-online-features", read); code != http.StatusOK {
+				t.Errorf("read after the store is back: %d %s", code, got)
+			}
+			if code, _, got := post(t, h, strings.Split(path, "?")[0], body); code != http.StatusOK {
+				t.Errorf("re-run after the store is back: %d %s", code, got)
+			}
+		})
+	}
+}
+
+// An async run cut short by shutdown gives its views their state back too.
+func TestCancelledAsyncMaterializeRestoresState(t *testing.T) {
+	hs, reg := materializeStack(t)
+	h := hs.Handler()
+	started := make(chan struct{})
+	var once sync.Once
+	hs.Materialize.Engine.Store = blockingStore(func(ctx context.Context) error {
+		once.Do(func() { close(started) })
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	code, _, got := post(t, h, "/materialize?async=true", `{"start_ts": "2025-01-01T00:00:00", "end_ts": "2025-01-08T00:00:00", "feature_views": ["pipeline_stats", "team_stats"]}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("%d %s", code, got)
+	}
+	<-started
+	hs.Materialize.Close()
+	for _, v := range []string{"pipeline_stats", "team_stats"} {
+		if s := state(t, reg, v); s != corepb.FeatureViewState_AVAILABLE_ONLINE {
+			t.Errorf("%s is %v after shutdown, want AVAILABLE_ONLINE back", v, s)
+		}
+	}
+}
+
+type blockingStore func(ctx context.Context) error
+
+func (b blockingStore) Write(ctx context.Context, _ onlinestore.WriteBatch) error { return b(ctx) }
+
+// While this server materializes a view, reads of it answer 503 (Feast's
+// default) or, with serve_features_while_materializing, the rows already
+// in the store.
+func TestReadsDuringMaterialization(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		t.Run(fmt.Sprintf("serve_features_while_materializing=%v", on), func(t *testing.T) {
+			hs, reg := materializeStackOpts(t, registry.Options{ServeWhileMaterializing: on})
+			h := hs.Handler()
+			const window = `"start_ts": "2025-01-01T00:00:00", "end_ts": "2025-01-08T00:00:00", "feature_views": ["pipeline_stats"]`
+			if code, _, got := post(t, h, "/materialize", `{`+window+`}`); code != http.StatusOK {
+				t.Fatalf("first run: %d %s", code, got)
+			}
+			started, finish := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			store := hs.Materialize.Engine.Store
+			hs.Materialize.Engine.Store = blockingStore(func(ctx context.Context) error {
+				once.Do(func() { close(started) })
+				select {
+				case <-finish:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+			defer func() { hs.Materialize.Engine.Store = store }()
+			if code, _, got := post(t, h, "/materialize?async=true", `{`+window+`}`); code != http.StatusAccepted {
+				t.Fatalf("async run: %d %s", code, got)
+			}
+			<-started
+			if s := state(t, reg, "pipeline_stats"); s != corepb.FeatureViewState_MATERIALIZING {
+				t.Fatalf("state during the run: %v", s)
+			}
+			code, _, got := post(t, h, "/get-online-features", `{"features": ["pipeline_stats:last_status"], "entities": {"pipeline_id": [7]}}`)
+			if on && (code != http.StatusOK || !strings.Contains(got, `"cancelled"`)) ||
+				!on && (code != http.StatusServiceUnavailable || !strings.Contains(got, `is in state 'MATERIALIZING'`)) {
+				t.Errorf("read during the run: %d %s", code, got)
+			}
+			close(finish)
+			hs.Materialize.wg.Wait()
+			if s := state(t, reg, "pipeline_stats"); s != corepb.FeatureViewState_AVAILABLE_ONLINE {
+				t.Errorf("state after the run: %v", s)
+			}
+		})
 	}
 }

@@ -237,7 +237,8 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	}
 	ttl := time.Duration(f.registryTTL) * time.Second
 	reg, err := registry.Open(ctx, src, registry.Options{Project: cfg.Project, RefreshInterval: ttl,
-		EnableVersioning: cfg.Registry.EnableOnlineFeatureViewVersioning, Logger: log})
+		EnableVersioning:        cfg.Registry.EnableOnlineFeatureViewVersioning,
+		ServeWhileMaterializing: cfg.Registry.ServeFeaturesWhileMaterializing, Logger: log})
 	if err != nil {
 		return err
 	}
