@@ -11,7 +11,7 @@ func TestFloatToInt64(t *testing.T) {
 		want int64
 		ok   bool
 	}{
-		{0, 0, true}, {-0.0, 0, true}, {3.9, 3, true}, {-3.9, -3, true},
+		{0, 0, true}, {math.Copysign(0, -1), 0, true}, {3.9, 3, true}, {-3.9, -3, true},
 		// The largest floats below 2^63 fit; 9.2e18 is not a bound.
 		{9.21e18, 9210000000000000000, true},
 		{math.Nextafter(1<<63, 0), 9223372036854774784, true},
