@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -342,5 +343,40 @@ func TestWriteObjectColumnRefusedNamingIt(t *testing.T) {
 	code, _, out := post(t, hs.Handler(), "/push", body)
 	if code != 400 || !strings.Contains(out, "df.last_status[1]") {
 		t.Fatalf("%d %s, want 400 naming df.last_status[1]", code, out)
+	}
+}
+
+// gRPC typed features take Feast's parse_typed: JSON, UUID and decimal
+// values are strings, their lists and the sets lists (Feast writes them);
+// map, struct and nested-list messages are refused naming the feature
+// (Arrow cannot convert them for Feast).
+func TestGrpcTypedFeaturesLikeParseTyped(t *testing.T) {
+	f, err := rowFrame(nil, map[string]*typespb.Value{
+		"j":  {Val: &typespb.Value_JsonVal{JsonVal: `{"a": 1}`}},
+		"u":  {Val: &typespb.Value_UuidVal{UuidVal: "6f0c3c3e-4d1c-4b5e-9a0a-3f6f4a1b2c3d"}},
+		"jl": {Val: &typespb.Value_JsonListVal{JsonListVal: &typespb.StringList{Val: []string{"[1]"}}}},
+		"s":  {Val: &typespb.Value_Int64SetVal{Int64SetVal: &typespb.Int64Set{Val: []int64{3, 1}}}},
+		"t":  {Val: &typespb.Value_UnixTimestampListVal{UnixTimestampListVal: &typespb.Int64List{Val: []int64{7}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range f.Columns {
+		got[c.Name] = fmt.Sprintf("%s %v", c.Values[0].Type, c.Values[0].S)
+		if c.Values[0].Type.IsList() {
+			got[c.Name] = fmt.Sprintf("%s %d", c.Values[0].Type, len(c.Values[0].List))
+		}
+	}
+	want := map[string]string{"j": `STRING {"a": 1}`, "u": "STRING 6f0c3c3e-4d1c-4b5e-9a0a-3f6f4a1b2c3d",
+		"jl": "STRING_LIST 1", "s": "INT64_LIST 2", "t": "INT64_LIST 1"}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: %q, want %q", k, got[k], w)
+		}
+	}
+	_, err = rowFrame(nil, map[string]*typespb.Value{"m": {Val: &typespb.Value_MapVal{MapVal: &typespb.Map{}}}})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "typed_features.m") || !strings.Contains(err.Error(), "map_val") {
+		t.Fatalf("map_val: %v, want InvalidArgument naming typed_features.m", err)
 	}
 }
