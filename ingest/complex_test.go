@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -73,7 +74,7 @@ func TestComplexColumnsMatchFeast(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
-			tc, err := typeColumn(column(t, c.Column))
+			tc, err := typeColumn(orderedColumn(t, c.Column))
 			var vals []core.Value
 			if err == nil {
 				vals, err = convertColumn(&tc, core.ValueType(c.TypeNumber), false, "feature c")
@@ -81,6 +82,9 @@ func TestComplexColumnsMatchFeast(t *testing.T) {
 			if c.Error != "" {
 				if err == nil || core.KindOf(err) != core.KindInvalidArgument {
 					t.Fatalf("Feast fails (%s); we: %v, %v, want an invalid-argument error", c.Error, vals, err)
+				}
+				if !strings.Contains(err.Error(), "df.c") {
+					t.Fatalf("the error does not name the column: %v", err)
 				}
 				return
 			}
@@ -99,4 +103,53 @@ func TestComplexColumnsMatchFeast(t *testing.T) {
 			}
 		})
 	}
+}
+
+// orderedColumn parses a JSON column as the request parser does: objects
+// keep their keys in order (a repeated key: first place, last value).
+func orderedColumn(t *testing.T, js string) Column {
+	t.Helper()
+	d := json.NewDecoder(strings.NewReader(js))
+	d.UseNumber()
+	var val func() core.Value
+	val = func() core.Value {
+		tok, err := d.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch x := tok.(type) {
+		case json.Delim:
+			switch x {
+			case '[':
+				l := core.Value{Type: core.Null + 100}
+				for d.More() {
+					l.List = append(l.List, val())
+				}
+				_, _ = d.Token()
+				return l
+			case '{':
+				o := core.Value{Type: ObjectValue}
+			keys:
+				for d.More() {
+					k, _ := d.Token()
+					v := val()
+					for i := 0; i < len(o.List); i += 2 {
+						if o.List[i].S == k.(string) {
+							o.List[i+1] = v
+							continue keys
+						}
+					}
+					o.List = append(o.List, core.StringValue(k.(string)), v)
+				}
+				_, _ = d.Token()
+				return o
+			}
+		case nil, bool, string, json.Number:
+			return jsonValue(t, x)
+		}
+		t.Fatalf("unexpected JSON token %v", tok)
+		return core.Value{}
+	}
+	all := val()
+	return Column{Name: "c", Values: all.List}
 }

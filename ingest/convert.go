@@ -31,6 +31,44 @@ func convertColumn(c *typedColumn, to core.ValueType, strs bool, what string) ([
 	if c.kind == kindNull {
 		return out, nil
 	}
+	if c.arrow != nil || (c.kind == kindList && viaPython(to)) {
+		return convertNested(c, to, bad)
+	}
+	if c.kind == kindFloat && to == typemap.JSON {
+		// json.dumps of numpy floats: a null is NaN here, and stored so.
+		for i, v := range c.Values {
+			f := pyNaN
+			if !v.IsNull() {
+				f = num(v)
+			}
+			b, _ := appendPyJSON(nil, pyVal{k: pkFloat, f: f})
+			out[i] = core.Value{Type: typemap.JSON, S: string(b)}
+		}
+		return out, nil
+	}
+	if to == typemap.Struct && (c.kind == kindInt || c.kind == kindFloat || c.kind == kindBool) {
+		// Feast stores {"_value": str(x)} for a numpy scalar (a null float
+		// is NaN here: "nan").
+		for i, v := range c.Values {
+			var s string
+			switch {
+			case c.kind == kindBool && v.IsNull():
+				continue
+			case c.kind == kindBool && v.I != 0:
+				s = "True"
+			case c.kind == kindBool:
+				s = "False"
+			case c.kind == kindInt:
+				s = strconv.FormatInt(v.I, 10)
+			case v.IsNull():
+				s = "nan"
+			default:
+				s = pyfmt.Float(num(v))
+			}
+			out[i] = core.Value{Type: typemap.Struct, List: []core.Value{core.StringValue("_value"), core.StringValue(s)}}
+		}
+		return out, nil
+	}
 	if typemap.IsComplex(to) {
 		return convertComplex(c, to, bad)
 	}
@@ -54,6 +92,17 @@ func convertColumn(c *typedColumn, to core.ValueType, strs bool, what string) ([
 		}
 	}
 	return out, nil
+}
+
+// viaPython reports the declared types whose rules for list columns
+// depend on the Python values (json.dumps of numpy scalars, iteration of
+// each element): those columns take convertNested.
+func viaPython(to core.ValueType) bool {
+	switch to {
+	case typemap.JSONList, typemap.MapList, typemap.StructList, typemap.ValueList, typemap.ValueSet:
+		return true
+	}
+	return false
 }
 
 func num(v core.Value) float64 {

@@ -6,8 +6,6 @@
 package ingest
 
 import (
-	"math"
-
 	"github.com/feastgo/feastgo/core"
 )
 
@@ -66,10 +64,11 @@ const (
 	kindString             // string, nulls allowed
 	kindBytes              // bytes (gRPC typed values only)
 	kindList               // list<elem>, nulls allowed
+	kindStruct             // JSON objects (Arrow struct), nulls allowed
 )
 
 func (k kind) String() string {
-	return [...]string{"null", "integer", "float", "boolean", "string", "bytes", "list"}[k]
+	return [...]string{"null", "integer", "float", "boolean", "string", "bytes", "list", "object"}[k]
 }
 
 // typedColumn is a column with the kind Arrow would give it.
@@ -77,6 +76,9 @@ type typedColumn struct {
 	Column
 	kind kind
 	elem kind // for kindList: the element kind over all rows
+	// arrow is the full Arrow type of a column holding objects or lists
+	// of lists (or of objects); nil for the others.
+	arrow *atype
 }
 
 // scalarKind maps a value to its column kind; ok is false for values no
@@ -97,6 +99,8 @@ func scalarKind(v core.Value) (kind, bool) {
 		return kindBytes, true
 	case v.Type.IsList() || v.Type == core.Null+100:
 		return kindList, true
+	case v.Type == ObjectValue:
+		return kindStruct, true
 	}
 	return 0, false
 }
@@ -119,12 +123,15 @@ func unify(a, b kind) (kind, bool) {
 
 // typeColumn infers the column's kind as pandas.DataFrame + pa.Table do.
 func typeColumn(c Column) (typedColumn, error) {
+	if nested(c) {
+		return typeNested(c)
+	}
 	tc := typedColumn{Column: c, kind: kindNull, elem: kindNull}
 	hasNull := false
 	for i, v := range c.Values {
 		k, ok := scalarKind(v)
 		if !ok {
-			return tc, core.Invalidf("df.%s[%d]: objects are not supported as column values", c.Name, i)
+			return tc, core.Invalidf("df.%s[%d]: a %s value cannot be written", c.Name, i, v.Type)
 		}
 		if k == kindNull {
 			hasNull = true
@@ -136,11 +143,8 @@ func typeColumn(c Column) (typedColumn, error) {
 		}
 		tc.kind = u
 		if k == kindList {
-			for j, e := range v.List {
-				ek, ok := scalarKind(e)
-				if !ok || ek == kindList {
-					return tc, core.Invalidf("df.%s[%d][%d]: nested lists and objects are not supported", c.Name, i, j)
-				}
+			for _, e := range v.List {
+				ek, _ := scalarKind(e)
 				ue, ok := unify(tc.elem, ek)
 				if !ok {
 					return tc, core.Invalidf("df.%s[%d]: the lists mix %s and %s elements", c.Name, i, tc.elem, ek)
@@ -156,6 +160,54 @@ func typeColumn(c Column) (typedColumn, error) {
 	return tc, nil
 }
 
+// nested reports a column pandas keeps as Python objects that Arrow types
+// as a struct or a list of lists or of structs.
+func nested(c Column) bool {
+	for _, v := range c.Values {
+		if v.Type == ObjectValue {
+			return true
+		}
+		if v.Type.IsList() || v.Type == core.Null+100 {
+			for _, e := range v.List {
+				if e.Type == ObjectValue || e.Type.IsList() || e.Type == core.Null+100 {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// typeNested infers the Arrow type of a nested column; a mix Arrow cannot
+// type (an object and a number, a list and a string, an integer and a
+// boolean under the same key, ...) is refused naming the row.
+func typeNested(c Column) (typedColumn, error) {
+	t := &atype{}
+	for i, v := range c.Values {
+		if err := t.observe(v, 0); err != nil {
+			return typedColumn{}, core.Invalidf("df.%s[%d]: %v", c.Name, i, err)
+		}
+	}
+	tc := typedColumn{Column: c, kind: t.k, elem: kindNull, arrow: t}
+	if t.elem != nil {
+		tc.elem = t.elem.k
+	}
+	return tc, nil
+}
+
+// arrowType returns the column's Arrow type, inferring it for a flat list
+// column.
+func (c *typedColumn) arrowType() *atype {
+	if c.arrow != nil {
+		return c.arrow
+	}
+	t := &atype{}
+	for _, v := range c.Values {
+		_ = t.observe(v, 0) // typeColumn checked the column
+	}
+	return t
+}
+
 // isNullAt reports pandas' isnull for one cell: None, or NaN in a float
 // column.
 func (c *typedColumn) isNullAt(i int) bool {
@@ -163,7 +215,7 @@ func (c *typedColumn) isNullAt(i int) bool {
 	if v.IsNull() {
 		return true
 	}
-	return c.kind == kindFloat && (v.Type == core.Double || v.Type == core.Float) && math.IsNaN(v.F)
+	return (c.kind == kindFloat || c.arrow != nil) && isNaN(v)
 }
 
 // allNull reports whether every cell is null.

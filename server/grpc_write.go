@@ -89,11 +89,86 @@ func rowFrame(strs map[string]string, typed map[string]*typespb.Value) (*ingest.
 			v = core.StringValue(strs[n])
 		} else {
 			var err error
-			if v, err = valueFromProto(typed[n]); err != nil {
+			if v, err = writeValueFromProto(typed[n]); err != nil {
 				return nil, grpcError(core.Invalidf("typed_features.%s: %v", n, err))
 			}
 		}
 		frame.Columns = append(frame.Columns, ingest.Column{Name: n, Values: []core.Value{v}})
 	}
 	return frame, nil
+}
+
+// writeValueFromProto converts a typed feature of a gRPC write as Feast's
+// parse_typed does: the oneof's value, with .val of list and set messages
+// as a Python list. JSON, UUID and decimal values are strings, their lists
+// and every set a list; maps, structs, nested lists and zoned timestamps
+// are protobuf messages there, which Arrow cannot convert (Feast fails),
+// and are refused.
+func writeValueFromProto(v *typespb.Value) (core.Value, error) {
+	str := func(s string) (core.Value, error) { return core.StringValue(s), nil }
+	strs := func(l []string) (core.Value, error) {
+		return listOf(core.StringList, len(l), func(i int) core.Value { return core.StringValue(l[i]) }), nil
+	}
+	ints := func(n int, at func(int) int64) (core.Value, error) {
+		return listOf(core.Int64List, n, func(i int) core.Value { return core.Int64Value(at(i)) }), nil
+	}
+	switch x := v.GetVal().(type) {
+	case *typespb.Value_JsonVal:
+		return str(x.JsonVal)
+	case *typespb.Value_UuidVal:
+		return str(x.UuidVal)
+	case *typespb.Value_TimeUuidVal:
+		return str(x.TimeUuidVal)
+	case *typespb.Value_DecimalVal:
+		return str(x.DecimalVal)
+	case *typespb.Value_JsonListVal:
+		return strs(x.JsonListVal.GetVal())
+	case *typespb.Value_UuidListVal:
+		return strs(x.UuidListVal.GetVal())
+	case *typespb.Value_TimeUuidListVal:
+		return strs(x.TimeUuidListVal.GetVal())
+	case *typespb.Value_DecimalListVal:
+		return strs(x.DecimalListVal.GetVal())
+	case *typespb.Value_StringSetVal:
+		return strs(x.StringSetVal.GetVal())
+	case *typespb.Value_UuidSetVal:
+		return strs(x.UuidSetVal.GetVal())
+	case *typespb.Value_TimeUuidSetVal:
+		return strs(x.TimeUuidSetVal.GetVal())
+	case *typespb.Value_DecimalSetVal:
+		return strs(x.DecimalSetVal.GetVal())
+	case *typespb.Value_BytesListVal:
+		l := x.BytesListVal.GetVal()
+		return listOf(core.BytesList, len(l), func(i int) core.Value { return core.Value{Type: core.Bytes, S: string(l[i])} }), nil
+	case *typespb.Value_BytesSetVal:
+		l := x.BytesSetVal.GetVal()
+		return listOf(core.BytesList, len(l), func(i int) core.Value { return core.Value{Type: core.Bytes, S: string(l[i])} }), nil
+	case *typespb.Value_UnixTimestampListVal:
+		l := x.UnixTimestampListVal.GetVal()
+		return ints(len(l), func(i int) int64 { return l[i] })
+	case *typespb.Value_UnixTimestampSetVal:
+		l := x.UnixTimestampSetVal.GetVal()
+		return ints(len(l), func(i int) int64 { return l[i] })
+	case *typespb.Value_Int64SetVal:
+		l := x.Int64SetVal.GetVal()
+		return ints(len(l), func(i int) int64 { return l[i] })
+	case *typespb.Value_Int32SetVal:
+		l := x.Int32SetVal.GetVal()
+		return ints(len(l), func(i int) int64 { return int64(l[i]) })
+	case *typespb.Value_DoubleSetVal:
+		l := x.DoubleSetVal.GetVal()
+		return listOf(core.DoubleList, len(l), func(i int) core.Value { return core.DoubleValue(l[i]) }), nil
+	case *typespb.Value_FloatSetVal:
+		l := x.FloatSetVal.GetVal()
+		return listOf(core.DoubleList, len(l), func(i int) core.Value { return core.DoubleValue(float64(l[i])) }), nil
+	case *typespb.Value_BoolSetVal:
+		l := x.BoolSetVal.GetVal()
+		return listOf(core.BoolList, len(l), func(i int) core.Value { return core.BoolValue(l[i]) }), nil
+	case *typespb.Value_MapVal, *typespb.Value_StructVal, *typespb.Value_MapListVal, *typespb.Value_StructListVal,
+		*typespb.Value_ListVal, *typespb.Value_SetVal, *typespb.Value_ScalarMapVal, *typespb.Value_ZonedTimestampVal:
+		m := v.ProtoReflect()
+		field := m.WhichOneof(m.Descriptor().Oneofs().ByName("val")).Name()
+		return core.Value{}, core.Invalidf("%s cannot be written as a typed feature (Feast cannot convert the message); send MAP and STRUCT features as JSON text in features", field)
+	}
+	return valueFromProto(v)
 }

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/ingest"
 	"github.com/feastgo/feastgo/online"
 )
 
@@ -258,17 +259,66 @@ func (p *jsonParser) value(depth int) (core.Value, error) {
 			}
 		}
 	case c == '{':
-		if err := p.skipObject(depth + 1); err != nil {
-			return core.Value{}, err
-		}
-		return core.Value{Type: objectType}, nil
+		return p.object(depth + 1)
 	}
 	return core.Value{}, p.fail("Expecting value")
 }
 
-// objectType marks a JSON object where a scalar was expected; such values
-// cannot be entity keys and are rejected by coercion.
-const objectType core.ValueType = 20 // MAP
+// objectType is the type of a JSON object value (ingest.ObjectValue): List
+// holds its keys and values alternately, in the order of the text. Such
+// values can be written as MAP, STRUCT and JSON features; as entity keys
+// they are rejected by coercion.
+const objectType = ingest.ObjectValue
+
+// object reads a JSON object into an objectType value. A repeated key keeps
+// its first place and its last value, as in the Python dict Feast builds.
+func (p *jsonParser) object(depth int) (core.Value, error) {
+	if depth > 64 {
+		return core.Value{}, p.fail("nesting too deep")
+	}
+	p.pos++
+	if p.peek() == '}' {
+		p.pos++
+		return core.Value{Type: objectType}, nil
+	}
+	mark := len(p.stack)
+	defer func() {
+		clear(p.stack[mark:])
+		p.stack = p.stack[:mark]
+	}()
+	for {
+		key, err := p.str()
+		if err != nil {
+			return core.Value{}, err
+		}
+		if err := p.expect(':'); err != nil {
+			return core.Value{}, err
+		}
+		v, err := p.value(depth + 1)
+		if err != nil {
+			return core.Value{}, err
+		}
+		replaced := false
+		for i := mark; i < len(p.stack); i += 2 {
+			if p.stack[i].S == key {
+				p.stack[i+1], replaced = v, true
+				break
+			}
+		}
+		if !replaced {
+			p.stack = append(p.stack, core.StringValue(key), v)
+		}
+		switch p.peek() {
+		case ',':
+			p.pos++
+		case '}':
+			p.pos++
+			return core.Value{Type: objectType, List: p.clone(p.stack[mark:])}, nil
+		default:
+			return core.Value{}, p.fail("Expecting ',' delimiter")
+		}
+	}
+}
 
 func listValue(elems []core.Value) core.Value {
 	// Like Feast's type inference: the list type follows the first element.
@@ -280,37 +330,6 @@ func listValue(elems []core.Value) core.Value {
 		}
 	}
 	return core.Value{Type: t, List: elems}
-}
-
-func (p *jsonParser) skipObject(depth int) error {
-	if depth > 64 {
-		return p.fail("nesting too deep")
-	}
-	p.pos++
-	if p.peek() == '}' {
-		p.pos++
-		return nil
-	}
-	for {
-		if _, err := p.str(); err != nil {
-			return err
-		}
-		if err := p.expect(':'); err != nil {
-			return err
-		}
-		if _, err := p.value(depth + 1); err != nil {
-			return err
-		}
-		switch p.peek() {
-		case ',':
-			p.pos++
-		case '}':
-			p.pos++
-			return nil
-		default:
-			return p.fail("Expecting ',' delimiter")
-		}
-	}
 }
 
 func (p *jsonParser) number() (core.Value, error) {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -281,5 +282,101 @@ func TestWriteWithoutRegistryCacheFailsOnUnreadableRegistry(t *testing.T) {
 	code, _, body := post(t, hs.Handler(), "/push", strings.Replace(pushBody, `}}`, `}, "allow_registry_cache": false}`, 1))
 	if code != 503 || !strings.Contains(body, "could not be refreshed") {
 		t.Fatalf("got %d %s, want 503 naming the failed refresh", code, body)
+	}
+}
+
+// JSON objects in a write's df keep their keys in order (a repeated key:
+// first place, last value, as the Python dict Feast builds) and their
+// values, nested ones too, so MAP, STRUCT and JSON features can be written
+// from them.
+func TestWriteRequestKeepsObjects(t *testing.T) {
+	req, err := parseWriteRequest([]byte(`{"feature_view_name": "v", "df": {
+		"m": [{"b": 1, "a": {"x": [1, 2], "y": {}}, "b": "last"}, null],
+		"l": [[[1], [{"k": true}]]]}}`), "feature_view_name", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := req.frame.Columns
+	if len(cols) != 2 || cols[0].Name != "m" || cols[1].Name != "l" {
+		t.Fatalf("columns %+v", cols)
+	}
+	obj := cols[0].Values[0]
+	if obj.Type != ingest.ObjectValue || len(obj.List) != 4 ||
+		obj.List[0].S != "b" || obj.List[1].S != "last" || obj.List[2].S != "a" {
+		t.Fatalf("object %+v", obj)
+	}
+	inner := obj.List[3]
+	if inner.Type != ingest.ObjectValue || len(inner.List) != 4 || inner.List[0].S != "x" ||
+		len(inner.List[1].List) != 2 || inner.List[1].List[1].I != 2 ||
+		inner.List[3].Type != ingest.ObjectValue || len(inner.List[3].List) != 0 {
+		t.Fatalf("nested object %+v", inner)
+	}
+	if !cols[0].Values[1].IsNull() {
+		t.Fatalf("null row %+v", cols[0].Values[1])
+	}
+	l := cols[1].Values[0]
+	if len(l.List) != 2 || l.List[1].List[0].Type != ingest.ObjectValue || l.List[1].List[0].List[0].S != "k" {
+		t.Fatalf("list of lists %+v", l)
+	}
+	for _, bad := range []string{`{"a" 1}`, `{"a": 1,}`, `{1: 2}`, `{"a": 1`} {
+		_, err := parseWriteRequest([]byte(`{"feature_view_name": "v", "df": {"m": [`+bad+`]}}`), "feature_view_name", false)
+		if _, ok := err.(*syntaxError); !ok {
+			t.Errorf("%s: %v, want a JSON syntax error", bad, err)
+		}
+	}
+}
+
+// A raw HTTP client's objects reach the write path: a column mixing an
+// object and a number is refused with a 400 naming it, as Arrow fails for
+// Feast, and nothing is written.
+func TestWriteObjectColumnRefusedNamingIt(t *testing.T) {
+	hs, _ := writeStack(t)
+	body := strings.Replace(pushBody, `"last_status": ["ok"]`, `"last_status": [{"a": 1}]`, 1)
+	body = strings.Replace(body, `"pipeline_id": [7001]`, `"pipeline_id": [7001, 7002]`, 1)
+	for _, k := range []string{"event_timestamp", "created", "avg_execution_time", "success_rate", "error_count",
+		"failure_probability", "avg_memory_usage", "cpu_utilization", "is_active"} {
+		i := strings.Index(body, `"`+k+`": [`) + len(k) + 5
+		j := i + strings.IndexByte(body[i:], ']')
+		body = body[:j] + ", " + body[i:j] + body[j:]
+	}
+	body = strings.Replace(body, `"last_status": [{"a": 1}]`, `"last_status": [{"a": 1}, 5]`, 1)
+	code, _, out := post(t, hs.Handler(), "/push", body)
+	if code != 400 || !strings.Contains(out, "df.last_status[1]") {
+		t.Fatalf("%d %s, want 400 naming df.last_status[1]", code, out)
+	}
+}
+
+// gRPC typed features take Feast's parse_typed: JSON, UUID and decimal
+// values are strings, their lists and the sets lists (Feast writes them);
+// map, struct and nested-list messages are refused naming the feature
+// (Arrow cannot convert them for Feast).
+func TestGrpcTypedFeaturesLikeParseTyped(t *testing.T) {
+	f, err := rowFrame(nil, map[string]*typespb.Value{
+		"j":  {Val: &typespb.Value_JsonVal{JsonVal: `{"a": 1}`}},
+		"u":  {Val: &typespb.Value_UuidVal{UuidVal: "6f0c3c3e-4d1c-4b5e-9a0a-3f6f4a1b2c3d"}},
+		"jl": {Val: &typespb.Value_JsonListVal{JsonListVal: &typespb.StringList{Val: []string{"[1]"}}}},
+		"s":  {Val: &typespb.Value_Int64SetVal{Int64SetVal: &typespb.Int64Set{Val: []int64{3, 1}}}},
+		"t":  {Val: &typespb.Value_UnixTimestampListVal{UnixTimestampListVal: &typespb.Int64List{Val: []int64{7}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range f.Columns {
+		got[c.Name] = fmt.Sprintf("%s %v", c.Values[0].Type, c.Values[0].S)
+		if c.Values[0].Type.IsList() {
+			got[c.Name] = fmt.Sprintf("%s %d", c.Values[0].Type, len(c.Values[0].List))
+		}
+	}
+	want := map[string]string{"j": `STRING {"a": 1}`, "u": "STRING 6f0c3c3e-4d1c-4b5e-9a0a-3f6f4a1b2c3d",
+		"jl": "STRING_LIST 1", "s": "INT64_LIST 2", "t": "INT64_LIST 1"}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: %q, want %q", k, got[k], w)
+		}
+	}
+	_, err = rowFrame(nil, map[string]*typespb.Value{"m": {Val: &typespb.Value_MapVal{MapVal: &typespb.Map{}}}})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "typed_features.m") || !strings.Contains(err.Error(), "map_val") {
+		t.Fatalf("map_val: %v, want InvalidArgument naming typed_features.m", err)
 	}
 }
