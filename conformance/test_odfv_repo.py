@@ -9,9 +9,10 @@ repo:
 
   auto              --odfv-execution auto, transformation service = transformations/worker
   delegate-worker   --odfv-execution delegate: every ODFV through the worker
-  delegate-feast    --odfv-execution delegate, service = `feast serve_transformations`:
-                    pandas-mode ODFVs must match, python-mode ones must answer 501 (Feast's
-                    transformation server only runs pandas mode)
+  delegate-feast    --odfv-execution delegate --odfv-worker off, service = `feast
+                    serve_transformations`: pandas-mode ODFVs must match, python-mode ones must
+                    answer 501 (Feast's transformation server only runs pandas mode; with the
+                    default --odfv-worker auto they would go to the server's own worker)
 
 Answers are compared with the rules of test_online_features.py. test_evaluation_paths checks
 from our server's log that each ODFV took the path it was written for, so the run covers
@@ -218,8 +219,9 @@ def odfv_stack(request, tmp_root: Path, base_env: Dict[str, str], ours_mode: str
         yml = repo / f"feature_store.{name}.yaml"
         yml.write_text(yaml.safe_dump(cfg, sort_keys=False))
         port = harness.free_port()
+        extra = ["--odfv-worker", "off"] if name == "delegate-feast" else []
         start(f"ours-{name}", [our_binary, "-c", str(repo), "-f", str(yml), "serve", "-h", "127.0.0.1",
-                               "-p", str(port), "--odfv-execution", execution])
+                               "-p", str(port), "--odfv-execution", execution] + extra)
         ours[name] = f"http://127.0.0.1:{port}"
 
     _wait_port(worker, wport, 180)

@@ -156,7 +156,7 @@ func (c *diffCase) compileB(b *testing.B) *registry.ODFV {
 	return o
 }
 
-func loadSnapshot(b *testing.B, repo string) *registry.Snapshot {
+func loadSnapshot(b testing.TB, repo string) *registry.Snapshot {
 	ctx := context.Background()
 	srcReg, err := registry.NewSource(ctx, filepath.Join(repo, "data", "registry.db"), repo)
 	if err != nil {

@@ -57,6 +57,8 @@ type delegate struct {
 	endpoint string
 	project  string
 	timeout  time.Duration
+	// what names the service in errors ("" : the configured endpoint).
+	what string
 
 	mu     sync.Mutex
 	conn   *grpc.ClientConn
@@ -81,11 +83,21 @@ func (d *delegate) close() error {
 
 // unavailable is the error for a service that cannot be reached.
 func (d *delegate) unavailable(odfv string, err error) error {
-	e := core.Errorf(core.KindUnavailable, "FeastError",
-		"on-demand feature view %s needs the transformation service at %s (feature_server.transformation_service_endpoint), which is unavailable", odfv, d.endpoint)
+	var e *core.Error
+	if d.what != "" {
+		e = core.Errorf(core.KindUnavailable, "FeastError",
+			"on-demand feature view %s needs %s at %s, which is unavailable", odfv, d.what, d.endpoint)
+	} else {
+		e = core.Errorf(core.KindUnavailable, "FeastError",
+			"on-demand feature view %s needs the transformation service at %s (feature_server.transformation_service_endpoint), which is unavailable", odfv, d.endpoint)
+	}
 	e.Err = err
 	return e
 }
+
+// errFeastServerPythonMode marks a python-mode ODFV sent to Feast's own
+// transformation server, which runs pandas mode only.
+var errFeastServerPythonMode = errors.New("the Feast transformation server runs pandas mode only")
 
 // connect returns the client and the dialect of the service, asking the
 // service once.
@@ -138,8 +150,10 @@ func (d *delegate) transform(ctx context.Context, odfv *registry.ODFV, fr *frame
 		payload, err = encodeWorkerInput(odfv, fr, requested, fullNames)
 	} else {
 		if odfv.Mode != "pandas" {
-			return nil, core.Errorf(core.KindUnimplemented, "NotImplementedError",
-				"on-demand feature view %s is in %s mode and cannot run natively; the service at %s is Feast's transformation server, which runs pandas mode only: point feature_server.transformation_service_endpoint at the feastgo worker (transformations/worker)", odfv.Name, odfv.Mode, d.endpoint)
+			e := core.Errorf(core.KindUnimplemented, "NotImplementedError",
+				"on-demand feature view %s is in %s mode and cannot run natively; the service at %s is Feast's transformation server, which runs pandas mode only: point feature_server.transformation_service_endpoint at the feastgo worker (transformations/worker), or let the server start its own (--odfv-worker auto)", odfv.Name, odfv.Mode, d.endpoint)
+			e.Err = errFeastServerPythonMode
+			return nil, e
 		}
 		payload, err = encodeFeastInput(fr)
 	}

@@ -310,7 +310,53 @@ def f(inputs: pd.DataFrame) -> pd.DataFrame:
 `, []registry.Field{fld("x", core.Double)}, true)
 	f32Case.features = []registry.Field{fld("a", core.Float)}
 	f32Case.featData = [][]core.Value{f32(0.8944, 0.1, 3.3, 1e-3)}
-	return append(append(cases, pdCases...), strCase, allNull, f32Case)
+	return append(append(append(cases, pdCases...), strCase, allNull, f32Case), bytesSourceCases(py)...)
+}
+
+// bytesSourceCases are python-mode UDFs over a source that also has a
+// bytes feature, which the native path does not model: a UDF that
+// provably never reads it runs natively; one that reads it, or reads its
+// input dict in a way the analysis cannot follow, is refused (delegated).
+func bytesSourceCases(py func(name, body string, outs []registry.Field, native bool) diffCase) []diffCase {
+	blob := func(c diffCase) diffCase {
+		c.features = append(append([]registry.Field(nil), c.features...), fld("blob", core.Bytes))
+		c.featData = append(append([][]core.Value(nil), c.featData...),
+			[]core.Value{{Type: core.Bytes, S: "\x00\xffraw"}, {Type: core.Bytes, S: ""}, {}, {Type: core.Bytes, S: "é"}})
+		return c
+	}
+	outs := []registry.Field{fld("x", core.Double), fld("y", core.Int64)}
+	unread := blob(py("py_bytes_source_unread", `def f(inputs):
+    return {
+        "x": [a * 2 if a is not None else -1.0 for a in inputs["a"]],
+        "y": [k + len(t) for k, t in zip(inputs.get("k"), inputs["times"])],
+    }
+`, outs, true))
+	unreadFull := unread
+	unreadFull.name, unreadFull.fullNames = "py_bytes_source_unread_full_names", true
+	unreadSingleton := blob(py("py_bytes_source_unread_singleton", `def f(inputs):
+    return {"x": inputs["a"] * 1.5, "y": inputs["k"] - 1}
+`, outs, true))
+	unreadSingleton.singleton, unreadSingleton.rows = true, 1
+	for i := range unreadSingleton.featData {
+		unreadSingleton.featData[i] = unreadSingleton.featData[i][:1]
+	}
+	unreadSingleton.reqData = append([][]any(nil), unreadSingleton.reqData...) // the cases share it
+	for i := range unreadSingleton.reqData {
+		unreadSingleton.reqData[i] = unreadSingleton.reqData[i][:1]
+	}
+	return []diffCase{
+		unread, unreadFull, unreadSingleton,
+		blob(py("py_bytes_source_read", `def f(inputs):
+    return {"x": [a for a in inputs["a"]], "y": [len(b) if b is not None else 0 for b in inputs["blob"]]}
+`, outs, false)),
+		blob(py("py_bytes_source_dynamic_key", `def f(inputs):
+    key = "bl" + "ob"
+    return {"x": inputs["a"], "y": [0 if b is None else 1 for b in inputs[key]]}
+`, outs, false)),
+		blob(py("py_bytes_source_iterated", `def f(inputs):
+    return {"x": inputs["a"], "y": [len(inputs) for _ in inputs["k"]]}
+`, outs, false)),
+	}
 }
 
 // generatedCases are random arithmetic UDFs in both modes over random

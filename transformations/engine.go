@@ -8,6 +8,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 	"weak"
 
@@ -43,7 +44,7 @@ func ParseExecution(s string) (Execution, error) {
 type Options struct {
 	// Endpoint is the TransformationService address (host:port), from
 	// feature_server.transformation_service_endpoint; "" disables
-	// delegation.
+	// delegation unless Worker is set.
 	Endpoint string
 	// Project is sent with every delegated call.
 	Project string
@@ -59,6 +60,21 @@ type Options struct {
 	// Log receives one line per ODFV and registry version telling how it
 	// is evaluated, and delegation fallbacks at debug level.
 	Log *slog.Logger
+	// Worker, when set, is the server's own Python worker
+	// (transformations/worker): a delegated request goes to it when
+	// Endpoint is empty or does not answer (from then on), or when the
+	// service there is Feast's, which cannot run a python-mode ODFV.
+	Worker WorkerSource
+}
+
+// WorkerSource gives the gRPC target of a feastgo worker, starting it when
+// needed and waiting (for at most ctx) until it serves. A new target means
+// a new worker process.
+type WorkerSource interface {
+	Endpoint(ctx context.Context) (string, error)
+	// Replacement is Endpoint after a call to the worker at old found
+	// it unreachable: it waits for the worker that replaces it.
+	Replacement(ctx context.Context, old string) (string, error)
 }
 
 // Path is how an ODFV is evaluated.
@@ -84,6 +100,10 @@ type Decision struct {
 type Engine struct {
 	opts     Options
 	delegate *delegate
+	// useWorker is set once Endpoint did not answer and the worker did.
+	useWorker atomic.Bool
+	workerMu  sync.Mutex
+	worker    *delegate // for the worker's current target
 	// cache holds one compiled UDF per *registry.ODFV (so per registry
 	// snapshot); entries go when the snapshot's ODFV is collected.
 	cache sync.Map // weak.Pointer[registry.ODFV] → *compiled
@@ -120,12 +140,112 @@ func New(opts Options) *Engine {
 	return e
 }
 
-// Close releases the connection to the transformation service.
+// Close releases the connections to the transformation service and the
+// worker.
 func (e *Engine) Close() error {
-	if e.delegate == nil {
-		return nil
+	e.workerMu.Lock()
+	w := e.worker
+	e.worker = nil
+	e.workerMu.Unlock()
+	var errs []error
+	if w != nil {
+		errs = append(errs, w.close())
 	}
-	return e.delegate.close()
+	if e.delegate != nil {
+		errs = append(errs, e.delegate.close())
+	}
+	return errors.Join(errs...)
+}
+
+// delegated runs odfv in Python: at Endpoint, or in the server's own
+// worker when Endpoint is empty or does not answer, or cannot run the
+// ODFV's mode.
+func (e *Engine) delegated(ctx context.Context, odfv *registry.ODFV, fr *frame, requested nameSet, fullNames bool) ([]core.Column, error) {
+	if e.delegate != nil && !e.useWorker.Load() {
+		cols, err := e.delegate.transform(ctx, odfv, fr, requested, fullNames)
+		if e.opts.Worker == nil || ctx.Err() != nil {
+			return cols, err
+		}
+		switch {
+		case err == nil:
+			return cols, nil
+		case core.KindOf(err) == core.KindUnavailable:
+			cols, werr := e.workerTransform(ctx, odfv, fr, requested, fullNames)
+			if werr != nil {
+				e.opts.Log.Warn("on-demand feature view needs Python: neither the transformation service nor the server's Python worker answers",
+					"name", odfv.Name, "endpoint", e.opts.Endpoint, "service_err", err, "worker_err", werr)
+				return nil, werr
+			}
+			if !e.useWorker.Swap(true) {
+				e.opts.Log.Warn("the transformation service does not answer; the server's own Python worker runs on-demand feature views from now on",
+					"endpoint", e.opts.Endpoint)
+			}
+			return cols, nil
+		case errors.Is(err, errFeastServerPythonMode):
+			return e.workerTransform(ctx, odfv, fr, requested, fullNames)
+		}
+		return nil, err
+	}
+	if e.opts.Worker != nil {
+		return e.workerTransform(ctx, odfv, fr, requested, fullNames)
+	}
+	if e.delegate == nil {
+		return nil, core.Errorf(core.KindUnavailable, "FeastError",
+			"on-demand feature view %s needs a transformation service, but feature_server.transformation_service_endpoint is empty", odfv.Name)
+	}
+	return e.delegate.transform(ctx, odfv, fr, requested, fullNames)
+}
+
+// workerTransform runs odfv in the server's worker. A worker that dies
+// during the call is waited for once more: the transformation is a pure
+// function of its input, so the retry is safe.
+func (e *Engine) workerTransform(ctx context.Context, odfv *registry.ODFV, fr *frame, requested nameSet, fullNames bool) ([]core.Column, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.opts.Timeout)
+		defer cancel()
+	}
+	d, err := e.workerDelegate(ctx, odfv, "")
+	if err != nil {
+		return nil, err
+	}
+	cols, err := d.transform(ctx, odfv, fr, requested, fullNames)
+	if err == nil || core.KindOf(err) != core.KindUnavailable || ctx.Err() != nil {
+		return cols, err
+	}
+	e.opts.Log.Info("the Python worker did not answer; waiting for its replacement", "name", odfv.Name, "err", err)
+	if d, err = e.workerDelegate(ctx, odfv, d.endpoint); err != nil {
+		return nil, err
+	}
+	return d.transform(ctx, odfv, fr, requested, fullNames)
+}
+
+// workerDelegate is the client for the worker's current process; after
+// failed is the target of a worker that did not answer.
+func (e *Engine) workerDelegate(ctx context.Context, odfv *registry.ODFV, failed string) (*delegate, error) {
+	var addr string
+	var err error
+	if failed == "" {
+		addr, err = e.opts.Worker.Endpoint(ctx)
+	} else {
+		addr, err = e.opts.Worker.Replacement(ctx, failed)
+	}
+	if err != nil {
+		ce := core.Errorf(core.KindUnavailable, "FeastError",
+			"on-demand feature view %s needs Python, and the server's Python worker is not available: %v", odfv.Name, err)
+		ce.Err = err
+		return nil, ce
+	}
+	e.workerMu.Lock()
+	defer e.workerMu.Unlock()
+	if e.worker == nil || e.worker.endpoint != addr {
+		if e.worker != nil {
+			_ = e.worker.close() // the process it spoke to is gone
+		}
+		e.worker = newDelegate(addr, e.opts.Project, e.opts.Timeout)
+		e.worker.what = "the server's Python worker"
+	}
+	return e.worker, nil
 }
 
 // Decide analyses odfv (once per *registry.ODFV) and says how it runs.
@@ -191,16 +311,16 @@ func (e *Engine) Transform(ctx context.Context, odfv *registry.ODFV, outputs []r
 		switch {
 		case errors.As(err, &sl), ctx.Err() != nil:
 			return nil, udfFailure(odfv, err)
-		case e.opts.Execution == Native || e.delegate == nil:
+		case e.opts.Execution == Native || (e.delegate == nil && e.opts.Worker == nil):
 			return nil, udfFailure(odfv, err)
 		case errors.Is(err, errUnsupported):
 			e.opts.Log.Debug("on-demand feature view delegated for this request", "name", odfv.Name, "reason", err)
-			return e.delegate.transform(ctx, odfv, fr, requested, fullNames)
+			return e.delegated(ctx, odfv, fr, requested, fullNames)
 		case errors.As(err, &ue):
 			// A failure in Starlark may be a difference from Python (bool
 			// arithmetic, say): Python has the last word when it can be
 			// asked; otherwise the native error stands.
-			cols, derr := e.delegate.transform(ctx, odfv, fr, requested, fullNames)
+			cols, derr := e.delegated(ctx, odfv, fr, requested, fullNames)
 			if derr != nil && core.KindOf(derr) == core.KindUnavailable {
 				e.opts.Log.Debug("transformation service unavailable; reporting the native error", "name", odfv.Name, "err", derr)
 				return nil, udfFailure(odfv, err)
@@ -213,11 +333,11 @@ func (e *Engine) Transform(ctx context.Context, odfv *registry.ODFV, outputs []r
 		return nil, core.Errorf(core.KindUnimplemented, "NotImplementedError",
 			"on-demand feature view %s cannot be evaluated natively (%s) and delegation is disabled", odfv.Name, c.decision.Reason)
 	}
-	if e.delegate == nil {
+	if e.delegate == nil && e.opts.Worker == nil {
 		return nil, core.Errorf(core.KindUnavailable, "FeastError",
 			"on-demand feature view %s needs a transformation service (%s), but feature_server.transformation_service_endpoint is empty", odfv.Name, c.decision.Reason)
 	}
-	return e.delegate.transform(ctx, odfv, fr, requested, fullNames)
+	return e.delegated(ctx, odfv, fr, requested, fullNames)
 }
 
 func (e *Engine) runNative(ctx context.Context, c *compiled, odfv *registry.ODFV, fr *frame, requested nameSet, fullNames bool) (cols []core.Column, err error) {

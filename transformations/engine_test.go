@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -341,5 +342,50 @@ func TestConcurrentTransforms(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// fakeWorker is a WorkerSource whose worker never starts.
+type fakeWorker struct {
+	calls atomic.Int32
+	err   error
+}
+
+func (w *fakeWorker) Endpoint(context.Context) (string, error) {
+	w.calls.Add(1)
+	return "", w.err
+}
+
+func (w *fakeWorker) Replacement(ctx context.Context, _ string) (string, error) {
+	return w.Endpoint(ctx)
+}
+
+func TestDelegationFallsBackToTheServersWorker(t *testing.T) {
+	c := diffCase{mode: "python", rows: 1, outputs: []registry.Field{fld("x", core.Double)},
+		body: "def f(inputs):\n    import math\n    return {\"x\": [math.pi]}\n"}
+	odfv := c.compile(t)
+	in, _ := c.inputs()
+	for _, endpoint := range []string{"127.0.0.1:1", ""} {
+		w := &fakeWorker{err: errors.New("no module named feast")}
+		_, err := New(Options{Endpoint: endpoint, Timeout: 5 * time.Second, Worker: w}).Transform(context.Background(), odfv, c.outputs, in, 1, false)
+		if w.calls.Load() != 1 {
+			t.Fatalf("endpoint %q: the worker was asked %d times", endpoint, w.calls.Load())
+		}
+		if core.KindOf(err) != core.KindUnavailable || !strings.Contains(err.Error(), "server's Python worker") || !strings.Contains(err.Error(), "no module named feast") {
+			t.Fatalf("endpoint %q: err = %v, want KindUnavailable naming the worker and why", endpoint, err)
+		}
+	}
+	// A native ODFV never asks for the worker.
+	n := diffCase{mode: "python", rows: 1, outputs: []registry.Field{fld("x", core.Double)},
+		body: "def f(inputs):\n    return {\"x\": [1.5]}\n"}
+	w := &fakeWorker{err: errors.New("unused")}
+	nin, _ := n.inputs()
+	if _, err := New(Options{Worker: w}).Transform(context.Background(), n.compile(t), n.outputs, nin, 1, false); err != nil || w.calls.Load() != 0 {
+		t.Fatalf("native: err %v, worker asked %d times", err, w.calls.Load())
+	}
+	// --odfv-execution native never delegates.
+	w = &fakeWorker{}
+	if _, err := New(Options{Execution: Native, Worker: w}).Transform(context.Background(), odfv, c.outputs, in, 1, false); core.KindOf(err) != core.KindUnimplemented || w.calls.Load() != 0 {
+		t.Fatalf("native only: err %v, worker asked %d times", err, w.calls.Load())
 	}
 }

@@ -68,6 +68,9 @@ var starlarkFileOptions = &syntax.FileOptions{While: true, TopLevelControl: true
 type pyProgram struct {
 	fn        *starlark.Function
 	singleton bool
+	// reads are the input keys the UDF can read (inputReads); nil when
+	// that cannot be proved, and then every input counts.
+	reads map[string]bool
 }
 
 // compilePython returns the compiled UDF, or a reason why it must be
@@ -123,7 +126,7 @@ func compilePython(odfv *registry.ODFV, initSteps uint64) (*pyProgram, string) {
 	if fn.NumParams() < 1 || (fn.NumParams()-fn.NumKwonlyParams() < 1) {
 		return nil, "the UDF does not take one positional argument"
 	}
-	return &pyProgram{fn: fn, singleton: odfv.Singleton}, ""
+	return &pyProgram{fn: fn, singleton: odfv.Singleton, reads: inputReads(f, name)}, ""
 }
 
 func isPredeclared(name string) bool { _, ok := predeclared[name]; return ok }
@@ -342,6 +345,16 @@ func runPython(ctx context.Context, p *pyProgram, odfv *registry.ODFV, fr *frame
 		return x, err
 	}
 	for _, c := range fr.cols {
+		if p.reads != nil && !p.reads[c.name] && !requested.has(c.name) {
+			// The UDF provably never reads this column and Feast does not
+			// return it as is: its values cannot change the answer, so
+			// ones the native path does not model (bytes, say) need not
+			// send the request to Python, and it is not even decoded.
+			if err := in.SetKey(starlark.String(c.name), unreadInput); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		vals, err := c.values()
 		if err != nil {
 			return nil, err
@@ -559,6 +572,9 @@ func fromStarlark(x starlark.Value, depth int) (pv, error) {
 	}
 	return pv{}, unsupportedf("a %s output", x.Type())
 }
+
+// unreadInput stands for a column the UDF never reads (see runPython).
+var unreadInput = &opaque{v: pyOpaque("unread input"), truth: true}
 
 // opaque carries an input value the native path does not model. Any
 // operation on it fails, which sends the request to Python.

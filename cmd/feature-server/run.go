@@ -27,6 +27,7 @@ import (
 	"github.com/feastgo/feastgo/registry"
 	"github.com/feastgo/feastgo/server"
 	"github.com/feastgo/feastgo/transformations"
+	"github.com/feastgo/feastgo/transformations/worker"
 	"github.com/feastgo/feastgo/version"
 )
 
@@ -106,6 +107,8 @@ type serveFlags struct {
 	registryTTL          int
 	maxBody              int64
 	odfvExec             string
+	odfvWorker           string
+	odfvWorkerPython     string
 	fillEmpty, metricsOn bool
 	metricsPort          int
 	maxInFlightBody      int64
@@ -141,6 +144,11 @@ ours:
   --drain-timeout DURATION    on SIGTERM, how long requests already sent may
                               take to finish (10s)
   --odfv-execution TEXT       auto, native or delegate
+  --odfv-worker TEXT          auto: start our own Python worker for on-demand
+                              views that need Python when no transformation
+                              service answers; off: answer 503 instead (auto)
+  --odfv-worker-python PATH   the Python with Feast for that worker (the one
+                              the feast command on PATH runs, else python3)
   --materialize-if-empty / --no-materialize-if-empty
                               fill an empty SQLite online store at start (on)
   --metrics-port INTEGER      Prometheus metrics port (8000)
@@ -160,7 +168,7 @@ const serveGCPercent = 400
 // parseServeArgs reads feast serve's options and ours.
 func parseServeArgs(args []string) (serveFlags, error) {
 	f := serveFlags{host: "127.0.0.1", port: defaultPort, typ: "http", registryTTL: 60, maxBody: server.DefaultMaxBody,
-		odfvExec: "auto", fillEmpty: true, metricsPort: 8000,
+		odfvExec: "auto", odfvWorker: "auto", fillEmpty: true, metricsPort: 8000,
 		maxInFlightBody: server.DefaultMaxInFlightBody, drainTimeout: defaultDrainTimeout}
 	fs := optionSet{}
 	fs.str(&f.host, "--host", "-h")
@@ -185,6 +193,8 @@ func parseServeArgs(args []string) (serveFlags, error) {
 	fs.int64(&f.maxInFlightBody, "--max-in-flight-body-bytes")
 	fs.duration(&f.drainTimeout, "--drain-timeout")
 	fs.str(&f.odfvExec, "--odfv-execution")
+	fs.str(&f.odfvWorker, "--odfv-worker")
+	fs.str(&f.odfvWorkerPython, "--odfv-worker-python")
 	fs.boolPair(&f.fillEmpty, "--materialize-if-empty", "--no-materialize-if-empty")
 	fs.integer(&f.metricsPort, "--metrics-port")
 	fs.help()
@@ -257,8 +267,21 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	if err != nil {
 		return fmt.Errorf("--odfv-execution: %w", err)
 	}
-	odfvs := transformations.New(transformations.Options{Endpoint: cfg.FeatureServer.TransformationServiceEndpoint,
-		Project: cfg.Project, Execution: exec, Log: log})
+	if f.odfvWorker != "auto" && f.odfvWorker != "off" {
+		return fmt.Errorf("--odfv-worker %q: must be auto or off", f.odfvWorker)
+	}
+	// The worker outlives the drain below (requests being drained may need
+	// it), so it has its own context, cancelled after the drain.
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWorker()
+	var pyWorker *worker.Supervisor
+	topts := transformations.Options{Endpoint: cfg.FeatureServer.TransformationServiceEndpoint,
+		Project: cfg.Project, Execution: exec, Log: log}
+	if f.odfvWorker == "auto" && exec != transformations.Native {
+		pyWorker = worker.New(worker.Options{Python: f.odfvWorkerPython, Repo: cfg.RepoDir, YAML: yamlPath, Log: log.With("component", "odfv-worker")})
+		topts.Worker = pyWorker
+	}
+	odfvs := transformations.New(topts)
 	defer odfvs.Close()
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion, Transformer: odfvs}
 	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, MaxInFlightBody: f.maxInFlightBody, Log: log,
@@ -306,6 +329,14 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 4) // one slot per goroutine below, so none blocks on exit
+	var workerWG sync.WaitGroup
+	if pyWorker != nil {
+		workerWG.Add(1)
+		go func() {
+			defer workerWG.Done()
+			_ = pyWorker.Run(workerCtx) // nil: a worker that cannot start fails the requests that need it
+		}()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -349,6 +380,8 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	cancel()
 	drain(f.drainTimeout, httpSrv, grpcSrv, metricsSrv, log)
 	wg.Wait()
+	stopWorker()
+	workerWG.Wait() // the worker process is reaped and its files removed
 	return runErr
 }
 

@@ -23,6 +23,12 @@ Run it with the Python that has the repo's Feast version installed, with its gRP
 
 It prints "feastgo-worker listening on HOST:PORT" on stdout once serving (with --port 0 the
 port is chosen by the OS), and stops on SIGTERM or SIGINT.
+
+The Go server also runs this file itself, as a child process, when a request needs Python and
+no transformation service answers (transformations/worker/worker.go): it is embedded in the
+binary, written to a private temp dir and started with `--socket PATH` (a Unix socket instead
+of TCP, reachable only through that dir) and `--exit-on-stdin-eof` (the server holds the other
+end of stdin, so the worker exits when the server does, however it ends).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import pathlib
 import signal
 import sys
 import threading
@@ -148,22 +155,35 @@ def main(argv=None) -> int:
     ap.add_argument("--host", default="127.0.0.1", help="address to listen on")
     ap.add_argument("--port", "-p", type=int, default=6569, help="port (0: any free port)")
     ap.add_argument("--workers", type=int, default=8, help="gRPC worker threads")
+    ap.add_argument("--feature-store-yaml", "-f", default=None, help="feature_store.yaml (default: REPO's)")
+    ap.add_argument("--socket", default=None, help="listen on this Unix socket instead of HOST:PORT")
+    ap.add_argument("--exit-on-stdin-eof", action="store_true", help="stop when stdin is closed")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
 
-    store = FeatureStore(repo_path=args.repo)
+    yaml_file = pathlib.Path(args.feature_store_yaml) if args.feature_store_yaml else None
+    store = FeatureStore(repo_path=args.repo, fs_yaml_file=yaml_file)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=args.workers))
     add_TransformationServiceServicer_to_server(Worker(store), server)
-    port = server.add_insecure_port(f"{args.host}:{args.port}")
+    address = f"unix:{args.socket}" if args.socket else f"{args.host}:{args.port}"
+    port = server.add_insecure_port(address)
     if port == 0:
-        print(f"feastgo-worker: cannot listen on {args.host}:{args.port}", file=sys.stderr)
+        print(f"feastgo-worker: cannot listen on {address}", file=sys.stderr)
         return 1
     server.start()
-    print(f"feastgo-worker listening on {args.host}:{port}", flush=True)
+    print(f"feastgo-worker listening on {address if args.socket else f'{args.host}:{port}'}", flush=True)
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    if args.exit_on_stdin_eof:
+
+        def watch_stdin() -> None:
+            while sys.stdin.buffer.read(4096):
+                pass
+            stop.set()
+
+        threading.Thread(target=watch_stdin, name="stdin-eof", daemon=True).start()
     stop.wait()
     server.stop(grace=5).wait()
     return 0
