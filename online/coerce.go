@@ -106,3 +106,79 @@ func describe(v core.Value) string {
 	}
 	return "a value of type " + v.Type.String()
 }
+
+// requestField is a request field of a python-mode on-demand view: its
+// declared type and the request source declaring it.
+type requestField struct {
+	typ    core.ValueType
+	source string
+}
+
+// checkRequestColumn refuses request data a python-mode view cannot have
+// been written for: a value of another kind than its request source
+// declares (a string for an Array(Int64), a list for an Int64). Feast
+// hands such values to the UDF, which fails (500) or computes from them;
+// it is the caller's mistake, so it is a 400 naming the column, before
+// any evaluation or delegation. Values are not converted: the UDF sees
+// them typed as Feast types request data (by inference), so an integer
+// is accepted for a Float64 and stays an integer. Types a JSON or proto
+// request cannot tell apart (maps, sets, JSON, nested lists) are not
+// checked.
+func checkRequestColumn(field string, c Column, rf requestField) error {
+	t := rf.typ
+	if !t.IsList() && !isCheckedScalar(t) {
+		return nil
+	}
+	for r, v := range c.Values {
+		if v.IsNull() {
+			continue
+		}
+		at, got, want := "", v, t
+		switch {
+		case t.IsList() && (v.Type.IsList() || v.Type == core.Null+100):
+			for i, e := range v.List {
+				if !e.IsNull() && !scalarFits(e, t.Elem()) {
+					at, got, want = " element "+strconv.Itoa(i), e, t.Elem()
+					break
+				}
+			}
+			if at == "" {
+				continue
+			}
+		case !t.IsList() && scalarFits(v, t):
+			continue
+		}
+		return core.Invalidf("%s.%s: row %d%s is %s, not a %s (request source %s declares %s)",
+			field, c.Name, r, at, describe(got), want, rf.source, t)
+	}
+	return nil
+}
+
+func isCheckedScalar(t core.ValueType) bool { return t >= core.Bytes && t <= core.UnixTimestamp }
+
+// scalarFits reports whether a request value can stand for a scalar of
+// type t: any number for a floating type, an integral one for an integer
+// type, a string for STRING (or BYTES), a boolean for BOOL.
+func scalarFits(v core.Value, t core.ValueType) bool {
+	switch t {
+	case core.Double, core.Float:
+		switch v.Type {
+		case core.Int64, core.Int32, core.Double, core.Float:
+			return true
+		}
+	case core.Int64, core.Int32, core.UnixTimestamp:
+		switch v.Type {
+		case core.Int64, core.Int32, core.UnixTimestamp:
+			return true
+		case core.Double, core.Float:
+			return v.F == math.Trunc(v.F)
+		}
+	case core.String:
+		return v.Type == core.String
+	case core.Bytes:
+		return v.Type == core.Bytes || v.Type == core.String
+	case core.Bool:
+		return v.Type == core.Bool
+	}
+	return false
+}

@@ -95,8 +95,17 @@ func (s *Service) GetOnlineFeatures(ctx context.Context, req *Request) (*core.On
 	// _prepare_entities_to_read_from_online_store).
 	var keyCols []keyCol
 	var reqData []Column
-	for _, c := range cols {
+	for ci, c := range cols {
 		vals := c.Values
+		if rf, ok := p.checkedRequest[c.Name]; ok {
+			field := "entities"
+			if ci >= len(req.Entities) {
+				field = "request_context"
+			}
+			if err := checkRequestColumn(field, c, rf); err != nil {
+				return nil, err
+			}
+		}
 		if t, ok := p.typeOf[c.Name]; ok {
 			// Copy on write: values already of the declared type (the
 			// usual case) are used as sent, without a new slice.

@@ -29,7 +29,11 @@ type plan struct {
 	typeOf map[string]core.ValueType
 	// requestData names the request fields on-demand views need.
 	requestData map[string]core.ValueType
-	entityless  bool
+	// checkedRequest are the request fields of python-mode views, whose
+	// values are checked against the declared type before the UDF runs
+	// (checkRequestValue).
+	checkedRequest map[string]requestField
+	entityless     bool
 	// requested are the output column names that survive the final cut.
 	requested map[string]bool
 	// expectedKeys are all join keys the project knows (minus __dummy_id),
@@ -390,8 +394,16 @@ func buildPlan(s *registry.Snapshot, refs []string, service string, fullNames bo
 		}
 	}
 	for _, og := range p.odfvs {
-		for _, f := range og.odfv.RequestFields() {
-			p.requestData[f.Name] = f.Type
+		for _, src := range og.odfv.Sources {
+			for _, f := range src.Request {
+				p.requestData[f.Name] = f.Type
+				if og.odfv.Mode == "python" {
+					if p.checkedRequest == nil {
+						p.checkedRequest = map[string]requestField{}
+					}
+					p.checkedRequest[f.Name] = requestField{typ: f.Type, source: src.Name}
+				}
+			}
 		}
 	}
 	for _, g := range groupsInUse {

@@ -248,7 +248,7 @@ func (h *HTTP) onlineFeatures(ctx context.Context, path string, body []byte, con
 	if err != nil {
 		var fe *fieldError
 		if errors.As(err, &fe) && fe.typ == "int_overflow" {
-			return appendError(out, core.Invalidf("entities: %s", fe.msg))
+			return appendError(out, core.Invalidf("%s: %s", fieldPath(fe.loc), fe.msg))
 		}
 		return http.StatusUnprocessableEntity, appendValidationError(out, body, err)
 	}

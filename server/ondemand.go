@@ -71,7 +71,7 @@ func parseOnDemandRequest(body []byte) (*onDemandRequest, error) {
 	bad := func(err error) error {
 		var fe *fieldError
 		if errors.As(err, &fe) {
-			return core.Invalidf("%v: %s", fe.loc[1:], fe.msg)
+			return core.Invalidf("%s: %s", fieldPath(fe.loc), fe.msg)
 		}
 		return core.Invalidf("request body: %v", err)
 	}
@@ -89,7 +89,16 @@ func parseOnDemandRequest(body []byte) (*onDemandRequest, error) {
 		}
 		switch key {
 		case "request_data", "features", "entities":
-			cols, err := p.entities()
+			cols, err := p.columnObject(key, func(name string, fe *fieldError, _ []byte) error {
+				if fe != nil {
+					return core.Invalidf("%s.%s: %s", key, name, fe.msg)
+				}
+				return core.Invalidf("%s.%s: must be a list of values, one per row", key, name)
+			})
+			var fe *fieldError
+			if errors.As(err, &fe) && fe.typ == "dict_type" {
+				return nil, core.Invalidf("%s: must be an object of column names to lists of values", key)
+			}
 			if err != nil {
 				return nil, bad(err)
 			}

@@ -1,12 +1,20 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	servingpb "github.com/feastgo/feastgo/protos/feast/serving"
+	typespb "github.com/feastgo/feastgo/protos/feast/types"
+	"github.com/feastgo/feastgo/server"
 )
 
 // TestOnDemandEndpoint exercises POST /on-demand/{feature_view} on the
@@ -86,4 +94,56 @@ func TestOnDemandEndpoint(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Request data of the wrong kind for a python-mode view is the caller's
+// mistake: 400 (gRPC InvalidArgument) naming the column, before the UDF
+// runs (it used to fail inside it: 500). Values of the right kind are not
+// converted: integers for an Array(Float64) still work.
+func TestPythonODFVRequestDataTypes(t *testing.T) {
+	hs := newGoldenServer(t, filepath.Join("testdata", "golden", "sqlite", "repo"))
+	h := hs.Handler()
+	const refs = `"features": ["pipeline_realtime_metrics:recent_avg_execution_time", "pipeline_realtime_metrics:max_recent_error_count"]`
+	tests := []struct {
+		name, entities string
+		status         int
+		want           string
+	}{
+		{"string for Array(Int64)", `"pipeline_id": [1], "execution_times": [[1.0]], "error_counts": ["abc"]`, 400,
+			`entities.error_counts: row 0 is \\\"abc\\\", not a INT64_LIST (request source run_request declares INT64_LIST)`},
+		{"string element", `"pipeline_id": [1, 2], "execution_times": [[1.0], []], "error_counts": [[1], [2, "x"]]`, 400,
+			`entities.error_counts: row 1 element 1 is \\\"x\\\", not a INT64`},
+		{"fraction for Int64", `"pipeline_id": [1], "execution_times": [[1.0]], "error_counts": [[1.5]]`, 400,
+			`entities.error_counts: row 0 element 0 is 1.5, not a INT64`},
+		{"number for Array(Float64)", `"pipeline_id": [1], "execution_times": [7], "error_counts": [[1]]`, 400,
+			`entities.execution_times: row 0 is 7, not a DOUBLE_LIST`},
+		{"integers for Array(Float64)", `"pipeline_id": [1], "execution_times": [[10, 20]], "error_counts": [[1, 5]]`, 200,
+			`"recent_avg_execution_time"`},
+		{"null rows", `"pipeline_id": [1], "execution_times": [[1.0]], "error_counts": [null]`, 200, `"max_recent_error_count"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/get-online-features", strings.NewReader(`{`+refs+`, "entities": {`+tc.entities+`}}`))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.want) {
+				t.Fatalf("got %d %s, want %d with %s", rec.Code, rec.Body, tc.status, tc.want)
+			}
+		})
+	}
+	t.Run("grpc request_context", func(t *testing.T) {
+		g := &server.GRPC{Online: hs.Online}
+		_, err := g.GetOnlineFeatures(context.Background(), &servingpb.GetOnlineFeaturesRequest{
+			Kind:     &servingpb.GetOnlineFeaturesRequest_Features{Features: &servingpb.FeatureList{Val: []string{"pipeline_realtime_metrics:max_recent_error_count"}}},
+			Entities: map[string]*typespb.RepeatedValue{"pipeline_id": {Val: []*typespb.Value{{Val: &typespb.Value_Int64Val{Int64Val: 1}}}}},
+			RequestContext: map[string]*typespb.RepeatedValue{
+				"execution_times": {Val: []*typespb.Value{{Val: &typespb.Value_DoubleListVal{DoubleListVal: &typespb.DoubleList{Val: []float64{1}}}}}},
+				"error_counts":    {Val: []*typespb.Value{{Val: &typespb.Value_StringVal{StringVal: "abc"}}}},
+			},
+		})
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "request_context.error_counts: row 0") {
+			t.Fatalf("got %v, want InvalidArgument naming request_context.error_counts", err)
+		}
+	})
 }

@@ -27,6 +27,13 @@ type jsonParser struct {
 	// arena, when set, is where finished arrays are copied to instead of
 	// new allocations (see reqMem).
 	arena *[]core.Value
+	// inColumn is set while a column's values are read (entities, df,
+	// request data): there an integer must fit in 64 bits, as the value
+	// becomes an INT64. Anywhere else Python's json reads any integer and
+	// pydantic only checks its type, so an over-large one is read as a
+	// float: a number all the same, refused as one where a number is not
+	// wanted and ignored with the field it belongs to.
+	inColumn bool
 }
 
 // clone copies a finished array off the stack.
@@ -64,6 +71,33 @@ type fieldError struct {
 }
 
 func (e *fieldError) Error() string { return fmt.Sprintf("%v: %s", e.loc, e.msg) }
+
+// fieldPath names a field of the body by its location, as our 400 errors
+// do: "entities.pipeline_id", "features[2]"; "request body" for the body
+// itself.
+func fieldPath(loc []any) string {
+	var b []byte
+	for i, l := range loc {
+		if i == 0 && l == "body" {
+			continue
+		}
+		switch l := l.(type) {
+		case int:
+			b = append(b, '[')
+			b = strconv.AppendInt(b, int64(l), 10)
+			b = append(b, ']')
+		default:
+			if len(b) > 0 {
+				b = append(b, '.')
+			}
+			b = fmt.Append(b, l)
+		}
+	}
+	if len(b) == 0 {
+		return "request body"
+	}
+	return string(b)
+}
 
 func (p *jsonParser) fail(msg string) error { return &syntaxError{pos: p.pos, msg: msg} }
 
@@ -373,10 +407,13 @@ func (p *jsonParser) number() (core.Value, error) {
 	text := string(p.b[start:p.pos])
 	if !isFloat {
 		i, err := strconv.ParseInt(text, 10, 64)
-		if err != nil {
+		if err == nil {
+			return core.Int64Value(i), nil
+		}
+		if p.inColumn {
+			// The caller gives the error its location.
 			return core.Value{}, &fieldError{typ: "int_overflow", msg: "integer " + text + " does not fit in 64 bits"}
 		}
-		return core.Int64Value(i), nil
 	}
 	f, err := strconv.ParseFloat(text, 64)
 	if err != nil && !isRangeErr(err) {
@@ -591,7 +628,9 @@ func (p *jsonParser) columnObject(field string, badColumn func(name string, fe *
 		}
 		p.peek()
 		start := p.pos
+		p.inColumn = true
 		v, err := p.value(0)
+		p.inColumn = false
 		if err != nil {
 			if fe, ok := err.(*fieldError); ok {
 				return nil, badColumn(name, fe, nil)

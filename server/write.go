@@ -110,26 +110,13 @@ func (h *HTTP) decodeWrite(w http.ResponseWriter, r *http.Request, nameField str
 	req, err := parseWriteRequest(*bp, nameField, withTo)
 	if err != nil {
 		if core.KindOf(err) == core.KindInvalidArgument {
-			writeError(w, err)
+			writeError(w, err) // a df column (frameColumns)
 		} else {
-			var fe *fieldError
-			if asFieldError(err, &fe) && fe.typ == "int_overflow" {
-				writeError(w, core.Invalidf("df: %s", fe.msg))
-			} else {
-				writeValidationError(w, *bp, err)
-			}
+			writeValidationError(w, *bp, err)
 		}
 		return nil
 	}
 	return req
-}
-
-func asFieldError(err error, out **fieldError) bool {
-	fe, ok := err.(*fieldError)
-	if ok {
-		*out = fe
-	}
-	return ok
 }
 
 // push answers POST /push: 200 with an empty body once every view's rows
