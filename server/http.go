@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -242,6 +243,9 @@ func (h *HTTP) onlineFeatures(ctx context.Context, path string, body []byte, con
 		return http.StatusUnprocessableEntity, appendValidationError(out, body, &fieldError{loc: []any{"body"}, typ: "model_attributes_type",
 			msg: "Input should be a valid dictionary or object to extract fields from", input: appendJSONString(nil, string(body))})
 	}
+	if !utf8.Valid(body) {
+		return http.StatusBadRequest, appendDetail(out, bodyParseError)
+	}
 	mem := reqMems.Get().(*reqMem)
 	defer mem.release() // after the answer, which may point into it
 	req, err := parseOnlineRequest(body, mem)
@@ -311,5 +315,17 @@ func isJSONContentType(ct string) bool {
 func writeDetail(w http.ResponseWriter, status int, detail string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(append([]byte(`{"detail":`), appendJSONString(nil, detail)...), '}'))
+	_, _ = w.Write(appendDetail(nil, detail))
 }
+
+// appendDetail appends the body {"detail": detail} to b.
+func appendDetail(b []byte, detail string) []byte {
+	return append(appendJSONString(append(b, `{"detail":`...), detail), '}')
+}
+
+// bodyParseError is FastAPI's 400 detail for a body it cannot read. It
+// decodes a JSON body as UTF-8 before parsing it, so a body that is not
+// UTF-8 fails there rather than as invalid JSON (and never becomes a
+// string value: the protobuf of a string must be UTF-8, so a value
+// stored from one could not be read back over gRPC).
+const bodyParseError = "There was an error parsing the body"

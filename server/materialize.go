@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -170,6 +171,11 @@ func (h *HTTP) materialize(w http.ResponseWriter, r *http.Request, incremental b
 	bp, err := h.readBody(r)
 	if err != nil {
 		writeError(w, err)
+		return
+	}
+	if !utf8.Valid(*bp) {
+		bufPool.Put(bp)
+		writeDetail(w, http.StatusBadRequest, bodyParseError)
 		return
 	}
 	req, err := parseMaterializeRequest(*bp, incremental)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -66,6 +67,9 @@ type onDemandRequest struct {
 }
 
 func parseOnDemandRequest(body []byte) (*onDemandRequest, error) {
+	if !utf8.Valid(body) {
+		return nil, core.Invalidf("request body: not valid UTF-8")
+	}
 	p := &jsonParser{b: body}
 	req := &onDemandRequest{}
 	bad := func(err error) error {

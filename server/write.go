@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/ingest"
@@ -105,6 +106,10 @@ func (h *HTTP) decodeWrite(w http.ResponseWriter, r *http.Request, nameField str
 	if len(*bp) > 0 && !isJSONContentType(r.Header.Get("Content-Type")) {
 		writeValidationError(w, *bp, &fieldError{loc: []any{"body"}, typ: "model_attributes_type",
 			msg: "Input should be a valid dictionary or object to extract fields from", input: appendJSONString(nil, string(*bp))})
+		return nil
+	}
+	if !utf8.Valid(*bp) {
+		writeDetail(w, http.StatusBadRequest, bodyParseError)
 		return nil
 	}
 	req, err := parseWriteRequest(*bp, nameField, withTo)
