@@ -11,7 +11,28 @@ cd "$ROOT"
 "$ROOT/scripts/deps.sh"
 
 export SERVICES_DIR=$(mktemp -d "${TMPDIR:-/tmp}/feastgo-gotest.XXXXXX")
-base=$((20000 + RANDOM % 20000))
+# Ports below Linux's ephemeral range (32768+ by default, where the client
+# sockets of a parallel conformance run land), cluster bus ports (+10000)
+# included, and all of them free now: a port taken by someone else would
+# otherwise be "reused" by services.sh or time out the start.
+ports_free() {
+  python3 - "$@" <<'PY'
+import socket, sys
+for p in map(int, sys.argv[1:]):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            sys.exit(1)
+PY
+}
+for _ in $(seq 50); do
+  base=$((10000 + RANDOM % 12000))
+  wanted=()
+  for off in 0 10 11 12 20 21 30 40 45; do wanted+=($((base + off))); done
+  for off in 10 11 12; do wanted+=($((base + off + 10000))); done
+  ports_free "${wanted[@]}" && break
+done
 REDIS_PORT=$base CLUSTER_PORT=$((base + 10)) SENT_MASTER=$((base + 20)) SENT_PORT=$((base + 21)) PG_PORT=$((base + 30))
 S="$ROOT/scripts/services.sh"
 # An S3-compatible server for the s3:// registry tests: moto, from PyPI, in

@@ -77,15 +77,20 @@ ensure_postgres() {
   find_pg_bin || die "pg_ctl/initdb still missing after install"
 }
 
-# Wait until "$@" succeeds, at most WAIT_SECS seconds.
-wait_for() {
-  local what="$1"; shift
+# Wait until "$@" succeeds, at most WAIT_SECS seconds; 1 if it never did.
+wait_for_quiet() {
+  shift
   local i
   for ((i = 0; i < WAIT_SECS * 10; i++)); do
     if "$@" >/dev/null 2>&1; then return 0; fi
     sleep 0.1
   done
-  die "timed out after ${WAIT_SECS}s waiting for $what"
+  return 1
+}
+
+# Wait until "$@" succeeds, at most WAIT_SECS seconds, or stop the script.
+wait_for() {
+  wait_for_quiet "$@" || die "timed out after ${WAIT_SECS}s waiting for $1"
 }
 
 # --------------------------------------------------------------------------
@@ -106,7 +111,11 @@ redis_launch() {
     --dir "$dir" \
     --save "" --appendonly no \
     "$@"
-  wait_for "redis on port $port" redis_ping "$port"
+  if ! wait_for_quiet "redis on port $port" redis_ping "$port"; then
+    echo "services: redis on port $port did not answer; the end of $dir/redis.log:" >&2
+    tail -n 20 "$dir/redis.log" >&2 2>/dev/null || true
+    die "timed out after ${WAIT_SECS}s waiting for redis on port $port"
+  fi
 }
 
 # redis_shutdown PORT DIR: SHUTDOWN NOSAVE, falling back to the pid in DIR.
