@@ -32,6 +32,47 @@ const (
 	BoolList          ValueType = 17
 	UnixTimestampList ValueType = 18
 	Null              ValueType = 19
+	Map               ValueType = 20
+	MapList           ValueType = 21
+	BytesSet          ValueType = 22
+	StringSet         ValueType = 23
+	Int32Set          ValueType = 24
+	Int64Set          ValueType = 25
+	DoubleSet         ValueType = 26
+	FloatSet          ValueType = 27
+	BoolSet           ValueType = 28
+	UnixTimestampSet  ValueType = 29
+	PdfBytes          ValueType = 30 // the Python SDK's; not in the proto enum
+	ImageBytes        ValueType = 31 // the Python SDK's; not in the proto enum
+	JSON              ValueType = 32
+	JSONList          ValueType = 33
+	Struct            ValueType = 34
+	StructList        ValueType = 35
+	UUID              ValueType = 36
+	TimeUUID          ValueType = 37
+	UUIDList          ValueType = 38
+	TimeUUIDList      ValueType = 39
+	UUIDSet           ValueType = 40
+	TimeUUIDSet       ValueType = 41
+	ValueList         ValueType = 42
+	ValueSet          ValueType = 43
+	Decimal           ValueType = 44
+	DecimalList       ValueType = 45
+	DecimalSet        ValueType = 46
+	ScalarMap         ValueType = 47
+	ZonedTimestamp    ValueType = 48
+)
+
+// Types of parsed values that are no Feast type: a request's JSON carries
+// them until a declared type decides what they become. They are numbered
+// past every Feast type so that no switch on Feast types matches them.
+const (
+	// UntypedList is a JSON list whose element type is unknown: empty, or
+	// nulls only. List holds its (null) elements.
+	UntypedList ValueType = Null + 100
+	// UntypedJSONList is a "[]" inside a parsed JSON document (a Json or Map
+	// value), whose element type is unknown.
+	UntypedJSONList ValueType = 1000
 )
 
 var valueTypeNames = map[ValueType]string{
@@ -39,7 +80,7 @@ var valueTypeNames = map[ValueType]string{
 	8: "UNIX_TIMESTAMP", 11: "BYTES_LIST", 12: "STRING_LIST", 13: "INT32_LIST", 14: "INT64_LIST",
 	15: "DOUBLE_LIST", 16: "FLOAT_LIST", 17: "BOOL_LIST", 18: "UNIX_TIMESTAMP_LIST", 19: "NULL",
 	20: "MAP", 21: "MAP_LIST", 22: "BYTES_SET", 23: "STRING_SET", 24: "INT32_SET", 25: "INT64_SET",
-	26: "DOUBLE_SET", 27: "FLOAT_SET", 28: "BOOL_SET", 29: "UNIX_TIMESTAMP_SET", 32: "JSON",
+	26: "DOUBLE_SET", 27: "FLOAT_SET", 28: "BOOL_SET", 29: "UNIX_TIMESTAMP_SET", 30: "PDF_BYTES", 31: "IMAGE_BYTES", 32: "JSON",
 	33: "JSON_LIST", 34: "STRUCT", 35: "STRUCT_LIST", 36: "UUID", 37: "TIME_UUID", 38: "UUID_LIST",
 	39: "TIME_UUID_LIST", 40: "UUID_SET", 41: "TIME_UUID_SET", 42: "VALUE_LIST", 43: "VALUE_SET",
 	44: "DECIMAL", 45: "DECIMAL_LIST", 46: "DECIMAL_SET", 47: "SCALAR_MAP", 48: "ZONED_TIMESTAMP",
@@ -56,10 +97,26 @@ func (t ValueType) String() string {
 // IsList reports whether the type is one of the scalar list types.
 func (t ValueType) IsList() bool { return t >= BytesList && t <= UnixTimestampList }
 
+// ListOf returns the list type whose elements are of scalar type t (Feast
+// numbers X_LIST as X + 10).
+func (t ValueType) ListOf() ValueType { return t + (BytesList - Bytes) }
+
+// IsSet reports whether the type is one of the scalar set types.
+func (t ValueType) IsSet() bool { return t >= BytesSet && t <= UnixTimestampSet }
+
+// SetElem returns the scalar type of a set type (Feast numbers X_SET as
+// X + 21).
+func (t ValueType) SetElem() ValueType {
+	if t.IsSet() {
+		return t - (BytesSet - Bytes)
+	}
+	return t
+}
+
 // Elem returns the scalar type of a list type.
 func (t ValueType) Elem() ValueType {
 	if t.IsList() {
-		return t - 10
+		return t - (BytesList - Bytes)
 	}
 	return t
 }

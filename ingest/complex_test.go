@@ -121,7 +121,7 @@ func orderedColumn(t *testing.T, js string) Column {
 		case json.Delim:
 			switch x {
 			case '[':
-				l := core.Value{Type: core.Null + 100}
+				l := core.Value{Type: core.UntypedList}
 				for d.More() {
 					l.List = append(l.List, val())
 				}

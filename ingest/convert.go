@@ -34,7 +34,7 @@ func convertColumn(c *typedColumn, to core.ValueType, strs bool, what string) ([
 	if c.arrow != nil || (c.kind == kindList && viaPython(to)) {
 		return convertNested(c, to, bad)
 	}
-	if c.kind == kindFloat && to == typemap.JSON {
+	if c.kind == kindFloat && to == core.JSON {
 		// json.dumps of numpy floats: a null is NaN here, and stored so.
 		for i, v := range c.Values {
 			f := pyNaN
@@ -42,11 +42,11 @@ func convertColumn(c *typedColumn, to core.ValueType, strs bool, what string) ([
 				f = num(v)
 			}
 			b, _ := appendPyJSON(nil, pyVal{k: pkFloat, f: f})
-			out[i] = core.Value{Type: typemap.JSON, S: string(b)}
+			out[i] = core.Value{Type: core.JSON, S: string(b)}
 		}
 		return out, nil
 	}
-	if to == typemap.Struct && (c.kind == kindInt || c.kind == kindFloat || c.kind == kindBool) {
+	if to == core.Struct && (c.kind == kindInt || c.kind == kindFloat || c.kind == kindBool) {
 		// Feast stores {"_value": str(x)} for a numpy scalar (a null float
 		// is NaN here: "nan").
 		for i, v := range c.Values {
@@ -65,7 +65,7 @@ func convertColumn(c *typedColumn, to core.ValueType, strs bool, what string) ([
 			default:
 				s = pyfmt.Float(num(v))
 			}
-			out[i] = core.Value{Type: typemap.Struct, List: []core.Value{core.StringValue("_value"), core.StringValue(s)}}
+			out[i] = core.Value{Type: core.Struct, List: []core.Value{core.StringValue("_value"), core.StringValue(s)}}
 		}
 		return out, nil
 	}
@@ -99,7 +99,7 @@ func convertColumn(c *typedColumn, to core.ValueType, strs bool, what string) ([
 // each element): those columns take convertNested.
 func viaPython(to core.ValueType) bool {
 	switch to {
-	case typemap.JSONList, typemap.MapList, typemap.StructList, typemap.ValueList, typemap.ValueSet:
+	case core.JSONList, core.MapList, core.StructList, core.ValueList, core.ValueSet:
 		return true
 	}
 	return false

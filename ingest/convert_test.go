@@ -34,7 +34,7 @@ func jsonValue(t *testing.T, x any) core.Value {
 		}
 		return core.DoubleValue(f)
 	case []any:
-		l := core.Value{Type: core.Null + 100}
+		l := core.Value{Type: core.UntypedList}
 		for _, e := range v {
 			l.List = append(l.List, jsonValue(t, e))
 		}

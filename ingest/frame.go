@@ -97,7 +97,7 @@ func scalarKind(v core.Value) (kind, bool) {
 		return kindString, true
 	case v.Type == core.Bytes:
 		return kindBytes, true
-	case v.Type.IsList() || v.Type == core.Null+100:
+	case v.Type.IsList() || v.Type == core.UntypedList:
 		return kindList, true
 	case v.Type == ObjectValue:
 		return kindStruct, true
@@ -167,9 +167,9 @@ func nested(c Column) bool {
 		if v.Type == ObjectValue {
 			return true
 		}
-		if v.Type.IsList() || v.Type == core.Null+100 {
+		if v.Type.IsList() || v.Type == core.UntypedList {
 			for _, e := range v.List {
-				if e.Type == ObjectValue || e.Type.IsList() || e.Type == core.Null+100 {
+				if e.Type == ObjectValue || e.Type.IsList() || e.Type == core.UntypedList {
 					return true
 				}
 			}

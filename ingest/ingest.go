@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/feastgo/feastgo/core"
@@ -238,19 +237,10 @@ func (tf *typedFrame) mapped(mapping map[string]string) (map[string]*typedColumn
 	return out, nil
 }
 
-// storageName is the name Feast stores a view's rows under: with online
-// versioning, "<name>_v<N>" for the current version N > 0.
-func storageName(snap *registry.Snapshot, v *registry.View) string {
-	if snap.EnableVersioning && v.Kind != registry.KindOnDemandWritten && v.CurrentVersion > 0 {
-		return v.Name + "_v" + strconv.Itoa(int(v.CurrentVersion))
-	}
-	return v.Name
-}
-
 // prepare converts the frame to one view's rows. skip is true when Feast
 // writes nothing: every feature column is null.
 func (s *Service) prepare(ctx context.Context, snap *registry.Snapshot, v *registry.View, tf *typedFrame, strs, transform bool) (onlinestore.WriteBatch, bool, error) {
-	b := onlinestore.WriteBatch{View: storageName(snap, v)}
+	b := onlinestore.WriteBatch{View: v.StorageName()}
 	odfv := v.Kind == registry.KindOnDemandWritten
 	cols := tf.byName
 	if odfv {

@@ -13,7 +13,7 @@ import (
 
 // ObjectValue is the type of a JSON object in a request frame: List holds
 // its keys (strings) and values alternately, in order, each key once.
-const ObjectValue = typemap.Map
+const ObjectValue = core.Map
 
 // Columns holding JSON objects or lists of lists (or of objects) take the
 // way Feast's write path gives them: pandas keeps the Python dicts and
@@ -245,9 +245,9 @@ func convertNested(c *typedColumn, to core.ValueType, bad func(int, string, ...a
 		var v core.Value
 		var err error
 		switch to {
-		case typemap.Map, typemap.Struct:
+		case core.Map, core.Struct:
 			if x.k != pkDict {
-				if to == typemap.Map {
+				if to == core.Map {
 					err = fmt.Errorf("expected dict for MAP type, got %s", x.typeName())
 				} else {
 					err = fmt.Errorf("a %s value cannot be stored as a STRUCT (send an object)", x.typeName())
@@ -256,18 +256,18 @@ func convertNested(c *typedColumn, to core.ValueType, bad func(int, string, ...a
 			}
 			v, err = dictToMap(x)
 			v.Type = to
-		case typemap.JSON:
+		case core.JSON:
 			var b []byte
 			if b, err = appendPyJSON(nil, x); err == nil {
-				v = core.Value{Type: typemap.JSON, S: string(b)}
+				v = core.Value{Type: core.JSON, S: string(b)}
 			}
-		case typemap.JSONList:
+		case core.JSONList:
 			v, err = jsonList(x)
-		case typemap.MapList:
+		case core.MapList:
 			err = fmt.Errorf("expected list for MAP_LIST type, got %s (send each row as JSON text)", x.typeName())
-		case typemap.StructList:
+		case core.StructList:
 			v, err = structList(x)
-		case typemap.ValueList, typemap.ValueSet:
+		case core.ValueList, core.ValueSet:
 			v, err = nestedCollection(x, to)
 		default:
 			v, err = nestedToFlat(t, x, to)
@@ -286,13 +286,13 @@ func convertNested(c *typedColumn, to core.ValueType, bad func(int, string, ...a
 func nestedToFlat(t *atype, x pyVal, to core.ValueType) (core.Value, error) {
 	var elem core.ValueType
 	switch to {
-	case core.StringList, typemap.UUIDList, typemap.TimeUUIDList, typemap.DecimalList:
+	case core.StringList, core.UUIDList, core.TimeUUIDList, core.DecimalList:
 		elem = core.String
-	case typemap.StringSet, typemap.UUIDSet, typemap.TimeUUIDSet, typemap.DecimalSet:
+	case core.StringSet, core.UUIDSet, core.TimeUUIDSet, core.DecimalSet:
 		elem = core.String
 	default:
-		if !to.IsList() && (to <= core.UnixTimestamp || to == typemap.UUID || to == typemap.TimeUUID ||
-			to == typemap.Decimal || to == typemap.PdfBytes || to == typemap.ImageBytes) {
+		if !to.IsList() && (to <= core.UnixTimestamp || to == core.UUID || to == core.TimeUUID ||
+			to == core.Decimal || to == core.PdfBytes || to == core.ImageBytes) {
 			return core.Value{}, nil
 		}
 		return core.Value{}, fmt.Errorf("a column of %s cannot be converted", t)
@@ -339,7 +339,7 @@ func dictToMap(d pyVal) (core.Value, error) {
 		case pkNone:
 		case pkDict:
 			v, err = dictToMap(x)
-			v.Type = typemap.Map
+			v.Type = core.Map
 		default:
 			v, err = inferValue(x)
 		}
@@ -348,7 +348,7 @@ func dictToMap(d pyVal) (core.Value, error) {
 		}
 		kv = append(kv, core.StringValue(k), v)
 	}
-	return core.Value{Type: typemap.Map, List: kv}, nil
+	return core.Value{Type: core.Map, List: kv}, nil
 }
 
 // inferValue is python_values_to_proto_values([x], UNKNOWN) for the values
@@ -404,10 +404,10 @@ func jsonList(x pyVal) (core.Value, error) {
 	if err != nil {
 		return core.Value{}, err
 	}
-	l := core.Value{Type: typemap.JSONList, List: make([]core.Value, len(items))}
+	l := core.Value{Type: core.JSONList, List: make([]core.Value, len(items))}
 	for i, e := range items {
 		if e.k == pkStr {
-			if _, err := typemap.Complex(core.StringValue(e.s), typemap.JSON, nil); err != nil {
+			if _, err := typemap.Complex(core.StringValue(e.s), core.JSON, nil); err != nil {
 				return core.Value{}, fmt.Errorf("element %d: %v", i, err)
 			}
 			l.List[i] = core.StringValue(e.s)
@@ -429,7 +429,7 @@ func structList(x pyVal) (core.Value, error) {
 	if err != nil {
 		return core.Value{}, err
 	}
-	l := core.Value{Type: typemap.StructList, List: make([]core.Value, len(items))}
+	l := core.Value{Type: core.StructList, List: make([]core.Value, len(items))}
 	for i, e := range items {
 		if e.k != pkDict {
 			return core.Value{}, fmt.Errorf("element %d: a struct list can only contain objects, got %s", i, e.typeName())
@@ -467,7 +467,7 @@ func nestedCollection(x pyVal, to core.ValueType) (core.Value, error) {
 			deeper = deeper || e.k == pkArray
 		}
 		if deeper {
-			if out.List[i], err = nestedCollection(pyVal{k: pkArray, items: l}, typemap.ValueList); err != nil {
+			if out.List[i], err = nestedCollection(pyVal{k: pkArray, items: l}, core.ValueList); err != nil {
 				return core.Value{}, err
 			}
 			continue
@@ -484,7 +484,7 @@ func nestedCollection(x pyVal, to core.ValueType) (core.Value, error) {
 // the same scalar type.
 func inferList(l []pyVal) (core.Value, error) {
 	if l[0].k == pkDict {
-		ml := core.Value{Type: typemap.MapList, List: make([]core.Value, len(l))}
+		ml := core.Value{Type: core.MapList, List: make([]core.Value, len(l))}
 		for i, e := range l {
 			if e.k != pkDict {
 				return core.Value{}, fmt.Errorf("a map list can only contain objects, got %s", e.typeName())
@@ -520,7 +520,7 @@ func inferList(l []pyVal) (core.Value, error) {
 		elem = t
 		out.List[i], _ = inferValue(e)
 	}
-	out.Type = elem + 10
+	out.Type = elem.ListOf()
 	return out, nil
 }
 

@@ -110,28 +110,28 @@ func TestComplexMatchesFeast(t *testing.T) {
 		want core.ValueType
 		hex  string
 	}{
-		{"map with a null", s(`{"": null}`), typemap.Map, "a201060a040a001200"},
-		{"map with an int list", s(`{"k": [1, 2]}`), typemap.Map, "a2010d0a0b0a016b120672040a020102"},
-		{"map with a float list", s(`{"k": [1.5]}`), typemap.Map, "a201130a110a016b120c7a0a0a08000000000000f83f"},
-		{"nested map", s(`{"n": {"x": true}}`), typemap.Map, "a201130a110a016e120ca201090a070a017812023801"},
-		{"empty map", s(`{}`), typemap.Map, "a20100"},
-		{"map list", s(`[{"a": "1"}, {}]`), typemap.MapList, "aa010e0a0a0a080a016112031201310a00"},
-		{"empty map list", s(`[]`), typemap.MapList, "aa0100"},
-		{"value list", list(offlinestore.NestedListCell, list(core.Int64List, i64(1), i64(2)), list(core.Int64List, i64(3))), typemap.ValueList, "d2020f0a0672040a0201020a0572030a0103"},
-		{"empty value list", list(offlinestore.NestedListCell), typemap.ValueList, "d20200"},
-		{"value list of an empty list", list(offlinestore.NestedListCell, list(core.Int64List)), typemap.ValueList, "d202020a00"},
-		{"value set", list(offlinestore.NestedListCell, list(core.Int64List, i64(1), i64(2)), list(core.Int64List, i64(3))), typemap.ValueSet, "da020f0a0672040a0201020a0572030a0103"},
-		{"uuid", s("12-ab"), typemap.UUID, "a2020531322d6162"},
-		{"pdf bytes", core.Value{Type: core.Bytes, S: "%P"}, typemap.PdfBytes, "0a022550"},
-		{"decimal", s("1E+3"), typemap.Decimal, "e2020431452b33"},
-		{"json", s("[1, 2]"), typemap.JSON, "8202065b312c20325d"},
-		{"uuid list", list(core.StringList, s("a"), s("b")), typemap.UUIDList, "b202060a01610a0162"},
-		{"empty uuid list", list(core.StringList), typemap.UUIDList, "b20200"},
-		{"json list", list(core.StringList, s(`{"a": 1}`), s("[1]")), typemap.JSONList, "8a020f0a087b2261223a20317d0a035b315d"},
+		{"map with a null", s(`{"": null}`), core.Map, "a201060a040a001200"},
+		{"map with an int list", s(`{"k": [1, 2]}`), core.Map, "a2010d0a0b0a016b120672040a020102"},
+		{"map with a float list", s(`{"k": [1.5]}`), core.Map, "a201130a110a016b120c7a0a0a08000000000000f83f"},
+		{"nested map", s(`{"n": {"x": true}}`), core.Map, "a201130a110a016e120ca201090a070a017812023801"},
+		{"empty map", s(`{}`), core.Map, "a20100"},
+		{"map list", s(`[{"a": "1"}, {}]`), core.MapList, "aa010e0a0a0a080a016112031201310a00"},
+		{"empty map list", s(`[]`), core.MapList, "aa0100"},
+		{"value list", list(offlinestore.NestedListCell, list(core.Int64List, i64(1), i64(2)), list(core.Int64List, i64(3))), core.ValueList, "d2020f0a0672040a0201020a0572030a0103"},
+		{"empty value list", list(offlinestore.NestedListCell), core.ValueList, "d20200"},
+		{"value list of an empty list", list(offlinestore.NestedListCell, list(core.Int64List)), core.ValueList, "d202020a00"},
+		{"value set", list(offlinestore.NestedListCell, list(core.Int64List, i64(1), i64(2)), list(core.Int64List, i64(3))), core.ValueSet, "da020f0a0672040a0201020a0572030a0103"},
+		{"uuid", s("12-ab"), core.UUID, "a2020531322d6162"},
+		{"pdf bytes", core.Value{Type: core.Bytes, S: "%P"}, core.PdfBytes, "0a022550"},
+		{"decimal", s("1E+3"), core.Decimal, "e2020431452b33"},
+		{"json", s("[1, 2]"), core.JSON, "8202065b312c20325d"},
+		{"uuid list", list(core.StringList, s("a"), s("b")), core.UUIDList, "b202060a01610a0162"},
+		{"empty uuid list", list(core.StringList), core.UUIDList, "b20200"},
+		{"json list", list(core.StringList, s(`{"a": 1}`), s("[1]")), core.JSONList, "8a020f0a087b2261223a20317d0a035b315d"},
 		{"int32 set", list(core.Int32List, core.Value{Type: core.Int32, I: 1}, core.Value{Type: core.Int32, I: 3}, core.Value{Type: core.Int32, I: 1}), 24, "c201040a020103"},
 		{"float set", list(core.FloatList, core.Value{Type: core.Float, F: 1.5}, core.Value{Type: core.Float, F: 1.5}, core.Value{Type: core.Float, F: 2.5}), 27, "da010a0a080000c03f00002040"},
 		{"bool set", list(core.BoolList, core.BoolValue(false), core.BoolValue(true), core.BoolValue(false)), 28, "e201040a020001"},
-		{"struct of one field", list(offlinestore.StructCell, s("age"), core.Value{Type: core.Int32, I: 30}), typemap.Struct, "92020b0a090a036167651202201e"},
+		{"struct of one field", list(offlinestore.StructCell, s("age"), core.Value{Type: core.Int32, I: 30}), core.Struct, "92020b0a090a036167651202201e"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -148,12 +148,12 @@ func TestComplexMatchesFeast(t *testing.T) {
 		in   core.Value
 		want core.ValueType
 	}{
-		{s("not json"), typemap.JSON},
-		{s(`[1, 2]`), typemap.Map},
-		{s(`{"k": []}`), typemap.Map},
-		{s(`{"k": [1, "two"]}`), typemap.Map},
-		{s(`[1]`), typemap.MapList},
-		{i64(1), typemap.UUID},
+		{s("not json"), core.JSON},
+		{s(`[1, 2]`), core.Map},
+		{s(`{"k": []}`), core.Map},
+		{s(`{"k": [1, "two"]}`), core.Map},
+		{s(`[1]`), core.MapList},
+		{i64(1), core.UUID},
 	} {
 		if v, err := convert(bad.in, bad.want); err == nil {
 			t.Errorf("%v as %s: want an error, got %+v", bad.in, bad.want, v)

@@ -477,7 +477,7 @@ func (e *Engine) pullAndWrite(ctx context.Context, v *registry.View, start, end 
 	var written, total atomic.Int64
 	total.Store(-1)
 	var wg sync.WaitGroup
-	name := StorageName(v, e.EnableVersioning)
+	name := v.StorageName()
 	for range writers {
 		wg.Add(1)
 		go func() {
@@ -529,16 +529,6 @@ func (e *Engine) pullAndWrite(ctx context.Context, v *registry.View, start, end 
 		return written.Load(), fmt.Errorf("feature view %s: %w", v.Name, pullErr)
 	}
 	return written.Load(), ctx.Err()
-}
-
-// StorageName is the name a view's rows are stored under: "<name>_v<N>"
-// for a view at version N > 0 when online versioning is enabled, as Feast's
-// compute_versioned_name.
-func StorageName(v *registry.View, enableVersioning bool) string {
-	if enableVersioning && v.CurrentVersion > 0 {
-		return v.Name + "_v" + strconv.Itoa(int(v.CurrentVersion))
-	}
-	return v.StorageName()
 }
 
 // registryOrder lists the project's feature views, then stream feature

@@ -75,11 +75,11 @@ func (q Query) InWindow(t core.Timestamp) bool {
 const (
 	// StructCell is a struct (record) cell; List holds field name (a
 	// String) and field value, alternately.
-	StructCell core.ValueType = 34
+	StructCell = core.Struct
 	// StructListCell is a list of structs; List holds StructCells.
-	StructListCell core.ValueType = 35
+	StructListCell = core.StructList
 	// NestedListCell is a list of lists; List holds the inner lists.
-	NestedListCell core.ValueType = 42
+	NestedListCell = core.ValueList
 )
 
 // Batch is a set of rows pulled from a source, row-major.

@@ -135,7 +135,7 @@ func checkRequestColumn(field string, c Column, rf requestField) error {
 		}
 		at, got, want := "", v, t
 		switch {
-		case t.IsList() && (v.Type.IsList() || v.Type == core.Null+100):
+		case t.IsList() && (v.Type.IsList() || v.Type == core.UntypedList):
 			for i, e := range v.List {
 				if !e.IsNull() && !scalarFits(e, t.Elem()) {
 					at, got, want = " element "+strconv.Itoa(i), e, t.Elem()

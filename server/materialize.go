@@ -112,7 +112,7 @@ func parseMaterializeRequest(body []byte, incremental bool) (*materializeRequest
 				req.views, req.hasViews = nil, false
 				break
 			}
-			if !v.Type.IsList() && v.Type != core.Null+100 {
+			if !v.Type.IsList() && v.Type != core.UntypedList {
 				return &fieldError{loc: []any{"body", key}, typ: "list_type", msg: "Input should be a valid list", input: raw}
 			}
 			req.views, req.hasViews = make([]string, len(v.List)), true

@@ -313,7 +313,7 @@ func coerceFeature(v core.Value, t core.ValueType) (core.Value, bool) {
 		return core.Value{}, true
 	}
 	if t.IsList() {
-		if !v.Type.IsList() && v.Type != core.Null+100 {
+		if !v.Type.IsList() && v.Type != core.UntypedList {
 			return core.Value{}, false
 		}
 		out := core.Value{Type: t, List: make([]core.Value, len(v.List))}

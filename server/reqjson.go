@@ -269,7 +269,7 @@ func (p *jsonParser) value(depth int) (core.Value, error) {
 		p.pos++
 		if p.peek() == ']' {
 			p.pos++
-			return core.Value{Type: core.Null + 100}, nil
+			return core.Value{Type: core.UntypedList}, nil
 		}
 		mark := len(p.stack)
 		defer func() {
@@ -356,7 +356,7 @@ func (p *jsonParser) object(depth int) (core.Value, error) {
 
 func listValue(elems []core.Value) core.Value {
 	// Like Feast's type inference: the list type follows the first element.
-	t := core.Null + 100
+	t := core.UntypedList
 	for _, e := range elems {
 		if !e.IsNull() && e.Type < core.BytesList {
 			t = e.Type + 10
@@ -480,7 +480,7 @@ func parseOnlineRequest(body []byte, m *reqMem) (*online.Request, error) {
 			if err != nil {
 				return err
 			}
-			if !v.Type.IsList() && v.Type != core.Null+100 {
+			if !v.Type.IsList() && v.Type != core.UntypedList {
 				return &fieldError{loc: []any{"body", "features"}, typ: "list_type", msg: "Input should be a valid list", input: raw()}
 			}
 			req.Features = make([]string, len(v.List))
@@ -637,7 +637,7 @@ func (p *jsonParser) columnObject(field string, badColumn func(name string, fe *
 			}
 			return nil, err
 		}
-		if !v.Type.IsList() && v.Type != core.Null+100 {
+		if !v.Type.IsList() && v.Type != core.UntypedList {
 			return nil, badColumn(name, nil, p.b[start:p.pos])
 		}
 		col := online.Column{Name: name, Values: v.List}

@@ -154,7 +154,7 @@ func inferListType(v pv) (core.ValueType, error) {
 		}
 		common = t
 	}
-	return common + 10, nil
+	return common.ListOf(), nil
 }
 
 // pyTypeRepr is Python's repr(type(v)).

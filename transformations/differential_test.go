@@ -110,7 +110,7 @@ func jsonValue(v any) core.Value {
 	case string:
 		return core.StringValue(v)
 	case []any:
-		out := core.Value{Type: core.Null + 100, List: make([]core.Value, len(v))}
+		out := core.Value{Type: core.UntypedList, List: make([]core.Value, len(v))}
 		for i, e := range v {
 			out.List[i] = jsonValue(e)
 		}

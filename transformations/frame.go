@@ -79,14 +79,14 @@ func (c *frameCol) values() ([]pv, error) {
 }
 
 // homogeneous reports whether every non-null value has one concrete type
-// (the request parser's untyped empty list, Null+100, is not one).
+// (the request parser's untyped empty list, core.UntypedList, is not one).
 func homogeneous(vals []core.Value) bool {
 	t := core.Invalid
 	for _, v := range vals {
 		if v.IsNull() {
 			continue
 		}
-		if v.Type == core.Null+100 || (t != core.Invalid && v.Type != t) {
+		if v.Type == core.UntypedList || (t != core.Invalid && v.Type != t) {
 			return false
 		}
 		t = v.Type

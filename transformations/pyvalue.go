@@ -105,7 +105,7 @@ func pvFromCore(v core.Value) pv {
 	case core.UnixTimestamp:
 		return pyOpaque("datetime")
 	}
-	if v.Type.IsList() || v.Type == core.Null+100 { // Null+100: the request parser's empty list
+	if v.Type.IsList() || v.Type == core.UntypedList {
 		if v.Type == core.BytesList || v.Type == core.UnixTimestampList {
 			return pyOpaque("list")
 		}

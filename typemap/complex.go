@@ -17,33 +17,6 @@ import (
 	"github.com/feastgo/feastgo/offlinestore"
 )
 
-// Feast value types past core's scalar and list constants (ValueType.Enum;
-// each is also the number of the Value field that carries it, except the
-// two byte types, which Feast writes as bytes_val).
-const (
-	Map              core.ValueType = 20
-	MapList          core.ValueType = 21
-	BytesSet         core.ValueType = 22
-	StringSet        core.ValueType = 23
-	UnixTimestampSet core.ValueType = 29
-	PdfBytes         core.ValueType = 30
-	ImageBytes       core.ValueType = 31
-	JSON             core.ValueType = 32
-	JSONList         core.ValueType = 33
-	Struct           core.ValueType = 34
-	StructList       core.ValueType = 35
-	UUID             core.ValueType = 36
-	TimeUUID         core.ValueType = 37
-	UUIDList         core.ValueType = 38
-	TimeUUIDList     core.ValueType = 39
-	UUIDSet          core.ValueType = 40
-	TimeUUIDSet      core.ValueType = 41
-	ValueList        core.ValueType = 42
-	ValueSet         core.ValueType = 43
-	Decimal          core.ValueType = 44
-	DecimalList      core.ValueType = 45
-	DecimalSet       core.ValueType = 46
-)
 
 // IsComplex reports whether t is one of the types Complex converts (every
 // declared type past the scalars and scalar lists).
@@ -56,8 +29,6 @@ type ListFunc func(v core.Value, want core.ValueType) (core.Value, error)
 
 // isSet reports whether t is one of the scalar set types (BYTES_SET ..
 // UNIX_TIMESTAMP_SET), whose element type is t − 21.
-func isSet(t core.ValueType) bool { return t >= BytesSet && t <= UnixTimestampSet }
-
 // Complex handles the declared types beyond scalars and scalar
 // lists, as type_map._python_value_to_proto_value does for what Arrow gives:
 // UUID, TIME_UUID and DECIMAL keep the string as is; PDF_BYTES and
@@ -74,27 +45,27 @@ func Complex(v core.Value, want core.ValueType, list ListFunc) (core.Value, erro
 		return core.Value{}, nil
 	}
 	switch want {
-	case UUID, TimeUUID, Decimal:
+	case core.UUID, core.TimeUUID, core.Decimal:
 		if v.Type != core.String {
 			return core.Value{}, fmt.Errorf("a %s value cannot be converted to %s", v.Type, want)
 		}
 		return core.Value{Type: want, S: v.S}, nil
-	case PdfBytes, ImageBytes:
+	case core.PdfBytes, core.ImageBytes:
 		if v.Type != core.Bytes {
 			return core.Value{}, fmt.Errorf("a %s value cannot be converted to %s", v.Type, want)
 		}
 		return core.Value{Type: want, S: v.S}, nil
-	case JSON:
+	case core.JSON:
 		if v.Type != core.String {
 			return core.Value{}, fmt.Errorf("a %s value cannot be converted to JSON", v.Type)
 		}
 		if !json.Valid([]byte(v.S)) {
 			return core.Value{}, fmt.Errorf("invalid JSON string for JSON type: %.60q", v.S)
 		}
-		return core.Value{Type: JSON, S: v.S}, nil
-	case JSONList, UUIDList, TimeUUIDList, DecimalList, StringSet, UUIDSet, TimeUUIDSet, DecimalSet, BytesSet:
+		return core.Value{Type: core.JSON, S: v.S}, nil
+	case core.JSONList, core.UUIDList, core.TimeUUIDList, core.DecimalList, core.StringSet, core.UUIDSet, core.TimeUUIDSet, core.DecimalSet, core.BytesSet:
 		return convertStrings(v, want)
-	case Map, Struct:
+	case core.Map, core.Struct:
 		m, err := toMap(v)
 		if err != nil {
 			return core.Value{}, err
@@ -104,9 +75,9 @@ func Complex(v core.Value, want core.ValueType, list ListFunc) (core.Value, erro
 		}
 		m.Type = want
 		return m, nil
-	case MapList, StructList:
+	case core.MapList, core.StructList:
 		return toMapList(v, want)
-	case ValueList, ValueSet:
+	case core.ValueList, core.ValueSet:
 		if v.Type != offlinestore.NestedListCell {
 			return core.Value{}, fmt.Errorf("a %s value is not a list of lists", v.Type)
 		}
@@ -123,11 +94,11 @@ func Complex(v core.Value, want core.ValueType, list ListFunc) (core.Value, erro
 		}
 		return core.Value{Type: want, List: out}, nil
 	}
-	if isSet(want) {
+	if want.IsSet() {
 		if !v.Type.IsList() {
 			return core.Value{}, fmt.Errorf("a %s value is not a list", v.Type)
 		}
-		l, err := list(v, want-21+10)
+		l, err := list(v, want.SetElem().ListOf())
 		if err != nil {
 			return core.Value{}, err
 		}
@@ -144,7 +115,7 @@ func convertStrings(v core.Value, want core.ValueType) (core.Value, error) {
 		return core.Value{}, fmt.Errorf("a %s value is not a list", v.Type)
 	}
 	elem := core.String
-	if want == BytesSet {
+	if want == core.BytesSet {
 		elem = core.Bytes
 	}
 	out := make([]core.Value, len(v.List))
@@ -156,13 +127,13 @@ func convertStrings(v core.Value, want core.ValueType) (core.Value, error) {
 		if e.Type != core.String && e.Type != core.Bytes {
 			return core.Value{}, fmt.Errorf("list element %d: a %s value is not a string", i, e.Type)
 		}
-		if want == JSONList && !json.Valid([]byte(e.S)) {
+		if want == core.JSONList && !json.Valid([]byte(e.S)) {
 			return core.Value{}, fmt.Errorf("invalid JSON string in JSON_LIST: %.60q", e.S)
 		}
 		out[i] = core.Value{Type: elem, S: e.S}
 	}
 	switch want {
-	case StringSet, UUIDSet, TimeUUIDSet, DecimalSet, BytesSet:
+	case core.StringSet, core.UUIDSet, core.TimeUUIDSet, core.DecimalSet, core.BytesSet:
 		out = distinct(out)
 	}
 	return core.Value{Type: want, List: out}, nil
@@ -196,7 +167,7 @@ func toMap(v core.Value) (core.Value, error) {
 		if err != nil {
 			return core.Value{}, err
 		}
-		if parsed.Type != Map {
+		if parsed.Type != core.Map {
 			return core.Value{}, fmt.Errorf("expected dict for MAP type, got %s", jsonKind(parsed))
 		}
 		return parsed, nil
@@ -209,7 +180,7 @@ func toMap(v core.Value) (core.Value, error) {
 			}
 			kv[i], kv[i+1] = v.List[i], val
 		}
-		return core.Value{Type: Map, List: kv}, nil
+		return core.Value{Type: core.Map, List: kv}, nil
 	}
 	return core.Value{}, fmt.Errorf("a %s value is not a map", v.Type)
 }
@@ -222,11 +193,11 @@ func toMapList(v core.Value, want core.ValueType) (core.Value, error) {
 		if err != nil {
 			return core.Value{}, err
 		}
-		if parsed.Type != MapList && parsed.Type != jsonEmptyList {
+		if parsed.Type != core.MapList && parsed.Type != core.UntypedJSONList {
 			return core.Value{}, fmt.Errorf("expected list for %s type, got %s", want, jsonKind(parsed))
 		}
 		items = parsed.List
-	case MapList: // already parsed from JSON text (a list of dicts inside a map)
+	case core.MapList: // already parsed from JSON text (a list of dicts inside a map)
 		items = v.List
 	case offlinestore.StructListCell:
 		for _, s := range v.List {
@@ -240,7 +211,7 @@ func toMapList(v core.Value, want core.ValueType) (core.Value, error) {
 		return core.Value{}, fmt.Errorf("a %s value is not a list of maps", v.Type)
 	}
 	for _, it := range items {
-		if it.Type != Map {
+		if it.Type != core.Map {
 			return core.Value{}, fmt.Errorf("a map list can only contain dictionaries, got %s", jsonKind(it))
 		}
 	}
@@ -260,11 +231,11 @@ func inferValue(v core.Value) (core.Value, error) {
 		return core.DoubleValue(v.F), nil
 	case v.Type == offlinestore.StructCell:
 		return toMap(v)
-	case v.Type == Map:
+	case v.Type == core.Map:
 		return v, nil
-	case v.Type == MapList || v.Type == offlinestore.StructListCell:
-		return toMapList(v, MapList)
-	case v.Type == jsonEmptyList:
+	case v.Type == core.MapList || v.Type == offlinestore.StructListCell:
+		return toMapList(v, core.MapList)
+	case v.Type == core.UntypedJSONList:
 		return core.Value{}, fmt.Errorf("couldn't infer value type from empty value")
 	case v.Type.IsList():
 		var elem core.ValueType
@@ -285,15 +256,13 @@ func inferValue(v core.Value) (core.Value, error) {
 		if elem == 0 {
 			return core.Value{}, fmt.Errorf("couldn't infer value type from empty value")
 		}
-		return core.Value{Type: elem + 10, List: out}, nil
+		return core.Value{Type: elem.ListOf(), List: out}, nil
 	case v.Type <= core.UnixTimestamp:
 		return v, nil
 	}
 	return core.Value{}, fmt.Errorf("a %s value cannot be put in a map", v.Type)
 }
 
-// jsonEmptyList marks a parsed "[]", whose element type is unknown.
-const jsonEmptyList core.ValueType = 1000
 
 // parseJSON is json.loads into Values: objects are maps (keys in order; a
 // repeated key keeps its first place and last value, like a Python dict),
@@ -391,7 +360,7 @@ func fromJSON(x any) (core.Value, error) {
 		return core.DoubleValue(f), nil
 	case []any:
 		if len(t) == 0 {
-			return core.Value{Type: jsonEmptyList}, nil
+			return core.Value{Type: core.UntypedJSONList}, nil
 		}
 		out := make([]core.Value, len(t))
 		for i, e := range t {
@@ -401,8 +370,8 @@ func fromJSON(x any) (core.Value, error) {
 			}
 			out[i] = v
 		}
-		if out[0].Type == Map {
-			return core.Value{Type: MapList, List: out}, nil
+		if out[0].Type == core.Map {
+			return core.Value{Type: core.MapList, List: out}, nil
 		}
 		return inferValue(core.Value{Type: core.StringList, List: out})
 	case orderedObject:
@@ -412,7 +381,7 @@ func fromJSON(x any) (core.Value, error) {
 			if err != nil {
 				return core.Value{}, err
 			}
-			if v.Type == jsonEmptyList {
+			if v.Type == core.UntypedJSONList {
 				return core.Value{}, fmt.Errorf("key %q: couldn't infer value type from empty value", e.key)
 			}
 			v, err = inferValue(v)
@@ -421,16 +390,16 @@ func fromJSON(x any) (core.Value, error) {
 			}
 			kv = append(kv, core.StringValue(e.key), v)
 		}
-		return core.Value{Type: Map, List: kv}, nil
+		return core.Value{Type: core.Map, List: kv}, nil
 	}
 	return core.Value{}, fmt.Errorf("unexpected JSON value %T", x)
 }
 
 func jsonKind(v core.Value) string {
 	switch v.Type {
-	case Map:
+	case core.Map:
 		return "dict"
-	case MapList, jsonEmptyList:
+	case core.MapList, core.UntypedJSONList:
 		return "list"
 	case core.String:
 		return "str"
@@ -456,28 +425,28 @@ func AppendValue(dst []byte, v core.Value) []byte {
 	switch {
 	case t <= core.UnixTimestampList || t == core.Null:
 		return core.AppendValueProto(dst, v)
-	case t == PdfBytes || t == ImageBytes: // bytes_val
+	case t == core.PdfBytes || t == core.ImageBytes: // bytes_val
 		dst = protowire.AppendTag(dst, 1, protowire.BytesType)
 		return protowire.AppendString(dst, v.S)
-	case t == UUID || t == TimeUUID || t == Decimal || t == JSON:
+	case t == core.UUID || t == core.TimeUUID || t == core.Decimal || t == core.JSON:
 		dst = protowire.AppendTag(dst, protowire.Number(t), protowire.BytesType)
 		return protowire.AppendString(dst, v.S)
 	}
 	var body []byte
 	switch {
-	case isSet(t):
+	case t.IsSet():
 		// Same wrapper as the list of the element type: take its body.
-		l := core.AppendValueProto(nil, core.Value{Type: t - 21 + 10, List: v.List})
+		l := core.AppendValueProto(nil, core.Value{Type: t.SetElem().ListOf(), List: v.List})
 		_, _, n := protowire.ConsumeTag(l)
 		body, _ = protowire.ConsumeBytes(l[n:])
-	case t == Map || t == Struct:
+	case t == core.Map || t == core.Struct:
 		body = appendMapBody(nil, v.List)
-	case t == MapList || t == StructList:
+	case t == core.MapList || t == core.StructList:
 		for _, m := range v.List {
 			body = protowire.AppendTag(body, 1, protowire.BytesType)
 			body = protowire.AppendBytes(body, appendMapBody(nil, m.List))
 		}
-	case t == ValueList || t == ValueSet:
+	case t == core.ValueList || t == core.ValueSet:
 		for _, e := range v.List {
 			body = protowire.AppendTag(body, 1, protowire.BytesType)
 			body = protowire.AppendBytes(body, AppendValue(nil, e))

@@ -211,7 +211,7 @@ func fillEmptyStore(ctx context.Context, cfg *config.RepoConfig, reg *registry.R
 		if !v.Online || v.Disabled || len(v.MaterializationIntervals) == 0 {
 			continue
 		}
-		ok, err := sqliteHasRows(ctx, path, cfg.Project+"_"+materialize.StorageName(v, cfg.Registry.EnableOnlineFeatureViewVersioning))
+		ok, err := sqliteHasRows(ctx, path, cfg.Project+"_"+v.StorageName())
 		if err != nil {
 			return fmt.Errorf("checking the online store %s: %w", path, err)
 		}

@@ -495,7 +495,7 @@ func (a *Appender) appendCell(b array.Builder, t arrow.DataType, v core.Value) e
 		b.(*array.TimestampBuilder).Append(arrow.Timestamp(n))
 		return nil
 	case arrow.LIST, arrow.LARGE_LIST:
-		if !v.Type.IsList() && v.Type != core.Null+100 {
+		if !v.Type.IsList() && v.Type != core.UntypedList {
 			return fmt.Errorf("a %s value is not a list", kindName(v))
 		}
 		lb := b.(array.ListLikeBuilder)
@@ -546,7 +546,7 @@ func kindName(v core.Value) string {
 		return "string"
 	case v.Type == core.Bytes:
 		return "bytes"
-	case v.Type.IsList() || v.Type == core.Null+100:
+	case v.Type.IsList() || v.Type == core.UntypedList:
 		return "list"
 	}
 	return strings.ToLower(v.Type.String())

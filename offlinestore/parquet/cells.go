@@ -60,7 +60,7 @@ func cellReader(arr arrow.Array, slab *[]core.Value) (cellFn, core.ValueType, er
 		var listType core.ValueType
 		switch {
 		case elemType < core.BytesList:
-			listType = elemType + 10 // Feast numbers X_LIST as X + 10
+			listType = elemType.ListOf()
 		case elemType == offlinestore.StructCell:
 			listType = offlinestore.StructListCell
 		default:
