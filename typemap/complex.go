@@ -17,7 +17,6 @@ import (
 	"github.com/feastgo/feastgo/offlinestore"
 )
 
-
 // IsComplex reports whether t is one of the types Complex converts (every
 // declared type past the scalars and scalar lists).
 func IsComplex(t core.ValueType) bool { return t > core.UnixTimestampList && t != core.Null }
@@ -262,7 +261,6 @@ func inferValue(v core.Value) (core.Value, error) {
 	}
 	return core.Value{}, fmt.Errorf("a %s value cannot be put in a map", v.Type)
 }
-
 
 // parseJSON is json.loads into Values: objects are maps (keys in order; a
 // repeated key keeps its first place and last value, like a Python dict),
