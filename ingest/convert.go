@@ -5,7 +5,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/internal/pyconv"
@@ -214,7 +213,7 @@ func convertScalar(k kind, v core.Value, to core.ValueType, strs bool) (core.Val
 			if n, err := pyInt(v.S); err == nil {
 				return core.Value{Type: core.UnixTimestamp, I: n}, nil
 			}
-			t, err := ParseTime(v.S)
+			t, err := core.ParseTime(v.S)
 			if err != nil {
 				return core.Value{}, err
 			}
@@ -406,108 +405,6 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // payload, which would change the stored bytes).
 var pyNaN = math.Float64frombits(0x7ff8000000000000)
 
-// ParseTime parses the ISO 8601 forms pandas.to_datetime accepts for event
-// timestamps: a date, or a date and time separated by "T" or a blank, with
-// optional seconds, fraction (up to nanoseconds) and a "Z" or ±HH[:MM]
-// offset. A time without offset is UTC, as in Feast.
-func ParseTime(s string) (core.Timestamp, error) {
-	in := strings.TrimSpace(s)
-	bad := func() (core.Timestamp, error) {
-		return core.Timestamp{}, fmt.Errorf("%s is not a timestamp (use ISO 8601, for example 2022-05-13 10:59:42+00:00)", strconv.Quote(s))
-	}
-	if len(in) < 8 {
-		return bad()
-	}
-	var date string
-	rest := ""
-	switch {
-	case len(in) >= 10 && in[4] == '-' && in[7] == '-':
-		date, rest = in[:10], in[10:]
-	case len(in) >= 8 && allDigits(in[:8]) && (len(in) == 8 || in[8] == 'T' || in[8] == ' '):
-		date, rest = in[:4]+"-"+in[4:6]+"-"+in[6:8], in[8:]
-	default:
-		return bad()
-	}
-	d, err := time.Parse("2006-01-02", date)
-	if err != nil {
-		return bad()
-	}
-	loc := time.UTC
-	var clock time.Duration
-	var nanos int64
-	if rest != "" {
-		if rest[0] != 'T' && rest[0] != ' ' {
-			return bad()
-		}
-		rest = strings.TrimLeft(rest[1:], " ")
-		// Split off the zone.
-		zone := ""
-		if strings.HasSuffix(rest, "Z") || strings.HasSuffix(rest, "z") {
-			zone, rest = "Z", rest[:len(rest)-1]
-		} else if i := strings.LastIndexAny(rest, "+-"); i > 0 {
-			zone, rest = rest[i:], rest[:i]
-		} else if strings.HasSuffix(rest, " UTC") {
-			zone, rest = "Z", strings.TrimSuffix(rest, " UTC")
-		}
-		rest = strings.TrimRight(rest, " ")
-		parts := strings.Split(rest, ":")
-		if len(parts) < 2 || len(parts) > 3 {
-			return bad()
-		}
-		h, err1 := strconv.Atoi(parts[0])
-		m, err2 := strconv.Atoi(parts[1])
-		if err1 != nil || err2 != nil || len(parts[0]) != 2 || len(parts[1]) != 2 || h > 23 || m > 59 {
-			return bad()
-		}
-		clock = time.Duration(h)*time.Hour + time.Duration(m)*time.Minute
-		if len(parts) == 3 {
-			sec, frac, _ := strings.Cut(parts[2], ".")
-			sv, err := strconv.Atoi(sec)
-			if err != nil || len(sec) != 2 || sv > 59 {
-				return bad()
-			}
-			clock += time.Duration(sv) * time.Second
-			if strings.Contains(parts[2], ".") {
-				if frac == "" || len(frac) > 9 || !allDigits(frac) {
-					return bad()
-				}
-				f, _ := strconv.ParseInt(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
-				nanos = f
-			}
-		}
-		if zone != "" && zone != "Z" {
-			sign := 1
-			if zone[0] == '-' {
-				sign = -1
-			}
-			z := strings.ReplaceAll(zone[1:], ":", "")
-			if !allDigits(z) || (len(z) != 2 && len(z) != 4) {
-				return bad()
-			}
-			zh, _ := strconv.Atoi(z[:2])
-			zm := 0
-			if len(z) == 4 {
-				zm, _ = strconv.Atoi(z[2:])
-			}
-			if zh > 23 || zm > 59 {
-				return bad()
-			}
-			loc = time.FixedZone("", sign*(zh*3600+zm*60))
-		}
-	}
-	t := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc).Add(clock).Add(time.Duration(nanos))
-	return core.TimestampOf(t), nil
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isDigit(s[i]) {
-			return false
-		}
-	}
-	return s != ""
-}
-
 // eventTimes converts a timestamp column as pd.to_datetime does and then
 // truncates to microseconds, as Feast's trip through Python datetimes does.
 // Integers and floats count nanoseconds since the epoch (pandas' unit).
@@ -525,7 +422,7 @@ func eventTimes(c *typedColumn, what string, nullOK bool) ([]core.Timestamp, err
 		switch c.kind {
 		case kindString:
 			var err error
-			if t, err = ParseTime(v.S); err != nil {
+			if t, err = core.ParseTime(v.S); err != nil {
 				return nil, core.Invalidf("df.%s[%d]: %v (the %s)", c.Name, i, err, what)
 			}
 		case kindInt:
@@ -546,8 +443,7 @@ func eventTimes(c *typedColumn, what string, nullOK bool) ([]core.Timestamp, err
 		default:
 			return nil, core.Invalidf("df.%s[%d]: a %s value is not a timestamp (the %s)", c.Name, i, c.kind, what)
 		}
-		t.Nanos -= t.Nanos % 1000
-		out[i] = t
+		out[i] = t.Micros()
 	}
 	return out, nil
 }

@@ -298,8 +298,7 @@ func (s *Service) prepare(ctx context.Context, snap *registry.Snapshot, v *regis
 	rows := tf.rows
 	var events, created []core.Timestamp
 	if odfv {
-		now := core.TimestampOf(s.now())
-		now.Nanos -= now.Nanos % 1000
+		now := core.TimestampOf(s.now()).Micros()
 		events = make([]core.Timestamp, rows)
 		for i := range events {
 			events[i] = now

@@ -149,9 +149,9 @@ func (c *viewCodec) encode(b *offlinestore.Batch, buf *rowBuf) error {
 		for j := range vals {
 			vals[j] = at(base + 1 + j)
 		}
-		r := onlinestore.WriteRow{Key: at(base), TS: micros(b.TS[i]), Values: vals}
+		r := onlinestore.WriteRow{Key: at(base), TS: b.TS[i].Micros(), Values: vals}
 		if b.Created != nil {
-			r.Created = micros(b.Created[i])
+			r.Created = b.Created[i].Micros()
 		}
 		buf.rows[i] = r
 	}
@@ -175,11 +175,4 @@ func sameScalar(v *core.Value, want core.ValueType) bool {
 		return v.I == 0 || v.I == 1
 	}
 	return false
-}
-
-// micros drops what a Python datetime cannot hold: Feast's timestamps go
-// through datetime, which keeps microseconds.
-func micros(t core.Timestamp) core.Timestamp {
-	t.Nanos -= t.Nanos % 1000
-	return t
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/feastgo/feastgo/core"
-	"github.com/feastgo/feastgo/ingest"
 	"github.com/feastgo/feastgo/materialize"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 )
@@ -277,7 +276,7 @@ func (h *HTTP) planMaterialize(ctx context.Context, req *materializeRequest, inc
 		return mreq, nil, err
 	}
 	parse := func(field, s string) (time.Time, error) {
-		t, err := ingest.ParseTime(s)
+		t, err := core.ParseTime(s)
 		if err != nil {
 			return time.Time{}, core.Invalidf("Invalid timestamp format: %s: %v", field, err)
 		}

@@ -16,7 +16,7 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"github.com/feastgo/feastgo/config"
-	"github.com/feastgo/feastgo/ingest"
+	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/materialize"
 	"github.com/feastgo/feastgo/onlinestore"
 	"github.com/feastgo/feastgo/registry"
@@ -54,7 +54,7 @@ func parseMaterializeArgs(args []string, incremental bool) (materializeArgs, err
 
 // parseTS parses a feast CLI timestamp; naive means UTC.
 func parseTS(s string) (time.Time, error) {
-	t, err := ingest.ParseTime(s)
+	t, err := core.ParseTime(s)
 	if err != nil {
 		return time.Time{}, err
 	}

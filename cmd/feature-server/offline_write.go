@@ -92,7 +92,7 @@ func (w *offlineWriter) PrepareAppend(ctx context.Context, v *registry.View, f *
 }
 
 func newParquetAppender() *parquet.Appender {
-	return &parquet.Appender{ParseTime: ingest.ParseTime}
+	return &parquet.Appender{ParseTime: core.ParseTime}
 }
 
 // prepareFile checks the frame against a FileSource's parquet schema and
