@@ -1,6 +1,6 @@
 -- wrk script used by scripts/bench.sh: every request is a POST of the JSON
 -- file named by the BODY environment variable.
---   BODY=bench/requests/1x3.json wrk -t1 -c16 -d5s --latency -s bench/post.lua URL
+--   BODY=internal/bench/requests/1x3.json wrk -t1 -c16 -d5s --latency -s bench/post.lua URL
 local path = os.getenv("BODY")
 assert(path, "post.lua: set BODY to the request file")
 local file = assert(io.open(path, "rb"))

@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/feastgo/feastgo/bench"
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/bench"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/registry"
 )

@@ -11,7 +11,7 @@
 # 2. Builds our server and the limit probe (bench/limitprobe; its hash `k` is
 #    written to the same Redis).
 # 3. Runs each server alone, in turn, and measures each request of
-#    bench/requests/ with `wrk -t1 -d5s --latency` at 1, 4 and 16
+#    internal/bench/requests/ with `wrk -t1 -d5s --latency` at 1, 4 and 16
 #    connections (bench/post.lua).
 # 4. Prints a markdown table with ratios and targets (bench/report.py) and
 #    writes it to bench/results.md.
@@ -22,7 +22,7 @@
 # Environment:
 #   BENCH_DURATION  wrk duration per measurement (default 5s)
 #   BENCH_CONNS     connection counts (default "1 4 16")
-#   BENCH_REQUESTS  request names under bench/requests (default "1x3 1x50 100x50")
+#   BENCH_REQUESTS  request names under internal/bench/requests (default "1x3 1x50 100x50")
 #   BENCH_SERVERS   subset of "ours probe-goredis probe-rueidis feast" (default all)
 #   BENCH_ENTITIES  entities in the generated repo (default 2000)
 #   BENCH_OUT       report path (default bench/results.md; "-" for stdout only)
@@ -107,7 +107,7 @@ start_server() { # name
   local i
   for ((i = 0; i < 1200; i++)); do
     if [[ "$(curl -s -o /dev/null -w '%{http_code}' -XPOST -H 'Content-Type: application/json' \
-      --data-binary @"$ROOT/bench/requests/1x3.json" "$URL" 2>/dev/null)" == 200 ]]; then
+      --data-binary @"$ROOT/internal/bench/requests/1x3.json" "$URL" 2>/dev/null)" == 200 ]]; then
       return 0
     fi
     kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/$name.log" >&2; log "$name exited"; exit 1; }
@@ -141,7 +141,7 @@ for server in $SERVERS; do
   log "starting $server"
   start_server "$server"
   for req in $REQUESTS; do
-    body="$ROOT/bench/requests/$req.json"
+    body="$ROOT/internal/bench/requests/$req.json"
     BODY="$body" wrk -t1 -c4 -d1s -s "$POST_LUA" "$URL" >/dev/null 2>&1 || true # warm-up
     for c in $CONNS; do
       out=$(BODY="$body" wrk -t1 -c"$c" -d"$DURATION" --latency -s "$POST_LUA" "$URL" 2>&1) || true

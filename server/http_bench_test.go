@@ -14,7 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 
-	"github.com/feastgo/feastgo/bench"
+	"github.com/feastgo/feastgo/internal/bench"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/onlinestore"
 	redisstore "github.com/feastgo/feastgo/onlinestore/redis"
@@ -24,7 +24,7 @@ import (
 
 // BenchmarkHTTP measures POST /get-online-features through the whole HTTP
 // handler (router, body read, JSON decode, plan, key serialization, store
-// read, JSON encode) for the three requests of bench/requests:
+// read, JSON encode) for the three requests of internal/bench/requests:
 //
 //   - mem/*: an in-memory store, so the figures are our own CPU and
 //     allocations per request;

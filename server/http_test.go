@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/feastgo/feastgo/bench"
+	"github.com/feastgo/feastgo/internal/bench"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/registry"
 	"github.com/feastgo/feastgo/server"

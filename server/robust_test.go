@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/feastgo/feastgo/bench"
+	"github.com/feastgo/feastgo/internal/bench"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/onlinestore"
 	"github.com/feastgo/feastgo/registry"

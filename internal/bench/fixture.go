@@ -3,9 +3,11 @@
 // as the repo scripts/bench.sh generates for the load benchmark (entity
 // user_id INT64; views user_stats_1..5, each with five Float32 features
 // s<v>_f0..f4 and five Int64 features s<v>_i0..i4), compiled in Go so the
-// benchmarks need no Python; the request bodies of bench/requests; an
-// in-memory store for measuring our own CPU and allocations; and a loader
-// that writes the rows into a real Redis through our Redis store.
+// benchmarks need no Python; the request bodies of requests/ (which the
+// load benchmark posts too); an in-memory store for measuring our own CPU
+// and allocations; and a loader that writes the rows into a real Redis
+// through our Redis store. Test code only: it is internal so that it is no
+// API.
 package bench
 
 import (
