@@ -5,7 +5,8 @@
 RESULTS_TSV lines: server<TAB>request<TAB>conns<TAB>p50_ms<TAB>p99_ms<TAB>rps<TAB>errors.
 Prints the table (server | request | conns | p50 | p99 | rps), the ratios of
 our server to the limit probe and to `feast serve` from the same run, and the
-issue's targets with the measured figure and met / MISSED.
+issue's targets with the measured figure and met / MISSED. With a baseline
+build in the run (BENCH_BASELINE, server "ours at <rev>"), also ours ÷ it.
 """
 
 import sys
@@ -52,6 +53,7 @@ def main():
             return "–"
         return f"{a['rps'] / b['rps']:.2f}×"
 
+    baselines = sorted({r["server"] for r in rows if r["server"].startswith("ours at ")})
     keys = sorted({(r["req"], r["conns"]) for r in rows if r["server"] == OURS}, key=lambda k: (list(REQUESTS).index(k[0]) if k[0] in REQUESTS else 9, k[1]))
     for req, c in keys:
         o = by.get((OURS, req, c))
@@ -61,6 +63,15 @@ def main():
     def get(server, req, c, field):
         r = by.get((server, req, c))
         return None if r is None else r[field]
+
+    for base in baselines:
+        out += ["", f"Before and after, same run (ours ÷ {base}):", "",
+                f"| request | conns | ours rps | {base} rps | ratio | ours p99 | {base} p99 |", "|---|---|---|---|---|---|---|"]
+        for req, c in keys:
+            o, b = by.get((OURS, req, c)), by.get((base, req, c))
+            if b is None:
+                continue
+            out.append(f"| {REQUESTS.get(req, req)} | {c} | {num(o['rps'])} | {num(b['rps'])} | {ratio(o, b)} | {ms(o['p99'])} | {ms(b['p99'])} |")
 
     targets = []
 

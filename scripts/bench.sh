@@ -26,6 +26,8 @@
 #   BENCH_SERVERS   subset of "ours probe-goredis probe-rueidis feast" (default all)
 #   BENCH_ENTITIES  entities in the generated repo (default 2000)
 #   BENCH_OUT       report path (default bench/results.md; "-" for stdout only)
+#   BENCH_BASELINE  a git revision: its server is built too and measured in the
+#                   same run as "ours at <rev>" (before/after of a change)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,6 +37,11 @@ DURATION="${BENCH_DURATION:-5s}"
 CONNS="${BENCH_CONNS:-1 4 16}"
 REQUESTS="${BENCH_REQUESTS:-1x3 1x50 100x50}"
 SERVERS="${BENCH_SERVERS:-ours probe-goredis probe-rueidis feast}"
+BASELINE="${BENCH_BASELINE:-}"
+if [[ -n "$BASELINE" ]]; then
+  BASELINE=$(git rev-parse --short "$BASELINE^{commit}")
+  SERVERS="baseline $SERVERS"
+fi
 ENTITIES="${BENCH_ENTITIES:-2000}"
 OUT="${BENCH_OUT:-$ROOT/bench/results.md}"
 POST_LUA="$ROOT/bench/post.lua"
@@ -46,7 +53,8 @@ VENV=$("$ROOT/scripts/feast-venv.sh")
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/feastgo-bench.XXXXXX")
 export SERVICES_DIR="$TMP/services"
-base=$((20000 + RANDOM % 20000))
+# Below the ephemeral port range, where wrk's and curl's client sockets land.
+base=$((10000 + RANDOM % 20000))
 REDIS_PORT=$base
 HTTP_PORT=$((base + 1))
 SERVER_PID=""
@@ -90,6 +98,12 @@ log "redis holds $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" dbsize) keys"
 log "building our server and the limit probe"
 go build -o "$TMP/feature-server" ./cmd/feature-server
 go build -o "$TMP/limit-probe" ./bench/limitprobe
+if [[ -n "$BASELINE" ]]; then
+  log "building our server at $BASELINE"
+  mkdir -p "$TMP/baseline-src"
+  git archive "$BASELINE" | tar -x -C "$TMP/baseline-src"
+  (cd "$TMP/baseline-src" && go build -o "$TMP/feature-server-baseline" ./cmd/feature-server)
+fi
 
 # --- measuring ---------------------------------------------------------------
 URL="http://127.0.0.1:$HTTP_PORT/get-online-features"
@@ -98,6 +112,7 @@ start_server() { # name
   local name="$1"
   case "$name" in
     ours) setsid "$TMP/feature-server" -c "$REPO" serve -h 127.0.0.1 -p "$HTTP_PORT" >"$TMP/$name.log" 2>&1 & ;;
+    baseline) setsid "$TMP/feature-server-baseline" -c "$REPO" serve -h 127.0.0.1 -p "$HTTP_PORT" >"$TMP/$name.log" 2>&1 & ;;
     probe-goredis | probe-rueidis)
       setsid "$TMP/limit-probe" -addr "127.0.0.1:$REDIS_PORT" -port "$HTTP_PORT" -client "${name#probe-}" >"$TMP/$name.log" 2>&1 & ;;
     feast) (cd "$REPO" && exec setsid "$VENV/bin/feast" -c "$REPO" serve -h 127.0.0.1 -p "$HTTP_PORT") >"$TMP/$name.log" 2>&1 & ;;
@@ -131,6 +146,7 @@ RESULTS="$TMP/results.tsv"
 label() {
   case "$1" in
     ours) echo "ours" ;;
+    baseline) echo "ours at $BASELINE" ;;
     probe-goredis) echo "limit probe (go-redis)" ;;
     probe-rueidis) echo "limit probe (rueidis)" ;;
     feast) echo "feast serve" ;;
