@@ -549,14 +549,14 @@ func appendPyJSON(dst []byte, x pyVal) ([]byte, error) {
 		}
 		return append(dst, "false"...), nil
 	case pkStr:
-		return appendPyJSONString(dst, x.s), nil
+		return pyfmt.AppendJSONString(dst, x.s), nil
 	case pkDict:
 		dst = append(dst, '{')
 		for i, k := range x.keys {
 			if i > 0 {
 				dst = append(dst, ", "...)
 			}
-			dst = appendPyJSONString(dst, k)
+			dst = pyfmt.AppendJSONString(dst, k)
 			dst = append(dst, ": "...)
 			var err error
 			if dst, err = appendPyJSON(dst, x.items[i]); err != nil {
@@ -566,41 +566,4 @@ func appendPyJSON(dst []byte, x pyVal) ([]byte, error) {
 		return append(dst, '}'), nil
 	}
 	return nil, fmt.Errorf("object of type %s is not JSON serializable", x.typeName())
-}
-
-// appendPyJSONString is json.dumps of a str with ensure_ascii: everything
-// outside printable ASCII as \uXXXX (UTF-16 surrogate pairs past the BMP).
-func appendPyJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	u := func(dst []byte, r rune) []byte {
-		return append(dst, '\\', 'u', hex[r>>12&15], hex[r>>8&15], hex[r>>4&15], hex[r&15])
-	}
-	dst = append(dst, '"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			dst = append(dst, '\\', '"')
-		case r == '\\':
-			dst = append(dst, '\\', '\\')
-		case r == '\n':
-			dst = append(dst, '\\', 'n')
-		case r == '\r':
-			dst = append(dst, '\\', 'r')
-		case r == '\t':
-			dst = append(dst, '\\', 't')
-		case r == '\b':
-			dst = append(dst, '\\', 'b')
-		case r == '\f':
-			dst = append(dst, '\\', 'f')
-		case r >= ' ' && r <= '~':
-			dst = append(dst, byte(r))
-		case r > 0xffff:
-			r -= 0x10000
-			dst = u(dst, 0xd800+(r>>10))
-			dst = u(dst, 0xdc00+(r&0x3ff))
-		default:
-			dst = u(dst, r)
-		}
-	}
-	return append(dst, '"')
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/pyfmt"
 )
 
 // StatusOf maps an error to its HTTP status and gRPC code: the one place
@@ -56,43 +57,10 @@ func errorDetail(err error) string {
 			class = "FeastError"
 		}
 	}
-	return `{"module": ` + pyJSONString(module) + `, "class": ` + pyJSONString(class) + `, "message": ` + pyJSONString(msg) + `}`
-}
-
-// pyJSONString is json.dumps(s) with Python's default ensure_ascii=True.
-func pyJSONString(s string) string {
-	var b []byte
-	b = append(b, '"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b = append(b, '\\', '"')
-		case r == '\\':
-			b = append(b, '\\', '\\')
-		case r == '\n':
-			b = append(b, '\\', 'n')
-		case r == '\r':
-			b = append(b, '\\', 'r')
-		case r == '\t':
-			b = append(b, '\\', 't')
-		case r < 0x20 || r > 0x7e:
-			if r > 0xffff {
-				r -= 0x10000
-				b = appendU(b, 0xd800+(r>>10))
-				b = appendU(b, 0xdc00+(r&0x3ff))
-				continue
-			}
-			b = appendU(b, r)
-		default:
-			b = append(b, byte(r))
-		}
-	}
-	return string(append(b, '"'))
-}
-
-func appendU(b []byte, r rune) []byte {
-	const hex = "0123456789abcdef"
-	return append(b, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
+	b := pyfmt.AppendJSONString(append(make([]byte, 0, 64+len(msg)), `{"module": `...), module)
+	b = pyfmt.AppendJSONString(append(b, `, "class": `...), class)
+	b = pyfmt.AppendJSONString(append(b, `, "message": `...), msg)
+	return string(append(b, '}'))
 }
 
 // writeError answers with Feast's error body: the detail object encoded

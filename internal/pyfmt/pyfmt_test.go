@@ -279,3 +279,22 @@ func TestFloat32MatchesNumpy(t *testing.T) {
 		}
 	}
 }
+
+// Outputs of Python 3.11's json.dumps(s).
+func TestAppendJSONStringIsJSONDumps(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                       `""`,
+		"plain":                  `"plain"`,
+		`q"b\\s`:                 `"q\"b\\\\s"`,
+		"\n\r\t\b\f\x00\x1f\x7f": `"\n\r\t\b\f\u0000\u001f\u007f"`,
+		"é ü ß":                  `"\u00e9 \u00fc \u00df"`,
+		"€":                      `"\u20ac"`,
+		"😀 𝄞":                    `"\ud83d\ude00 \ud834\udd1e"`,
+		"\u2028":                 `"\u2028"`,
+		"mixed é\b😀":             `"mixed \u00e9\b\ud83d\ude00"`,
+	} {
+		if got := string(AppendJSONString([]byte("x"), in)); got != "x"+want {
+			t.Errorf("AppendJSONString(%q) = %s, want %s", in, got[1:], want)
+		}
+	}
+}
