@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -131,7 +131,6 @@ def _shift(ts: str, offset: str) -> str:
     t = datetime.fromisoformat(ts.replace("Z", "+00:00"))
     sign = 1 if offset[0] == "+" else -1
     hh, mm = offset[1:].split(":")
-    from datetime import timedelta
     tz = timezone(sign * timedelta(hours=int(hh), minutes=int(mm)))
     return t.astimezone(tz).isoformat()
 
