@@ -65,8 +65,7 @@ func (s *Service) plan(snap *registry.Snapshot, req *Request) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	snap.Plans.Store(k, p)
-	return p, nil
+	return snap.Plans.Store(k, p).(*plan), nil
 }
 
 // GetOnlineFeatures answers one read.

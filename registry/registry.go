@@ -34,6 +34,10 @@ type Registry struct {
 	// latest, both guarded by refreshing.
 	started atomic.Uint64
 	lastRun error
+
+	planCacheSize int
+	// planEvictions counts the plans dropped by every snapshot's cache.
+	planEvictions atomic.Uint64
 }
 
 // Options configure a Registry.
@@ -44,14 +48,17 @@ type Options struct {
 	EnableVersioning bool
 	// ServeWhileMaterializing is registry.serve_features_while_materializing.
 	ServeWhileMaterializing bool
-	Logger                  *slog.Logger
+	// PlanCacheSize bounds the request plans each snapshot caches;
+	// 0 means DefaultPlanCacheSize.
+	PlanCacheSize int
+	Logger        *slog.Logger
 }
 
 // Open loads the registry once; a failure here is fatal for the caller.
 func Open(ctx context.Context, src Source, opts Options) (*Registry, error) {
 	r := &Registry{src: src, project: opts.Project, ttl: opts.RefreshInterval,
 		enableVersioning: opts.EnableVersioning, whileMaterializing: opts.ServeWhileMaterializing,
-		log: opts.Logger, refreshing: make(chan struct{}, 1)}
+		log: opts.Logger, refreshing: make(chan struct{}, 1), planCacheSize: opts.PlanCacheSize}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
@@ -63,6 +70,12 @@ func Open(ctx context.Context, src Source, opts Options) (*Registry, error) {
 
 // Current returns the snapshot in force.
 func (r *Registry) Current() *Snapshot { return r.cur.Load() }
+
+// PlanCacheStats returns the number of plans the snapshot in force caches
+// and the number of plans evicted from the caches of every snapshot served.
+func (r *Registry) PlanCacheStats() (size int, evictions uint64) {
+	return r.Current().Plans.Len(), r.planEvictions.Load()
+}
 
 // Source returns where the registry is read from.
 func (r *Registry) Source() Source { return r.src }
@@ -132,6 +145,7 @@ func (r *Registry) refresh(ctx context.Context) error {
 		return fmt.Errorf("registry %s: %w", r.src.Location(), err)
 	}
 	snap.ServeWhileMaterializing = r.whileMaterializing
+	snap.Plans.configure(r.planCacheSize, &r.planEvictions)
 	snap.raw, snap.rawSize = b, len(b)
 	r.cur.Store(snap)
 	return nil

@@ -200,8 +200,9 @@ type Snapshot struct {
 	rawSize                 int
 
 	// Plans caches request plans built by the online package, keyed by
-	// the request's feature list; it lives and dies with the snapshot.
-	Plans sync.Map
+	// the request's feature list; it lives and dies with the snapshot and
+	// holds at most Options.PlanCacheSize plans.
+	Plans PlanCache
 }
 
 // Entity returns the entity with that name.

@@ -21,7 +21,8 @@ type Metrics struct {
 }
 
 // NewMetrics registers the server's collectors, plus Go runtime and
-// process metrics, and the age and last refresh error of the registry.
+// process metrics, the age and last refresh error of the registry, and the
+// size and evictions of its plan cache.
 func NewMetrics(r *registry.Registry) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
@@ -51,6 +52,14 @@ func NewMetrics(r *registry.Registry) *Metrics {
 			}
 			return 0
 		}))
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "feature_server_plan_cache_entries",
+			Help: "Request plans cached by the registry snapshot in force (bounded by --plan-cache-size).",
+		}, func() float64 { n, _ := r.PlanCacheStats(); return float64(n) }))
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "feature_server_plan_cache_evictions_total",
+			Help: "Request plans dropped from a full plan cache; a steady rise means clients send more distinct feature lists than the cache holds.",
+		}, func() float64 { _, e := r.PlanCacheStats(); return float64(e) }))
 	}
 	return m
 }

@@ -113,6 +113,7 @@ type serveFlags struct {
 	metricsPort          int
 	maxInFlightBody      int64
 	drainTimeout         time.Duration
+	planCacheSize        int
 }
 
 // repoDirEnv sets the repository directory when -c is not given, as in
@@ -143,6 +144,8 @@ ours:
                               once; past it 503 with Retry-After (256 MiB)
   --drain-timeout DURATION    on SIGTERM, how long requests already sent may
                               take to finish (10s)
+  --plan-cache-size INTEGER   distinct feature lists whose compiled plans are
+                              kept; past it the least used are dropped (4096)
   --odfv-execution TEXT       auto, native or delegate
   --odfv-worker TEXT          auto: start our own Python worker for on-demand
                               views that need Python when no transformation
@@ -169,7 +172,8 @@ const serveGCPercent = 400
 func parseServeArgs(args []string) (serveFlags, error) {
 	f := serveFlags{host: "127.0.0.1", port: defaultPort, typ: "http", registryTTL: 60, maxBody: server.DefaultMaxBody,
 		odfvExec: "auto", odfvWorker: "auto", fillEmpty: true, metricsPort: 8000,
-		maxInFlightBody: server.DefaultMaxInFlightBody, drainTimeout: defaultDrainTimeout}
+		maxInFlightBody: server.DefaultMaxInFlightBody, drainTimeout: defaultDrainTimeout,
+		planCacheSize: registry.DefaultPlanCacheSize}
 	fs := optionSet{}
 	fs.str(&f.host, "--host", "-h")
 	fs.integer(&f.port, "--port", "-p")
@@ -192,6 +196,7 @@ func parseServeArgs(args []string) (serveFlags, error) {
 	fs.int64(&f.maxBody, "--max-body-bytes")
 	fs.int64(&f.maxInFlightBody, "--max-in-flight-body-bytes")
 	fs.duration(&f.drainTimeout, "--drain-timeout")
+	fs.integer(&f.planCacheSize, "--plan-cache-size")
 	fs.str(&f.odfvExec, "--odfv-execution")
 	fs.str(&f.odfvWorker, "--odfv-worker")
 	fs.str(&f.odfvWorkerPython, "--odfv-worker-python")
@@ -230,6 +235,9 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	if f.drainTimeout < 0 {
 		return fmt.Errorf("--drain-timeout %v: must not be negative", f.drainTimeout)
 	}
+	if f.planCacheSize < 1 {
+		return fmt.Errorf("--plan-cache-size %d: must be at least 1", f.planCacheSize)
+	}
 
 	cfg, err := config.Load(repo, yamlPath)
 	if err != nil {
@@ -248,7 +256,7 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	ttl := time.Duration(f.registryTTL) * time.Second
 	reg, err := registry.Open(ctx, src, registry.Options{Project: cfg.Project, RefreshInterval: ttl,
 		EnableVersioning:        cfg.Registry.EnableOnlineFeatureViewVersioning,
-		ServeWhileMaterializing: cfg.Registry.ServeFeaturesWhileMaterializing, Logger: log})
+		ServeWhileMaterializing: cfg.Registry.ServeFeaturesWhileMaterializing, PlanCacheSize: f.planCacheSize, Logger: log})
 	if err != nil {
 		return err
 	}

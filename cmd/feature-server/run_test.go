@@ -258,3 +258,37 @@ func TestServeMetrics(t *testing.T) {
 		}
 	}
 }
+
+// --plan-cache-size bounds the plans kept, and /metrics shows the cache's
+// size and evictions.
+func TestServePlanCacheSize(t *testing.T) {
+	hp, mp := freePort(t), freePort(t)
+	startServer(t, "-p", fmt.Sprint(hp), "-m", "--metrics-port", fmt.Sprint(mp), "--plan-cache-size", "1")
+	base := fmt.Sprintf("http://127.0.0.1:%d", hp)
+	waitHTTP(t, http.DefaultClient, base+"/health")
+	for _, f := range []string{"pipeline_stats:error_count", "pipeline_stats:last_status"} {
+		resp, err := http.Post(base+"/get-online-features", "application/json",
+			strings.NewReader(`{"features":["`+f+`"],"entities":{"pipeline_id":[1]}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d", f, resp.StatusCode)
+		}
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"\nfeature_server_plan_cache_entries 1\n", "\nfeature_server_plan_cache_evictions_total 1\n"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", strings.TrimSpace(want))
+		}
+	}
+	if err := Run(context.Background(), []string{"-c", goldenRepo, "serve", "--plan-cache-size", "0"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "--plan-cache-size 0: must be at least 1") {
+		t.Errorf("--plan-cache-size 0: %v", err)
+	}
+}
