@@ -26,6 +26,14 @@ type Store interface {
 	Close() error
 }
 
+// Pinger is implemented by every store: it tells whether the store can
+// serve reads now. It must be cheap (one round trip, no data read) and
+// honour ctx's deadline. A store that cannot be reached returns a
+// core.KindUnavailable error. The health endpoint calls it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
 // ScratchReader is implemented by stores that can answer a Read in memory
 // the caller recycles between requests (the online read path pools it, so a
 // request of a hundred entities does not leave half a megabyte of garbage).

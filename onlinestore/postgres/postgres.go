@@ -50,6 +50,7 @@ type tableInfo struct{ hasValueNum bool }
 
 var _ onlinestore.Store = (*Store)(nil)
 var _ onlinestore.Writer = (*Store)(nil)
+var _ onlinestore.Pinger = (*Store)(nil)
 
 // New creates the pool; connections are opened lazily, so a PostgreSQL that
 // is down at start shows up as Unavailable errors, not a failed start.
@@ -80,7 +81,7 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Ping checks the connection.
+// Ping checks that a pooled connection answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
 		return unavailable(err, "online store postgres is unreachable")

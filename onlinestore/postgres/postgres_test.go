@@ -58,3 +58,16 @@ func TestConformanceValueNum(t *testing.T) {
 		return s, s
 	})
 }
+
+// Ping fails within its context's deadline when nothing listens and when
+// the server accepts but never answers.
+func TestPingUnreachable(t *testing.T) {
+	for name, addr := range map[string]string{"nothing listening": storetest.DeadAddr(t), "never answering": storetest.SilentAddr(t)} {
+		s, err := New(context.Background(), Options{DSN: "postgres://feast:feast@" + addr + "/feast?sslmode=disable", Project: "p"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		storetest.CheckPingFails(t, name, s)
+		_ = s.Close()
+	}
+}

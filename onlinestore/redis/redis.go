@@ -68,6 +68,7 @@ type Store struct {
 
 var _ onlinestore.Store = (*Store)(nil)
 var _ onlinestore.Writer = (*Store)(nil)
+var _ onlinestore.Pinger = (*Store)(nil)
 
 // New connects (lazily) to Redis.
 func New(o Options) (*Store, error) {
@@ -120,9 +121,29 @@ func (s *Store) Close() error {
 // stored ones (Feast's default; off with skip_dedup).
 func (s *Store) DedupsByEventTime() bool { return s.dedup }
 
-// Ping checks the connection.
+// Ping sends PING: to the server (standalone), to the master the
+// sentinels name (sentinel), or to every master (cluster: a master down
+// leaves the keys of its slots unreadable). It returns when ctx is done
+// even if the server never answers: go-redis bounds a command by its read
+// timeout, not by the context's deadline.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.c.Ping(ctx).Err(); err != nil {
+	done := make(chan error, 1)
+	go func() {
+		if cc, ok := s.c.(*goredis.ClusterClient); ok {
+			done <- cc.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error {
+				return c.Ping(ctx).Err()
+			})
+			return
+		}
+		done <- s.c.Ping(ctx).Err()
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
 		return core.Unavailable(err, "online store redis is unreachable")
 	}
 	return nil

@@ -43,3 +43,19 @@ func TestConformanceCluster(t *testing.T) {
 func TestConformanceSentinel(t *testing.T) {
 	storetest.Run(t, factory("redis_sentinel", "FEASTGO_TEST_REDIS_SENTINEL", false))
 }
+
+// Ping fails, within its context's deadline, for every deployment kind
+// when nothing listens and when the server accepts but never answers.
+func TestPingUnreachable(t *testing.T) {
+	dead, silent := storetest.DeadAddr(t), storetest.SilentAddr(t)
+	for _, typ := range []string{"redis", "redis_cluster", "redis_sentinel"} {
+		for name, addr := range map[string]string{"nothing listening": dead, "never answering": silent} {
+			s, err := New(Options{Type: typ, Addrs: []string{addr}, Project: "p", Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			storetest.CheckPingFails(t, typ+", "+name, s)
+			_ = s.Close()
+		}
+	}
+}

@@ -81,6 +81,7 @@ type Store struct {
 
 var _ onlinestore.Store = (*Store)(nil)
 var _ onlinestore.Writer = (*Store)(nil)
+var _ onlinestore.Pinger = (*Store)(nil)
 
 // Open opens (creating if needed) the database file at path.
 func Open(path, project string) (*Store, error) {
@@ -197,6 +198,18 @@ func (s *Store) TableName(view string) string { return s.project + "_" + view }
 func quote(id string) string { return `"` + strings.ReplaceAll(id, `"`, `""`) + `"` }
 
 func readFailed(err error) error { return core.Unavailable(err, "online store sqlite read failed") }
+
+// Ping runs a trivial query on the read pool: it fails once the store is
+// closed or the file cannot be read. A file deleted or made read-only
+// after the start still serves reads (only writes are refused), so it
+// does not fail Ping.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return readFailed(err)
+	}
+	return nil
+}
 
 // Read runs one SELECT per view (per readChunkKeys keys of a view, in one
 // read transaction so the chunks see the same data). A view whose table

@@ -399,3 +399,26 @@ func TestDeletedFileWritesRefused(t *testing.T) {
 		})
 	}
 }
+
+// Ping answers while the store is open, and also once the file is gone
+// (reads go on from the open file); after Close it fails as unavailable.
+func TestPing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "online.db")
+	s, err := Open(path, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(context.Background()); err != nil {
+		t.Errorf("Ping after the file was deleted: %v (reads are still served)", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CheckPingFails(t, "closed", s)
+}

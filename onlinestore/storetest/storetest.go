@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"EmptyInputs", testEmptyInputs},
 		{"SubSecondTimestamp", testSubSecondTimestamp},
 		{"CancelledContext", testCancelledContext},
+		{"Ping", testPing},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -422,5 +423,26 @@ func testCancelledContext(t *testing.T, s onlinestore.Store, w onlinestore.Write
 		t.Error("Read with a cancelled context succeeded")
 	} else if !errors.Is(err, context.Canceled) {
 		t.Errorf("Read with a cancelled context: %v, want an error wrapping context.Canceled", err)
+	}
+}
+
+// Every store answers Ping while its back end is up, quickly, and a Ping
+// with a context already done fails rather than hanging.
+func testPing(t *testing.T, s onlinestore.Store, _ onlinestore.Writer) {
+	p, ok := s.(onlinestore.Pinger)
+	if !ok {
+		t.Fatalf("%T does not implement onlinestore.Pinger", s)
+	}
+	start := time.Now()
+	if err := p.Ping(ctx(t)); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Ping took %v", d)
+	}
+	c, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.Ping(c); err == nil {
+		t.Error("Ping with a cancelled context succeeded")
 	}
 }
