@@ -42,7 +42,9 @@ type HTTP struct {
 	// server holds at once; a body past it gets 503 with Retry-After. It
 	// is raised to MaxBody when lower, so that every body can be served.
 	MaxInFlightBody int64
-	// Health, when set, reports whether the online store answers.
+	// Health, when set, reports whether the online store answers (in
+	// production a StoreHealth's Check); an error answers /health with 503
+	// and an empty body, the answer Feast gives when its registry fails.
 	Health func(r *http.Request) error
 	Log    *slog.Logger
 	// Ingest, when set, serves /push and /write-to-online-store.

@@ -294,6 +294,10 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion, Transformer: odfvs}
 	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, MaxInFlightBody: f.maxInFlightBody, Log: log,
 		Ingest: newIngest(cfg, reg, store, svc)}
+	if p, ok := store.(onlinestore.Pinger); ok {
+		sh := &server.StoreHealth{Pinger: p}
+		h.Health = func(r *http.Request) error { return sh.Check(r.Context()) }
+	}
 	h.Materialize = server.NewMaterializer(newMaterializer(cfg, reg, store, log))
 	defer h.Materialize.Close()
 	var metricsSrv *http.Server

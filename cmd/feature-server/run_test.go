@@ -28,6 +28,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/feastgo/feastgo/internal/testrepo"
+	"github.com/feastgo/feastgo/onlinestore/storetest"
 	servingpb "github.com/feastgo/feastgo/protos/feast/serving"
 	typespb "github.com/feastgo/feastgo/protos/feast/types"
 )
@@ -290,5 +291,44 @@ func TestServePlanCacheSize(t *testing.T) {
 	}
 	if err := Run(context.Background(), []string{"-c", goldenRepo, "serve", "--plan-cache-size", "0"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "--plan-cache-size 0: must be at least 1") {
 		t.Errorf("--plan-cache-size 0: %v", err)
+	}
+}
+
+// /health asks the online store: 200 while Redis answers, 503 (empty body,
+// as Feast answers a registry failure) when it does not.
+func TestServeHealthPingsStore(t *testing.T) {
+	live := storetest.Env(t, "FEASTGO_TEST_REDIS")
+	for _, c := range []struct {
+		addr string
+		want int
+	}{{live, http.StatusOK}, {storetest.DeadAddr(t), http.StatusServiceUnavailable}} {
+		repo := filepath.Join(t.TempDir(), "repo")
+		if err := testrepo.CopyTree(goldenRepo, repo); err != nil {
+			t.Fatal(err)
+		}
+		yaml := "project: pipeline_monitoring\nprovider: local\nregistry: data/registry.db\n" +
+			"online_store:\n  type: redis\n  connection_string: " + c.addr + "\n" +
+			"offline_store:\n  type: file\nentity_key_serialization_version: 3\n"
+		if err := os.WriteFile(filepath.Join(repo, "feature_store.yaml"), []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		hp := freePort(t)
+		startServerArgs(t, []string{"-c", repo, "serve", "-p", fmt.Sprint(hp), "--no-materialize-if-empty"})
+		url := fmt.Sprintf("http://127.0.0.1:%d/health", hp)
+		var code int
+		var body []byte
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			resp, err := http.Get(url)
+			if err != nil {
+				continue // not listening yet
+			}
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			code = resp.StatusCode
+			break
+		}
+		if code != c.want || len(body) != 0 {
+			t.Errorf("redis at %s: /health %d %q, want %d and no body", c.addr, code, body, c.want)
+		}
 	}
 }
