@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -361,5 +362,71 @@ func TestRefreshKeepsLastGoodOnEmptyRegistry(t *testing.T) {
 	withUnknown.ProtoReflect().SetUnknown([]byte{0xfa, 0x07, 0x00}) // field 127, empty bytes
 	if holdsNothing(withUnknown) {
 		t.Error("unknown fields count as objects")
+	}
+}
+
+// slowFirstSource answers its first fetch after Open with the old blob,
+// only once the next fetch has completed (or after a while, when the next
+// fetch cannot start before it ends); every other fetch answers at once
+// with the newest blob. Unserialized refreshes let the slow, older fetch
+// land last and win.
+type slowFirstSource struct {
+	old, newest []byte
+	calls       atomic.Int32
+	secondDone  chan struct{}
+	firstBegan  chan struct{}
+}
+
+func (s *slowFirstSource) Fetch(context.Context) ([]byte, error) {
+	switch s.calls.Add(1) {
+	case 1: // Open
+		return s.old, nil
+	case 2:
+		close(s.firstBegan)
+		select {
+		case <-s.secondDone:
+		case <-time.After(300 * time.Millisecond):
+		}
+		return s.old, nil
+	case 3:
+		defer close(s.secondDone)
+	}
+	return s.newest, nil
+}
+
+func (s *slowFirstSource) Location() string { return "slow-first" }
+
+// A refresh that began earlier and fetched slowly cannot replace the
+// snapshot of a refresh that began later, and readers get the snapshot in
+// force at once while a fetch is held.
+func TestSlowOlderFetchNeverWins(t *testing.T) {
+	src := &slowFirstSource{old: marshal(t, testRegistry("p", "a")), newest: marshal(t, testRegistry("p", "a", "b")),
+		secondDone: make(chan struct{}), firstBegan: make(chan struct{})}
+	ctx := context.Background()
+	r, err := Open(ctx, src, Options{Project: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- r.Refresh(ctx) }() // the ticker: old, slow
+	<-src.firstBegan
+	go func() { errs <- r.Refresh(ctx) }() // a change notification, later: newest
+	deadline := time.Now().Add(100 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		start := time.Now()
+		if r.Current() == nil {
+			t.Fatal("no snapshot in force")
+		}
+		if d := time.Since(start); d > 10*time.Millisecond {
+			t.Fatalf("a reader waited %v for a refresh", d)
+		}
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := r.Current().View("b"); !ok {
+		t.Fatal("the older, slower fetch replaced the newer snapshot")
 	}
 }
