@@ -366,15 +366,16 @@ func TestRefreshKeepsLastGoodOnEmptyRegistry(t *testing.T) {
 }
 
 // slowFirstSource answers its first fetch after Open with the old blob,
-// only once the next fetch has completed (or after a while, when the next
-// fetch cannot start before it ends); every other fetch answers at once
-// with the newest blob. Unserialized refreshes let the slow, older fetch
-// land last and win.
+// only once the next fetch has completed (or once the test releases it,
+// when the next fetch cannot start before it ends); every other fetch
+// answers at once with the newest blob. Unserialized refreshes let the
+// slow, older fetch land last and win.
 type slowFirstSource struct {
 	old, newest []byte
 	calls       atomic.Int32
 	secondDone  chan struct{}
 	firstBegan  chan struct{}
+	release     chan struct{}
 }
 
 func (s *slowFirstSource) Fetch(context.Context) ([]byte, error) {
@@ -385,7 +386,7 @@ func (s *slowFirstSource) Fetch(context.Context) ([]byte, error) {
 		close(s.firstBegan)
 		select {
 		case <-s.secondDone:
-		case <-time.After(300 * time.Millisecond):
+		case <-s.release:
 		}
 		return s.old, nil
 	case 3:
@@ -398,10 +399,10 @@ func (s *slowFirstSource) Location() string { return "slow-first" }
 
 // A refresh that began earlier and fetched slowly cannot replace the
 // snapshot of a refresh that began later, and readers get the snapshot in
-// force at once while a fetch is held.
+// force while a fetch is held.
 func TestSlowOlderFetchNeverWins(t *testing.T) {
 	src := &slowFirstSource{old: marshal(t, testRegistry("p", "a")), newest: marshal(t, testRegistry("p", "a", "b")),
-		secondDone: make(chan struct{}), firstBegan: make(chan struct{})}
+		secondDone: make(chan struct{}), firstBegan: make(chan struct{}), release: make(chan struct{})}
 	ctx := context.Background()
 	r, err := Open(ctx, src, Options{Project: "p"})
 	if err != nil {
@@ -411,16 +412,28 @@ func TestSlowOlderFetchNeverWins(t *testing.T) {
 	go func() { errs <- r.Refresh(ctx) }() // the ticker: old, slow
 	<-src.firstBegan
 	go func() { errs <- r.Refresh(ctx) }() // a change notification, later: newest
-	deadline := time.Now().Add(100 * time.Millisecond)
-	for time.Now().Before(deadline) {
-		start := time.Now()
-		if r.Current() == nil {
-			t.Fatal("no snapshot in force")
+	reads := make(chan struct{})
+	go func() {
+		defer close(reads)
+		for range 1000 {
+			if r.Current() == nil {
+				t.Error("no snapshot in force")
+				return
+			}
 		}
-		if d := time.Since(start); d > 10*time.Millisecond {
-			t.Fatalf("a reader waited %v for a refresh", d)
-		}
+	}()
+	select {
+	case <-reads:
+	case <-time.After(5 * time.Second):
+		t.Fatal("readers stalled while a refresh was in flight")
 	}
+	// Give the later refresh time to finish first if it can run beside
+	// the held one (it cannot once refreshes are serialized).
+	select {
+	case <-src.secondDone:
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(src.release)
 	for range 2 {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
