@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -29,6 +30,9 @@ type StoreHealth struct {
 	Pinger  onlinestore.Pinger
 	TTL     time.Duration // 0: DefaultHealthTTL
 	Timeout time.Duration // 0: DefaultHealthTimeout
+	// Log, if set, hears when the store becomes unhealthy and when it is
+	// healthy again: once per change, however often /health is asked.
+	Log *slog.Logger
 
 	mu      sync.Mutex
 	at      time.Time // when the cached answer was got; zero: none yet
@@ -83,7 +87,16 @@ func (s *StoreHealth) ping(done chan struct{}) {
 	}()
 	cancel()
 	s.mu.Lock()
+	wasDown, first := s.err != nil, s.at.IsZero()
 	s.err, s.at, s.running = err, time.Now(), nil
 	s.mu.Unlock()
+	if s.Log != nil {
+		switch {
+		case err != nil && (first || !wasDown):
+			s.Log.Warn("online store unhealthy: /health answers 503", "err", err)
+		case err == nil && wasDown:
+			s.Log.Info("online store healthy again")
+		}
+	}
 	close(done)
 }

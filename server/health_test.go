@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -175,4 +177,59 @@ func TestHealthPingsRealStores(t *testing.T) {
 			}
 		})
 	}
+}
+
+// switchPinger answers the error last set.
+type switchPinger struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (p *switchPinger) set(err error) { p.mu.Lock(); p.err = err; p.mu.Unlock() }
+func (p *switchPinger) Ping(context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// A store that stays down is logged once, not once per /health request;
+// its recovery once too.
+func TestStoreHealthLogsEachChangeOnce(t *testing.T) {
+	var buf syncBuffer
+	p := &switchPinger{}
+	sh := &server.StoreHealth{Pinger: p, TTL: time.Nanosecond, Log: slog.New(slog.NewTextHandler(&buf, nil))}
+	check := func(n int) {
+		for range n {
+			_ = sh.Check(context.Background())
+			time.Sleep(time.Millisecond)
+		}
+	}
+	check(3)
+	p.set(errors.New("connection refused"))
+	check(20)
+	p.set(nil)
+	check(5)
+	p.set(errors.New("connection refused"))
+	check(5)
+	logs := buf.String()
+	if down, up := strings.Count(logs, "online store unhealthy"), strings.Count(logs, "healthy again"); down != 2 || up != 1 {
+		t.Fatalf("%d unhealthy and %d recovered records, want 2 and 1:\n%s", down, up, logs)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -280,7 +280,7 @@ func (h *HTTP) health(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.Health != nil {
 		if err := h.Health(r); err != nil {
-			h.Log.Warn("health check failed", "err", err)
+			h.Log.Debug("health check failed", "err", err) // StoreHealth logs each change once
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}

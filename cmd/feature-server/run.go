@@ -295,7 +295,7 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, MaxInFlightBody: f.maxInFlightBody, Log: log,
 		Ingest: newIngest(cfg, reg, store, svc)}
 	if p, ok := store.(onlinestore.Pinger); ok {
-		sh := &server.StoreHealth{Pinger: p}
+		sh := &server.StoreHealth{Pinger: p, Log: log}
 		h.Health = func(r *http.Request) error { return sh.Check(r.Context()) }
 	}
 	h.Materialize = server.NewMaterializer(newMaterializer(cfg, reg, store, log))
