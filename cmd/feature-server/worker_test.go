@@ -134,12 +134,24 @@ func TestServeStartsItsOwnPythonWorker(t *testing.T) {
 		"pipeline_id": []int{1, 2, 3}, "scale": []float64{2.0, 1.0, -4.0}}})
 	check := func(what string) {
 		t.Helper()
-		resp, err := client.Post(base+"/get-online-features", "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
+		var resp *http.Response
+		var b []byte
+		// A request waits for a starting worker as long as a delegated
+		// call may take (30 s); on a loaded machine importing Feast can
+		// take longer, and the server answers 503 meanwhile. Ask again
+		// then, within the worker's own start limit (2 min).
+		for deadline := time.Now().Add(2 * time.Minute); ; {
+			var err error
+			resp, err = client.Post(base+"/get-online-features", "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			b, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable || !bytes.Contains(b, []byte("waiting for the Python worker to start")) || time.Now().After(deadline) {
+				break
+			}
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Fatalf("%s: HTTP %d %s\nlog:\n%s", what, resp.StatusCode, b, logs.String())
 		}
