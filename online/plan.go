@@ -2,6 +2,14 @@
 // references against a registry snapshot into a cached plan, turns request
 // entities into serialized keys, reads every view in one store call and
 // assembles Feast's column-oriented response.
+//
+// The files follow the steps of one read: plan.go (resolve refs into a
+// plan), entities.go (classify and type the entity columns), keys.go
+// (serialize entity keys once), read.go (one store read, assemble the
+// columns, drop the unrequested ones), odfv.go (build the inputs of
+// on-demand views and run them: the one place for online reads, the
+// on-demand endpoint in ondemand.go, and historical retrieval). It knows
+// no transport: it must not import server/ or any HTTP or gRPC package.
 package online
 
 import (
