@@ -16,6 +16,8 @@ type readMem struct {
 	release func()
 
 	cols    []core.Column
+	keyCols []keyCol
+	reqData []Column
 	reads   []onlinestore.ReadRequest
 	fan     []int
 	fanout  [][]int
@@ -56,6 +58,8 @@ func (m *readMem) put() {
 	m.cols = m.resp.Columns[:0]
 	clear(m.cols[:cap(m.cols)])
 	m.resp = core.OnlineResponse{}
+	clear(m.keyCols[:cap(m.keyCols)])
+	clear(m.reqData[:cap(m.reqData)])
 	clear(m.reads[:cap(m.reads)])
 	clear(m.keySets[:cap(m.keySets)])
 	clear(m.pcols[:cap(m.pcols)])

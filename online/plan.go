@@ -2,6 +2,14 @@
 // references against a registry snapshot into a cached plan, turns request
 // entities into serialized keys, reads every view in one store call and
 // assembles Feast's column-oriented response.
+//
+// The files follow the steps of one read: plan.go (resolve refs into a
+// plan), entities.go (classify and type the entity columns), keys.go
+// (serialize entity keys once), read.go (one store read, assemble the
+// columns, drop the unrequested ones), odfv.go (build the inputs of
+// on-demand views and run them: the one place for online reads, the
+// on-demand endpoint in ondemand.go, and historical retrieval). It knows
+// no transport: it must not import server/ or any HTTP or gRPC package.
 package online
 
 import (
@@ -19,7 +27,10 @@ import (
 // and the registry, computed once per snapshot and reused.
 type plan struct {
 	groups []*group
-	odfvs  []*odfvGroup
+	// odfvs are the on-demand views to evaluate (step 4) and odfvSources
+	// the source-feature columns they read (ODFVInputs).
+	odfvs       []ODFVOutputs
+	odfvSources []ODFVSource
 	// joinKeyOf maps request column names (entity names, join keys and
 	// join_key_map aliases) to the join-key column they fill.
 	joinKeyOf map[string]string
@@ -60,12 +71,6 @@ type group struct {
 	// key each fills: a composite key needs every one of them.
 	keyNames  []string
 	keyOfName map[string]string
-}
-
-type odfvGroup struct {
-	odfv     *registry.ODFV
-	name     string
-	features []registry.Field
 }
 
 type projKey struct {
@@ -142,17 +147,63 @@ func decimalDigit(r rune) int {
 }
 
 // buildPlan resolves refs (or a feature service) against the snapshot,
-// following Feast's _get_online_request_context.
+// following Feast's _get_online_request_context, in the design's step 1
+// (resolve refs against the registry snapshot): the views in order of
+// first use, the entity maps, the refs grouped per view, the request data
+// of on-demand views, then each group's keys and output names.
 func buildPlan(s *registry.Snapshot, refs []string, service string, fullNames bool) (*plan, error) {
-	type viewReq struct {
-		key  projKey
-		proj *registry.Projection
+	refs, order, err := viewsToRead(s, refs, service)
+	if err != nil {
+		return nil, err
 	}
+	views, err := resolveViews(s, order)
+	if err != nil {
+		return nil, err
+	}
+	b := &planBuilder{snap: s, fullNames: fullNames, byName: map[string]*group{}, odfvIdx: map[string]int{},
+		p: &plan{
+			joinKeyOf:   map[string]string{},
+			joinKeys:    map[string]bool{},
+			typeOf:      map[string]core.ValueType{},
+			requestData: map[string]core.ValueType{},
+			requested:   map[string]bool{},
+		}}
+	if err := b.entityMaps(views); err != nil {
+		return nil, err
+	}
+	if err := checkCollisions(refs, fullNames); err != nil {
+		return nil, err
+	}
+	if err := b.groupRefs(refs, views); err != nil {
+		return nil, err
+	}
+	b.requestData()
+	b.finishGroups()
+	return b.p, nil
+}
+
+// viewReq is a view (or feature-service projection) a read names.
+type viewReq struct {
+	key  projKey
+	proj *registry.Projection
+}
+
+// resolved is a view request resolved against the snapshot: a view or an
+// on-demand view, with the projection that named it.
+type resolved struct {
+	view *registry.View
+	odfv *registry.ODFV
+	proj *registry.Projection
+}
+
+// viewsToRead lists the distinct views the refs (or the feature service,
+// whose projections become refs) name, in order of first use.
+func viewsToRead(s *registry.Snapshot, refs []string, service string) ([]string, []viewReq, error) {
 	var order []viewReq
 	if service != "" {
 		svc, ok := s.Service(service)
 		if !ok {
-			return nil, core.Errorf(core.KindNotFound, "FeatureServiceNotFoundException",
+			return nil, nil, core.Errorf(core.KindNotFound, "FeatureServiceNotFoundException",
 				"Feature service %s does not exist in project %s", service, s.Project)
 		}
 		refs = refs[:0:0]
@@ -167,95 +218,35 @@ func buildPlan(s *registry.Snapshot, refs []string, service string, fullNames bo
 			}
 			order = append(order, viewReq{key: k, proj: p})
 		}
-	} else {
-		if len(refs) == 0 {
-			return nil, core.Invalidf("No features specified for retrieval: set \"features\" or \"feature_service\"")
+		return refs, order, nil
+	}
+	if len(refs) == 0 {
+		return nil, nil, core.Invalidf("No features specified for retrieval: set \"features\" or \"feature_service\"")
+	}
+	seen := map[projKey]bool{}
+	for _, ref := range refs {
+		name, ver, _, err := parseRef(ref)
+		if err != nil {
+			return nil, nil, err
 		}
-		seen := map[projKey]bool{}
-		for _, ref := range refs {
-			name, ver, _, err := parseRef(ref)
-			if err != nil {
-				return nil, err
-			}
-			k := projKey{name: name}
-			if ver != nil {
-				k.version, k.pinned = *ver, true
-			}
-			if !seen[k] {
-				seen[k] = true
-				order = append(order, viewReq{key: k})
-			}
+		k := projKey{name: name}
+		if ver != nil {
+			k.version, k.pinned = *ver, true
+		}
+		if !seen[k] {
+			seen[k] = true
+			order = append(order, viewReq{key: k})
 		}
 	}
+	return refs, order, nil
+}
 
-	p := &plan{
-		joinKeyOf:   map[string]string{},
-		joinKeys:    map[string]bool{},
-		typeOf:      map[string]core.ValueType{},
-		requestData: map[string]core.ValueType{},
-		requested:   map[string]bool{},
-	}
-	byName := map[string]*group{}
-	var groupsInUse []*group
-	odfvByName := map[string]*odfvGroup{}
-	addGroup := func(v *registry.View, proj *registry.Projection) *group {
-		nameToUse := v.Name
-		if proj != nil {
-			nameToUse = proj.NameToUse()
-		} else if v.Version != nil {
-			nameToUse += "@v" + itoa(int(*v.Version))
-		}
-		if g, ok := byName[nameToUse]; ok {
-			return g
-		}
-		g := &group{view: v, nameToUse: nameToUse, metaName: v.Name,
-			tableJoinKeys: map[string]bool{}, aliasToJoinKey: map[string]string{}}
-		g.storage = v.StorageName()
-		if proj != nil && v.Version == nil {
-			// Feast reads feature-service and ODFV-source projections
-			// through a copy of the view that has lost its active version,
-			// so they read the unversioned rows unless the projection pins
-			// a version.
-			g.storage = v.Name
-		}
-		if proj != nil {
-			if proj.Alias != "" {
-				g.metaName = proj.Alias
-			}
-			for jk, alias := range proj.JoinKeyMap {
-				g.aliasToJoinKey[alias] = jk
-			}
-		}
-		byName[nameToUse] = g
-		groupsInUse = append(groupsInUse, g)
-		return g
-	}
-	resolveView := func(k projKey) (*registry.View, *registry.ODFV, error) {
-		if k.pinned {
-			if !s.EnableVersioning {
-				return nil, nil, core.Invalidf("Version-qualified ref '%s@v%d' not supported: online versioning is disabled. Set 'enable_online_feature_view_versioning: true' under 'registry' in feature_store.yaml.", k.name, k.version)
-			}
-			v, err := s.ViewVersion(k.name, k.version)
-			return v, nil, err
-		}
-		if v, ok := s.View(k.name); ok {
-			return v, nil, nil
-		}
-		if o, ok := s.ODFV(k.name); ok {
-			return nil, o, nil
-		}
-		return nil, nil, core.Errorf(core.KindNotFound, "FeatureViewNotFoundException",
-			"Feature view %s does not exist in project %s", k.name, s.Project)
-	}
-	// Resolve each distinct view (or projection) in order of first use.
-	type resolved struct {
-		view *registry.View
-		odfv *registry.ODFV
-		proj *registry.Projection
-	}
+// resolveViews resolves each view request to a servable view or
+// on-demand view.
+func resolveViews(s *registry.Snapshot, order []viewReq) ([]resolved, error) {
 	var views []resolved
 	for _, vr := range order {
-		v, o, err := resolveView(vr.key)
+		v, o, err := resolveView(s, vr.key)
 		if err != nil {
 			return nil, err
 		}
@@ -264,8 +255,77 @@ func buildPlan(s *registry.Snapshot, refs []string, service string, fullNames bo
 		}
 		views = append(views, resolved{v, o, vr.proj})
 	}
-	// Entity maps (Feast's _get_entity_maps) over plain views and the
-	// sources of requested ODFVs.
+	return views, nil
+}
+
+func resolveView(s *registry.Snapshot, k projKey) (*registry.View, *registry.ODFV, error) {
+	if k.pinned {
+		if !s.EnableVersioning {
+			return nil, nil, core.Invalidf("Version-qualified ref '%s@v%d' not supported: online versioning is disabled. Set 'enable_online_feature_view_versioning: true' under 'registry' in feature_store.yaml.", k.name, k.version)
+		}
+		v, err := s.ViewVersion(k.name, k.version)
+		return v, nil, err
+	}
+	if v, ok := s.View(k.name); ok {
+		return v, nil, nil
+	}
+	if o, ok := s.ODFV(k.name); ok {
+		return nil, o, nil
+	}
+	return nil, nil, core.Errorf(core.KindNotFound, "FeatureViewNotFoundException",
+		"Feature view %s does not exist in project %s", k.name, s.Project)
+}
+
+// planBuilder accumulates a plan: the groups to read by name to use, in
+// order of first use, and the on-demand views by name.
+type planBuilder struct {
+	snap      *registry.Snapshot
+	fullNames bool
+	p         *plan
+	byName    map[string]*group
+	odfvIdx   map[string]int
+}
+
+// addGroup returns the group reading v through proj, creating it on first
+// use.
+func (b *planBuilder) addGroup(v *registry.View, proj *registry.Projection) *group {
+	nameToUse := v.Name
+	if proj != nil {
+		nameToUse = proj.NameToUse()
+	} else if v.Version != nil {
+		nameToUse += "@v" + itoa(int(*v.Version))
+	}
+	if g, ok := b.byName[nameToUse]; ok {
+		return g
+	}
+	g := &group{view: v, nameToUse: nameToUse, metaName: v.Name,
+		tableJoinKeys: map[string]bool{}, aliasToJoinKey: map[string]string{}}
+	g.storage = v.StorageName()
+	if proj != nil && v.Version == nil {
+		// Feast reads feature-service and ODFV-source projections
+		// through a copy of the view that has lost its active version,
+		// so they read the unversioned rows unless the projection pins
+		// a version.
+		g.storage = v.Name
+	}
+	if proj != nil {
+		if proj.Alias != "" {
+			g.metaName = proj.Alias
+		}
+		for jk, alias := range proj.JoinKeyMap {
+			g.aliasToJoinKey[alias] = jk
+		}
+	}
+	b.byName[nameToUse] = g
+	b.p.groups = append(b.p.groups, g)
+	return g
+}
+
+// entityMaps builds Feast's _get_entity_maps over plain views and the
+// sources of requested on-demand views: which request column fills which
+// join key, and each join key's declared type.
+func (b *planBuilder) entityMaps(views []resolved) error {
+	s, p := b.snap, b.p
 	for _, e := range s.Entities() {
 		p.joinKeyOf[e.Name] = e.JoinKey
 	}
@@ -281,7 +341,7 @@ func buildPlan(s *registry.Snapshot, refs []string, service string, fullNames bo
 			}
 			sv, ok := s.View(src.Projection.ViewName)
 			if !ok {
-				return nil, core.Errorf(core.KindNotFound, "FeatureViewNotFoundException",
+				return core.Errorf(core.KindNotFound, "FeatureViewNotFoundException",
 					"Feature view %s does not exist in project %s", src.Projection.ViewName, s.Project)
 			}
 			mapViews = append(mapViews, resolved{view: sv, proj: src.Projection})
@@ -295,7 +355,7 @@ func buildPlan(s *registry.Snapshot, refs []string, service string, fullNames bo
 		for _, en := range r.view.Entities {
 			e, ok := s.Entity(en)
 			if !ok {
-				return nil, core.Errorf(core.KindNotFound, "EntityNotFoundException",
+				return core.Errorf(core.KindNotFound, "EntityNotFoundException",
 					"Entity %s does not exist in project %s", en, s.Project)
 			}
 			name, jk := e.Name, e.JoinKey
@@ -320,9 +380,12 @@ func buildPlan(s *registry.Snapshot, refs []string, service string, fullNames bo
 	}
 	sort.Strings(p.expectedKeys)
 	p.expectedKeys = dedupSorted(p.expectedKeys)
+	return nil
+}
 
-	// Group refs per view (Feast's _group_feature_refs); ODFV refs pull in
-	// their source features.
+// groupRefs groups refs per view (Feast's _group_feature_refs); an
+// on-demand view's refs pull in its source features.
+func (b *planBuilder) groupRefs(refs []string, views []resolved) error {
 	viewIdx := map[string]resolved{}
 	for _, r := range views {
 		if r.view != nil {
@@ -337,13 +400,10 @@ func buildPlan(s *registry.Snapshot, refs []string, service string, fullNames bo
 			viewIdx[r.odfv.Name] = r
 		}
 	}
-	if err := checkCollisions(refs, fullNames); err != nil {
-		return nil, err
-	}
 	for _, ref := range refs {
 		name, ver, feat, err := parseRef(ref)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		key := name
 		if ver != nil {
@@ -351,53 +411,65 @@ func buildPlan(s *registry.Snapshot, refs []string, service string, fullNames bo
 		}
 		r, ok := viewIdx[key]
 		if !ok {
-			return nil, core.Errorf(core.KindNotFound, "FeatureViewNotFoundException", "Feature view %s does not exist", key)
+			return core.Errorf(core.KindNotFound, "FeatureViewNotFoundException", "Feature view %s does not exist", key)
 		}
 		if r.view != nil {
 			f, ok := projectedFeature(r.view, r.proj, feat)
 			if !ok {
-				return nil, core.Errorf(core.KindInvalidArgument, "KeyError",
+				return core.Errorf(core.KindInvalidArgument, "KeyError",
 					"Feature %s not found in projection %s", feat, key)
 			}
-			addFeature(addGroup(r.view, r.proj), f)
-		} else {
-			o := r.odfv
-			f, ok := o.Feature(feat)
-			if !ok {
-				return nil, core.Errorf(core.KindInvalidArgument, "KeyError",
-					"Feature %s not found in projection %s", feat, o.Name)
-			}
-			og, ok := odfvByName[o.Name]
-			if !ok {
-				og = &odfvGroup{odfv: o, name: o.Name}
-				odfvByName[o.Name] = og
-				p.odfvs = append(p.odfvs, og)
-			}
-			og.features = appendField(og.features, f)
-			for _, src := range o.Sources {
-				if src.Projection == nil {
-					continue
-				}
-				sv, _ := s.View(src.Projection.ViewName)
-				g := addGroup(sv, &registry.Projection{ViewName: sv.Name})
-				for _, sf := range src.Projection.Features {
-					if vf, ok := sv.Feature(sf.Name); ok {
-						addFeature(g, vf)
-					}
-				}
-			}
+			addFeature(b.addGroup(r.view, r.proj), f)
+		} else if err := b.addODFVFeature(r.odfv, feat); err != nil {
+			return err
 		}
-		if fullNames {
-			p.requested[key+"__"+feat] = true
+		if b.fullNames {
+			b.p.requested[key+"__"+feat] = true
 		} else {
-			p.requested[feat] = true
+			b.p.requested[feat] = true
 		}
 	}
+	return nil
+}
+
+// addODFVFeature plans feature feat of o and the reads of its sources.
+func (b *planBuilder) addODFVFeature(o *registry.ODFV, feat string) error {
+	f, ok := o.Feature(feat)
+	if !ok {
+		return core.Errorf(core.KindInvalidArgument, "KeyError",
+			"Feature %s not found in projection %s", feat, o.Name)
+	}
+	i, ok := b.odfvIdx[o.Name]
+	if !ok {
+		i = len(b.p.odfvs)
+		b.odfvIdx[o.Name] = i
+		b.p.odfvs = append(b.p.odfvs, ODFVOutputs{View: o})
+	}
+	b.p.odfvs[i].Features = appendField(b.p.odfvs[i].Features, f)
+	for _, src := range o.Sources {
+		if src.Projection == nil {
+			continue
+		}
+		sv, _ := b.snap.View(src.Projection.ViewName)
+		g := b.addGroup(sv, &registry.Projection{ViewName: sv.Name})
+		for _, sf := range src.Projection.Features {
+			if vf, ok := sv.Feature(sf.Name); ok {
+				addFeature(g, vf)
+			}
+		}
+	}
+	return nil
+}
+
+// requestData collects the request fields the on-demand views need, and
+// those of python-mode views, whose values are checked before the UDF.
+func (b *planBuilder) requestData() {
+	p := b.p
 	for _, og := range p.odfvs {
-		for _, src := range og.odfv.Sources {
+		for _, src := range og.View.Sources {
 			for _, f := range src.Request {
 				p.requestData[f.Name] = f.Type
-				if og.odfv.Mode == "python" {
+				if og.View.Mode == "python" {
 					if p.checkedRequest == nil {
 						p.checkedRequest = map[string]requestField{}
 					}
@@ -406,7 +478,14 @@ func buildPlan(s *registry.Snapshot, refs []string, service string, fullNames bo
 			}
 		}
 	}
-	for _, g := range groupsInUse {
+}
+
+// finishGroups fills in each group's join keys, the request columns that
+// key it, its output and store feature names, and the source columns the
+// on-demand views read (ODFVInputs).
+func (b *planBuilder) finishGroups() {
+	p := b.p
+	for _, g := range p.groups {
 		for _, en := range g.view.Entities {
 			if en == registry.DummyEntityName {
 				p.entityless = true
@@ -429,15 +508,21 @@ func buildPlan(s *registry.Snapshot, refs []string, service string, fullNames bo
 		sort.Strings(g.keyNames)
 		for _, f := range g.features {
 			out := f.Name
-			if fullNames {
+			if b.fullNames {
 				out = g.nameToUse + "__" + f.Name
 			}
 			g.outNames = append(g.outNames, out)
 			g.storeFeat = append(g.storeFeat, f.Name)
 		}
 	}
-	p.groups = groupsInUse
-	return p, nil
+	if len(p.odfvs) == 0 {
+		return
+	}
+	for _, g := range p.groups {
+		for fi, f := range g.features {
+			p.odfvSources = append(p.odfvSources, ODFVSource{View: g.nameToUse, Feature: f.Name, Column: g.outNames[fi]})
+		}
+	}
 }
 
 // servable is Feast's lifecycle gate: STATE_UNSPECIFIED (views applied
