@@ -40,8 +40,9 @@ type Engine struct {
 	Registry registry.Source
 	// Store receives the rows.
 	Store onlinestore.Writer
-	// Sources opens offline sources.
-	Sources *Sources
+	// Sources resolves views' batch sources to offline tables. The engine
+	// does not close it: its owner does, at shutdown.
+	Sources offlinestore.Catalog
 	// KeyVersion is entity_key_serialization_version.
 	KeyVersion int
 	// EnableVersioning is registry.enable_online_feature_view_versioning:
@@ -456,7 +457,7 @@ func (e *Engine) pullAndWrite(ctx context.Context, v *registry.View, start, end 
 	if err != nil {
 		return 0, err
 	}
-	src, err := e.Sources.Open(ctx, v.BatchSource)
+	src, err := e.Sources.Source(ctx, v.BatchSource)
 	if err != nil {
 		return 0, fmt.Errorf("feature view %s: %w", v.Name, err)
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/materialize"
+	"github.com/feastgo/feastgo/offlinestore"
+	"github.com/feastgo/feastgo/offlinestore/catalog"
 	"github.com/feastgo/feastgo/onlinestore"
 	"github.com/feastgo/feastgo/registry"
 )
@@ -116,11 +118,12 @@ func runMaterialize(ctx context.Context, repo, yamlPath string, args []string, i
 		return err
 	}
 	defer store.Close()
-	eng, err := newEngine(cfg, src, store, log)
+	offline := openOffline(cfg)
+	defer offline.Close()
+	eng, err := newEngine(cfg, src, store, offline, log)
 	if err != nil {
 		return err
 	}
-	defer eng.Sources.Close()
 	tty := isTerminal(stderr)
 	prog := &cliProgress{out: stdout, bar: stderr, tty: tty}
 	eng.Progress = prog
@@ -155,14 +158,19 @@ func runMaterialize(ctx context.Context, repo, yamlPath string, args []string, i
 	return nil
 }
 
+// openOffline returns the configured offline store; its owner closes it.
+func openOffline(cfg *config.RepoConfig) offlinestore.Catalog {
+	return catalog.Open(cfg, catalog.Options{ParseTime: core.ParseTime})
+}
+
 // newEngine wires a materialization engine to the configured stores.
-func newEngine(cfg *config.RepoConfig, src registry.Source, store onlinestore.Store, log *slog.Logger) (*materialize.Engine, error) {
+func newEngine(cfg *config.RepoConfig, src registry.Source, store onlinestore.Store, offline offlinestore.Catalog, log *slog.Logger) (*materialize.Engine, error) {
 	w, ok := store.(onlinestore.Writer)
 	if !ok {
 		return nil, fmt.Errorf("online_store %s does not accept writes", cfg.OnlineStore.Type)
 	}
 	eng := &materialize.Engine{
-		Project: cfg.Project, Registry: src, Store: w, Sources: materialize.NewSources(cfg),
+		Project: cfg.Project, Registry: src, Store: w, Sources: offline,
 		KeyVersion: cfg.EntityKeySerializationVersion, EnableVersioning: cfg.Registry.EnableOnlineFeatureViewVersioning,
 		Writers: 1, Log: log,
 	}
@@ -179,8 +187,8 @@ func newEngine(cfg *config.RepoConfig, src registry.Source, store onlinestore.St
 
 // newMaterializer is the engine behind POST /materialize: registry writes
 // also refresh the server's snapshot at once.
-func newMaterializer(cfg *config.RepoConfig, reg *registry.Registry, store onlinestore.Store, log *slog.Logger) *materialize.Engine {
-	eng, err := newEngine(cfg, reg.Source(), store, log)
+func newMaterializer(cfg *config.RepoConfig, reg *registry.Registry, store onlinestore.Store, offline offlinestore.Catalog, log *slog.Logger) *materialize.Engine {
+	eng, err := newEngine(cfg, reg.Source(), store, offline, log)
 	if err != nil {
 		return nil
 	}
@@ -197,7 +205,7 @@ func newMaterializer(cfg *config.RepoConfig, reg *registry.Registry, store onlin
 // a fresh checkout (registry committed, online.db not) then serves the same
 // values as the machine that ran feast materialize. The registry is not
 // written. Other stores are left alone: an empty Redis may be on purpose.
-func fillEmptyStore(ctx context.Context, cfg *config.RepoConfig, reg *registry.Registry, store onlinestore.Store, log *slog.Logger) error {
+func fillEmptyStore(ctx context.Context, cfg *config.RepoConfig, reg *registry.Registry, store onlinestore.Store, offline offlinestore.Catalog, log *slog.Logger) error {
 	if cfg.OnlineStore.Type != "sqlite" {
 		return nil
 	}
@@ -222,11 +230,10 @@ func fillEmptyStore(ctx context.Context, cfg *config.RepoConfig, reg *registry.R
 	if len(empty) == 0 {
 		return nil
 	}
-	eng, err := newEngine(cfg, reg.Source(), store, log)
+	eng, err := newEngine(cfg, reg.Source(), store, offline, log)
 	if err != nil {
 		return err
 	}
-	defer eng.Sources.Close()
 	log.Info("online store is empty: materializing the recorded intervals from the offline sources", "path", path, "views", strings.Join(empty, ","))
 	res, err := eng.Materialize(ctx, materialize.Request{Views: empty, Replay: true})
 	if err != nil {

@@ -2,12 +2,16 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/offlinestore"
 )
 
 // Beginner opens transactions; *pgxpool.Pool implements it.
@@ -57,4 +61,53 @@ func AppendJSON(ctx context.Context, db Beginner, table string, cols []string, r
 		return core.Unavailable(err, "offline store postgres write failed")
 	}
 	return nil
+}
+
+// RowsJSON renders rows as the JSON array of row objects AppendJSON takes.
+// NaN and infinities, which JSON cannot carry, become null.
+func RowsJSON(rows offlinestore.Rows) []byte {
+	b := []byte{'['}
+	for r := 0; r < rows.Len(); r++ {
+		if r > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		for i, c := range rows.Columns {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendQuote(b, c.Name)
+			b = append(b, ':')
+			b = appendJSONValue(b, c.Values[r])
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+func appendJSONValue(b []byte, v core.Value) []byte {
+	switch {
+	case v.IsNull():
+		return append(b, "null"...)
+	case v.Type == core.String || v.Type == core.Bytes:
+		s, _ := json.Marshal(v.S)
+		return append(b, s...)
+	case v.Type == core.Bool:
+		return strconv.AppendBool(b, v.I != 0)
+	case v.Type == core.Double || v.Type == core.Float:
+		if math.IsNaN(v.F) || math.IsInf(v.F, 0) {
+			return append(b, "null"...)
+		}
+		return strconv.AppendFloat(b, v.F, 'g', -1, 64)
+	case v.Type == core.Int64 || v.Type == core.Int32 || v.Type == core.UnixTimestamp:
+		return strconv.AppendInt(b, v.I, 10)
+	}
+	b = append(b, '[')
+	for i, e := range v.List {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONValue(b, e)
+	}
+	return append(b, ']')
 }
