@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"github.com/feastgo/feastgo/offlinestore"
 	"github.com/feastgo/feastgo/offlinestore/catalog"
 	"github.com/feastgo/feastgo/onlinestore"
+	sqlitestore "github.com/feastgo/feastgo/onlinestore/sqlite"
 	"github.com/feastgo/feastgo/registry"
 )
 
@@ -206,7 +206,8 @@ func newMaterializer(cfg *config.RepoConfig, reg *registry.Registry, store onlin
 // values as the machine that ran feast materialize. The registry is not
 // written. Other stores are left alone: an empty Redis may be on purpose.
 func fillEmptyStore(ctx context.Context, cfg *config.RepoConfig, reg *registry.Registry, store onlinestore.Store, offline offlinestore.Catalog, log *slog.Logger) error {
-	if cfg.OnlineStore.Type != "sqlite" {
+	sq, ok := store.(*sqlitestore.Store)
+	if !ok {
 		return nil
 	}
 	path := cfg.OnlineStore.SQLite.Path
@@ -219,7 +220,7 @@ func fillEmptyStore(ctx context.Context, cfg *config.RepoConfig, reg *registry.R
 		if !v.Online || v.Disabled || len(v.MaterializationIntervals) == 0 {
 			continue
 		}
-		ok, err := sqliteHasRows(ctx, path, cfg.Project+"_"+v.StorageName())
+		ok, err := sq.HasRows(ctx, v.StorageName())
 		if err != nil {
 			return fmt.Errorf("checking the online store %s: %w", path, err)
 		}
@@ -243,30 +244,6 @@ func fillEmptyStore(ctx context.Context, cfg *config.RepoConfig, reg *registry.R
 	}
 	log.Info("online store filled", "views", len(res.Views), "rows", res.Rows, "seconds", fmt.Sprintf("%.2f", res.Duration.Seconds()))
 	return nil
-}
-
-// sqliteHasRows reports whether the table exists and holds a row. A missing
-// database file counts as empty and is not created here.
-func sqliteHasRows(ctx context.Context, path, table string) (bool, error) {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-	if err != nil {
-		return false, err
-	}
-	defer db.Close()
-	var n int
-	err = db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", table).Scan(&n)
-	if err != nil || n == 0 {
-		return false, err
-	}
-	var one int
-	err = db.QueryRowContext(ctx, `SELECT 1 FROM "`+strings.ReplaceAll(table, `"`, `""`)+`" LIMIT 1`).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
 }
 
 func isTerminal(w io.Writer) bool {
