@@ -10,6 +10,11 @@
 // interval. A view that fails is not recorded; re-running is safe because
 // writes are idempotent (Redis skips rows not newer than what it holds,
 // SQL stores upsert the same bytes).
+//
+// Offline tables are reached only through offlinestore.Catalog and
+// offlinestore.Source: this package must not import an offline engine
+// (offlinestore/parquet, offlinestore/postgres, offlinestore/catalog) or
+// the serving packages (server, cmd); the caller wires the catalog in.
 package materialize
 
 import (
