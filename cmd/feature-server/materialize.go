@@ -158,8 +158,9 @@ func runMaterialize(ctx context.Context, repo, yamlPath string, args []string, i
 	return nil
 }
 
-// openOffline returns the configured offline store; its owner closes it.
-func openOffline(cfg *config.RepoConfig) offlinestore.Catalog {
+// openOffline returns the configured offline store; its owner closes it. A
+// variable so that a test can see the catalog closed at shutdown.
+var openOffline = func(cfg *config.RepoConfig) offlinestore.Catalog {
 	return catalog.Open(cfg, catalog.Options{ParseTime: core.ParseTime})
 }
 

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/feastgo/feastgo/config"
+	"github.com/feastgo/feastgo/offlinestore"
+)
+
+// closeCounter is the real catalog, counting Close calls and uses after
+// Close.
+type closeCounter struct {
+	offlinestore.Catalog
+	closed atomic.Int32
+}
+
+func (c *closeCounter) Close() error {
+	c.closed.Add(1)
+	return c.Catalog.Close()
+}
+
+// serve owns one offline catalog, shared by pushes and materialization, and
+// closes it once at shutdown: its PostgreSQL pool does not outlive the
+// server.
+func TestServeClosesTheOfflineStoreAtShutdown(t *testing.T) {
+	var opened []*closeCounter
+	orig := openOffline
+	openOffline = func(cfg *config.RepoConfig) offlinestore.Catalog {
+		c := &closeCounter{Catalog: orig(cfg)}
+		opened = append(opened, c)
+		return c
+	}
+	t.Cleanup(func() { openOffline = orig })
+
+	port := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var stderr bytes.Buffer
+	go func() {
+		done <- Run(ctx, []string{"-c", goldenRepo, "serve", "-p", fmt.Sprint(port), "--no-materialize-if-empty"}, io.Discard, &stderr)
+	}()
+	waitHTTP(t, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/health", port))
+	if len(opened) != 1 || opened[0].closed.Load() != 0 {
+		t.Fatalf("while serving: %d catalogs opened, first closed %d times", len(opened), opened[0].closed.Load())
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v; log:\n%s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+	if n := opened[0].closed.Load(); n != 1 {
+		t.Errorf("offline store closed %d times at shutdown, want 1", n)
+	}
+}
