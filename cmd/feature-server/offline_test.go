@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,11 +31,19 @@ func (c *closeCounter) Close() error {
 // closes it once at shutdown: its PostgreSQL pool does not outlive the
 // server.
 func TestServeClosesTheOfflineStoreAtShutdown(t *testing.T) {
+	var mu sync.Mutex // Run's goroutine opens, the test reads
 	var opened []*closeCounter
+	catalogs := func() []*closeCounter {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]*closeCounter(nil), opened...)
+	}
 	orig := openOffline
 	openOffline = func(cfg *config.RepoConfig) offlinestore.Catalog {
 		c := &closeCounter{Catalog: orig(cfg)}
+		mu.Lock()
 		opened = append(opened, c)
+		mu.Unlock()
 		return c
 	}
 	t.Cleanup(func() { openOffline = orig })
@@ -47,8 +56,8 @@ func TestServeClosesTheOfflineStoreAtShutdown(t *testing.T) {
 		done <- Run(ctx, []string{"-c", goldenRepo, "serve", "-p", fmt.Sprint(port), "--no-materialize-if-empty"}, io.Discard, &stderr)
 	}()
 	waitHTTP(t, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/health", port))
-	if len(opened) != 1 || opened[0].closed.Load() != 0 {
-		t.Fatalf("while serving: %d catalogs opened, first closed %d times", len(opened), opened[0].closed.Load())
+	if c := catalogs(); len(c) != 1 || c[0].closed.Load() != 0 {
+		t.Fatalf("while serving: %d catalogs opened, want 1, not closed", len(c))
 	}
 	cancel()
 	select {
@@ -59,7 +68,7 @@ func TestServeClosesTheOfflineStoreAtShutdown(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not stop")
 	}
-	if n := opened[0].closed.Load(); n != 1 {
+	if n := catalogs()[0].closed.Load(); n != 1 {
 		t.Errorf("offline store closed %d times at shutdown, want 1", n)
 	}
 }
