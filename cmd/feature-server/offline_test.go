@@ -15,8 +15,7 @@ import (
 	"github.com/feastgo/feastgo/offlinestore"
 )
 
-// closeCounter is the real catalog, counting Close calls and uses after
-// Close.
+// closeCounter is the real catalog, counting its Close calls.
 type closeCounter struct {
 	offlinestore.Catalog
 	closed atomic.Int32
