@@ -75,7 +75,7 @@ func newTestEngine(t *testing.T, repo string, store onlinestore.Writer) *Engine 
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := catalog.Open(cfg, catalog.Options{})
+	s := catalog.Open(cfg)
 	t.Cleanup(func() { _ = s.Close() })
 	return &Engine{Project: cfg.Project, Registry: src, Store: store, Sources: s,
 		KeyVersion: cfg.EntityKeySerializationVersion, Now: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }}

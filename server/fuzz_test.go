@@ -77,7 +77,7 @@ func newFuzzServer(tb testing.TB) *fuzzServer {
 	kv := cfg.EntityKeySerializationVersion
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: kv, Transformer: odfvs}
 	in := &ingest.Service{Snapshot: reg.Current, Store: store, KeyVersion: kv, Transformer: odfvs}
-	eng := &materialize.Engine{Project: cfg.Project, Registry: reg.Source(), Store: store, Sources: catalog.Open(cfg, catalog.Options{}), KeyVersion: kv}
+	eng := &materialize.Engine{Project: cfg.Project, Registry: reg.Source(), Store: store, Sources: catalog.Open(cfg), KeyVersion: kv}
 	m := NewMaterializer(eng)
 	tb.Cleanup(m.Close)
 	h := &HTTP{Online: svc, Registry: reg, Ingest: in, Materialize: m, Log: discardLog}

@@ -72,7 +72,7 @@ func materializeStackOpts(t *testing.T, opts registry.Options) (*HTTP, *registry
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	eng := &materialize.Engine{Project: cfg.Project, Registry: reg.Source(), Store: store, Sources: catalog.Open(cfg, catalog.Options{}),
+	eng := &materialize.Engine{Project: cfg.Project, Registry: reg.Source(), Store: store, Sources: catalog.Open(cfg),
 		KeyVersion: 3, RegistryChanged: func() { _ = reg.Refresh(ctx) }}
 	m := NewMaterializer(eng)
 	t.Cleanup(m.Close)

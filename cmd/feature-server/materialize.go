@@ -161,7 +161,7 @@ func runMaterialize(ctx context.Context, repo, yamlPath string, args []string, i
 // openOffline returns the configured offline store; its owner closes it. A
 // variable so that a test can see the catalog closed at shutdown.
 var openOffline = func(cfg *config.RepoConfig) offlinestore.Catalog {
-	return catalog.Open(cfg, catalog.Options{ParseTime: core.ParseTime})
+	return catalog.Open(cfg)
 }
 
 // newEngine wires a materialization engine to the configured stores.

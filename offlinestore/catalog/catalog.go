@@ -22,22 +22,15 @@ import (
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 )
 
-// Options are what the catalog needs beyond feature_store.yaml.
-type Options struct {
-	// ParseTime parses timestamp strings in appended rows (an offset-less
-	// time is UTC); nil refuses them.
-	ParseTime func(string) (core.Timestamp, error)
-}
-
 // Open returns the catalog of a repository. Nothing is connected yet: a
 // PostgreSQL pool opens on the first PostgreSQLSource used.
-func Open(cfg *config.RepoConfig, o Options) *Catalog {
+func Open(cfg *config.RepoConfig) *Catalog {
 	var dsn string
 	if pg := cfg.OfflineStore.Postgres; pg != nil {
 		dsn = pg.DSN()
 	}
 	return New(
-		parquet.NewEngine(cfg.RepoDir, o.ParseTime),
+		parquet.NewEngine(cfg.RepoDir),
 		postgres.NewEngine(dsn),
 	)
 }

@@ -20,7 +20,7 @@ func fileSource(uri string) *corepb.DataSource {
 }
 
 func TestRoutesEachSourceToItsEngine(t *testing.T) {
-	c := Open(&config.RepoConfig{RepoDir: "/repo"}, Options{})
+	c := Open(&config.RepoConfig{RepoDir: "/repo"})
 	defer c.Close()
 	ctx := context.Background()
 
@@ -80,7 +80,7 @@ type closer struct {
 func (c *closer) Close() error { c.closed++; return errors.New("boom") }
 
 func TestCloseClosesEveryEngineAndRefusesAfterwards(t *testing.T) {
-	a, b := &closer{Engine: parquet.NewEngine("/", nil)}, &closer{Engine: pgoffline.NewEngine("")}
+	a, b := &closer{Engine: parquet.NewEngine("/")}, &closer{Engine: pgoffline.NewEngine("")}
 	c := New(a, b)
 	if err := c.Close(); err == nil || a.closed != 1 || b.closed != 1 {
 		t.Fatalf("close: %v, closed %d %d", err, a.closed, b.closed)

@@ -390,10 +390,10 @@ func testAppendThenPull(t *testing.T, b Backend) {
 		t.Errorf("key 3 (time with an offset): %+v", r)
 	}
 
-	// A second append sees the first.
+	// A second append sees the first; a time without offset is UTC.
 	commit, err = app.PrepareAppend(context.Background(), offlinestore.Rows{Columns: []offlinestore.Column{
 		{Name: "id", Values: []core.Value{core.Int64Value(2)}},
-		{Name: "ts", Values: []core.Value{ts(h(7))}},
+		{Name: "ts", Values: []core.Value{core.StringValue(h(7).Format("2006-01-02 15:04:05"))}},
 		{Name: "created", Values: []core.Value{ts(h(7))}},
 		{Name: "v", Values: []core.Value{core.DoubleValue(2.5)}},
 		{Name: "s", Values: []core.Value{core.StringValue("again")}},
@@ -404,7 +404,11 @@ func testAppendThenPull(t *testing.T, b Backend) {
 	if err := commit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, latest(), map[string]float64{"1": 1.5, "2": 2.5, "3": 3.0})
+	got = latest()
+	expect(t, got, map[string]float64{"1": 1.5, "2": 2.5, "3": 3.0})
+	if r := got["2"]; r.ts != core.TimestampOf(h(7)) {
+		t.Errorf("key 2: a naive time is UTC: %+v", r.ts)
+	}
 }
 
 func testAppendColumns(t *testing.T, b Backend) {

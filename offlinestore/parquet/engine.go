@@ -22,11 +22,11 @@ type Engine struct {
 var _ offlinestore.Engine = (*Engine)(nil)
 
 // NewEngine returns the engine for a repository: relative FileSource paths
-// are taken from repoDir, as Feast's get_uri_for_file_path does.
-// parseTime parses the timestamp strings of appended rows (an offset-less
-// time is UTC); nil refuses them.
-func NewEngine(repoDir string, parseTime func(string) (core.Timestamp, error)) *Engine {
-	return &Engine{repoDir: repoDir, files: &Appender{ParseTime: parseTime}}
+// are taken from repoDir, as Feast's get_uri_for_file_path does, and the
+// timestamp strings of appended rows are read as pandas reads them
+// (core.ParseTime: an offset-less time is UTC).
+func NewEngine(repoDir string) *Engine {
+	return &Engine{repoDir: repoDir, files: &Appender{ParseTime: core.ParseTime}}
 }
 
 // Claims reports whether ds is a FileSource.

@@ -24,7 +24,7 @@ func TestOfflineSuite(t *testing.T) {
 	repo := t.TempDir()
 	var n atomic.Int64
 	offlinetest.Run(t, offlinetest.Backend{
-		Engine: NewEngine(repo, parseTS),
+		Engine: NewEngine(repo),
 		Create: func(t *testing.T, tbl offlinetest.Table) *corepb.DataSource {
 			name := fmt.Sprintf("data/t%d.parquet", n.Add(1))
 			writeTable(t, filepath.Join(repo, name), tbl)
