@@ -3,6 +3,11 @@
 // typing, python_values_to_proto_values per declared type, field mapping,
 // event and created timestamps, entity keys. A whole request is checked
 // before anything is written, so bad input never leaves half a write.
+//
+// Offline pushes go through the offlinestore.Appender the catalog returns
+// for a view's batch source: this package must not import an offline engine
+// (offlinestore/parquet, offlinestore/postgres) or the serving packages
+// (server, cmd).
 package ingest
 
 import (

@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/offlinestore"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/onlinestore"
+	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	"github.com/feastgo/feastgo/registry"
 	"github.com/feastgo/feastgo/typemap"
 )
@@ -36,14 +38,11 @@ func ParseMode(s string) (Mode, error) {
 	return 0, core.Invalidf("%s is not a supported push format. Please specify one of these ['online', 'offline', 'online_and_offline'].", s)
 }
 
-// OfflineWriter appends pushed rows to a view's batch source (a parquet
-// file or a PostgreSQL table), as Feast's write_to_offline_store does.
+// OfflineWriter resolves a view's batch source to the offline table that
+// pushes with to=offline append to, as Feast's write_to_offline_store does;
+// an offlinestore.Catalog is one.
 type OfflineWriter interface {
-	// PrepareAppend checks the frame against the view's batch source (Feast
-	// requires exactly the source's columns) and returns the append to run.
-	// Nothing is written before the returned function runs; it returns only
-	// once the rows are durable.
-	PrepareAppend(ctx context.Context, view *registry.View, f *Frame) (func(context.Context) error, error)
+	Appender(ctx context.Context, ds *corepb.DataSource) (offlinestore.Appender, error)
 }
 
 // Service writes request frames to the online (and offline) store.
@@ -129,13 +128,21 @@ func (s *Service) Push(ctx context.Context, source string, f *Frame, mode Mode, 
 			}
 		}
 	}
-	var appends []func(context.Context) error
+	var appends []offlinestore.Commit
 	if mode != ModeOnline {
 		if s.Offline == nil {
 			return core.Errorf(core.KindUnimplemented, "NotImplementedError", "offline pushes are not supported by this server")
 		}
+		rows := offlineRows(f)
 		for _, v := range views {
-			run, err := s.Offline.PrepareAppend(ctx, v, f)
+			if v.BatchSource == nil {
+				return core.Invalidf("Feature view '%s' has no batch_source.", v.Name)
+			}
+			table, err := s.Offline.Appender(ctx, v.BatchSource)
+			if err != nil {
+				return fmt.Errorf("view %s: %w", v.Name, err)
+			}
+			run, err := table.PrepareAppend(ctx, rows)
 			if err != nil {
 				return err
 			}
@@ -153,6 +160,15 @@ func (s *Service) Push(ctx context.Context, source string, f *Frame, mode Mode, 
 		}
 	}
 	return nil
+}
+
+// offlineRows is the frame as an offline table takes it.
+func offlineRows(f *Frame) offlinestore.Rows {
+	cols := make([]offlinestore.Column, len(f.Columns))
+	for i, c := range f.Columns {
+		cols[i] = offlinestore.Column{Name: c.Name, Values: c.Values}
+	}
+	return offlinestore.Rows{Columns: cols, Strings: f.Strings}
 }
 
 // WriteToOnlineStore writes a frame to one view (feature view, on-demand

@@ -10,6 +10,11 @@
 // interval. A view that fails is not recorded; re-running is safe because
 // writes are idempotent (Redis skips rows not newer than what it holds,
 // SQL stores upsert the same bytes).
+//
+// Offline tables are reached only through offlinestore.Catalog and
+// offlinestore.Source: this package must not import an offline engine
+// (offlinestore/parquet, offlinestore/postgres, offlinestore/catalog) or
+// the serving packages (server, cmd); the caller wires the catalog in.
 package materialize
 
 import (
@@ -40,8 +45,9 @@ type Engine struct {
 	Registry registry.Source
 	// Store receives the rows.
 	Store onlinestore.Writer
-	// Sources opens offline sources.
-	Sources *Sources
+	// Sources resolves views' batch sources to offline tables. The engine
+	// does not close it: its owner does, at shutdown.
+	Sources offlinestore.Catalog
 	// KeyVersion is entity_key_serialization_version.
 	KeyVersion int
 	// EnableVersioning is registry.enable_online_feature_view_versioning:
@@ -456,7 +462,7 @@ func (e *Engine) pullAndWrite(ctx context.Context, v *registry.View, start, end 
 	if err != nil {
 		return 0, err
 	}
-	src, err := e.Sources.Open(ctx, v.BatchSource)
+	src, err := e.Sources.Source(ctx, v.BatchSource)
 	if err != nil {
 		return 0, fmt.Errorf("feature view %s: %w", v.Name, err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/offlinestore/catalog"
 	"github.com/feastgo/feastgo/onlinestore"
 	sqlitestore "github.com/feastgo/feastgo/onlinestore/sqlite"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
@@ -74,8 +75,8 @@ func newTestEngine(t *testing.T, repo string, store onlinestore.Writer) *Engine 
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewSources(cfg)
-	t.Cleanup(s.Close)
+	s := catalog.Open(cfg)
+	t.Cleanup(func() { _ = s.Close() })
 	return &Engine{Project: cfg.Project, Registry: src, Store: store, Sources: s,
 		KeyVersion: cfg.EntityKeySerializationVersion, Now: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }}
 }

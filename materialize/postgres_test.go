@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/feastgo/feastgo/core"
+	pgoffline "github.com/feastgo/feastgo/offlinestore/postgres"
 	"github.com/feastgo/feastgo/onlinestore/storetest"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 )
@@ -28,7 +29,7 @@ func TestPostgresGoesAway(t *testing.T) {
 	// Three million rows made up by the server: no table to load.
 	query := `SELECT g AS id, g::float8 AS score, 'x' AS label, g AS count, timestamptz '2025-01-01 00:00:00+00' + g * interval '1 ms' AS event_timestamp FROM generate_series(1, 3000000) g`
 	ds := &corepb.DataSource{Name: "stats_source", Type: corepb.DataSource_CUSTOM_SOURCE, TimestampField: "event_timestamp",
-		DataSourceClassType: postgresSourceClass,
+		DataSourceClassType: pgoffline.SourceClass,
 		Options: &corepb.DataSource_CustomOptions{CustomOptions: &corepb.DataSource_CustomSourceOptions{
 			Configuration: []byte(fmt.Sprintf(`{"name": "stats_source", "query": %q, "table": null}`, query))}}}
 	offline := fmt.Sprintf("offline_store:\n  type: postgres\n  host: %s\n  port: %s\n  database: %s\n  user: %s\n  password: %s\n  sslmode: disable\n",

@@ -1,7 +1,16 @@
-// Package offlinestore reads feature rows out of offline data sources
-// (parquet files, PostgreSQL tables and queries) for materialization. Each
-// back end is its own package (parquet/, postgres/) implementing Source; this
-// package holds only the contract and the row batch they fill.
+// Package offlinestore is the contract of the offline store: Catalog
+// (resolves the registry's data sources to tables and owns their
+// connections), Engine (one back end: parquet, PostgreSQL, next ClickHouse),
+// Source (a table read as "the latest row per entity key in a window", for
+// materialization), Appender (a table taking pushed rows) and the row Batch
+// a Source fills. Each engine is its own package under offlinestore/;
+// offlinestore/catalog puts them together from feature_store.yaml, and
+// offlinestore/offlinetest is the suite every engine passes.
+//
+// This package holds only interfaces and small value types. It imports core
+// and the registry protos, nothing else of this module: not the engines, not
+// config, and none of the serving, ingest or materialization packages, which
+// all import it.
 package offlinestore
 
 import (

@@ -30,6 +30,7 @@ import (
 	"github.com/feastgo/feastgo/ingest"
 	"github.com/feastgo/feastgo/internal/testrepo"
 	"github.com/feastgo/feastgo/materialize"
+	"github.com/feastgo/feastgo/offlinestore/catalog"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/onlinestore/sqlite"
 	servingpb "github.com/feastgo/feastgo/protos/feast/serving"
@@ -76,7 +77,7 @@ func newFuzzServer(tb testing.TB) *fuzzServer {
 	kv := cfg.EntityKeySerializationVersion
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: kv, Transformer: odfvs}
 	in := &ingest.Service{Snapshot: reg.Current, Store: store, KeyVersion: kv, Transformer: odfvs}
-	eng := &materialize.Engine{Project: cfg.Project, Registry: reg.Source(), Store: store, Sources: materialize.NewSources(cfg), KeyVersion: kv}
+	eng := &materialize.Engine{Project: cfg.Project, Registry: reg.Source(), Store: store, Sources: catalog.Open(cfg), KeyVersion: kv}
 	m := NewMaterializer(eng)
 	tb.Cleanup(m.Close)
 	h := &HTTP{Online: svc, Registry: reg, Ingest: in, Materialize: m, Log: discardLog}

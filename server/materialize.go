@@ -39,16 +39,15 @@ func NewMaterializer(e *materialize.Engine) *Materializer {
 }
 
 // Close cancels async runs (their views get back the state they had before
-// the run, as after a failure) and waits for them. It is safe on nil.
+// the run, as after a failure) and waits for them. It is safe on nil. The
+// engine's offline store is not closed: it is shared with offline pushes,
+// and its owner closes it after this.
 func (m *Materializer) Close() {
 	if m == nil {
 		return
 	}
 	m.once.Do(m.cancel)
 	m.wg.Wait()
-	if m.Engine.Sources != nil {
-		m.Engine.Sources.Close()
-	}
 }
 
 // materializeRoutes registers the materialization endpoints.

@@ -16,6 +16,7 @@ import (
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/materialize"
+	"github.com/feastgo/feastgo/offlinestore/catalog"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/onlinestore"
 	"github.com/feastgo/feastgo/onlinestore/sqlite"
@@ -71,7 +72,7 @@ func materializeStackOpts(t *testing.T, opts registry.Options) (*HTTP, *registry
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	eng := &materialize.Engine{Project: cfg.Project, Registry: reg.Source(), Store: store, Sources: materialize.NewSources(cfg),
+	eng := &materialize.Engine{Project: cfg.Project, Registry: reg.Source(), Store: store, Sources: catalog.Open(cfg),
 		KeyVersion: 3, RegistryChanged: func() { _ = reg.Refresh(ctx) }}
 	m := NewMaterializer(eng)
 	t.Cleanup(m.Close)

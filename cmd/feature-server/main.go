@@ -2,6 +2,11 @@
 // takes feast's flags, reads the same feature_store.yaml and registry, and
 // serves Feast's HTTP API (and gRPC ServingService) from the same online
 // store.
+//
+// It holds flags, wiring and terminal output only: the online store, the
+// offline catalog (offlinestore/catalog), materialization and the servers
+// are built by their packages and connected here; serve closes them in
+// reverse order at shutdown.
 package main
 
 import (

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +17,10 @@ import (
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/materialize"
+	"github.com/feastgo/feastgo/offlinestore"
+	"github.com/feastgo/feastgo/offlinestore/catalog"
 	"github.com/feastgo/feastgo/onlinestore"
+	sqlitestore "github.com/feastgo/feastgo/onlinestore/sqlite"
 	"github.com/feastgo/feastgo/registry"
 )
 
@@ -116,11 +118,12 @@ func runMaterialize(ctx context.Context, repo, yamlPath string, args []string, i
 		return err
 	}
 	defer store.Close()
-	eng, err := newEngine(cfg, src, store, log)
+	offline := openOffline(cfg)
+	defer offline.Close()
+	eng, err := newEngine(cfg, src, store, offline, log)
 	if err != nil {
 		return err
 	}
-	defer eng.Sources.Close()
 	tty := isTerminal(stderr)
 	prog := &cliProgress{out: stdout, bar: stderr, tty: tty}
 	eng.Progress = prog
@@ -155,14 +158,20 @@ func runMaterialize(ctx context.Context, repo, yamlPath string, args []string, i
 	return nil
 }
 
+// openOffline returns the configured offline store; its owner closes it. A
+// variable so that a test can see the catalog closed at shutdown.
+var openOffline = func(cfg *config.RepoConfig) offlinestore.Catalog {
+	return catalog.Open(cfg)
+}
+
 // newEngine wires a materialization engine to the configured stores.
-func newEngine(cfg *config.RepoConfig, src registry.Source, store onlinestore.Store, log *slog.Logger) (*materialize.Engine, error) {
+func newEngine(cfg *config.RepoConfig, src registry.Source, store onlinestore.Store, offline offlinestore.Catalog, log *slog.Logger) (*materialize.Engine, error) {
 	w, ok := store.(onlinestore.Writer)
 	if !ok {
 		return nil, fmt.Errorf("online_store %s does not accept writes", cfg.OnlineStore.Type)
 	}
 	eng := &materialize.Engine{
-		Project: cfg.Project, Registry: src, Store: w, Sources: materialize.NewSources(cfg),
+		Project: cfg.Project, Registry: src, Store: w, Sources: offline,
 		KeyVersion: cfg.EntityKeySerializationVersion, EnableVersioning: cfg.Registry.EnableOnlineFeatureViewVersioning,
 		Writers: 1, Log: log,
 	}
@@ -179,8 +188,8 @@ func newEngine(cfg *config.RepoConfig, src registry.Source, store onlinestore.St
 
 // newMaterializer is the engine behind POST /materialize: registry writes
 // also refresh the server's snapshot at once.
-func newMaterializer(cfg *config.RepoConfig, reg *registry.Registry, store onlinestore.Store, log *slog.Logger) *materialize.Engine {
-	eng, err := newEngine(cfg, reg.Source(), store, log)
+func newMaterializer(cfg *config.RepoConfig, reg *registry.Registry, store onlinestore.Store, offline offlinestore.Catalog, log *slog.Logger) *materialize.Engine {
+	eng, err := newEngine(cfg, reg.Source(), store, offline, log)
 	if err != nil {
 		return nil
 	}
@@ -197,8 +206,9 @@ func newMaterializer(cfg *config.RepoConfig, reg *registry.Registry, store onlin
 // a fresh checkout (registry committed, online.db not) then serves the same
 // values as the machine that ran feast materialize. The registry is not
 // written. Other stores are left alone: an empty Redis may be on purpose.
-func fillEmptyStore(ctx context.Context, cfg *config.RepoConfig, reg *registry.Registry, store onlinestore.Store, log *slog.Logger) error {
-	if cfg.OnlineStore.Type != "sqlite" {
+func fillEmptyStore(ctx context.Context, cfg *config.RepoConfig, reg *registry.Registry, store onlinestore.Store, offline offlinestore.Catalog, log *slog.Logger) error {
+	sq, ok := store.(*sqlitestore.Store)
+	if !ok {
 		return nil
 	}
 	path := cfg.OnlineStore.SQLite.Path
@@ -211,7 +221,7 @@ func fillEmptyStore(ctx context.Context, cfg *config.RepoConfig, reg *registry.R
 		if !v.Online || v.Disabled || len(v.MaterializationIntervals) == 0 {
 			continue
 		}
-		ok, err := sqliteHasRows(ctx, path, cfg.Project+"_"+v.StorageName())
+		ok, err := sq.HasRows(ctx, v.StorageName())
 		if err != nil {
 			return fmt.Errorf("checking the online store %s: %w", path, err)
 		}
@@ -222,11 +232,10 @@ func fillEmptyStore(ctx context.Context, cfg *config.RepoConfig, reg *registry.R
 	if len(empty) == 0 {
 		return nil
 	}
-	eng, err := newEngine(cfg, reg.Source(), store, log)
+	eng, err := newEngine(cfg, reg.Source(), store, offline, log)
 	if err != nil {
 		return err
 	}
-	defer eng.Sources.Close()
 	log.Info("online store is empty: materializing the recorded intervals from the offline sources", "path", path, "views", strings.Join(empty, ","))
 	res, err := eng.Materialize(ctx, materialize.Request{Views: empty, Replay: true})
 	if err != nil {
@@ -236,30 +245,6 @@ func fillEmptyStore(ctx context.Context, cfg *config.RepoConfig, reg *registry.R
 	}
 	log.Info("online store filled", "views", len(res.Views), "rows", res.Rows, "seconds", fmt.Sprintf("%.2f", res.Duration.Seconds()))
 	return nil
-}
-
-// sqliteHasRows reports whether the table exists and holds a row. A missing
-// database file counts as empty and is not created here.
-func sqliteHasRows(ctx context.Context, path, table string) (bool, error) {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-	if err != nil {
-		return false, err
-	}
-	defer db.Close()
-	var n int
-	err = db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", table).Scan(&n)
-	if err != nil || n == 0 {
-		return false, err
-	}
-	var one int
-	err = db.QueryRowContext(ctx, `SELECT 1 FROM "`+strings.ReplaceAll(table, `"`, `""`)+`" LIMIT 1`).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
 }
 
 func isTerminal(w io.Writer) bool {

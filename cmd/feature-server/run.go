@@ -265,8 +265,12 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 		return err
 	}
 	defer store.Close()
+	// One offline store for materialization and offline pushes; closed
+	// last, after the drain and the async materializations.
+	offline := openOffline(cfg)
+	defer offline.Close()
 	if f.fillEmpty {
-		if err := fillEmptyStore(ctx, cfg, reg, store, log); err != nil {
+		if err := fillEmptyStore(ctx, cfg, reg, store, offline, log); err != nil {
 			return err
 		}
 	}
@@ -293,12 +297,12 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	defer odfvs.Close()
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion, Transformer: odfvs}
 	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, MaxInFlightBody: f.maxInFlightBody, Log: log,
-		Ingest: newIngest(cfg, reg, store, svc)}
+		Ingest: newIngest(cfg, reg, store, svc, offline)}
 	if p, ok := store.(onlinestore.Pinger); ok {
 		sh := &server.StoreHealth{Pinger: p, Log: log}
 		h.Health = func(r *http.Request) error { return sh.Check(r.Context()) }
 	}
-	h.Materialize = server.NewMaterializer(newMaterializer(cfg, reg, store, log))
+	h.Materialize = server.NewMaterializer(newMaterializer(cfg, reg, store, offline, log))
 	defer h.Materialize.Close()
 	var metricsSrv *http.Server
 	var metricsLn net.Listener

@@ -25,13 +25,11 @@ import (
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/internal/pyconv"
+	"github.com/feastgo/feastgo/offlinestore"
 )
 
 // Column is one named column of rows to append.
-type Column struct {
-	Name   string
-	Values []core.Value
-}
+type Column = offlinestore.Column
 
 // Appender appends rows to FileSources the way Feast's file offline store
 // (DaskOfflineStore.offline_write_batch) does: the rows are cast to the
@@ -150,26 +148,12 @@ func (a *Appender) Prepare(path string, cols []Column, strs bool) (*Pending, err
 	if err != nil {
 		return nil, err
 	}
+	if err := offlinestore.CheckColumns(fieldNames(schema), offlinestore.Rows{Columns: cols}); err != nil {
+		return nil, err
+	}
 	byName := make(map[string]*Column, len(cols))
 	for i := range cols {
 		byName[cols[i].Name] = &cols[i]
-	}
-	var missing, extra []string
-	for _, f := range schema.Fields() {
-		if byName[f.Name] == nil {
-			missing = append(missing, "'"+f.Name+"'")
-		}
-	}
-	for _, c := range cols {
-		if !schema.HasField(c.Name) {
-			extra = append(extra, "'"+c.Name+"'")
-		}
-	}
-	if len(missing)+len(extra) > 0 {
-		sortStrings(missing)
-		sortStrings(extra)
-		return nil, core.Invalidf("The input dataframe columns do not match the batch source columns. missing_expected_columns: [%s], extra_unexpected_columns: [%s].",
-			strings.Join(missing, ", "), strings.Join(extra, ", "))
 	}
 	rows := 0
 	if len(cols) > 0 {
@@ -398,12 +382,12 @@ func randHex() string {
 	return hex.EncodeToString(b[:])
 }
 
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
+func fieldNames(s *arrow.Schema) []string {
+	names := make([]string, s.NumFields())
+	for i, f := range s.Fields() {
+		names[i] = f.Name
 	}
+	return names
 }
 
 // build converts one column to an Arrow array of the field's type with the

@@ -1,11 +1,18 @@
-// Package parquet is the offline source for Feast FileSources: one parquet
-// file, or a directory of them, read with Apache Arrow.
+// Package parquet is the offline engine for Feast FileSources: one parquet
+// file, or a directory of them, read with Apache Arrow (parquet.go), and
+// appended to the way Feast's file offline store does it, but crash safe
+// (append.go). Engine (engine.go) resolves FileSource URIs against the
+// repository for offlinestore/catalog.
 //
 // PullLatest reads in two passes so that memory depends on the number of
 // distinct entity keys, not on the width or length of the table. Pass one
 // streams only the join-key and timestamp columns of every row group and
 // keeps, per key, where its winning row is. Pass two reads the row groups
 // that hold winners, one at a time, and emits only those rows.
+//
+// It imports offlinestore, core, the registry protos and Arrow; it must not
+// import config, registry, other engines, or the packages that use the
+// offline store (materialize, ingest, server).
 package parquet
 
 import (

@@ -1,7 +1,14 @@
-// Package postgres is the offline source for Feast PostgreSQLSources: a
-// table or a query, read with pgx. The "latest row per entity key in the
-// window" is computed by PostgreSQL (DISTINCT ON), and the rows stream to
-// the client as they are produced, so neither side holds the whole result.
+// Package postgres is the offline engine for Feast PostgreSQLSources: a
+// table or a query, read with pgx, and appended to in one transaction
+// (postgres_write.go). Engine (engine.go) owns the one connection pool of
+// the offline_store database; offlinestore/catalog closes it at shutdown.
+// The "latest row per entity key in the window" is computed by PostgreSQL
+// (DISTINCT ON), and the rows stream to the client as they are produced, so
+// neither side holds the whole result.
+//
+// It imports offlinestore, core, the registry protos and pgx; it must not
+// import config, registry, other engines, or the packages that use the
+// offline store (materialize, ingest, server).
 package postgres
 
 import (

@@ -3,11 +3,15 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/offlinestore"
 )
 
 // Beginner opens transactions; *pgxpool.Pool implements it.
@@ -57,4 +61,91 @@ func AppendJSON(ctx context.Context, db Beginner, table string, cols []string, r
 		return core.Unavailable(err, "offline store postgres write failed")
 	}
 	return nil
+}
+
+// RowsJSON renders rows as the JSON array of row objects AppendJSON takes.
+// NaN and infinities, which JSON cannot carry, become null.
+func RowsJSON(rows offlinestore.Rows) []byte {
+	b := []byte{'['}
+	for r := 0; r < rows.Len(); r++ {
+		if r > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		for i, c := range rows.Columns {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, c.Name)
+			b = append(b, ':')
+			b = appendJSONValue(b, c.Values[r])
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+func appendJSONValue(b []byte, v core.Value) []byte {
+	switch {
+	case v.IsNull():
+		return append(b, "null"...)
+	case v.Type == core.String || v.Type == core.Bytes:
+		return appendJSONString(b, v.S)
+	case v.Type == core.Bool:
+		return strconv.AppendBool(b, v.I != 0)
+	case v.Type == core.Double || v.Type == core.Float:
+		if math.IsNaN(v.F) || math.IsInf(v.F, 0) {
+			return append(b, "null"...)
+		}
+		return strconv.AppendFloat(b, v.F, 'g', -1, 64)
+	case v.Type == core.Int64 || v.Type == core.Int32 || v.Type == core.UnixTimestamp:
+		return strconv.AppendInt(b, v.I, 10)
+	}
+	b = append(b, '[')
+	for i, e := range v.List {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONValue(b, e)
+	}
+	return append(b, ']')
+}
+
+// appendJSONString appends s as a JSON string (RFC 8259): quotes,
+// backslashes and control characters escaped, everything else as is, and
+// invalid UTF-8 replaced by U+FFFD, as encoding/json does. Go's quoting
+// (strconv.Quote) is not JSON: its \x01 and \x7f escapes are syntax errors
+// to PostgreSQL's parser.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
 }

@@ -211,6 +211,29 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// HasRows reports whether the table of view exists and holds a row: the
+// server fills, at start-up, the views whose table is missing or empty.
+func (s *Store) HasRows(ctx context.Context, view string) (bool, error) {
+	table := s.TableName(view)
+	var n int
+	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", table).Scan(&n)
+	if err != nil {
+		return false, readFailed(err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	var one int
+	err = s.r.QueryRowContext(ctx, "SELECT 1 FROM "+quote(table)+" LIMIT 1").Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, readFailed(err)
+	}
+	return true, nil
+}
+
 // Read runs one SELECT per view (per readChunkKeys keys of a view, in one
 // read transaction so the chunks see the same data). A view whose table
 // does not exist reads as all-missing, like a view never materialized.

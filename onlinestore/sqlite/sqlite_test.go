@@ -422,3 +422,32 @@ func TestPing(t *testing.T) {
 	}
 	storetest.CheckPingFails(t, "closed", s)
 }
+
+// HasRows tells a missing table and an empty one from a table with rows,
+// for views whose names need quoting too.
+func TestHasRows(t *testing.T) {
+	s, _ := openTest(t, filepath.Join(t.TempDir(), "online.db"))
+	ctx := context.Background()
+	for _, view := range []string{"v", `odd "view" name`} {
+		if ok, err := s.HasRows(ctx, view); ok || err != nil {
+			t.Fatalf("%s: no table: %v %v", view, ok, err)
+		}
+		if err := s.EnsureTable(ctx, view); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.HasRows(ctx, view); ok || err != nil {
+			t.Fatalf("%s: empty table: %v %v", view, ok, err)
+		}
+		b := batch(0, 1, 1)
+		b.View = view
+		if err := s.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.HasRows(ctx, view); !ok || err != nil {
+			t.Fatalf("%s: one row: %v %v", view, ok, err)
+		}
+	}
+	if ok, err := s.HasRows(ctx, "other"); ok || err != nil {
+		t.Fatalf("another view: %v %v", ok, err)
+	}
+}
