@@ -1,17 +1,14 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
-	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/feastjson"
 )
 
 // StatusOf maps an error to its HTTP status and gRPC code: the one place
@@ -42,59 +39,6 @@ func StatusOf(err error) (int, codes.Code) {
 	return http.StatusInternalServerError, codes.Internal
 }
 
-// errorDetail is Feast's FeastError.to_error_detail(): a JSON object with
-// module, class and message, printed with Python's default separators.
-func errorDetail(err error) string {
-	module, class, msg := "feast.errors", "FeastError", err.Error()
-	var fe *core.Error
-	if errors.As(err, &fe) {
-		class, msg = fe.Class, fe.Error()
-		switch class {
-		case "KeyError", "ValueError", "TypeError", "NotImplementedError", "RuntimeError":
-			module = "builtins"
-		case "":
-			class = "FeastError"
-		}
-	}
-	return `{"module": ` + pyJSONString(module) + `, "class": ` + pyJSONString(class) + `, "message": ` + pyJSONString(msg) + `}`
-}
-
-// pyJSONString is json.dumps(s) with Python's default ensure_ascii=True.
-func pyJSONString(s string) string {
-	var b []byte
-	b = append(b, '"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b = append(b, '\\', '"')
-		case r == '\\':
-			b = append(b, '\\', '\\')
-		case r == '\n':
-			b = append(b, '\\', 'n')
-		case r == '\r':
-			b = append(b, '\\', 'r')
-		case r == '\t':
-			b = append(b, '\\', 't')
-		case r < 0x20 || r > 0x7e:
-			if r > 0xffff {
-				r -= 0x10000
-				b = appendU(b, 0xd800+(r>>10))
-				b = appendU(b, 0xdc00+(r&0x3ff))
-				continue
-			}
-			b = appendU(b, r)
-		default:
-			b = append(b, byte(r))
-		}
-	}
-	return string(append(b, '"'))
-}
-
-func appendU(b []byte, r rune) []byte {
-	const hex = "0123456789abcdef"
-	return append(b, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
-}
-
 // writeError answers with Feast's error body: the detail object encoded
 // once more as a JSON string (the Python client json.loads it twice).
 func writeError(w http.ResponseWriter, err error) {
@@ -105,7 +49,7 @@ func writeError(w http.ResponseWriter, err error) {
 // appendError appends Feast's error body for err to b, with its status.
 func appendError(b []byte, err error) (int, []byte) {
 	status, _ := StatusOf(err)
-	return status, appendJSONString(b, errorDetail(err))
+	return status, feastjson.AppendErrorBody(b, err)
 }
 
 func writeJSON(w http.ResponseWriter, status int, b []byte) {
@@ -117,49 +61,5 @@ func writeJSON(w http.ResponseWriter, status int, b []byte) {
 // writeValidationError answers a malformed body like FastAPI does: 422
 // with pydantic's detail list, echoing the offending input.
 func writeValidationError(w http.ResponseWriter, body []byte, err error) {
-	writeJSON(w, http.StatusUnprocessableEntity, appendValidationError(nil, body, err))
-}
-
-// appendValidationError appends the 422 body of writeValidationError to b.
-func appendValidationError(b []byte, body []byte, err error) []byte {
-	b = append(b, `{"detail":[{"type":`...)
-	var se *syntaxError
-	var fe *fieldError
-	switch {
-	case errors.As(err, &se):
-		// Python reports the position in characters, not bytes.
-		pos := utf8.RuneCount(body[:min(se.pos, len(body))])
-		b = appendJSONString(b, "json_invalid")
-		b = append(b, `,"loc":["body",`...)
-		b = strconv.AppendInt(b, int64(pos), 10)
-		b = append(b, `],"msg":"JSON decode error","input":{},"ctx":{"error":`...)
-		b = appendJSONString(b, se.msg)
-		b = append(b, `}}]}`...)
-	case errors.As(err, &fe):
-		b = appendJSONString(b, fe.typ)
-		b = append(b, `,"loc":`...)
-		loc, _ := json.Marshal(fe.loc)
-		if fe.loc == nil {
-			loc = []byte(`["body"]`)
-		}
-		b = append(b, loc...)
-		b = append(b, `,"msg":`...)
-		b = appendJSONString(b, fe.msg)
-		b = append(b, `,"input":`...)
-		var compact bytes.Buffer
-		if json.Compact(&compact, fe.input) == nil && compact.Len() > 0 {
-			b = append(b, compact.Bytes()...)
-		} else if len(fe.input) > 0 {
-			b = append(b, fe.input...) // NaN and friends: Python's json prints them bare too
-		} else {
-			b = append(b, "null"...)
-		}
-		b = append(b, `}]}`...)
-	default:
-		b = appendJSONString(b, "value_error")
-		b = append(b, `,"loc":["body"],"msg":`...)
-		b = appendJSONString(b, err.Error())
-		b = append(b, `}]}`...)
-	}
-	return b
+	writeJSON(w, http.StatusUnprocessableEntity, feastjson.AppendValidationError(nil, body, err))
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/ingest"
+	"github.com/feastgo/feastgo/internal/feastjson"
 	"github.com/feastgo/feastgo/internal/testrepo"
 	"github.com/feastgo/feastgo/materialize"
 	"github.com/feastgo/feastgo/online"
@@ -221,9 +222,9 @@ func FuzzMaterialize(f *testing.F) {
 	}
 	s := newFuzzServer(f)
 	f.Fuzz(func(t *testing.T, body []byte, query string, incremental bool) {
-		req, err := parseMaterializeRequest(body, incremental)
+		req, err := feastjson.ParseMaterializeRequest(body, incremental)
 		if err != nil {
-			_ = appendValidationError(nil, body, err) // always a 422
+			_ = feastjson.AppendValidationError(nil, body, err) // always a 422
 			return
 		}
 		r := httptest.NewRequest(http.MethodPost, "/materialize", nil)

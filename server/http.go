@@ -6,7 +6,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"mime"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/ingest"
+	"github.com/feastgo/feastgo/internal/feastjson"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/registry"
 )
@@ -240,28 +240,26 @@ func (h *HTTP) onlineFeatures(ctx context.Context, path string, body []byte, con
 	if len(body) > 0 && !isJSONContentType(contentType) {
 		// FastAPI parses the body as JSON only for a JSON content type;
 		// otherwise the model sees the raw text and rejects it.
-		return http.StatusUnprocessableEntity, appendValidationError(out, body, &fieldError{loc: []any{"body"}, typ: "model_attributes_type",
-			msg: "Input should be a valid dictionary or object to extract fields from", input: appendJSONString(nil, string(body))})
+		return http.StatusUnprocessableEntity, feastjson.AppendValidationError(out, body, feastjson.NotJSONError(body))
 	}
 	if !utf8.Valid(body) {
-		return http.StatusBadRequest, appendDetail(out, bodyParseError)
+		return http.StatusBadRequest, feastjson.AppendDetail(out, bodyParseError)
 	}
-	mem := reqMems.Get().(*reqMem)
-	defer mem.release() // after the answer, which may point into it
-	req, err := parseOnlineRequest(body, mem)
+	mem := feastjson.AcquireRequestMem()
+	defer mem.Release() // after the answer, which may point into it
+	req, err := feastjson.ParseOnlineRequest(body, mem)
 	if err != nil {
-		var fe *fieldError
-		if errors.As(err, &fe) && fe.typ == "int_overflow" {
-			return appendError(out, core.Invalidf("%s: %s", fieldPath(fe.loc), fe.msg))
+		if core.KindOf(err) == core.KindInvalidArgument {
+			return appendError(out, err) // an entity value no INT64 holds
 		}
-		return http.StatusUnprocessableEntity, appendValidationError(out, body, err)
+		return http.StatusUnprocessableEntity, feastjson.AppendValidationError(out, body, err)
 	}
 	resp, err := h.Online.GetOnlineFeatures(ctx, req)
 	if err != nil {
 		h.logPathError(path, err)
 		return appendError(out, err)
 	}
-	answer, err := appendOnlineResponse(out, resp)
+	answer, err := feastjson.AppendOnlineResponse(out, resp)
 	resp.Release() // the answer holds everything now
 	if err != nil {
 		err = core.Errorf(core.KindInternal, "FeastError", "encoding response: %v", err)
@@ -315,12 +313,7 @@ func isJSONContentType(ct string) bool {
 func writeDetail(w http.ResponseWriter, status int, detail string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write(appendDetail(nil, detail))
-}
-
-// appendDetail appends the body {"detail": detail} to b.
-func appendDetail(b []byte, detail string) []byte {
-	return append(appendJSONString(append(b, `{"detail":`...), detail), '}')
+	_, _ = w.Write(feastjson.AppendDetail(nil, detail))
 }
 
 // bodyParseError is FastAPI's 400 detail for a body it cannot read. It

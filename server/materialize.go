@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/ingest"
+	"github.com/feastgo/feastgo/internal/feastjson"
 	"github.com/feastgo/feastgo/materialize"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 )
@@ -58,114 +58,6 @@ func (h *HTTP) materializeRoutes(r chi.Router) {
 	r.Post("/materialize-incremental", func(w http.ResponseWriter, r *http.Request) { h.materialize(w, r, true) })
 }
 
-// materializeRequest is Feast's MaterializeRequest or
-// MaterializeIncrementalRequest.
-type materializeRequest struct {
-	startTS, endTS *string
-	views          []string
-	hasViews       bool
-	disableEventTS bool
-	version        *string
-}
-
-// parseMaterializeRequest decodes the body with pydantic's rules: optional
-// strings, an optional list of strings, lax booleans, other keys ignored.
-func parseMaterializeRequest(body []byte, incremental bool) (*materializeRequest, error) {
-	p := &jsonParser{b: body}
-	req := &materializeRequest{}
-	optString := func(key string, raw []byte, v core.Value) (*string, error) {
-		switch v.Type {
-		case core.Invalid:
-			return nil, nil
-		case core.String:
-			s := v.S
-			return &s, nil
-		}
-		return nil, &fieldError{loc: []any{"body", key}, typ: "string_type", msg: "Input should be a valid string", input: raw}
-	}
-	err := p.bodyObject(func(key string) error {
-		vstart := p.pos
-		v, err := p.value(0)
-		if err != nil {
-			return err
-		}
-		raw := body[vstart:p.pos]
-		switch key {
-		case "start_ts", "end_ts", "version":
-			if key == "start_ts" && incremental {
-				break
-			}
-			s, err := optString(key, raw, v)
-			if err != nil {
-				return err
-			}
-			switch key {
-			case "start_ts":
-				req.startTS = s
-			case "end_ts":
-				req.endTS = s
-			default:
-				req.version = s
-			}
-		case "feature_views":
-			if v.Type == core.Invalid {
-				req.views, req.hasViews = nil, false
-				break
-			}
-			if !v.Type.IsList() && v.Type != core.Null+100 {
-				return &fieldError{loc: []any{"body", key}, typ: "list_type", msg: "Input should be a valid list", input: raw}
-			}
-			req.views, req.hasViews = make([]string, len(v.List)), true
-			for i, e := range v.List {
-				if e.Type != core.String {
-					return &fieldError{loc: []any{"body", key, i}, typ: "string_type", msg: "Input should be a valid string", input: rawElem(raw, i)}
-				}
-				req.views[i] = e.S
-			}
-		case "disable_event_timestamp", "full_feature_names":
-			if key == "disable_event_timestamp" && incremental {
-				break
-			}
-			b, err := laxBoolField(key, v, raw)
-			if err != nil {
-				return err
-			}
-			if key == "disable_event_timestamp" {
-				req.disableEventTS = b
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if incremental && req.endTS == nil {
-		return nil, missingField("end_ts", body)
-	}
-	return req, nil
-}
-
-// rawElem returns the JSON text of element i of a JSON array.
-func rawElem(raw []byte, i int) []byte {
-	p := &jsonParser{b: raw}
-	p.peek()
-	p.pos++
-	for j := 0; ; j++ {
-		p.peek()
-		start := p.pos
-		if _, err := p.value(0); err != nil {
-			return nil
-		}
-		if j == i {
-			return raw[start:p.pos]
-		}
-		if p.peek() != ',' {
-			return nil
-		}
-		p.pos++
-	}
-}
-
 func (h *HTTP) materialize(w http.ResponseWriter, r *http.Request, incremental bool) {
 	m := h.Materialize
 	bp, err := h.readBody(r)
@@ -178,7 +70,7 @@ func (h *HTTP) materialize(w http.ResponseWriter, r *http.Request, incremental b
 		writeDetail(w, http.StatusBadRequest, bodyParseError)
 		return
 	}
-	req, err := parseMaterializeRequest(*bp, incremental)
+	req, err := feastjson.ParseMaterializeRequest(*bp, incremental)
 	if err != nil {
 		writeValidationError(w, *bp, err)
 		bufPool.Put(bp)
@@ -254,22 +146,20 @@ func (h *HTTP) materialize(w http.ResponseWriter, r *http.Request, incremental b
 	}()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
-	b := []byte(`{"status":"accepted","feature_views":`)
-	b = appendStringList(b, names)
-	_, _ = w.Write(append(b, '}'))
+	_, _ = w.Write(feastjson.AppendMaterializeAccepted(nil, names))
 }
 
 // planMaterialize resolves views first and parses timestamps second, in
 // Feast's order, so the same mistake gets the same error.
-func (h *HTTP) planMaterialize(ctx context.Context, req *materializeRequest, incremental bool) (materialize.Request, []materialize.Task, error) {
+func (h *HTTP) planMaterialize(ctx context.Context, req *feastjson.MaterializeRequest, incremental bool) (materialize.Request, []materialize.Task, error) {
 	e := h.Materialize.Engine
 	var mreq materialize.Request
 	snap, err := e.Snapshot(ctx)
 	if err != nil {
 		return mreq, nil, err
 	}
-	mreq.Views, mreq.Incremental, mreq.Version = req.views, incremental, req.version
-	if req.hasViews && len(req.views) == 0 {
+	mreq.Views, mreq.Incremental, mreq.Version = req.Views, incremental, req.Version
+	if req.HasViews && len(req.Views) == 0 {
 		mreq.Views = nil // Feast: an empty list means all views too
 	}
 	// The window is needed by Plan only to check it; resolve names first.
@@ -285,19 +175,19 @@ func (h *HTTP) planMaterialize(ctx context.Context, req *materializeRequest, inc
 	}
 	switch {
 	case incremental:
-		if mreq.End, err = parse("end_ts", *req.endTS); err != nil {
+		if mreq.End, err = parse("end_ts", *req.EndTS); err != nil {
 			return mreq, nil, err
 		}
-	case req.disableEventTS:
+	case req.DisableEventTS:
 		mreq.Start, mreq.End = time.Unix(0, 0).UTC(), time.Now().UTC()
 	default:
-		if req.startTS == nil || req.endTS == nil {
+		if req.StartTS == nil || req.EndTS == nil {
 			return mreq, nil, core.Invalidf("start_ts and end_ts are required when disable_event_timestamp is False")
 		}
-		if mreq.Start, err = parse("start_ts", *req.startTS); err != nil {
+		if mreq.Start, err = parse("start_ts", *req.StartTS); err != nil {
 			return mreq, nil, err
 		}
-		if mreq.End, err = parse("end_ts", *req.endTS); err != nil {
+		if mreq.End, err = parse("end_ts", *req.EndTS); err != nil {
 			return mreq, nil, err
 		}
 		if !mreq.Start.Before(mreq.End) {
@@ -332,38 +222,9 @@ func (h *HTTP) materializingInRegistry(ctx context.Context, names []string, forc
 
 // writeConflict is Feast's 409 for views already materializing.
 func writeConflict(w http.ResponseWriter, views []string) {
-	quoted := make([]string, len(views))
-	for i, v := range views {
-		quoted[i] = pyRepr(v)
-	}
-	msg := "Cannot start async materialization — the following feature views are already in MATERIALIZING state: [" +
-		strings.Join(quoted, ", ") + "]. Use ?force=true to override."
-	b := []byte(`{"error":`)
-	b = appendJSONString(b, msg)
-	b = append(b, `,"feature_views":`...)
-	b = appendStringList(b, views)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusConflict)
-	_, _ = w.Write(append(b, '}'))
-}
-
-func appendStringList(b []byte, ss []string) []byte {
-	b = append(b, '[')
-	for i, s := range ss {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, s)
-	}
-	return append(b, ']')
-}
-
-// pyRepr is Python's repr() of a plain string.
-func pyRepr(s string) string {
-	if strings.Contains(s, "'") && !strings.Contains(s, `"`) {
-		return `"` + s + `"`
-	}
-	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
+	_, _ = w.Write(feastjson.AppendMaterializeConflict(nil, views))
 }
 
 // queryBool reads a FastAPI bool query parameter (absent is false); a
@@ -373,11 +234,5 @@ func queryBool(r *http.Request, name string) (bool, error) {
 	if !ok || len(v) == 0 {
 		return false, nil
 	}
-	s := v[len(v)-1]
-	b, ok := laxBool(core.StringValue(s))
-	if !ok {
-		return false, &fieldError{loc: []any{"query", name}, typ: "bool_parsing",
-			msg: "Input should be a valid boolean, unable to interpret input", input: []byte(strconv.Quote(s))}
-	}
-	return b, nil
+	return feastjson.ParseQueryBool(name, v[len(v)-1])
 }
