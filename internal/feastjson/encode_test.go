@@ -2,6 +2,7 @@ package feastjson
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"testing"
 
 	"github.com/feastgo/feastgo/core"
@@ -84,7 +85,18 @@ func FuzzAppendRawValueJSON(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = AppendRawValue(nil, b) // must not panic
+		out, err := AppendRawValue(nil, b) // must not panic
+		if err != nil {
+			return
+		}
+		// Whatever the stored bytes, a value printed is JSON our own
+		// parser reads back.
+		if !json.Valid(out) {
+			t.Fatalf("%x printed as %s: not JSON", b, out)
+		}
+		if _, err := parseValue(out); err != nil {
+			t.Fatalf("%x printed as %s, which does not parse: %v", b, out, err)
+		}
 	})
 }
 
