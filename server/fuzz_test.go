@@ -78,7 +78,7 @@ func newFuzzServer(tb testing.TB) *fuzzServer {
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: kv, Transformer: odfvs}
 	in := &ingest.Service{Snapshot: reg.Current, Store: store, KeyVersion: kv, Transformer: odfvs}
 	eng := &materialize.Engine{Project: cfg.Project, Registry: reg.Source(), Store: store, Sources: materialize.NewSources(cfg), KeyVersion: kv}
-	m := NewMaterializer(eng)
+	m := materialize.NewJobs(eng)
 	tb.Cleanup(m.Close)
 	h := &HTTP{Online: svc, Registry: reg, Ingest: in, Materialize: m, Log: discardLog}
 	g := &GRPC{Online: svc, Ingest: in}
@@ -232,7 +232,7 @@ func FuzzMaterialize(f *testing.F) {
 		if _, err := queryBool(r, "async"); err != nil {
 			return
 		}
-		_, _, err = s.http.planMaterialize(context.Background(), req, incremental)
+		_, _, err = s.http.Materialize.Plan(context.Background(), jobRequest(req, incremental))
 		if err != nil {
 			code, answer := appendError(nil, err)
 			checkHTTP(t, code, answer, body, query, incremental)

@@ -21,6 +21,7 @@ import (
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/ingest"
 	"github.com/feastgo/feastgo/internal/feastjson"
+	"github.com/feastgo/feastgo/materialize"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/registry"
 )
@@ -48,7 +49,7 @@ type HTTP struct {
 	// Ingest, when set, serves /push and /write-to-online-store.
 	Ingest *ingest.Service
 	// Materialize, when set, serves /materialize and /materialize-incremental.
-	Materialize *Materializer
+	Materialize *materialize.Jobs
 	// Metrics, when set, instruments every request.
 	Metrics *Metrics
 

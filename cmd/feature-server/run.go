@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/feastgo/feastgo/config"
+	"github.com/feastgo/feastgo/materialize"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/onlinestore"
 	pgstore "github.com/feastgo/feastgo/onlinestore/postgres"
@@ -286,7 +287,7 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion, Transformer: odfvs}
 	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, MaxInFlightBody: f.maxInFlightBody, Log: log,
 		Ingest: newIngest(cfg, reg, store, svc)}
-	h.Materialize = server.NewMaterializer(newMaterializer(cfg, reg, store, log))
+	h.Materialize = materialize.NewJobs(newMaterializer(cfg, reg, store, log))
 	defer h.Materialize.Close()
 	var metricsSrv *http.Server
 	var metricsLn net.Listener
