@@ -11,7 +11,6 @@ import (
 	"mime"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -59,15 +58,19 @@ type HTTP struct {
 	routes map[string]string
 }
 
-// Handler returns the router.
-func (h *HTTP) Handler() http.Handler {
+// router returns the net/http router of every route but the hot one:
+// NewFastServer serves POST /get-online-features natively before routing
+// and every other request through this router. The route is in the router
+// all the same, for what routing gives each route: 405 for another method
+// and its metrics label.
+func (h *HTTP) router() http.Handler {
 	h.setDefaults()
 	r := chi.NewRouter()
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) { writeDetail(w, http.StatusNotFound, "Not Found") })
 	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
 		writeDetail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
 	})
-	r.Post("/get-online-features", h.getOnlineFeatures)
+	r.Post(onlinePath, h.servedNatively)
 	r.Get("/health", h.health)
 	r.Post("/on-demand/{feature_view}", h.onDemand)
 	if h.Ingest != nil {
@@ -211,32 +214,18 @@ func (h *HTTP) readBody(r *http.Request) (*[]byte, error) {
 	return bp, nil
 }
 
-func (h *HTTP) getOnlineFeatures(w http.ResponseWriter, r *http.Request) {
-	bp, err := h.readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	out := bufPool.Get().(*[]byte)
-	status, answer := h.onlineFeatures(r.Context(), r.URL.Path, *bp, r.Header.Get("Content-Type"), (*out)[:0])
-	bufPool.Put(bp)
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json")
-	if len(answer) > 2048 {
-		// net/http sets Content-Length itself only for bodies that fit its
-		// 2 KB buffer; a larger one would go out chunked, through an extra
-		// copy, where Feast's server sends a plain length.
-		hdr.Set("Content-Length", strconv.Itoa(len(answer)))
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write(answer)
-	*out = answer
-	bufPool.Put(out)
+// servedNatively is the router's handler of POST /get-online-features,
+// which never reaches the router (NewFastServer answers it first): should
+// it, the request is refused as an internal error rather than served by a
+// second stack.
+func (h *HTTP) servedNatively(w http.ResponseWriter, r *http.Request) {
+	err := core.Errorf(core.KindInternal, "FeastError", "POST %s reached the router; it is served by the fasthttp server", onlinePath)
+	h.logError(r, err)
+	writeError(w, err)
 }
 
-// onlineFeatures answers one /get-online-features body, whichever server
-// carried it (net/http or fasthttp): the status and the JSON answer or
-// error body, appended to out.
+// onlineFeatures answers one /get-online-features body: the status and
+// the JSON answer or error body, appended to out.
 func (h *HTTP) onlineFeatures(ctx context.Context, path string, body []byte, contentType string, out []byte) (int, []byte) {
 	if len(body) > 0 && !isJSONContentType(contentType) {
 		// FastAPI parses the body as JSON only for a JSON content type;
