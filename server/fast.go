@@ -20,8 +20,8 @@ import (
 )
 
 // The HTTP API is served by fasthttp: POST /get-online-features, the one
-// hot path, natively, and every other route through the chi router of
-// Handler, adapted. net/http spends per request what a small read costs
+// hot path, natively, and every other route through the chi router
+// (HTTP.router), adapted; there is no other HTTP server. net/http spends per request what a small read costs
 // us: it starts a goroutine that reads ahead on the connection (to notice
 // a client going away) and stops it again, and it writes a large answer
 // in two system calls. 1 entity × 3 features at 16 connections went from
@@ -65,12 +65,13 @@ type FastServer struct {
 	conns map[net.Conn]struct{}
 }
 
-// NewFastServer returns the fasthttp server of h's routes; Handler's
-// behaviour is kept (body limit and its 413, error bodies, metrics).
+// NewFastServer returns the fasthttp server of h's routes, the one HTTP
+// stack the binary serves: the body limit and its 413, the in-flight body
+// budget, Feast's error bodies, panics answered as Feast's 500, metrics.
 func (h *HTTP) NewFastServer() *FastServer {
 	h.setDefaults()
 	s := &FastServer{h: h, bodies: byteBudget{limit: h.MaxInFlightBody}, conns: map[net.Conn]struct{}{}}
-	slow := fasthttpadaptor.NewFastHTTPHandler(detachContext(h.Handler()))
+	slow := fasthttpadaptor.NewFastHTTPHandler(detachContext(h.router()))
 	s.Server = &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
 			release, ok := s.admitBody(ctx)

@@ -28,6 +28,7 @@ import (
 
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/ingest"
+	"github.com/feastgo/feastgo/internal/feastjson"
 	"github.com/feastgo/feastgo/internal/testrepo"
 	"github.com/feastgo/feastgo/materialize"
 	"github.com/feastgo/feastgo/offlinestore/catalog"
@@ -78,7 +79,7 @@ func newFuzzServer(tb testing.TB) *fuzzServer {
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: kv, Transformer: odfvs}
 	in := &ingest.Service{Snapshot: reg.Current, Store: store, KeyVersion: kv, Transformer: odfvs}
 	eng := &materialize.Engine{Project: cfg.Project, Registry: reg.Source(), Store: store, Sources: catalog.Open(cfg), KeyVersion: kv}
-	m := NewMaterializer(eng)
+	m := materialize.NewJobs(eng)
 	tb.Cleanup(m.Close)
 	h := &HTTP{Online: svc, Registry: reg, Ingest: in, Materialize: m, Log: discardLog}
 	g := &GRPC{Online: svc, Ingest: in}
@@ -222,9 +223,9 @@ func FuzzMaterialize(f *testing.F) {
 	}
 	s := newFuzzServer(f)
 	f.Fuzz(func(t *testing.T, body []byte, query string, incremental bool) {
-		req, err := parseMaterializeRequest(body, incremental)
+		req, err := feastjson.ParseMaterializeRequest(body, incremental)
 		if err != nil {
-			_ = appendValidationError(nil, body, err) // always a 422
+			_ = feastjson.AppendValidationError(nil, body, err) // always a 422
 			return
 		}
 		r := httptest.NewRequest(http.MethodPost, "/materialize", nil)
@@ -232,7 +233,7 @@ func FuzzMaterialize(f *testing.F) {
 		if _, err := queryBool(r, "async"); err != nil {
 			return
 		}
-		_, _, err = s.http.planMaterialize(context.Background(), req, incremental)
+		_, _, err = s.http.Materialize.Plan(context.Background(), jobRequest(req, incremental))
 		if err != nil {
 			code, answer := appendError(nil, err)
 			checkHTTP(t, code, answer, body, query, incremental)

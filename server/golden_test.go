@@ -28,21 +28,21 @@ import (
 // compares our answers with Feast 0.67.0's recorded answers, with the same
 // rules as conformance/harness.py. It needs neither Python nor Redis.
 //
-// It runs twice: through Handler (net/http's chi router, as the tests
-// call it) and through NewFastServer on a loopback port (fasthttp, as the
-// binary serves), which must give the same answers.
+// It runs twice, through the fasthttp server the binary serves: in process
+// (Handler, an in-memory connection) and on a loopback port, which must
+// give the same answers.
 func TestGoldenSQLite(t *testing.T) {
 	repo := filepath.Join("testdata", "golden", "sqlite", "repo")
 	h := newGoldenServer(t, repo)
-	router := h.Handler()
-	t.Run("net-http", func(t *testing.T) {
+	inProcess := h.Handler()
+	t.Run("in-process", func(t *testing.T) {
 		goldenSQLite(t, func(_ *testing.T, req *http.Request) (int, []byte) {
 			rec := httptest.NewRecorder()
-			router.ServeHTTP(rec, req)
+			inProcess.ServeHTTP(rec, req)
 			return rec.Code, rec.Body.Bytes()
 		})
 	})
-	t.Run("fasthttp", func(t *testing.T) {
+	t.Run("loopback", func(t *testing.T) {
 		url := serveFast(t, h)
 		goldenSQLite(t, func(t *testing.T, req *http.Request) (int, []byte) {
 			out, err := http.NewRequest(req.Method, url+req.URL.RequestURI(), req.Body)

@@ -6,13 +6,11 @@ package server
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -21,6 +19,8 @@ import (
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/ingest"
+	"github.com/feastgo/feastgo/internal/feastjson"
+	"github.com/feastgo/feastgo/materialize"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/registry"
 )
@@ -50,7 +50,7 @@ type HTTP struct {
 	// Ingest, when set, serves /push and /write-to-online-store.
 	Ingest *ingest.Service
 	// Materialize, when set, serves /materialize and /materialize-incremental.
-	Materialize *Materializer
+	Materialize *materialize.Jobs
 	// Metrics, when set, instruments every request.
 	Metrics *Metrics
 
@@ -60,15 +60,19 @@ type HTTP struct {
 	routes map[string]string
 }
 
-// Handler returns the router.
-func (h *HTTP) Handler() http.Handler {
+// router returns the net/http router of every route but the hot one:
+// NewFastServer serves POST /get-online-features natively before routing
+// and every other request through this router. The route is in the router
+// all the same, for what routing gives each route: 405 for another method
+// and its metrics label.
+func (h *HTTP) router() http.Handler {
 	h.setDefaults()
 	r := chi.NewRouter()
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) { writeDetail(w, http.StatusNotFound, "Not Found") })
 	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
 		writeDetail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
 	})
-	r.Post("/get-online-features", h.getOnlineFeatures)
+	r.Post(onlinePath, h.servedNatively)
 	r.Get("/health", h.health)
 	r.Post("/on-demand/{feature_view}", h.onDemand)
 	if h.Ingest != nil {
@@ -212,58 +216,42 @@ func (h *HTTP) readBody(r *http.Request) (*[]byte, error) {
 	return bp, nil
 }
 
-func (h *HTTP) getOnlineFeatures(w http.ResponseWriter, r *http.Request) {
-	bp, err := h.readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	out := bufPool.Get().(*[]byte)
-	status, answer := h.onlineFeatures(r.Context(), r.URL.Path, *bp, r.Header.Get("Content-Type"), (*out)[:0])
-	bufPool.Put(bp)
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json")
-	if len(answer) > 2048 {
-		// net/http sets Content-Length itself only for bodies that fit its
-		// 2 KB buffer; a larger one would go out chunked, through an extra
-		// copy, where Feast's server sends a plain length.
-		hdr.Set("Content-Length", strconv.Itoa(len(answer)))
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write(answer)
-	*out = answer
-	bufPool.Put(out)
+// servedNatively is the router's handler of POST /get-online-features,
+// which never reaches the router (NewFastServer answers it first): should
+// it, the request is refused as an internal error rather than served by a
+// second stack.
+func (h *HTTP) servedNatively(w http.ResponseWriter, r *http.Request) {
+	err := core.Errorf(core.KindInternal, "FeastError", "POST %s reached the router; it is served by the fasthttp server", onlinePath)
+	h.logError(r, err)
+	writeError(w, err)
 }
 
-// onlineFeatures answers one /get-online-features body, whichever server
-// carried it (net/http or fasthttp): the status and the JSON answer or
-// error body, appended to out.
+// onlineFeatures answers one /get-online-features body: the status and
+// the JSON answer or error body, appended to out.
 func (h *HTTP) onlineFeatures(ctx context.Context, path string, body []byte, contentType string, out []byte) (int, []byte) {
 	if len(body) > 0 && !isJSONContentType(contentType) {
 		// FastAPI parses the body as JSON only for a JSON content type;
 		// otherwise the model sees the raw text and rejects it.
-		return http.StatusUnprocessableEntity, appendValidationError(out, body, &fieldError{loc: []any{"body"}, typ: "model_attributes_type",
-			msg: "Input should be a valid dictionary or object to extract fields from", input: appendJSONString(nil, string(body))})
+		return http.StatusUnprocessableEntity, feastjson.AppendValidationError(out, body, feastjson.NotJSONError(body))
 	}
 	if !utf8.Valid(body) {
-		return http.StatusBadRequest, appendDetail(out, bodyParseError)
+		return http.StatusBadRequest, feastjson.AppendDetail(out, bodyParseError)
 	}
-	mem := reqMems.Get().(*reqMem)
-	defer mem.release() // after the answer, which may point into it
-	req, err := parseOnlineRequest(body, mem)
+	mem := feastjson.AcquireRequestMem()
+	defer mem.Release() // after the answer, which may point into it
+	req, err := feastjson.ParseOnlineRequest(body, mem)
 	if err != nil {
-		var fe *fieldError
-		if errors.As(err, &fe) && fe.typ == "int_overflow" {
-			return appendError(out, core.Invalidf("%s: %s", fieldPath(fe.loc), fe.msg))
+		if core.KindOf(err) == core.KindInvalidArgument {
+			return appendError(out, err) // an entity value no INT64 holds
 		}
-		return http.StatusUnprocessableEntity, appendValidationError(out, body, err)
+		return http.StatusUnprocessableEntity, feastjson.AppendValidationError(out, body, err)
 	}
 	resp, err := h.Online.GetOnlineFeatures(ctx, req)
 	if err != nil {
 		h.logPathError(path, err)
 		return appendError(out, err)
 	}
-	answer, err := appendOnlineResponse(out, resp)
+	answer, err := feastjson.AppendOnlineResponse(out, resp)
 	resp.Release() // the answer holds everything now
 	if err != nil {
 		err = core.Errorf(core.KindInternal, "FeastError", "encoding response: %v", err)
@@ -317,12 +305,7 @@ func isJSONContentType(ct string) bool {
 func writeDetail(w http.ResponseWriter, status int, detail string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write(appendDetail(nil, detail))
-}
-
-// appendDetail appends the body {"detail": detail} to b.
-func appendDetail(b []byte, detail string) []byte {
-	return append(appendJSONString(append(b, `{"detail":`...), detail), '}')
+	_, _ = w.Write(feastjson.AppendDetail(nil, detail))
 }
 
 // bodyParseError is FastAPI's 400 detail for a body it cannot read. It

@@ -22,17 +22,19 @@ import (
 	"github.com/feastgo/feastgo/server"
 )
 
-// BenchmarkHTTP measures POST /get-online-features through the whole HTTP
-// handler (router, body read, JSON decode, plan, key serialization, store
-// read, JSON encode) for the three requests of internal/bench/requests:
+// BenchmarkFastHTTP measures POST /get-online-features through the
+// fasthttp server's handler, as the binary serves it (router-free native
+// route, body read, JSON decode, plan, key serialization, store read, JSON
+// encode; no connection: the request is set up in a fasthttp.RequestCtx
+// once and served again), for the three requests of internal/bench/requests:
 //
 //   - mem/*: an in-memory store, so the figures are our own CPU and
 //     allocations per request;
 //   - redis/*: our Redis store against a real Redis at $FEASTGO_TEST_REDIS
 //     (host:port; skipped when unset), loaded through our own writer.
 //
-// Run: go test -run '^$' -bench HTTP -benchmem ./server
-func BenchmarkHTTP(b *testing.B) { benchStores(b, benchHTTP) }
+// Run: go test -run '^$' -bench FastHTTP -benchmem ./server
+func BenchmarkFastHTTP(b *testing.B) { benchStores(b, benchFast) }
 
 // benchStores runs a benchmark on the in-memory store and on Redis.
 func benchStores(b *testing.B, run func(*testing.B, *registry.Snapshot, onlinestore.Store)) {
@@ -68,11 +70,6 @@ func redisBench(b *testing.B) (*registry.Snapshot, onlinestore.Store) {
 	return bench.Snapshot(project), st
 }
 
-// BenchmarkFastHTTP is BenchmarkHTTP through the fasthttp server's
-// handler, as the binary serves /get-online-features (no connection: the
-// request is set up in a fasthttp.RequestCtx once and served again).
-func BenchmarkFastHTTP(b *testing.B) { benchStores(b, benchFast) }
-
 func benchFast(b *testing.B, snap *registry.Snapshot, st onlinestore.Store) {
 	svc := &online.Service{Snapshot: func() *registry.Snapshot { return snap }, Store: st, KeyVersion: 3}
 	handler := (&server.HTTP{Online: svc}).NewFastServer().Handler
@@ -103,86 +100,6 @@ func benchFast(b *testing.B, snap *registry.Snapshot, st onlinestore.Store) {
 			}
 		})
 	}
-}
-
-func benchHTTP(b *testing.B, snap *registry.Snapshot, st onlinestore.Store) {
-	svc := &online.Service{Snapshot: func() *registry.Snapshot { return snap }, Store: st, KeyVersion: 3}
-	h := (&server.HTTP{Online: svc}).Handler()
-	for _, name := range []string{"1x3", "1x50", "100x50"} {
-		b.Run(name, func(b *testing.B) {
-			body := bench.Body(name)
-			rb := &rewindBody{b: body}
-			req, err := http.NewRequest(http.MethodPost, "http://bench/get-online-features", rb)
-			if err != nil {
-				b.Fatal(err)
-			}
-			req.Header.Set("Content-Type", "application/json")
-			req.ContentLength = int64(len(body))
-			w := &sinkWriter{header: http.Header{}}
-			// One checked request first: every value must be found.
-			h.ServeHTTP(w, req)
-			if w.status != http.StatusOK || bytes.Contains(w.last, []byte("NOT_FOUND")) {
-				b.Fatalf("status %d, body %s", w.status, w.last)
-			}
-			b.ReportAllocs()
-			b.SetBytes(int64(len(body)))
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				rb.pos = 0
-				w.reset()
-				h.ServeHTTP(w, req)
-				if w.status != http.StatusOK {
-					b.Fatalf("status %d, body %s", w.status, w.last)
-				}
-			}
-		})
-	}
-}
-
-// rewindBody is a request body that can be replayed without allocating.
-type rewindBody struct {
-	b   []byte
-	pos int
-}
-
-func (r *rewindBody) Read(p []byte) (int, error) {
-	if r.pos >= len(r.b) {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b[r.pos:])
-	r.pos += n
-	return n, nil
-}
-
-func (r *rewindBody) Close() error { return nil }
-
-// sinkWriter is a reusable ResponseWriter that keeps the last body.
-type sinkWriter struct {
-	header http.Header
-	status int
-	last   []byte
-}
-
-func (w *sinkWriter) reset() {
-	clear(w.header)
-	w.status = 0
-	w.last = w.last[:0]
-}
-
-func (w *sinkWriter) Header() http.Header { return w.header }
-
-func (w *sinkWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-}
-
-func (w *sinkWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	w.last = append(w.last, p...)
-	return len(p), nil
 }
 
 func deleteRows(b *testing.B, addr, project string) {

@@ -23,23 +23,24 @@ import (
 // entities. Each body's answer is taken alone first, then again by many
 // goroutines at once, each going through the bodies in its own order.
 //
-// Through fasthttp too, where each answer also becomes a response body
-// without a copy and the body it replaces is reused for a later answer.
+// Through the fasthttp server in process and on a loopback port, where
+// each answer also becomes a response body without a copy and the body it
+// replaces is reused for a later answer.
 func TestConcurrentReadsKeepTheirValues(t *testing.T) {
 	snap := bench.Snapshot("bench")
 	svc := &online.Service{Snapshot: func() *registry.Snapshot { return snap }, Store: bench.NewMemStore(), KeyVersion: 3}
 	h := &server.HTTP{Online: svc}
-	router := h.Handler()
-	t.Run("net-http", func(t *testing.T) {
+	inProcess := h.Handler()
+	t.Run("in-process", func(t *testing.T) {
 		concurrentReads(t, func(body string) (int, []byte) {
 			req := httptest.NewRequest(http.MethodPost, "/get-online-features", strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()
-			router.ServeHTTP(rec, req)
+			inProcess.ServeHTTP(rec, req)
 			return rec.Code, rec.Body.Bytes()
 		})
 	})
-	t.Run("fasthttp", func(t *testing.T) {
+	t.Run("loopback", func(t *testing.T) {
 		url := serveFast(t, h) + "/get-online-features"
 		concurrentReads(t, func(body string) (int, []byte) {
 			resp, err := http.Post(url, "application/json", strings.NewReader(body))

@@ -1,54 +1,15 @@
 package server
 
 import (
-	"context"
+	"errors"
 	"net/http"
-	"strconv"
-	"strings"
-	"sync"
-	"time"
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/feastjson"
 	"github.com/feastgo/feastgo/materialize"
-	corepb "github.com/feastgo/feastgo/protos/feast/core"
 )
-
-// Materializer runs POST /materialize and /materialize-incremental. Runs
-// started with ?async=true outlive their request; Close stops and awaits
-// them.
-type Materializer struct {
-	Engine *materialize.Engine
-
-	once   sync.Once
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-}
-
-// NewMaterializer wraps an engine for the HTTP API; nil for a nil engine.
-func NewMaterializer(e *materialize.Engine) *Materializer {
-	if e == nil {
-		return nil
-	}
-	m := &Materializer{Engine: e}
-	m.ctx, m.cancel = context.WithCancel(context.Background())
-	return m
-}
-
-// Close cancels async runs (their views get back the state they had before
-// the run, as after a failure) and waits for them. It is safe on nil. The
-// engine's offline store is not closed: it is shared with offline pushes,
-// and its owner closes it after this.
-func (m *Materializer) Close() {
-	if m == nil {
-		return
-	}
-	m.once.Do(m.cancel)
-	m.wg.Wait()
-}
 
 // materializeRoutes registers the materialization endpoints.
 func (h *HTTP) materializeRoutes(r chi.Router) {
@@ -56,312 +17,72 @@ func (h *HTTP) materializeRoutes(r chi.Router) {
 	r.Post("/materialize-incremental", func(w http.ResponseWriter, r *http.Request) { h.materialize(w, r, true) })
 }
 
-// materializeRequest is Feast's MaterializeRequest or
-// MaterializeIncrementalRequest.
-type materializeRequest struct {
-	startTS, endTS *string
-	views          []string
-	hasViews       bool
-	disableEventTS bool
-	version        *string
-}
-
-// parseMaterializeRequest decodes the body with pydantic's rules: optional
-// strings, an optional list of strings, lax booleans, other keys ignored.
-func parseMaterializeRequest(body []byte, incremental bool) (*materializeRequest, error) {
-	p := &jsonParser{b: body}
-	req := &materializeRequest{}
-	optString := func(key string, raw []byte, v core.Value) (*string, error) {
-		switch v.Type {
-		case core.Invalid:
-			return nil, nil
-		case core.String:
-			s := v.S
-			return &s, nil
-		}
-		return nil, &fieldError{loc: []any{"body", key}, typ: "string_type", msg: "Input should be a valid string", input: raw}
-	}
-	err := p.bodyObject(func(key string) error {
-		vstart := p.pos
-		v, err := p.value(0)
-		if err != nil {
-			return err
-		}
-		raw := body[vstart:p.pos]
-		switch key {
-		case "start_ts", "end_ts", "version":
-			if key == "start_ts" && incremental {
-				break
-			}
-			s, err := optString(key, raw, v)
-			if err != nil {
-				return err
-			}
-			switch key {
-			case "start_ts":
-				req.startTS = s
-			case "end_ts":
-				req.endTS = s
-			default:
-				req.version = s
-			}
-		case "feature_views":
-			if v.Type == core.Invalid {
-				req.views, req.hasViews = nil, false
-				break
-			}
-			if !v.Type.IsList() && v.Type != core.UntypedList {
-				return &fieldError{loc: []any{"body", key}, typ: "list_type", msg: "Input should be a valid list", input: raw}
-			}
-			req.views, req.hasViews = make([]string, len(v.List)), true
-			for i, e := range v.List {
-				if e.Type != core.String {
-					return &fieldError{loc: []any{"body", key, i}, typ: "string_type", msg: "Input should be a valid string", input: rawElem(raw, i)}
-				}
-				req.views[i] = e.S
-			}
-		case "disable_event_timestamp", "full_feature_names":
-			if key == "disable_event_timestamp" && incremental {
-				break
-			}
-			b, err := laxBoolField(key, v, raw)
-			if err != nil {
-				return err
-			}
-			if key == "disable_event_timestamp" {
-				req.disableEventTS = b
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if incremental && req.endTS == nil {
-		return nil, missingField("end_ts", body)
-	}
-	return req, nil
-}
-
-// rawElem returns the JSON text of element i of a JSON array.
-func rawElem(raw []byte, i int) []byte {
-	p := &jsonParser{b: raw}
-	p.peek()
-	p.pos++
-	for j := 0; ; j++ {
-		p.peek()
-		start := p.pos
-		if _, err := p.value(0); err != nil {
-			return nil
-		}
-		if j == i {
-			return raw[start:p.pos]
-		}
-		if p.peek() != ',' {
-			return nil
-		}
-		p.pos++
-	}
-}
-
+// materialize answers POST /materialize and /materialize-incremental: the
+// run's errors as Feast's, 409 for busy views, null once a sync run is
+// done and 202 with the views once an async one has started.
 func (h *HTTP) materialize(w http.ResponseWriter, r *http.Request, incremental bool) {
-	m := h.Materialize
+	req, ok := h.decodeMaterialize(w, r, incremental)
+	if !ok {
+		return
+	}
+	names, err := h.Materialize.Start(r.Context(), req)
+	var busy *materialize.BusyError
+	switch {
+	case errors.As(err, &busy):
+		writeConflict(w, busy.Views)
+	case err != nil:
+		h.logError(r, err)
+		writeError(w, err)
+	case req.Async:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write(feastjson.AppendMaterializeAccepted(nil, names))
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte("null"))
+	}
+}
+
+// decodeMaterialize reads the body and the async and force query flags,
+// answering the error itself (ok false).
+func (h *HTTP) decodeMaterialize(w http.ResponseWriter, r *http.Request, incremental bool) (_ materialize.JobRequest, ok bool) {
 	bp, err := h.readBody(r)
 	if err != nil {
 		writeError(w, err)
-		return
+		return materialize.JobRequest{}, false
 	}
+	defer bufPool.Put(bp)
 	if !utf8.Valid(*bp) {
-		bufPool.Put(bp)
 		writeDetail(w, http.StatusBadRequest, bodyParseError)
-		return
+		return materialize.JobRequest{}, false
 	}
-	req, err := parseMaterializeRequest(*bp, incremental)
+	body, err := feastjson.ParseMaterializeRequest(*bp, incremental)
 	if err != nil {
 		writeValidationError(w, *bp, err)
-		bufPool.Put(bp)
-		return
+		return materialize.JobRequest{}, false
 	}
-	bufPool.Put(bp)
-	async, err := queryBool(r, "async")
+	req := jobRequest(body, incremental)
+	if req.Async, err = queryBool(r, "async"); err == nil {
+		req.Force, err = queryBool(r, "force")
+	}
 	if err != nil {
 		writeValidationError(w, nil, err)
-		return
+		return materialize.JobRequest{}, false
 	}
-	force, err := queryBool(r, "force")
-	if err != nil {
-		writeValidationError(w, nil, err)
-		return
-	}
-
-	mreq, tasks, err := h.planMaterialize(r.Context(), req, incremental)
-	if err != nil {
-		h.logError(r, err)
-		writeError(w, err)
-		return
-	}
-	names := make([]string, len(tasks))
-	for i, t := range tasks {
-		names[i] = t.View.Name
-	}
-	ctx := r.Context()
-	release, busy := m.Engine.Begin(names)
-	if busy == nil && async {
-		busy, err = h.materializingInRegistry(ctx, names, force)
-		if err != nil {
-			release()
-			h.logError(r, err)
-			writeError(w, err)
-			return
-		}
-		if busy != nil {
-			release()
-		}
-	}
-	if busy != nil {
-		writeConflict(w, busy)
-		return
-	}
-	if !async {
-		defer release()
-		if _, err := m.Engine.Run(ctx, tasks, false); err != nil {
-			h.logError(r, err)
-			writeError(w, err)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte("null"))
-		return
-	}
-	// Reserve the views before answering, so a concurrent request sees
-	// MATERIALIZING and gets 409, as with Feast. The run gives each view
-	// the state it has now back if it fails, as the sync path does.
-	if err := m.Engine.Reserve(ctx, tasks); err != nil {
-		release()
-		h.logError(r, err)
-		writeError(w, err)
-		return
-	}
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		defer release()
-		if _, err := m.Engine.Run(m.ctx, tasks, false); err != nil {
-			h.Log.Error("async materialization failed", "views", strings.Join(names, ","), "start", mreq.Start, "end", mreq.End, "err", err)
-		}
-	}()
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusAccepted)
-	b := []byte(`{"status":"accepted","feature_views":`)
-	b = appendStringList(b, names)
-	_, _ = w.Write(append(b, '}'))
+	return req, true
 }
 
-// planMaterialize resolves views first and parses timestamps second, in
-// Feast's order, so the same mistake gets the same error.
-func (h *HTTP) planMaterialize(ctx context.Context, req *materializeRequest, incremental bool) (materialize.Request, []materialize.Task, error) {
-	e := h.Materialize.Engine
-	var mreq materialize.Request
-	snap, err := e.Snapshot(ctx)
-	if err != nil {
-		return mreq, nil, err
-	}
-	mreq.Views, mreq.Incremental, mreq.Version = req.views, incremental, req.version
-	if req.hasViews && len(req.views) == 0 {
-		mreq.Views = nil // Feast: an empty list means all views too
-	}
-	// The window is needed by Plan only to check it; resolve names first.
-	if _, err := e.Plan(snap, materialize.Request{Views: mreq.Views, Incremental: true, Version: mreq.Version}); err != nil {
-		return mreq, nil, err
-	}
-	parse := func(field, s string) (time.Time, error) {
-		t, err := core.ParseTime(s)
-		if err != nil {
-			return time.Time{}, core.Invalidf("Invalid timestamp format: %s: %v", field, err)
-		}
-		return t.Time(), nil
-	}
-	switch {
-	case incremental:
-		if mreq.End, err = parse("end_ts", *req.endTS); err != nil {
-			return mreq, nil, err
-		}
-	case req.disableEventTS:
-		mreq.Start, mreq.End = time.Unix(0, 0).UTC(), time.Now().UTC()
-	default:
-		if req.startTS == nil || req.endTS == nil {
-			return mreq, nil, core.Invalidf("start_ts and end_ts are required when disable_event_timestamp is False")
-		}
-		if mreq.Start, err = parse("start_ts", *req.startTS); err != nil {
-			return mreq, nil, err
-		}
-		if mreq.End, err = parse("end_ts", *req.endTS); err != nil {
-			return mreq, nil, err
-		}
-		if !mreq.Start.Before(mreq.End) {
-			return mreq, nil, core.Invalidf("start_ts (%s) must be before end_ts (%s)", materialize.PyTime(mreq.Start), materialize.PyTime(mreq.End))
-		}
-	}
-	tasks, err := e.Plan(snap, mreq)
-	return mreq, tasks, err
-}
-
-// materializingInRegistry returns the views the registry shows as
-// MATERIALIZING (started by another server or a crashed run). With force
-// they are reset to GENERATED instead, as Feast's ?force=true does.
-func (h *HTTP) materializingInRegistry(ctx context.Context, names []string, force bool) ([]string, error) {
-	e := h.Materialize.Engine
-	snap, err := e.Snapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var stuck []string
-	for _, n := range names {
-		if v, ok := snap.View(n); ok && v.State == corepb.FeatureViewState_MATERIALIZING {
-			stuck = append(stuck, n)
-		}
-	}
-	if !force || len(stuck) == 0 {
-		return stuck, nil
-	}
-	h.Log.Info("force reset MATERIALIZING to GENERATED", "views", strings.Join(stuck, ","))
-	return nil, e.SetStates(ctx, stuck, corepb.FeatureViewState_GENERATED)
+// jobRequest is the run a materialize body asks for.
+func jobRequest(body *feastjson.MaterializeRequest, incremental bool) materialize.JobRequest {
+	return materialize.JobRequest{Start: body.StartTS, End: body.EndTS, Views: body.Views,
+		DisableEventTS: body.DisableEventTS, Version: body.Version, Incremental: incremental}
 }
 
 // writeConflict is Feast's 409 for views already materializing.
 func writeConflict(w http.ResponseWriter, views []string) {
-	quoted := make([]string, len(views))
-	for i, v := range views {
-		quoted[i] = pyRepr(v)
-	}
-	msg := "Cannot start async materialization — the following feature views are already in MATERIALIZING state: [" +
-		strings.Join(quoted, ", ") + "]. Use ?force=true to override."
-	b := []byte(`{"error":`)
-	b = appendJSONString(b, msg)
-	b = append(b, `,"feature_views":`...)
-	b = appendStringList(b, views)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusConflict)
-	_, _ = w.Write(append(b, '}'))
-}
-
-func appendStringList(b []byte, ss []string) []byte {
-	b = append(b, '[')
-	for i, s := range ss {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, s)
-	}
-	return append(b, ']')
-}
-
-// pyRepr is Python's repr() of a plain string.
-func pyRepr(s string) string {
-	if strings.Contains(s, "'") && !strings.Contains(s, `"`) {
-		return `"` + s + `"`
-	}
-	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
+	_, _ = w.Write(feastjson.AppendMaterializeConflict(nil, views))
 }
 
 // queryBool reads a FastAPI bool query parameter (absent is false); a
@@ -371,11 +92,5 @@ func queryBool(r *http.Request, name string) (bool, error) {
 	if !ok || len(v) == 0 {
 		return false, nil
 	}
-	s := v[len(v)-1]
-	b, ok := laxBool(core.StringValue(s))
-	if !ok {
-		return false, &fieldError{loc: []any{"query", name}, typ: "bool_parsing",
-			msg: "Input should be a valid boolean, unable to interpret input", input: []byte(strconv.Quote(s))}
-	}
-	return b, nil
+	return feastjson.ParseQueryBool(name, v[len(v)-1])
 }

@@ -74,7 +74,7 @@ func materializeStackOpts(t *testing.T, opts registry.Options) (*HTTP, *registry
 	t.Cleanup(func() { _ = store.Close() })
 	eng := &materialize.Engine{Project: cfg.Project, Registry: reg.Source(), Store: store, Sources: catalog.Open(cfg),
 		KeyVersion: 3, RegistryChanged: func() { _ = reg.Refresh(ctx) }}
-	m := NewMaterializer(eng)
+	m := materialize.NewJobs(eng)
 	t.Cleanup(m.Close)
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: 3}
 	return &HTTP{Online: svc, Registry: reg, Materialize: m}, reg
@@ -255,7 +255,7 @@ func TestFailedMaterializeRestoresState(t *testing.T) {
 			body := `{` + window + `, "feature_views": ["pipeline_stats", "team_stats"]}`
 			flaky.down.Store(true)
 			code, _, got := post(t, h, path, body)
-			hs.Materialize.wg.Wait()
+			hs.Materialize.Wait()
 			if async := strings.Contains(path, "async"); async && code != http.StatusAccepted || !async && code != http.StatusServiceUnavailable {
 				t.Fatalf("while the store is down: %d %s", code, got)
 			}
@@ -350,7 +350,7 @@ func TestReadsDuringMaterialization(t *testing.T) {
 				t.Errorf("read during the run: %d %s", code, got)
 			}
 			close(finish)
-			hs.Materialize.wg.Wait()
+			hs.Materialize.Wait()
 			if s := state(t, reg, "pipeline_stats"); s != corepb.FeatureViewState_AVAILABLE_ONLINE {
 				t.Errorf("state after the run: %v", s)
 			}

@@ -40,7 +40,8 @@ func goldenRegistry(t *testing.T) *registry.Registry {
 
 // A panic in a routed handler (not only the native route) answers 500 in
 // Feast's error shape and closes the connection, through fasthttp and
-// through the router alone; the server goes on serving. Before, fasthttp
+// in process (the router's recoverer answers it inside fasthttp's
+// adaptor); the server goes on serving. Before, fasthttp
 // adaptor re-panicked it where nothing recovered it, ending the process.
 func TestRoutedPanicIsAnError(t *testing.T) {
 	h := &server.HTTP{Log: quietLog, Registry: goldenRegistry(t),
@@ -70,7 +71,7 @@ func TestRoutedPanicIsAnError(t *testing.T) {
 			t.Fatalf("after the panics: %d %s", code, body)
 		}
 	})
-	t.Run("router", func(t *testing.T) {
+	t.Run("in-process", func(t *testing.T) {
 		rec := httptest.NewRecorder()
 		h.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", nil))
 		check(t, rec.Code, rec.Header(), rec.Body.Bytes())

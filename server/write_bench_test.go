@@ -116,7 +116,7 @@ func BenchmarkPush(b *testing.B) {
 		for _, rows := range []int{1, 100, 1000} {
 			b.Run(fmt.Sprintf("%s/rows=%d", st.name, rows), func(b *testing.B) {
 				w := st.open(b)
-				h := (&HTTP{Registry: reg, Ingest: &ingest.Service{Snapshot: reg.Current, Store: w, KeyVersion: 3}}).Handler()
+				h := (&HTTP{Registry: reg, Ingest: &ingest.Service{Snapshot: reg.Current, Store: w, KeyVersion: 3}}).router() // the route alone, not the transport
 				// Distinct entities per iteration, cycling over 100k keys.
 				bodies := make([]string, 16)
 				for i := range bodies {

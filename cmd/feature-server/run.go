@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/feastgo/feastgo/config"
+	"github.com/feastgo/feastgo/materialize"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/onlinestore"
 	pgstore "github.com/feastgo/feastgo/onlinestore/postgres"
@@ -302,7 +303,7 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 		sh := &server.StoreHealth{Pinger: p, Log: log}
 		h.Health = func(r *http.Request) error { return sh.Check(r.Context()) }
 	}
-	h.Materialize = server.NewMaterializer(newMaterializer(cfg, reg, store, offline, log))
+	h.Materialize = materialize.NewJobs(newMaterializer(cfg, reg, store, offline, log))
 	defer h.Materialize.Close()
 	var metricsSrv *http.Server
 	var metricsLn net.Listener

@@ -1,7 +1,8 @@
-package server
+package feastjson
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"testing"
 
 	"github.com/feastgo/feastgo/core"
@@ -32,7 +33,7 @@ func TestAppendRawValueJSON(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := appendRawValueJSON(nil, b)
+			got, err := AppendRawValue(nil, b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -46,14 +47,14 @@ func TestAppendRawValueJSON(t *testing.T) {
 func TestAppendRawValueJSONRejectsGarbage(t *testing.T) {
 	for _, h := range []string{"20", "12ff", "72ff"} {
 		b, _ := hex.DecodeString(h)
-		if _, err := appendRawValueJSON(nil, b); err == nil {
+		if _, err := AppendRawValue(nil, b); err == nil {
 			t.Errorf("%s: no error", h)
 		}
 	}
 }
 
 func TestAppendJSONStringLikePython(t *testing.T) {
-	got := string(appendJSONString(nil, "a\"b\\c\n\x01é<>&\u2028"))
+	got := string(AppendString(nil, "a\"b\\c\n\x01é<>&\u2028"))
 	want := `"a\"b\\c\n\u0001é<>&` + "\u2028" + `"`
 	if got != want {
 		t.Fatalf("got %s want %s", got, want)
@@ -84,7 +85,18 @@ func FuzzAppendRawValueJSON(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = appendRawValueJSON(nil, b) // must not panic
+		out, err := AppendRawValue(nil, b) // must not panic
+		if err != nil {
+			return
+		}
+		// Whatever the stored bytes, a value printed is JSON our own
+		// parser reads back.
+		if !json.Valid(out) {
+			t.Fatalf("%x printed as %s: not JSON", b, out)
+		}
+		if _, err := parseValue(out); err != nil {
+			t.Fatalf("%x printed as %s, which does not parse: %v", b, out, err)
+		}
 	})
 }
 

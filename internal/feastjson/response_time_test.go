@@ -1,4 +1,4 @@
-package server
+package feastjson
 
 import (
 	"math/rand"
