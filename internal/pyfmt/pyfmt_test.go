@@ -298,3 +298,21 @@ func TestAppendJSONStringIsJSONDumps(t *testing.T) {
 		}
 	}
 }
+
+// Outputs of Python 3.11's json.dumps(s, ensure_ascii=False).
+func TestAppendJSONStringUTF8IsJSONDumps(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                       `""`,
+		"plain":                  `"plain"`,
+		`q"b\\s`:                 `"q\"b\\\\s"`,
+		"\n\r\t\b\f\x00\x1f\x7f": "\"\\n\\r\\t\\b\\f\\u0000\\u001f\x7f\"",
+		"é ü ß €":                `"é ü ß €"`,
+		"😀":                      `"😀"`,
+		"\u2028":                 "\"\u2028\"",
+		"bad \xff utf-8":         `"bad \ufffd utf-8"`,
+	} {
+		if got := string(AppendJSONStringUTF8([]byte("x"), in)); got != "x"+want {
+			t.Errorf("AppendJSONStringUTF8(%q) = %s, want %s", in, got[1:], want)
+		}
+	}
+}

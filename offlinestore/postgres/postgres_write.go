@@ -6,11 +6,11 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/pyfmt"
 	"github.com/feastgo/feastgo/offlinestore"
 )
 
@@ -76,7 +76,7 @@ func RowsJSON(rows offlinestore.Rows) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, c.Name)
+			b = pyfmt.AppendJSONStringUTF8(b, c.Name)
 			b = append(b, ':')
 			b = appendJSONValue(b, c.Values[r])
 		}
@@ -90,7 +90,7 @@ func appendJSONValue(b []byte, v core.Value) []byte {
 	case v.IsNull():
 		return append(b, "null"...)
 	case v.Type == core.String || v.Type == core.Bytes:
-		return appendJSONString(b, v.S)
+		return pyfmt.AppendJSONStringUTF8(b, v.S)
 	case v.Type == core.Bool:
 		return strconv.AppendBool(b, v.I != 0)
 	case v.Type == core.Double || v.Type == core.Float:
@@ -109,43 +109,4 @@ func appendJSONValue(b []byte, v core.Value) []byte {
 		b = appendJSONValue(b, e)
 	}
 	return append(b, ']')
-}
-
-// appendJSONString appends s as a JSON string (RFC 8259): quotes,
-// backslashes and control characters escaped, everything else as is, and
-// invalid UTF-8 replaced by U+FFFD, as encoding/json does. Go's quoting
-// (strconv.Quote) is not JSON: its \x01 and \x7f escapes are syntax errors
-// to PostgreSQL's parser.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c < 0x20:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, `\ufffd`...)
-		} else {
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(b, '"')
 }
