@@ -8,6 +8,9 @@
 // registry block accept unknown keys (listed in RepoConfig.Ignored); store,
 // feature_server and auth blocks reject them. Every problem is reported at once
 // as an Errors value of *FieldError naming the dotted field.
+//
+// It imports nothing of ours but internal helpers: every other package reads
+// its typed structs, none of them reaches back.
 package config
 
 import (

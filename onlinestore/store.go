@@ -1,5 +1,8 @@
 // Package onlinestore defines the online store contract shared by every back
 // end (redis/, sqlite/, postgres/) and Feast's entity-key serialization.
+//
+// It imports only core and internal helpers; the back ends below it import
+// it and core, never the read or write paths, the registry or a transport.
 package onlinestore
 
 import (

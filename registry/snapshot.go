@@ -1,6 +1,9 @@
 // Package registry loads Feast's registry (a serialized feast.core.Registry
 // from a local file or s3://), compiles it into an immutable, indexed
 // Snapshot for one project, and refreshes it in the background.
+//
+// It imports only core, the generated protos and internal helpers: no store,
+// no transport.
 package registry
 
 import (

@@ -1,6 +1,9 @@
 // Package server adapts the online service to Feast's HTTP JSON API and
 // gRPC ServingService: decoding, validation, error mapping and encoding,
 // nothing else.
+//
+// Only cmd/ imports it, and it imports no back end: stores come in through
+// the interfaces of onlinestore and offlinestore.
 package server
 
 import (

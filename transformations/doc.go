@@ -13,4 +13,7 @@
 // The evaluator knows nothing about online reads: it takes named columns
 // and returns named columns, so offline retrieval can apply the same ODFVs
 // after a point-in-time join.
+//
+// It imports core, registry, the protos and internal helpers; never a store
+// or a transport.
 package transformations

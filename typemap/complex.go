@@ -2,6 +2,8 @@
 // scalars and scalar lists (maps, structs, JSON, sets, UUIDs, decimals,
 // nested lists) and their protobuf encoding, shared by materialization
 // (values from Arrow) and the write endpoints (values from JSON requests).
+//
+// It imports only core and offlinestore's cell types.
 package typemap
 
 import (

@@ -1,5 +1,7 @@
 // Package version holds the two versions this server states: the Feast
 // release it is compatible with, and its own.
+//
+// It imports nothing.
 package version
 
 // Feast is the Feast release whose behaviour this server reproduces (the

@@ -4,6 +4,8 @@
 // online store switches the file to WAL mode (a persistent header change), a
 // write adds rows, and packages tested at once would share one file. Copy
 // copies the repo into the test's temporary directory first.
+//
+// Test code only; it imports nothing of ours.
 package testrepo
 
 import (

@@ -3,6 +3,9 @@
 // the configured schema, one row per (entity key, feature), upserted on
 // (entity_key, feature_name). Rows written here are read by Feast and the
 // other way round.
+//
+// Like every back end it imports only core, onlinestore and internal helpers
+// (internal/layering checks it).
 package postgres
 
 import (

@@ -1,6 +1,9 @@
 // Package redis is the Redis online store, byte-compatible with Feast's
 // RedisOnlineStore: one hash per (entity key, project), 4-byte murmur3
 // field names per feature and a "_ts:<view>" timestamp field per view.
+//
+// Like every back end it imports only core, onlinestore and internal helpers
+// (internal/layering checks it).
 package redis
 
 import (

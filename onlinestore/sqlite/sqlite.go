@@ -10,6 +10,9 @@
 // and before a write is confirmed, the path is checked against the file the
 // store opened (see file.go): a write into a deleted, replaced or read-only
 // file is refused rather than acknowledged.
+//
+// Like every back end it imports only core, onlinestore and internal helpers
+// (internal/layering checks it).
 package sqlite
 
 import (

@@ -2,6 +2,9 @@
 // its real back end: the same writes and reads, the same expectations, so a
 // behaviour the serving layer relies on cannot differ between Redis, SQLite
 // and PostgreSQL without a test failing.
+//
+// Test code only: imported by the back ends' tests, never by a non-test
+// file.
 package storetest
 
 import (

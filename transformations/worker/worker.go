@@ -11,6 +11,8 @@
 // dir. Its stdin is a pipe the server holds, and it exits when that pipe
 // closes, so it cannot outlive the server even when the server is killed;
 // on Linux the kernel also kills it when the server dies (Pdeathsig).
+//
+// It imports nothing of ours.
 package worker
 
 import (
