@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feastgo/feastgo/internal/testlog"
+
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/onlinestore"
 	pgstore "github.com/feastgo/feastgo/onlinestore/postgres"
@@ -195,7 +197,7 @@ func (p *switchPinger) Ping(context.Context) error {
 // A store that stays down is logged once, not once per /health request;
 // its recovery once too.
 func TestStoreHealthLogsEachChangeOnce(t *testing.T) {
-	var buf syncBuffer
+	var buf testlog.Buffer
 	p := &switchPinger{}
 	sh := &server.StoreHealth{Pinger: p, TTL: time.Nanosecond, Log: slog.New(slog.NewTextHandler(&buf, nil))}
 	check := func(n int) {
@@ -215,21 +217,4 @@ func TestStoreHealthLogsEachChangeOnce(t *testing.T) {
 	if down, up := strings.Count(logs, "online store unhealthy"), strings.Count(logs, "healthy again"); down != 2 || up != 1 {
 		t.Fatalf("%d unhealthy and %d recovered records, want 2 and 1:\n%s", down, up, logs)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -9,9 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/feastgo/feastgo/internal/testlog"
 )
 
 // materializeRepo is a temp copy of the golden repo (Feast's registry and
@@ -121,7 +122,7 @@ func TestServeFillsEmptyStore(t *testing.T) {
 			port := freePort(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
-			var logs syncBuffer
+			var logs testlog.Buffer
 			go func() {
 				done <- Run(ctx, []string{"-c", repo, "serve", "-p", fmt.Sprint(port), fmt.Sprintf("--materialize-if-empty=%v", fill)}, io.Discard, &logs)
 			}()
@@ -194,22 +195,4 @@ func TestServeStartsWhenFillFails(t *testing.T) {
 	if !strings.Contains(logs.String(), "filling the empty online store failed") {
 		t.Errorf("no error logged:\n%s", logs.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe to read while the server writes logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

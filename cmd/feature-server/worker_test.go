@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feastgo/feastgo/internal/testlog"
 	"github.com/feastgo/feastgo/internal/testrepo"
 )
 
@@ -121,7 +122,7 @@ func TestServeStartsItsOwnPythonWorker(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	go func() { done <- Run(ctx, []string{"-c", repo, "serve", "-p", fmt.Sprint(port)}, io.Discard, logs) }()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	client := &http.Client{Timeout: 90 * time.Second}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feastgo/feastgo/internal/testlog"
+
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/onlinestore"
 	"github.com/feastgo/feastgo/onlinestore/storetest"
@@ -31,27 +33,9 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// syncBuffer is a log sink safe for the watcher goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func openTest(t *testing.T, path string) (*Store, *syncBuffer) {
+func openTest(t *testing.T, path string) (*Store, *testlog.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	s, err := New(Options{Path: path, Project: "proj", Log: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +275,7 @@ func wantFault(t *testing.T, what string, err, fault error) {
 	}
 }
 
-func waitLog(t *testing.T, logs *syncBuffer, want string) {
+func waitLog(t *testing.T, logs *testlog.Buffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * fileCheckInterval)
 	for !strings.Contains(logs.String(), want) {
