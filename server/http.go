@@ -317,3 +317,13 @@ func writeDetail(w http.ResponseWriter, status int, detail string) {
 // string value: the protobuf of a string must be UTF-8, so a value
 // stored from one could not be read back over gRPC).
 const bodyParseError = "There was an error parsing the body"
+
+// refuseNotUTF8 answers FastAPI's 400 for a body that is not UTF-8 and
+// reports whether it did.
+func refuseNotUTF8(w http.ResponseWriter, body []byte) bool {
+	if utf8.Valid(body) {
+		return false
+	}
+	writeDetail(w, http.StatusBadRequest, bodyParseError)
+	return true
+}

@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"net/http"
-	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -52,8 +51,7 @@ func (h *HTTP) decodeMaterialize(w http.ResponseWriter, r *http.Request, increme
 		return materialize.JobRequest{}, false
 	}
 	defer bufPool.Put(bp)
-	if !utf8.Valid(*bp) {
-		writeDetail(w, http.StatusBadRequest, bodyParseError)
+	if refuseNotUTF8(w, *bp) {
 		return materialize.JobRequest{}, false
 	}
 	body, err := feastjson.ParseMaterializeRequest(*bp, incremental)

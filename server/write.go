@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"unicode/utf8"
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/ingest"
@@ -22,8 +21,7 @@ func (h *HTTP) decodeWrite(w http.ResponseWriter, r *http.Request, nameField str
 		writeValidationError(w, *bp, feastjson.NotJSONError(*bp))
 		return nil
 	}
-	if !utf8.Valid(*bp) {
-		writeDetail(w, http.StatusBadRequest, bodyParseError)
+	if refuseNotUTF8(w, *bp) {
 		return nil
 	}
 	req, err := feastjson.ParseWriteRequest(*bp, nameField, withTo)
