@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/feastgo/feastgo/core"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 )
@@ -26,16 +28,10 @@ type Catalog interface {
 	// file this server cannot rewrite, is an error.
 	Appender(ctx context.Context, ds *corepb.DataSource) (Appender, error)
 
-	// Historical retrieval (issue 11) is the next method here, something
-	// like
-	//
-	//	Historical(ctx, entities EntityFrame, views []HistoricalView, fn func(*Batch) error) error
-	//
-	// with the views grouped by the engine that owns their sources, so
-	// that the join runs inside that engine (one SQL query in PostgreSQL, a
-	// DuckDB or Arrow as-of join for parquet) and streams batches back.
-	// Each Engine then gets the same method; Source stays the single-view
-	// "latest row per key" read that materialization needs.
+	// Historical runs a point-in-time join in the engine that owns every
+	// view's source (see HistoricalEngine); views of different engines,
+	// or an engine that cannot join, are an error.
+	Historical(ctx context.Context, q *HistoricalQuery, fn func(arrow.RecordBatch) error) error
 
 	// Close releases the connections of every engine.
 	Close() error

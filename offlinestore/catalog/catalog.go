@@ -14,6 +14,8 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/offlinestore"
@@ -79,6 +81,44 @@ func (c *Catalog) Appender(ctx context.Context, ds *corepb.DataSource) (offlines
 		return nil, err
 	}
 	return e.Appender(ctx, ds)
+}
+
+// Historical implements offlinestore.Catalog: every view's source must
+// belong to one engine that joins (Feast too runs a join in one offline
+// store), which gets the whole query with the views' sources resolved to
+// batch sources.
+func (c *Catalog) Historical(ctx context.Context, q *offlinestore.HistoricalQuery, fn func(arrow.RecordBatch) error) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var first offlinestore.Engine
+	resolved := *q
+	resolved.Views = make([]offlinestore.HistoricalView, len(q.Views))
+	for i, v := range q.Views {
+		if v.Source == nil {
+			return core.Invalidf("feature view %s has no batch source to retrieve historical features from", v.Name)
+		}
+		e, ds, err := c.engine(v.Source, "joined")
+		if err != nil {
+			return err
+		}
+		if first == nil {
+			first = e
+		} else if e != first {
+			return core.Errorf(core.KindUnimplemented, "NotImplementedError",
+				"feature views %s and %s have sources in different offline engines; one historical retrieval runs in one engine", q.Views[0].Name, v.Name)
+		}
+		v.Source = ds
+		resolved.Views[i] = v
+	}
+	if first == nil {
+		return core.Invalidf("no feature views to join")
+	}
+	he, ok := first.(offlinestore.HistoricalEngine)
+	if !ok {
+		return core.Errorf(core.KindUnimplemented, "NotImplementedError",
+			"the offline engine of %s cannot run historical retrieval", q.Views[0].Source.GetName())
+	}
+	return he.Historical(ctx, &resolved, fn)
 }
 
 // engine returns the engine of ds, a push or stream source standing for its
