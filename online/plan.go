@@ -152,11 +152,17 @@ func decimalDigit(r rune) int {
 // first use, the entity maps, the refs grouped per view, the request data
 // of on-demand views, then each group's keys and output names.
 func buildPlan(s *registry.Snapshot, refs []string, service string, fullNames bool) (*plan, error) {
+	return resolvePlan(s, refs, service, fullNames, true)
+}
+
+// resolvePlan is buildPlan; online says whether the lifecycle gate of
+// online serving (servable) applies.
+func resolvePlan(s *registry.Snapshot, refs []string, service string, fullNames, online bool) (*plan, error) {
 	refs, order, err := viewsToRead(s, refs, service)
 	if err != nil {
 		return nil, err
 	}
-	views, err := resolveViews(s, order)
+	views, err := resolveViews(s, order, online)
 	if err != nil {
 		return nil, err
 	}
@@ -243,12 +249,16 @@ func viewsToRead(s *registry.Snapshot, refs []string, service string) ([]string,
 
 // resolveViews resolves each view request to a servable view or
 // on-demand view.
-func resolveViews(s *registry.Snapshot, order []viewReq) ([]resolved, error) {
+func resolveViews(s *registry.Snapshot, order []viewReq, online bool) ([]resolved, error) {
 	var views []resolved
 	for _, vr := range order {
 		v, o, err := resolveView(s, vr.key)
 		if err != nil {
 			return nil, err
+		}
+		if !online {
+			views = append(views, resolved{v, o, vr.proj})
+			continue
 		}
 		if err := servable(vr.key.name, v, o, s.ServeWhileMaterializing); err != nil {
 			return nil, err
@@ -642,4 +652,55 @@ func itoa(i int) string {
 		b[n] = '-'
 	}
 	return string(b[n:])
+}
+
+// Resolution is a feature list resolved against the registry exactly as
+// an online read resolves it (Feast's _get_online_request_context and
+// _group_feature_refs share these rules with get_historical_features):
+// historical retrieval reads it to build its point-in-time join.
+type Resolution struct {
+	// Views are the feature view projections to read, in order of first
+	// use; the sources of requested on-demand views are among them.
+	Views []ResolvedView
+	// ODFVs are the on-demand views to evaluate over the joined rows, with
+	// the requested features of each, and ODFVSources the columns they
+	// read.
+	ODFVs       []ODFVOutputs
+	ODFVSources []ODFVSource
+	// RequestData are the request fields the on-demand views need.
+	RequestData map[string]core.ValueType
+}
+
+// ResolvedView is one feature view projection of a Resolution.
+type ResolvedView struct {
+	View *registry.View
+	// NameToUse is the projection's name (alias, "@vN").
+	NameToUse string
+	// Features are the features to read and OutNames their output column
+	// names (full names when asked).
+	Features []registry.Field
+	OutNames []string
+	// FrameKeys are the entity columns that key the view (join keys, or
+	// their join_key_map aliases), sorted, and JoinKeyOf the view's join
+	// key each fills.
+	FrameKeys []string
+	JoinKeyOf map[string]string
+}
+
+// Resolve resolves refs (or a feature service) for a read that does not
+// go to the online store: the lifecycle gate of online serving is not
+// applied.
+func Resolve(s *registry.Snapshot, refs []string, service string, fullNames bool) (*Resolution, error) {
+	p, err := resolvePlan(s, refs, service, fullNames, false)
+	if err != nil {
+		return nil, err
+	}
+	r := &Resolution{ODFVs: p.odfvs, ODFVSources: p.odfvSources, RequestData: p.requestData}
+	for _, g := range p.groups {
+		r.Views = append(r.Views, ResolvedView{
+			View: g.view, NameToUse: g.nameToUse, Features: g.features, OutNames: g.outNames,
+			FrameKeys: g.keyNames, JoinKeyOf: g.keyOfName,
+		})
+	}
+	return r, nil
 }

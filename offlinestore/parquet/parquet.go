@@ -33,6 +33,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/arrowval"
 	"github.com/feastgo/feastgo/offlinestore"
 )
 
@@ -126,10 +127,10 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 			if !inRecord() {
 				return nil
 			}
-			cells := make([]cellFn, width)
+			cells := make([]arrowval.CellFn, width)
 			for j, name := range q.Columns {
 				var err error
-				if cells[j], _, err = cellReader(column(rec, name), &slab); err != nil {
+				if cells[j], _, err = arrowval.Cells(column(rec, name), &slab); err != nil {
 					return fmt.Errorf("parquet %s: column %q: %w", files[fi], name, err)
 				}
 			}
@@ -216,13 +217,13 @@ func latestRows(ctx context.Context, readers []*pqarrow.FileReader, files []stri
 				ord += rec.NumRows()
 				tsArr := column(rec, q.TimestampColumn)
 				var err error
-				if tsBuf, err = timeValues(tsArr, tsBuf); err != nil {
+				if tsBuf, err = arrowval.Times(tsArr, tsBuf); err != nil {
 					return fmt.Errorf("parquet %s: timestamp column %q: %w", files[fi], q.TimestampColumn, err)
 				}
 				rt := recordTimes{ts: tsBuf, tsArr: tsArr, q: &q}
 				if q.CreatedColumn != "" {
 					rt.createdArr = column(rec, q.CreatedColumn)
-					if createdBuf, err = timeValues(rt.createdArr, createdBuf); err != nil {
+					if createdBuf, err = arrowval.Times(rt.createdArr, createdBuf); err != nil {
 						return fmt.Errorf("parquet %s: created timestamp column %q: %w", files[fi], q.CreatedColumn, err)
 					}
 					rt.created = createdBuf
@@ -238,10 +239,10 @@ func latestRows(ctx context.Context, readers []*pqarrow.FileReader, files []stri
 						return addInts(&ints, a, a.Int32Values(), &rt, base, nullKey)
 					}
 				}
-				keys := make([]cellFn, len(keyCols))
+				keys := make([]arrowval.CellFn, len(keyCols))
 				for j, name := range keyCols {
 					var err error
-					if keys[j], _, err = cellReader(column(rec, name), &slab); err != nil {
+					if keys[j], _, err = arrowval.Cells(column(rec, name), &slab); err != nil {
 						return fmt.Errorf("parquet %s: column %q: %w", files[fi], name, err)
 					}
 				}
@@ -506,12 +507,12 @@ func column(rec arrow.RecordBatch, name string) arrow.Array {
 
 // timeReaders returns the event and (optional) created time accessors.
 func timeReaders(rec arrow.RecordBatch, q offlinestore.Query, path string) (ts, created func(int) (core.Timestamp, bool), err error) {
-	ts, err = timeReader(column(rec, q.TimestampColumn))
+	ts, err = arrowval.TimeReader(column(rec, q.TimestampColumn))
 	if err != nil {
 		return nil, nil, fmt.Errorf("parquet %s: timestamp column %q: %w", path, q.TimestampColumn, err)
 	}
 	if q.CreatedColumn != "" {
-		created, err = timeReader(column(rec, q.CreatedColumn))
+		created, err = arrowval.TimeReader(column(rec, q.CreatedColumn))
 		if err != nil {
 			return nil, nil, fmt.Errorf("parquet %s: created timestamp column %q: %w", path, q.CreatedColumn, err)
 		}

@@ -1,4 +1,4 @@
-package parquet
+package arrowval
 
 import (
 	"testing"
@@ -10,7 +10,7 @@ import (
 	"github.com/feastgo/feastgo/core"
 )
 
-// timeValues converts a column as timeReader's accessor does, cell for
+// Times converts a column as TimeReader's accessor does, cell for
 // cell, in every unit and for dates; negative values round down.
 func TestTimeValuesMatchesTimeReader(t *testing.T) {
 	vals := []int64{0, 1, -1, 999, -999, 1_000_001, -1_000_001, 1_735_689_600_123_456, -86_400_000_000_001}
@@ -38,11 +38,11 @@ func TestTimeValuesMatchesTimeReader(t *testing.T) {
 
 	var buf []core.Timestamp // reused, as pass one does
 	for _, arr := range arrs {
-		get, err := timeReader(arr)
+		get, err := TimeReader(arr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := timeValues(arr, buf)
+		got, err := Times(arr, buf)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +66,7 @@ func TestTimeValuesMatchesTimeReader(t *testing.T) {
 	f.Append(1)
 	notTime := f.NewArray()
 	defer notTime.Release()
-	if _, err := timeValues(notTime, buf); err == nil {
+	if _, err := Times(notTime, buf); err == nil {
 		t.Error("a float64 column must not convert to times")
 	}
 }

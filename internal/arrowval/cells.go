@@ -1,4 +1,4 @@
-package parquet
+package arrowval
 
 import (
 	"fmt"
@@ -7,21 +7,20 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/feastgo/feastgo/core"
-	"github.com/feastgo/feastgo/offlinestore"
 )
 
-// cellFn returns row i of a column as a core.Value: a null (also a null list
+// CellFn returns row i of a column as a core.Value: a null (also a null list
 // element) as core.Invalid, a timestamp or date as whole UnixTimestamp
-// seconds, a struct as an offlinestore.StructCell, a list of lists as an
-// offlinestore.NestedListCell. Strings point into the Arrow buffers and stay
+// seconds, a struct as a core.Struct, a list of lists as a
+// core.ValueList. Strings point into the Arrow buffers and stay
 // valid while the record is alive; list elements are carved out of *slab,
 // which the caller resets per batch.
-type cellFn func(i int) core.Value
+type CellFn func(i int) core.Value
 
-// cellReader builds the cellFn of one Arrow column and says which Value
+// Cells builds the CellFn of one Arrow column and says which Value
 // type its non-null cells have.
-func cellReader(arr arrow.Array, slab *[]core.Value) (cellFn, core.ValueType, error) {
-	if get, typ, err := scalarReader(arr); err == nil {
+func Cells(arr arrow.Array, slab *[]core.Value) (CellFn, core.ValueType, error) {
+	if get, typ, err := Scalar(arr); err == nil {
 		return func(i int) core.Value {
 			if arr.IsNull(i) {
 				return core.Value{}
@@ -34,10 +33,10 @@ func cellReader(arr arrow.Array, slab *[]core.Value) (cellFn, core.ValueType, er
 		return nil, 0, fmt.Errorf("arrow type %s is not supported", arr.DataType())
 	case *array.Struct:
 		st := a.DataType().(*arrow.StructType)
-		fields := make([]cellFn, st.NumFields())
+		fields := make([]CellFn, st.NumFields())
 		for k := range fields {
 			var err error
-			if fields[k], _, err = cellReader(a.Field(k), slab); err != nil {
+			if fields[k], _, err = Cells(a.Field(k), slab); err != nil {
 				return nil, 0, fmt.Errorf("struct field %s: %w", st.Field(k).Name, err)
 			}
 		}
@@ -49,11 +48,11 @@ func cellReader(arr arrow.Array, slab *[]core.Value) (cellFn, core.ValueType, er
 			for k, f := range fields {
 				kv = append(kv, core.StringValue(st.Field(k).Name), f(i))
 			}
-			return core.Value{Type: offlinestore.StructCell, List: kv}
-		}, offlinestore.StructCell, nil
+			return core.Value{Type: core.Struct, List: kv}
+		}, core.Struct, nil
 	case array.ListLike:
 		elems := a.ListValues()
-		elemFn, elemType, err := cellReader(elems, slab)
+		elemFn, elemType, err := Cells(elems, slab)
 		if err != nil {
 			return nil, 0, fmt.Errorf("list of %s: %w", elems.DataType(), err)
 		}
@@ -61,10 +60,10 @@ func cellReader(arr arrow.Array, slab *[]core.Value) (cellFn, core.ValueType, er
 		switch {
 		case elemType < core.BytesList:
 			listType = elemType.ListOf()
-		case elemType == offlinestore.StructCell:
-			listType = offlinestore.StructListCell
+		case elemType == core.Struct:
+			listType = core.StructList
 		default:
-			listType = offlinestore.NestedListCell
+			listType = core.ValueList
 		}
 		flat := elemType < core.BytesList
 		return func(i int) core.Value {
@@ -91,11 +90,11 @@ func cellReader(arr arrow.Array, slab *[]core.Value) (cellFn, core.ValueType, er
 	return nil, 0, fmt.Errorf("arrow type %s is not supported", arr.DataType())
 }
 
-type getter func(i int, t core.ValueType) core.Value
+type Getter func(i int, t core.ValueType) core.Value
 
-// scalarReader returns the accessor of a non-null cell of a scalar column
+// Scalar returns the accessor of a non-null cell of a scalar column
 // and the Value type it yields.
-func scalarReader(arr arrow.Array) (getter, core.ValueType, error) {
+func Scalar(arr arrow.Array) (Getter, core.ValueType, error) {
 	switch a := arr.(type) {
 	case *array.Int8:
 		return func(i int, t core.ValueType) core.Value { return core.Value{Type: t, I: int64(a.Value(i))} }, core.Int32, nil
@@ -142,17 +141,17 @@ func scalarReader(arr arrow.Array) (getter, core.ValueType, error) {
 	case *array.Timestamp:
 		unit := a.DataType().(*arrow.TimestampType).Unit
 		return func(i int, t core.ValueType) core.Value {
-			return core.Value{Type: t, I: toTimestamp(int64(a.Value(i)), unit).Seconds}
+			return core.Value{Type: t, I: ToTimestamp(int64(a.Value(i)), unit).Seconds}
 		}, core.UnixTimestamp, nil
 	case *array.Date32:
 		return func(i int, t core.ValueType) core.Value { return core.Value{Type: t, I: int64(a.Value(i)) * 86400} }, core.UnixTimestamp, nil
 	case *array.Date64:
 		return func(i int, t core.ValueType) core.Value {
-			return core.Value{Type: t, I: toTimestamp(int64(a.Value(i)), arrow.Millisecond).Seconds}
+			return core.Value{Type: t, I: ToTimestamp(int64(a.Value(i)), arrow.Millisecond).Seconds}
 		}, core.UnixTimestamp, nil
 	case *array.Dictionary:
 		dict := a.Dictionary()
-		get, typ, err := scalarReader(dict)
+		get, typ, err := Scalar(dict)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -167,10 +166,10 @@ func scalarReader(arr arrow.Array) (getter, core.ValueType, error) {
 	return nil, 0, fmt.Errorf("arrow type %s is not supported", arr.DataType())
 }
 
-// timeReader returns the accessor of an event or created time column: the
+// TimeReader returns the accessor of an event or created time column: the
 // exact instant (naive timestamps are UTC, as in Feast) and whether the cell
 // is null.
-func timeReader(arr arrow.Array) (func(i int) (core.Timestamp, bool), error) {
+func TimeReader(arr arrow.Array) (func(i int) (core.Timestamp, bool), error) {
 	switch a := arr.(type) {
 	case *array.Timestamp:
 		unit := a.DataType().(*arrow.TimestampType).Unit
@@ -178,7 +177,7 @@ func timeReader(arr arrow.Array) (func(i int) (core.Timestamp, bool), error) {
 			if a.IsNull(i) {
 				return core.Timestamp{}, false
 			}
-			return toTimestamp(int64(a.Value(i)), unit), true
+			return ToTimestamp(int64(a.Value(i)), unit), true
 		}, nil
 	case *array.Date32:
 		return func(i int) (core.Timestamp, bool) {
@@ -192,15 +191,15 @@ func timeReader(arr arrow.Array) (func(i int) (core.Timestamp, bool), error) {
 			if a.IsNull(i) {
 				return core.Timestamp{}, false
 			}
-			return toTimestamp(int64(a.Value(i)), arrow.Millisecond), true
+			return ToTimestamp(int64(a.Value(i)), arrow.Millisecond), true
 		}, nil
 	}
 	return nil, fmt.Errorf("arrow type %s is not a timestamp or date", arr.DataType())
 }
 
-// toTimestamp converts v units since the epoch, rounding down to the second
+// ToTimestamp converts v units since the epoch, rounding down to the second
 // like numpy's datetime64 casts.
-func toTimestamp(v int64, unit arrow.TimeUnit) core.Timestamp {
+func ToTimestamp(v int64, unit arrow.TimeUnit) core.Timestamp {
 	per := int64(1)
 	switch unit {
 	case arrow.Millisecond:
@@ -213,11 +212,11 @@ func toTimestamp(v int64, unit arrow.TimeUnit) core.Timestamp {
 	return splitUnits(v, per)
 }
 
-// timeValues converts a whole event or created time column into dst
-// (reused): as timeReader's accessor would, with nulls left as whatever
+// Times converts a whole event or created time column into dst
+// (reused): as TimeReader's accessor would, with nulls left as whatever
 // the column holds (callers check validity). It spares the per-cell
 // closure call and, for timestamps, divides by a constant.
-func timeValues(arr arrow.Array, dst []core.Timestamp) ([]core.Timestamp, error) {
+func Times(arr arrow.Array, dst []core.Timestamp) ([]core.Timestamp, error) {
 	n := arr.Len()
 	if cap(dst) < n {
 		dst = make([]core.Timestamp, n)
@@ -246,7 +245,7 @@ func timeValues(arr arrow.Array, dst []core.Timestamp) ([]core.Timestamp, error)
 		}
 		return dst, nil
 	}
-	get, err := timeReader(arr)
+	get, err := TimeReader(arr)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +256,7 @@ func timeValues(arr arrow.Array, dst []core.Timestamp) ([]core.Timestamp, error)
 }
 
 // splitUnits converts v units of 1/per seconds, rounding down to the
-// second; inlined with a constant per (as in timeValues), it divides by
+// second; inlined with a constant per (as in Times), it divides by
 // multiplying.
 func splitUnits(v, per int64) core.Timestamp {
 	s, r := v/per, v%per
