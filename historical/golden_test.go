@@ -365,5 +365,3 @@ func goldenFrame(t *testing.T, cols []goldenColumn) arrow.RecordBatch {
 	}
 	return rec
 }
-
-

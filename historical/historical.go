@@ -400,4 +400,3 @@ func (a *assembler) onDemand(cols []arrow.Array, fields []arrow.Field, rows int)
 	}
 	return arrs, names, nil
 }
-
