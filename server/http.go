@@ -21,6 +21,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/historical"
 	"github.com/feastgo/feastgo/ingest"
 	"github.com/feastgo/feastgo/internal/feastjson"
 	"github.com/feastgo/feastgo/materialize"
@@ -54,6 +55,8 @@ type HTTP struct {
 	Ingest *ingest.Service
 	// Materialize, when set, serves /materialize and /materialize-incremental.
 	Materialize *materialize.Jobs
+	// Historical, when set, serves /get-historical-features.
+	Historical *historical.Retriever
 	// Metrics, when set, instruments every request.
 	Metrics *Metrics
 
@@ -84,6 +87,9 @@ func (h *HTTP) router() http.Handler {
 	}
 	if h.Materialize != nil {
 		h.materializeRoutes(r)
+	}
+	if h.Historical != nil {
+		r.Post(historicalPath, h.historicalFeatures)
 	}
 	routes := map[string]string{}
 	_ = chi.Walk(r, func(_ string, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/feastgo/feastgo/config"
+	"github.com/feastgo/feastgo/historical"
 	"github.com/feastgo/feastgo/materialize"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/onlinestore"
@@ -305,6 +306,7 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	}
 	h.Materialize = materialize.NewJobs(newMaterializer(cfg, reg, store, offline, log))
 	defer h.Materialize.Close()
+	h.Historical = &historical.Retriever{Catalog: offline, Transformer: odfvs}
 	var metricsSrv *http.Server
 	var metricsLn net.Listener
 	if f.metricsOn || cfg.FeatureServer.Metrics.Enabled {
