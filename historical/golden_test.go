@@ -365,3 +365,44 @@ func goldenFrame(t *testing.T, cols []goldenColumn) arrow.RecordBatch {
 	}
 	return rec
 }
+
+// TestODFVOutputsByName: on-demand outputs are typed by name, whatever
+// order the request names them in (a python-mode UDF returns them in its
+// schema's order).
+func TestODFVOutputsByName(t *testing.T) {
+	frame := goldenFrame(t, []goldenColumn{
+		{Name: "driver_id", Dtype: "int64", Values: raws(`1001`, `1002`, `9999`)},
+		{Name: "event_timestamp", Dtype: "datetime64[ns, UTC]", Values: raws(`"2025-03-02T00:00:00Z"`, `"2025-03-02T12:00:00Z"`, `"2025-03-02T00:00:00Z"`)},
+		{Name: "val_to_add", Dtype: "int64", Values: raws(`1`, `2`, `3`)},
+	})
+	defer frame.Release()
+	req := &historical.Request{Features: []string{"driver_conv_py:trips_label", "driver_conv_py:conv_plus_val"}, Entities: frame}
+	var got []arrow.RecordBatch
+	err := goldenRetriever(0).Retrieve(context.Background(), goldenSnapshot(t), req, func(rec arrow.RecordBatch) error {
+		rec.Retain()
+		got = append(got, rec)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got[0].Release()
+	for i, want := range []any{"t21", "t7", "none"} {
+		if g := cellAt(got, "trips_label", i); g != want {
+			t.Errorf("row %d trips_label %v, want %v", i, g, want)
+		}
+	}
+	for i, want := range []any{1.21, 2.7, nil} {
+		if g := cellAt(got, "conv_plus_val", i); g != want {
+			t.Errorf("row %d conv_plus_val %v, want %v", i, g, want)
+		}
+	}
+}
+
+func raws(vals ...string) []json.RawMessage {
+	out := make([]json.RawMessage, len(vals))
+	for i, v := range vals {
+		out[i] = json.RawMessage(v)
+	}
+	return out
+}

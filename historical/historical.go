@@ -370,24 +370,28 @@ func (a *assembler) onDemand(cols []arrow.Array, fields []arrow.Field, rows int)
 	if err != nil {
 		return nil, nil, err
 	}
-	var types []core.ValueType
+	// Outputs are named "<feature>" or "<odfv>__<feature>"; their
+	// declared types make the Arrow columns.
+	typeOf := map[string]core.ValueType{}
 	for _, o := range a.res.ODFVs {
 		for _, f := range o.Features {
-			types = append(types, f.Type)
+			typeOf[f.Name] = f.Type
+			typeOf[o.View.Name+"__"+f.Name] = f.Type
 		}
-	}
-	if len(types) != len(out) {
-		return nil, nil, fmt.Errorf("historical: on-demand views returned %d columns for %d features", len(out), len(types))
 	}
 	arrs := make([]arrow.Array, 0, len(out))
 	names := make([]string, 0, len(out))
-	for i, c := range out {
-		if c.Typed == nil {
-			err = fmt.Errorf("values of type %s have no column type in a training set", types[i])
+	for _, c := range out {
+		typ, ok := typeOf[c.Name]
+		switch {
+		case !ok:
+			err = fmt.Errorf("not a feature of the requested on-demand views")
+		case c.Typed == nil:
+			err = fmt.Errorf("values of type %s have no column type in a training set", typ)
 		}
 		var arr arrow.Array
 		if err == nil {
-			arr, err = arrowval.Build(types[i], c.Typed)
+			arr, err = arrowval.Build(typ, c.Typed)
 		}
 		if err != nil {
 			for _, x := range arrs {

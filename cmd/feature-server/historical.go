@@ -21,18 +21,21 @@ import (
 
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/historical"
+	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/registry"
 	"github.com/feastgo/feastgo/transformations"
+	"github.com/feastgo/feastgo/transformations/worker"
 )
 
 const historicalUsage = `usage: feature-server [-c REPO] get-historical-features --entities FILE.parquet|FILE.csv
            (--features VIEW:FEATURE[,...]... | --feature-service NAME) [--full-feature-names]
-           --output OUT.parquet [--batch-size N]
+           --output OUT.parquet [--batch-size N] [--odfv-worker auto|off] [--odfv-worker-python PATH]
 
 Builds a training set as Feast's get_historical_features does: for each row of
 the entity file (join keys, an event_timestamp column or the only timestamp
 column, and any label columns), each feature as it was at that row's time.
-The result is written to OUT.parquet batch by batch.
+The result is written to OUT.parquet batch by batch. On-demand views the
+server cannot evaluate natively run in its Python worker, as with serve.
 `
 
 type historicalArgs struct {
@@ -40,10 +43,11 @@ type historicalArgs struct {
 	features                  []string
 	fullNames                 bool
 	batch                     int
+	odfvWorker, odfvPython    string
 }
 
 func parseHistoricalArgs(args []string) (historicalArgs, error) {
-	a := historicalArgs{batch: 65536}
+	a := historicalArgs{batch: 65536, odfvWorker: "auto"}
 	fs := optionSet{}
 	fs.str(&a.entities, "--entities", "-e")
 	fs.str(&a.output, "--output", "-o")
@@ -51,6 +55,8 @@ func parseHistoricalArgs(args []string) (historicalArgs, error) {
 	fs.strs(&a.features, "--features", "-f")
 	fs.flag(&a.fullNames, "--full-feature-names")
 	fs.integer(&a.batch, "--batch-size")
+	fs.str(&a.odfvWorker, "--odfv-worker")
+	fs.str(&a.odfvPython, "--odfv-worker-python")
 	fs.help()
 	rest, err := fs.parse(args)
 	if err != nil {
@@ -67,6 +73,8 @@ func parseHistoricalArgs(args []string) (historicalArgs, error) {
 		return a, errors.New("--features or --feature-service: required")
 	case a.batch <= 0:
 		return a, errors.New("--batch-size: must be positive")
+	case a.odfvWorker != "auto" && a.odfvWorker != "off":
+		return a, fmt.Errorf("--odfv-worker %q: must be auto or off", a.odfvWorker)
 	}
 	var refs []string
 	for _, f := range a.features {
@@ -113,7 +121,19 @@ func runHistorical(ctx context.Context, repo, yamlPath string, args []string, lo
 	defer frame.Release()
 	offline := openOffline(cfg)
 	defer offline.Close()
-	odfvs := transformations.New(transformations.Options{Endpoint: cfg.FeatureServer.TransformationServiceEndpoint, Project: cfg.Project, Log: log})
+	topts := transformations.Options{Endpoint: cfg.FeatureServer.TransformationServiceEndpoint, Project: cfg.Project, Log: log}
+	if a.odfvWorker == "auto" && needsODFVs(reg.Current(), a) {
+		w := worker.New(worker.Options{Python: a.odfvPython, Repo: cfg.RepoDir, YAML: yamlPath, Log: log.With("component", "odfv-worker")})
+		topts.Worker = w
+		wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = w.Run(wctx) // a worker that cannot start fails the views that need it
+		}()
+		defer func() { stop(); <-done }()
+	}
+	odfvs := transformations.New(topts)
 	defer odfvs.Close()
 	r := &historical.Retriever{Catalog: offline, Transformer: odfvs, BatchSize: a.batch}
 	req := &historical.Request{Features: a.features, FeatureService: a.service, FullFeatureNames: a.fullNames, Entities: frame}
@@ -138,6 +158,14 @@ func runHistorical(ctx context.Context, repo, yamlPath string, args []string, lo
 	}
 	prog.ViewDone("", done, err)
 	return err
+}
+
+// needsODFVs reports whether the request names on-demand views (so that
+// the Python worker is started only then); a request that does not
+// resolve says no and fails later with the resolution's own error.
+func needsODFVs(snap *registry.Snapshot, a historicalArgs) bool {
+	res, err := online.Resolve(snap, a.features, a.service, a.fullNames)
+	return err == nil && len(res.ODFVs) > 0
 }
 
 // readEntities reads an entity frame from parquet or CSV (types inferred,
