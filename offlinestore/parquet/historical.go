@@ -2,9 +2,11 @@ package parquet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -20,17 +22,21 @@ import (
 
 // Historical implements offlinestore.HistoricalEngine with an as-of join
 // in Go over Arrow (chosen over DuckDB by measurement; see the README's
-// offline benchmark). For every view it reads the source's key, time and
-// feature columns once, keeps the rows inside the frame's time window
-// (widened by the ttl), and groups them by key with each group sorted by
-// (event time, created time, file order). Each entity row is then one
-// hash lookup and one binary search: the last row of its group at or
-// before the entity time wins, which is Feast's rule (latest event time,
-// then latest created time, a full tie to the row read last). Feature
-// values are gathered with Arrow's take kernel, batch by batch.
+// offline benchmark). Each view is joined in two passes over its source,
+// the views side by side:
 //
-// Memory holds the sources' rows in the window (their feature columns and
-// 16 bytes a row of index), one output batch, and the frame itself.
+//  1. the key, event time and created time columns: the rows inside the
+//     frame's time window (widened by the ttl) are grouped by key, each
+//     group sorted by (event time, created time, file order); every entity
+//     row is then one hash lookup and one binary search (the last row of
+//     its group at or before the entity time wins, Feast's rule: latest
+//     event time, then latest created time, a full tie to the row read
+//     last);
+//  2. the feature columns, keeping only the rows some entity row won.
+//
+// Output batches are then gathered with Arrow's take kernel. Memory holds
+// 16 bytes per source row in the window, the won rows' features (at most
+// one per entity row), the frame, and one output batch.
 func (e *Engine) Historical(ctx context.Context, q *offlinestore.HistoricalQuery, fn func(arrow.RecordBatch) error) error {
 	frame := q.Entities
 	if frame == nil {
@@ -40,23 +46,17 @@ func (e *Engine) Historical(ctx context.Context, q *offlinestore.HistoricalQuery
 	if err != nil {
 		return err
 	}
-	lo, hi := timeRange(times)
 	joins := make([]*asofView, len(q.Views))
 	defer func() {
 		for _, j := range joins {
 			j.release()
 		}
 	}()
+	if err := e.joinViews(ctx, q, times, joins); err != nil {
+		return err
+	}
 	var fields []arrow.Field
-	for i := range q.Views {
-		v := &q.Views[i]
-		path, err := e.path(v.Source)
-		if err != nil {
-			return err
-		}
-		if joins[i], err = buildAsof(ctx, New(path), v, frame, lo, hi); err != nil {
-			return err
-		}
+	for i, v := range q.Views {
 		for f, fc := range v.Features {
 			fields = append(fields, arrow.Field{Name: fc.Output, Type: joins[i].values[f].DataType(), Nullable: true})
 		}
@@ -66,7 +66,7 @@ func (e *Engine) Historical(ctx context.Context, q *offlinestore.HistoricalQuery
 	size := q.Size()
 	for start := 0; start == 0 || start < n; start += size {
 		end := min(n, start+size)
-		rec, err := joinBatch(ctx, schema, joins, times, start, end)
+		rec, err := joinBatch(ctx, schema, joins, start, end)
 		if err != nil {
 			return err
 		}
@@ -79,8 +79,43 @@ func (e *Engine) Historical(ctx context.Context, q *offlinestore.HistoricalQuery
 	return nil
 }
 
-// joinBatch joins frame rows [start, end) against every view.
-func joinBatch(ctx context.Context, schema *arrow.Schema, joins []*asofView, times []int64, start, end int) (arrow.RecordBatch, error) {
+// joinViews joins every view, two at a time (reading a parquet source is
+// mostly one core's work); the first error cancels the others.
+func (e *Engine) joinViews(ctx context.Context, q *offlinestore.HistoricalQuery, times []int64, joins []*asofView) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lo, hi := timeRange(times)
+	errs := make([]error, len(q.Views))
+	sem := make(chan struct{}, 2)
+	var wg sync.WaitGroup
+	for i := range q.Views {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			v := &q.Views[i]
+			path, err := e.path(v.Source)
+			if err == nil {
+				joins[i], err = joinAsof(ctx, New(path), v, q.Entities, times, lo, hi)
+			}
+			if err != nil {
+				errs[i] = err
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// joinBatch gathers frame rows [start, end) of every view.
+func joinBatch(ctx context.Context, schema *arrow.Schema, joins []*asofView, start, end int) (arrow.RecordBatch, error) {
 	var cols []arrow.Array
 	release := func() {
 		for _, c := range cols {
@@ -88,7 +123,7 @@ func joinBatch(ctx context.Context, schema *arrow.Schema, joins []*asofView, tim
 		}
 	}
 	for _, j := range joins {
-		idx := j.match(times, start, end)
+		idx := j.indices(start, end)
 		for _, vals := range j.values {
 			out, err := compute.TakeArray(ctx, vals, idx)
 			if err != nil {
@@ -155,21 +190,14 @@ func timeRange(times []int64) (lo, hi int64) {
 	return lo, hi
 }
 
-// asofView is one view's source rows, indexed for the as-of join.
+// asofView is one view joined: for every frame row the index of its
+// winning row in values, or -1.
 type asofView struct {
 	path string
-	ttl  int64 // nanoseconds; 0 = no bound
-	keys *keyIndex
-	// Rows of group g are order[start[g]:start[g+1]] (global source row
-	// numbers), sorted by event time, then created time, then file
-	// order; ts holds their event times, aligned with order.
-	start []int32
-	order []int32
-	ts    []int64
-	// values are the feature columns, one array over all source rows.
+	// won[i] indexes values for frame row i; -1 is no match.
+	won []int32
+	// values are the feature columns of the won rows.
 	values []arrow.Array
-	// frame holds each frame row's group, -1 for a key with no rows.
-	frame []int32
 }
 
 func (j *asofView) release() {
@@ -183,40 +211,62 @@ func (j *asofView) release() {
 	}
 }
 
-// match returns, for frame rows [start, end), the source row that wins,
-// or null.
-func (j *asofView) match(times []int64, start, end int) *array.Int32 {
+// indices is won[start:end] as a take index, null for no match.
+func (j *asofView) indices(start, end int) *array.Int32 {
 	b := array.NewInt32Builder(memory.DefaultAllocator)
 	defer b.Release()
 	b.Reserve(end - start)
-	for i := start; i < end; i++ {
-		t := times[i]
-		g := j.frame[i]
-		if t == noTime || g < 0 {
+	for _, w := range j.won[start:end] {
+		if w < 0 {
 			b.AppendNull()
 			continue
 		}
-		lo, hi := int(j.start[g]), int(j.start[g+1])
-		ts := j.ts[lo:hi]
-		// The last row at or before t.
-		k, _ := slices.BinarySearchFunc(ts, t, func(a, b int64) int {
-			if a <= b {
-				return -1
-			}
-			return 1
-		})
-		if k == 0 || (j.ttl > 0 && ts[k-1] < t-j.ttl) {
-			b.AppendNull()
-			continue
-		}
-		b.Append(j.order[lo+k-1])
+		b.Append(w)
 	}
 	return b.NewInt32Array()
 }
 
-// buildAsof reads the source rows of v whose event time lies in
-// [lo - ttl, hi] and indexes them.
-func buildAsof(ctx context.Context, src *Source, v *offlinestore.HistoricalView, frame arrow.RecordBatch, lo, hi int64) (*asofView, error) {
+// asofIndex is pass one's result: the source rows in the window grouped
+// by key. Rows of group g are order[start[g]:start[g+1]] (global source
+// row numbers), sorted by event time, then created time, then file
+// order; ts holds their event times, aligned with order.
+type asofIndex struct {
+	ttl   int64 // nanoseconds; 0 = no bound
+	start []int32
+	order []int32
+	ts    []int64
+}
+
+// winner is the row frame row i wins in group g at time t, or -1.
+func (x *asofIndex) winner(g int32, t int64) int32 {
+	if t == noTime || g < 0 {
+		return -1
+	}
+	lo, hi := int(x.start[g]), int(x.start[g+1])
+	ts := x.ts[lo:hi]
+	// The last row at or before t.
+	k, _ := slices.BinarySearchFunc(ts, t, func(a, b int64) int {
+		if a <= b {
+			return -1
+		}
+		return 1
+	})
+	if k == 0 || (x.ttl > 0 && ts[k-1] < t-x.ttl) {
+		return -1
+	}
+	return x.order[lo+k-1]
+}
+
+// span is where a row group's rows start among a source's rows.
+type rowGroupSpan struct {
+	file, rowGroup int
+	start, rows    int64
+}
+
+// joinAsof joins one view: pass one indexes the source rows whose event
+// time lies in [lo - ttl, hi] and finds each frame row's winner; pass two
+// reads the winners' features.
+func joinAsof(ctx context.Context, src *Source, v *offlinestore.HistoricalView, frame arrow.RecordBatch, times []int64, lo, hi int64) (*asofView, error) {
 	files, err := src.files()
 	if err != nil {
 		return nil, err
@@ -226,47 +276,53 @@ func buildAsof(ctx context.Context, src *Source, v *offlinestore.HistoricalView,
 		return nil, err
 	}
 	defer closeReaders(readers)
-	j := &asofView{path: src.path, ttl: int64(v.TTL / time.Nanosecond)}
-	from := int64(math.MinInt64 + 1)
-	if j.ttl > 0 && lo != math.MaxInt64 {
-		from = lo - j.ttl
-	}
-	keyCols := make([]string, len(v.Keys))
-	for i, k := range v.Keys {
-		keyCols[i] = k.Source
-	}
-	if j.keys, err = newKeyIndex(readers[0], files[0], frame, v); err != nil {
+	keys, err := newKeyIndex(readers[0], files[0], frame, v)
+	if err != nil {
 		return nil, err
 	}
-	feat := make([]string, len(v.Features))
-	for i, f := range v.Features {
-		feat[i] = f.Source
+	idx, spans, err := indexSource(ctx, readers, files, v, keys, lo, hi)
+	if err != nil {
+		return nil, err
 	}
-	cols := append(append([]string(nil), keyCols...), v.TimestampColumn)
+	groups, err := keys.lookup(frame, v)
+	if err != nil {
+		return nil, err
+	}
+	won := make([]int32, len(times))
+	for i, t := range times {
+		won[i] = idx.winner(groups[i], t)
+	}
+	idx, groups = nil, nil
+	j := &asofView{path: src.path, won: won}
+	if j.values, err = readWinners(ctx, readers, files, v, spans, won); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// indexSource is pass one over the key and time columns.
+func indexSource(ctx context.Context, readers []*pqarrow.FileReader, files []string, v *offlinestore.HistoricalView, keys *keyIndex, lo, hi int64) (*asofIndex, []rowGroupSpan, error) {
+	x := &asofIndex{ttl: int64(v.TTL / time.Nanosecond)}
+	from := int64(math.MinInt64 + 1)
+	if x.ttl > 0 && lo != math.MaxInt64 {
+		from = lo - x.ttl
+	}
+	var cols []string
+	for _, k := range v.Keys {
+		cols = append(cols, k.Source)
+	}
+	cols = append(cols, v.TimestampColumn)
 	if v.CreatedColumn != "" {
 		cols = append(cols, v.CreatedColumn)
 	}
-	cols = append(cols, feat...)
-
-	chunks := make([][]arrow.Array, len(feat))
-	defer func() {
-		for _, cs := range chunks {
-			for _, c := range cs {
-				c.Release()
-			}
-		}
-	}()
+	var spans []rowGroupSpan
 	var gids []int32
 	var ts, created []int64
 	var tsBuf, crBuf []core.Timestamp
 	for fi, fr := range readers {
 		for rg := 0; rg < fr.ParquetReader().NumRowGroups(); rg++ {
+			sp := rowGroupSpan{file: fi, rowGroup: rg, start: int64(len(gids))}
 			err := readRowGroup(ctx, fr, files[fi], rg, cols, func(rec arrow.RecordBatch) error {
-				for f, name := range feat {
-					c := column(rec, name)
-					c.Retain()
-					chunks[f] = append(chunks[f], c)
-				}
 				tsArr := column(rec, v.TimestampColumn)
 				var err error
 				if tsBuf, err = arrowval.Times(tsArr, tsBuf); err != nil {
@@ -280,7 +336,7 @@ func buildAsof(ctx context.Context, src *Source, v *offlinestore.HistoricalView,
 					}
 				}
 				base := len(gids)
-				if gids, err = j.keys.add(rec, gids); err != nil {
+				if gids, err = keys.add(rec, gids); err != nil {
 					return fmt.Errorf("parquet %s: %w", files[fi], err)
 				}
 				for i := range tsBuf {
@@ -300,41 +356,36 @@ func buildAsof(ctx context.Context, src *Source, v *offlinestore.HistoricalView,
 				return nil
 			})
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
+			sp.rows = int64(len(gids)) - sp.start
+			spans = append(spans, sp)
 		}
 	}
 	if len(gids) > math.MaxInt32 {
-		return nil, fmt.Errorf("parquet %s: %d rows: more than 2^31 rows in one source", src.path, len(gids))
+		return nil, nil, fmt.Errorf("parquet %s: %d rows: more than 2^31 rows in one source", files[0], len(gids))
 	}
-	j.group(gids, ts, created)
-	if j.frame, err = j.keys.lookup(frame, v); err != nil {
-		return nil, err
-	}
-	if j.values, err = concatColumns(readers[0], files[0], feat, chunks); err != nil {
-		return nil, err
-	}
-	return j, nil
+	x.group(keys.len(), gids, ts, created)
+	return x, spans, nil
 }
 
 // group builds start, order and ts from each row's group (-1: left out),
 // event and created time.
-func (j *asofView) group(gids []int32, ts, created []int64) {
-	groups := j.keys.len()
-	j.start = make([]int32, groups+1)
+func (x *asofIndex) group(groups int, gids []int32, ts, created []int64) {
+	x.start = make([]int32, groups+1)
 	for _, g := range gids {
 		if g >= 0 {
-			j.start[g+1]++
+			x.start[g+1]++
 		}
 	}
 	for g := 1; g <= groups; g++ {
-		j.start[g] += j.start[g-1]
+		x.start[g] += x.start[g-1]
 	}
-	fill := slices.Clone(j.start[:groups])
-	j.order = make([]int32, j.start[groups])
+	fill := slices.Clone(x.start[:groups])
+	x.order = make([]int32, x.start[groups])
 	for row, g := range gids {
 		if g >= 0 {
-			j.order[fill[g]] = int32(row)
+			x.order[fill[g]] = int32(row)
 			fill[g]++
 		}
 	}
@@ -354,15 +405,93 @@ func (j *asofView) group(gids []int32, ts, created []int64) {
 		return 0 // stable: file order
 	}
 	for g := 0; g < groups; g++ {
-		rows := j.order[j.start[g]:j.start[g+1]]
+		rows := x.order[x.start[g]:x.start[g+1]]
 		if !slices.IsSortedFunc(rows, less) {
 			slices.SortStableFunc(rows, less)
 		}
 	}
-	j.ts = make([]int64, len(j.order))
-	for i, row := range j.order {
-		j.ts[i] = ts[row]
+	x.ts = make([]int64, len(x.order))
+	for i, row := range x.order {
+		x.ts[i] = ts[row]
 	}
+}
+
+// readWinners is pass two: the feature columns of the won source rows,
+// in source order, with won rewritten to index them.
+func readWinners(ctx context.Context, readers []*pqarrow.FileReader, files []string, v *offlinestore.HistoricalView, spans []rowGroupSpan, won []int32) ([]arrow.Array, error) {
+	// The won rows, ascending and distinct, and each one's place among
+	// them (slot is dense over the source's rows: 4 bytes a row, for
+	// no sort).
+	var total int64
+	if len(spans) > 0 {
+		total = spans[len(spans)-1].start + spans[len(spans)-1].rows
+	}
+	slot := make([]int32, total)
+	for _, w := range won {
+		if w >= 0 {
+			slot[w] = 1
+		}
+	}
+	rows := make([]int32, 0, len(won))
+	for r, m := range slot {
+		if m != 0 {
+			slot[r] = int32(len(rows))
+			rows = append(rows, int32(r))
+		}
+	}
+	for i, w := range won {
+		if w >= 0 {
+			won[i] = slot[w]
+		}
+	}
+	slot = nil
+	feat := make([]string, len(v.Features))
+	for i, f := range v.Features {
+		feat[i] = f.Source
+	}
+	chunks := make([][]arrow.Array, len(feat))
+	defer func() {
+		for _, cs := range chunks {
+			for _, c := range cs {
+				c.Release()
+			}
+		}
+	}()
+	next := 0
+	for _, sp := range spans {
+		end := sp.start + sp.rows
+		if next >= len(rows) || int64(rows[next]) >= end {
+			continue
+		}
+		first := sp.start
+		err := readRowGroup(ctx, readers[sp.file], files[sp.file], sp.rowGroup, feat, func(rec arrow.RecordBatch) error {
+			recEnd := first + rec.NumRows()
+			b := array.NewInt32Builder(memory.DefaultAllocator)
+			defer b.Release()
+			for next < len(rows) && int64(rows[next]) < recEnd {
+				b.Append(int32(int64(rows[next]) - first))
+				next++
+			}
+			first = recEnd
+			if b.Len() == 0 {
+				return nil
+			}
+			take := b.NewInt32Array()
+			defer take.Release()
+			for f, name := range feat {
+				out, err := compute.TakeArray(ctx, column(rec, name), take)
+				if err != nil {
+					return fmt.Errorf("parquet %s: column %q: %w", files[sp.file], name, err)
+				}
+				chunks[f] = append(chunks[f], out)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return concatColumns(readers[0], files[0], feat, chunks)
 }
 
 // concatColumns makes one array of each feature's chunks (an empty one of

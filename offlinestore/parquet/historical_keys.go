@@ -19,7 +19,10 @@ import (
 // integers compare alike, as in SQL and in Feast's entity keys.
 type keyIndex struct {
 	cols []string // source key columns
-	ints map[int64]int32
+	// A lone integer key below denseKeys is looked up in dense (group+1,
+	// 0 for none), any other in ints.
+	dense []int32
+	ints  map[int64]int32
 	strs map[string]int32
 	n    int32
 	// intKey: a lone key of an integer column.
@@ -90,6 +93,42 @@ func newKeyIndex(fr *pqarrow.FileReader, path string, frame arrow.RecordBatch, v
 
 func (x *keyIndex) len() int { return int(x.n) }
 
+// denseKeys bounds the integer keys looked up by index rather than hashed:
+// ids counted from 0 or 1, the common case, up to 4M (16 MiB of table).
+const denseKeys = 1 << 22
+
+// intGroup returns the group of integer key k, numbering it when new and
+// add is set; -1 when it has none.
+func (x *keyIndex) intGroup(k int64, add bool) int32 {
+	if k >= 0 && k < denseKeys {
+		if int(k) >= len(x.dense) {
+			if !add {
+				return -1
+			}
+			n := max(int(k)+1, min(2*len(x.dense), denseKeys))
+			x.dense = append(x.dense, make([]int32, n-len(x.dense))...)
+		}
+		if g := x.dense[k]; g > 0 || !add {
+			return g - 1
+		}
+		x.dense[k] = x.n + 1
+		x.n++
+		return x.n - 1
+	}
+	if g, found := x.ints[k]; found || !add {
+		if !found {
+			return -1
+		}
+		return g
+	}
+	if x.ints == nil {
+		x.ints = map[int64]int32{}
+	}
+	x.ints[k] = x.n
+	x.n++
+	return x.n - 1
+}
+
 // add appends the group of every row of rec to gids, numbering new keys;
 // a null key gets -1.
 func (x *keyIndex) add(rec arrow.RecordBatch, gids []int32) ([]int32, error) {
@@ -101,9 +140,6 @@ func (x *keyIndex) add(rec arrow.RecordBatch, gids []int32) ([]int32, error) {
 		return gids, nil
 	}
 	if x.intKey {
-		if x.ints == nil {
-			x.ints = map[int64]int32{}
-		}
 		get, err := intReader(column(rec, x.cols[0]))
 		if err != nil {
 			return nil, fmt.Errorf("join key %q: %w", x.cols[0], err)
@@ -114,13 +150,7 @@ func (x *keyIndex) add(rec arrow.RecordBatch, gids []int32) ([]int32, error) {
 				gids = append(gids, -1)
 				continue
 			}
-			g, found := x.ints[k]
-			if !found {
-				g = x.n
-				x.ints[k] = g
-				x.n++
-			}
-			gids = append(gids, g)
+			gids = append(gids, x.intGroup(k, true))
 		}
 		return gids, nil
 	}
@@ -167,9 +197,7 @@ func (x *keyIndex) lookup(frame arrow.RecordBatch, v *offlinestore.HistoricalVie
 		for i := range n {
 			out[i] = -1
 			if k, ok := get(i); ok {
-				if g, found := x.ints[k]; found {
-					out[i] = g
-				}
+				out[i] = x.intGroup(k, false)
 			}
 		}
 		return out, nil
