@@ -23,8 +23,8 @@ type keyIndex struct {
 	// 0 for none), any other in ints.
 	dense []int32
 	ints  map[int64]int32
-	strs map[string]int32
-	n    int32
+	strs  map[string]int32
+	n     int32
 	// intKey: a lone key of an integer column.
 	intKey bool
 
