@@ -165,8 +165,8 @@ func TestNewSourceSchemes(t *testing.T) {
 			t.Errorf("%s: location %s, want %s", in, got, want)
 		}
 	}
-	if _, err := NewSource(ctx, "gs://bucket/registry.db", "/repo"); err == nil || !strings.Contains(err.Error(), "registry.path") {
-		t.Fatalf("gs:// must be refused with the field name, got %v", err)
+	if _, err := NewSource(ctx, "az://bucket/registry.db", "/repo"); err == nil || !strings.Contains(err.Error(), "registry.path") {
+		t.Fatalf("az:// must be refused with the field name, got %v", err)
 	}
 }
 

@@ -24,7 +24,7 @@ type Source interface {
 }
 
 // NewSource picks the source for a registry path as Feast does: a plain or
-// file:// path (relative to repoDir), a Windows drive path, or s3://.
+// file:// path (relative to repoDir), a Windows drive path, s3:// or gs://.
 func NewSource(ctx context.Context, path, repoDir string) (Source, error) {
 	if isWindowsDrive(path) || !strings.Contains(path, "://") {
 		if !filepath.IsAbs(path) {
@@ -48,8 +48,10 @@ func NewSource(ctx context.Context, path, repoDir string) (Source, error) {
 		return &FileSource{Path: p}, nil
 	case "s3":
 		return NewS3Source(ctx, u.Host, strings.TrimPrefix(u.Path, "/"))
+	case "gs":
+		return NewGCSSource(ctx, u.Host, strings.TrimPrefix(u.Path, "/"))
 	default:
-		return nil, fmt.Errorf("registry.path %q: scheme %q is not supported (use a local path or s3://)", path, u.Scheme)
+		return nil, fmt.Errorf("registry.path %q: scheme %q is not supported (use a local path, s3:// or gs://)", path, u.Scheme)
 	}
 }
 

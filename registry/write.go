@@ -15,7 +15,7 @@ import (
 )
 
 // Writer is implemented by sources that can store a new registry blob
-// (FileSource, S3Source); materialization records its intervals through it.
+// (FileSource, S3Source, GCSSource); materialization records its intervals through it.
 type Writer interface {
 	// Put replaces the whole registry. A reader sees either the old or the
 	// new blob, never a mix.
@@ -25,6 +25,7 @@ type Writer interface {
 var (
 	_ Writer = (*FileSource)(nil)
 	_ Writer = (*S3Source)(nil)
+	_ Writer = (*GCSSource)(nil)
 )
 
 // Put writes the registry to a temporary file next to it, syncs it and

@@ -29,7 +29,7 @@ PY
 for _ in $(seq 50); do
   base=$((10000 + RANDOM % 12000))
   wanted=()
-  for off in 0 10 11 12 20 21 30 40 45; do wanted+=($((base + off))); done
+  for off in 0 10 11 12 20 21 30 40 41 45; do wanted+=($((base + off))); done
   for off in 10 11 12; do wanted+=($((base + off + 10000))); done
   ports_free "${wanted[@]}" && break
 done
@@ -49,9 +49,20 @@ if [[ ! -f "$MOTO_VENV/.installed" ]] || ! "$MOTO_VENV/bin/python" -c 'import mo
   touch "$MOTO_VENV/.installed"
 fi
 S3_PORT=$((base + 40))
+# A GCS-compatible server for the gs:// registry tests: fake-gcs-server,
+# built once with the Go toolchain into a cache keyed by its version.
+FAKE_GCS_VERSION=v1.56.1
+FAKE_GCS_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/feature-server/fake-gcs-server-$FAKE_GCS_VERSION"
+if [[ ! -x "$FAKE_GCS_DIR/fake-gcs-server" ]]; then
+  echo "go-test: building fake-gcs-server $FAKE_GCS_VERSION (once)" >&2
+  GOBIN="$FAKE_GCS_DIR" GOFLAGS= go install "github.com/fsouza/fake-gcs-server@$FAKE_GCS_VERSION" >&2
+fi
+GCS_PORT=$((base + 41))
 MOTO_PID=
+GCS_PID=
 cleanup() {
   [[ -n "$MOTO_PID" ]] && kill "$MOTO_PID" 2>/dev/null || true
+  [[ -n "$GCS_PID" ]] && kill "$GCS_PID" 2>/dev/null || true
   "$S" redis-stop "$REDIS_PORT" >/dev/null 2>&1 || true
   "$S" cluster-stop "$CLUSTER_PORT" >/dev/null 2>&1 || true
   "$S" sentinel-stop "$SENT_MASTER" "$SENT_PORT" >/dev/null 2>&1 || true
@@ -86,11 +97,24 @@ if ! start_moto; then
   start_moto || exit 1
 fi
 
+"$FAKE_GCS_DIR/fake-gcs-server" -scheme http -host 127.0.0.1 -port "$GCS_PORT" -backend memory -log-level warn >"$SERVICES_DIR/fake-gcs.log" 2>&1 &
+GCS_PID=$!
+for _ in $(seq 300); do
+  curl -fs --noproxy '*' "http://127.0.0.1:$GCS_PORT/storage/v1/b" >/dev/null 2>&1 && break
+  if ! kill -0 "$GCS_PID" 2>/dev/null; then
+    echo "go-test: fake-gcs-server on port $GCS_PORT died; its log:" >&2
+    cat "$SERVICES_DIR/fake-gcs.log" >&2 || true
+    exit 1
+  fi
+  sleep 0.1
+done
+
 export FEASTGO_INTEGRATION=1
 export FEASTGO_TEST_REDIS="127.0.0.1:$REDIS_PORT"
 export FEASTGO_TEST_REDIS_CLUSTER="127.0.0.1:$CLUSTER_PORT,127.0.0.1:$((CLUSTER_PORT + 1)),127.0.0.1:$((CLUSTER_PORT + 2))"
 export FEASTGO_TEST_REDIS_SENTINEL="127.0.0.1:$SENT_PORT"
 export FEASTGO_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+export FEASTGO_TEST_GCS_ENDPOINT="http://127.0.0.1:$GCS_PORT"
 export FEASTGO_TEST_POSTGRES="postgres://feast:feast@127.0.0.1:$PG_PORT/feast?sslmode=disable"
 # A test must not change the checkout (a committed SQLite file opened in
 # place is switched to WAL mode, for one): compare git's view before and after.
