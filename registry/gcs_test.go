@@ -140,4 +140,3 @@ func TestGCSSourceNeedsBucketAndObject(t *testing.T) {
 		}
 	}
 }
-
