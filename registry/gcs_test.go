@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -45,7 +46,8 @@ func createBucket(t *testing.T, endpoint, name string) {
 func TestGCSSource(t *testing.T) {
 	endpoint := gcsEndpoint(t)
 	ctx := context.Background()
-	bucket := "feast-" + strings.ToLower(t.Name())
+	// Unique per run: the server outlives one `go test -count=N`.
+	bucket := fmt.Sprintf("feast-%s-%d", strings.ToLower(t.Name()), time.Now().UnixNano())
 	createBucket(t, endpoint, bucket)
 
 	src, err := NewSource(ctx, "gs://"+bucket+"/deep/dir/registry.pb", "/repo")
