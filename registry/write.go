@@ -70,10 +70,21 @@ func (f *FileSource) Put(_ context.Context, b []byte) error {
 	return nil
 }
 
+// Transactor is implemented by registries that store each object on its
+// own (the SQL registry): Update hands them the change, which they apply
+// to the objects it can touch (feature views) and store in one
+// transaction, instead of a whole blob being rewritten.
+type Transactor interface {
+	Update(ctx context.Context, now time.Time, change func(*corepb.Registry) error) error
+}
+
 // Update reads the registry from src, lets change edit it, and writes it
 // back stamped as Feast's commit() does: a fresh version_id (UUID4) and
-// last_updated = now. src must also be a Writer.
+// last_updated = now. src must also be a Writer, or a Transactor.
 func Update(ctx context.Context, src Source, now time.Time, change func(*corepb.Registry) error) error {
+	if t, ok := src.(Transactor); ok {
+		return t.Update(ctx, now, change)
+	}
 	w, ok := src.(Writer)
 	if !ok {
 		return fmt.Errorf("registry %s: this registry store cannot be written", src.Location())

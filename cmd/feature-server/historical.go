@@ -106,10 +106,11 @@ func runHistorical(ctx context.Context, repo, yamlPath string, args []string, lo
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
-	src, err := registry.NewSource(ctx, cfg.Registry.Path, cfg.RepoDir)
+	src, closeRegistry, err := openRegistrySource(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	defer closeRegistry()
 	reg, err := registry.Open(ctx, src, registry.Options{Project: cfg.Project, EnableVersioning: cfg.Registry.EnableOnlineFeatureViewVersioning, Logger: log})
 	if err != nil {
 		return err

@@ -109,10 +109,11 @@ func runMaterialize(ctx context.Context, repo, yamlPath string, args []string, i
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
-	src, err := registry.NewSource(ctx, cfg.Registry.Path, cfg.RepoDir)
+	src, closeRegistry, err := openRegistrySource(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	defer closeRegistry()
 	store, err := openStore(cfg, log)
 	if err != nil {
 		return err

@@ -254,10 +254,11 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	for _, k := range cfg.Ignored {
 		log.Info("feature_store.yaml key accepted but not used by this server", "key", k)
 	}
-	src, err := registry.NewSource(ctx, cfg.Registry.Path, cfg.RepoDir)
+	src, closeRegistry, err := openRegistrySource(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	defer closeRegistry()
 	ttl := time.Duration(f.registryTTL) * time.Second
 	reg, err := registry.Open(ctx, src, registry.Options{Project: cfg.Project, RefreshInterval: ttl,
 		EnableVersioning:        cfg.Registry.EnableOnlineFeatureViewVersioning,

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/feastgo/feastgo/config"
+	"github.com/feastgo/feastgo/registry"
+	"github.com/feastgo/feastgo/registry/sqlregistry"
+)
+
+// openRegistrySource picks the registry store feature_store.yaml names:
+// a file or object (local, s3://, gs://) for registry_type file, Feast's
+// SQL registry tables for registry_type sql. close releases its
+// connections; call it after everything that reads the registry stopped.
+func openRegistrySource(ctx context.Context, cfg *config.RepoConfig) (src registry.Source, close func(), err error) {
+	switch cfg.Registry.RegistryType {
+	case "", "file":
+		src, err := registry.NewSource(ctx, cfg.Registry.Path, cfg.RepoDir)
+		return src, func() {}, err
+	case "sql":
+		s, err := sqlregistry.Open(ctx, cfg.Registry.Path, cfg.Registry.SQL.ReadPath)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, s.Close, nil
+	default:
+		return nil, nil, fmt.Errorf("registry.registry_type: %q is not supported by this server yet (file and sql are)", cfg.Registry.RegistryType)
+	}
+}
