@@ -178,7 +178,8 @@ agree() { # NAME: how its output compares with the probe's on the same frame
   [[ $n == *-10 || ( $n == feast-file && -n $SMALL_NOTE ) ]] && ref=probe-10
   [[ $n == "$ref" ]] && { echo "(reference)"; return; }
   local a=${SUM[${FILE[$n]:-}]:-} b=${SUM[${FILE[$ref]:-}]:-}
-  if [[ -z $a || -z $b ]]; then echo "-"; elif [[ $a == "$b" ]]; then echo "yes"; else echo "**NO**"; fi
+  if [[ -z $a || -z $b ]]; then echo "-"; elif [[ $a == "$b" ]]; then echo "yes"
+  else echo "**NO** ($(sed -n 's/^"rows": \([0-9]*\).*/\1/p' <<<"$a") rows)"; fi
 }
 
 declare -A LABEL=([ours]="ours, parquet (Go as-of join)" [duckdbgo]="DuckDB in-process via duckdb-go (bench/duckdbjoin)"
