@@ -7,7 +7,7 @@ GO ?= go
 REPO ?= feature_repo
 PORT ?= 6566
 
-.PHONY: run build deps test unit lint conformance bench bench-materialize proto proto-check proto-golden
+.PHONY: run build deps test unit lint conformance bench bench-materialize bench-offline proto proto-check proto-golden
 
 # Serve the demo repo on the embedded default (SQLite online store, parquet
 # offline data): needs nothing but Go.
@@ -47,6 +47,13 @@ bench: deps
 # (1 M entities × 10 features; results in bench/materialize.md).
 bench-materialize: deps
 	scripts/bench-materialize.sh
+
+# Training sets (issue 11): ours against Feast's file, duckdb and postgres
+# offline stores and a DuckDB ASOF JOIN probe, 1 M entity rows × 10 features
+# over 10 M feature rows (BENCH_OFFLINE_SMALL=1: 10 k × 100 k); results in
+# bench/offline.md.
+bench-offline: deps
+	scripts/bench-offline.sh
 
 # Regenerate protos/**/*.pb.go from protos/**/*.proto.
 proto:
