@@ -25,7 +25,11 @@ var schema string
 
 // freshDB creates an empty schema with Feast's registry tables on the
 // PostgreSQL scripts/go-test.sh starts and returns its SQLAlchemy URL.
-func freshDB(t *testing.T) (string, *pgx.Conn) {
+func freshDB(t *testing.T) (string, *pgx.Conn) { return freshDBB(t) }
+
+var timeZero = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func freshDBB(t testing.TB) (string, *pgx.Conn) {
 	t.Helper()
 	dsn := os.Getenv("FEASTGO_TEST_POSTGRES")
 	if dsn == "" {
