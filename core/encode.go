@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/feastgo/feastgo/internal/pyconv"
 )
 
 // AppendValueProto appends v serialized as a feast.types.Value, byte for
@@ -33,7 +35,7 @@ func AppendValueProto(dst []byte, v Value) []byte {
 		return binary.LittleEndian.AppendUint64(dst, math.Float64bits(v.F))
 	case Float:
 		dst = protowire.AppendTag(dst, num, protowire.Fixed32Type)
-		return binary.LittleEndian.AppendUint32(dst, math.Float32bits(float32(v.F)))
+		return binary.LittleEndian.AppendUint32(dst, math.Float32bits(pyconv.Float32(v.F)))
 	}
 	if !v.Type.IsList() {
 		return dst
@@ -60,7 +62,7 @@ func AppendValueProto(dst []byte, v Value) []byte {
 				case Double:
 					packed = binary.LittleEndian.AppendUint64(packed, math.Float64bits(e.F))
 				case Float:
-					packed = binary.LittleEndian.AppendUint32(packed, math.Float32bits(float32(e.F)))
+					packed = binary.LittleEndian.AppendUint32(packed, math.Float32bits(pyconv.Float32(e.F)))
 				}
 			}
 			inner = protowire.AppendTag(inner, 1, protowire.BytesType)

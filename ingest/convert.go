@@ -36,7 +36,7 @@ func convertColumn(c *typedColumn, to core.ValueType, strs bool, what string) ([
 	if c.kind == kindFloat && to == core.JSON {
 		// json.dumps of numpy floats: a null is NaN here, and stored so.
 		for i, v := range c.Values {
-			f := pyNaN
+			f := pyconv.NaN
 			if !v.IsNull() {
 				f = num(v)
 			}
@@ -53,10 +53,8 @@ func convertColumn(c *typedColumn, to core.ValueType, strs bool, what string) ([
 			switch {
 			case c.kind == kindBool && v.IsNull():
 				continue
-			case c.kind == kindBool && v.I != 0:
-				s = "True"
 			case c.kind == kindBool:
-				s = "False"
+				s = pyfmt.Bool(v.I != 0)
 			case c.kind == kindInt:
 				s = strconv.FormatInt(v.I, 10)
 			case v.IsNull():
@@ -106,8 +104,8 @@ func viaPython(to core.ValueType) bool {
 
 func num(v core.Value) float64 {
 	if v.Type == core.Double || v.Type == core.Float {
-		if math.IsNaN(v.F) {
-			return pyNaN
+		if pyconv.IsNull(v.F) {
+			return pyconv.NaN
 		}
 		return v.F
 	}
@@ -140,7 +138,7 @@ func convertScalar(k kind, v core.Value, to core.ValueType, strs bool) (core.Val
 		default:
 			return core.Value{}, fmt.Errorf("a %s value cannot be converted", k)
 		}
-		if to == core.Int32 && (i < math.MinInt32 || i > math.MaxInt32) {
+		if to == core.Int32 && !pyconv.FitsInt32(i) {
 			return core.Value{}, fmt.Errorf("value out of range: %d", i)
 		}
 		return core.Value{Type: to, I: i}, nil
@@ -176,10 +174,7 @@ func convertScalar(k kind, v core.Value, to core.ValueType, strs bool) (core.Val
 		case kindFloat:
 			return core.StringValue(pyfmt.Float(num(v))), nil
 		case kindBool:
-			if v.I != 0 {
-				return core.StringValue("True"), nil
-			}
-			return core.StringValue("False"), nil
+			return core.StringValue(pyfmt.Bool(v.I != 0)), nil
 		case kindString:
 			return v, nil
 		}
@@ -318,14 +313,14 @@ func convertList(c *typedColumn, to core.ValueType, bad func(int, string, ...any
 			switch {
 			case e.IsNull() && (elem == core.Double || elem == core.Float):
 				// Arrow hands a null float element over as NaN.
-				l.List[j] = core.Value{Type: elem, F: pyNaN}
+				l.List[j] = core.Value{Type: elem, F: pyconv.NaN}
 			case e.IsNull() && (elem == core.String || elem == core.Bool || elem == core.Bytes):
 				l.List[j] = core.Value{Type: elem} // Feast's per-type default
 			case e.IsNull():
 				return nil, bad(i, "element %d is null; integer lists cannot hold nulls", j)
 			case elem == core.Double || elem == core.Float:
 				l.List[j] = core.Value{Type: elem, F: num(e)}
-			case elem == core.Int32 && (e.I < math.MinInt32 || e.I > math.MaxInt32):
+			case elem == core.Int32 && !pyconv.FitsInt32(e.I):
 				return nil, bad(i, "element %d: value out of range: %d", j, e.I)
 			default:
 				e.Type = elem
@@ -337,73 +332,26 @@ func convertList(c *typedColumn, to core.ValueType, bad func(int, string, ...any
 	return out, nil
 }
 
-// pyInt parses like Python's int(str): surrounding blanks, a sign, digits
-// with single underscores between them.
+// pyInt is Python's int(str) (pyconv.ParseInt) with Python's messages.
 func pyInt(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	body := strings.TrimLeft(t, "+-")
-	if len(t)-len(body) > 1 || !digitsWithUnderscores(body) {
-		return 0, fmt.Errorf("invalid literal for int() with base 10: %s", strconv.Quote(s))
-	}
-	n, err := strconv.ParseInt(strings.ReplaceAll(t, "_", ""), 10, 64)
-	if err != nil {
+	n, err := pyconv.ParseInt(s)
+	switch err {
+	case nil:
+		return n, nil
+	case pyconv.ErrRange:
 		return 0, fmt.Errorf("%s does not fit in 64 bits", strings.TrimSpace(s))
 	}
-	return n, nil
+	return 0, fmt.Errorf("invalid literal for int() with base 10: %s", strconv.Quote(s))
 }
 
-func digitsWithUnderscores(s string) bool {
-	if s == "" {
-		return false
-	}
-	prevDigit := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-			prevDigit = true
-		case c == '_' && prevDigit && i+1 < len(s):
-			prevDigit = false
-		default:
-			return false
-		}
-	}
-	return prevDigit
-}
-
-// pyFloat parses like Python's float(str).
+// pyFloat is Python's float(str) (pyconv.ParseFloat) with Python's message.
 func pyFloat(s string) (float64, error) {
-	t := strings.TrimSpace(s)
-	bad := fmt.Errorf("could not convert string to float: %s", strconv.Quote(s))
-	if t == "" || strings.ContainsAny(t, "xXpP") {
-		return 0, bad
-	}
-	if strings.Contains(t, "_") {
-		for i := 0; i < len(t); i++ {
-			if t[i] == '_' && (i == 0 || i+1 == len(t) || !isDigit(t[i-1]) || !isDigit(t[i+1])) {
-				return 0, bad
-			}
-		}
-		t = strings.ReplaceAll(t, "_", "")
-	}
-	f, err := strconv.ParseFloat(t, 64)
-	if math.IsNaN(f) {
-		f = pyNaN
-	}
-	if err != nil {
-		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-			return f, nil // Python gives inf (or 0.0) here
-		}
-		return 0, bad
+	f, ok := pyconv.ParseFloat(s)
+	if !ok {
+		return 0, fmt.Errorf("could not convert string to float: %s", strconv.Quote(s))
 	}
 	return f, nil
 }
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-// pyNaN is the NaN Python and numpy produce (Go's math.NaN has another
-// payload, which would change the stored bytes).
-var pyNaN = math.Float64frombits(0x7ff8000000000000)
 
 // eventTimes converts a timestamp column as pd.to_datetime does and then
 // truncates to microseconds, as Feast's trip through Python datetimes does.

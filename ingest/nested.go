@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/pyconv"
 	"github.com/feastgo/feastgo/internal/pyfmt"
 	"github.com/feastgo/feastgo/typemap"
 )
@@ -39,7 +40,7 @@ type afield struct {
 
 // isNaN reports a float NaN, which pandas and from_pandas take as null.
 func isNaN(v core.Value) bool {
-	return (v.Type == core.Double || v.Type == core.Float) && math.IsNaN(v.F)
+	return (v.Type == core.Double || v.Type == core.Float) && pyconv.IsNull(v.F)
 }
 
 // observe merges one value into t, as pyarrow's type inference does.
@@ -192,7 +193,7 @@ func toArray(elem *atype, v core.Value) pyVal {
 		case a.dtype == pkNpInt64:
 			a.items[i] = pyVal{k: pkNpInt64, i: e.I}
 		case a.dtype == pkFloat && (e.IsNull() || isNaN(e)):
-			a.items[i] = pyVal{k: pkFloat, f: pyNaN}
+			a.items[i] = pyVal{k: pkFloat, f: pyconv.NaN}
 		case a.dtype == pkFloat:
 			a.items[i] = pyVal{k: pkFloat, f: num(e)}
 		case a.dtype == pkNpBool:

@@ -2,7 +2,6 @@ package materialize
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 
 	"github.com/feastgo/feastgo/core"
@@ -11,26 +10,17 @@ import (
 	"github.com/feastgo/feastgo/typemap"
 )
 
-// nullTimestamp is Feast's null UNIX_TIMESTAMP: numpy's NaT cast to int64
-// (type_map.NULL_TIMESTAMP_INT_VALUE). Feast writes it for a null timestamp
-// cell and for a null element of a timestamp list, and reads it back as None.
-const nullTimestamp = math.MinInt64
-
-// pyNaN is numpy's NaN (0x7ff8000000000000), which Feast writes for a null
-// float inside a list; Go's math.NaN() has another payload and other bytes.
-var pyNaN = math.Float64frombits(0x7ff8000000000000)
-
 // convert turns a cell read from an offline source into the Value Feast
 // writes for a feature or join key declared as want, following
 // type_map.python_values_to_proto_values on what Arrow hands it:
 //
 //   - a null, and a NaN float, become an empty Value, except for
-//     UNIX_TIMESTAMP, where a null becomes nullTimestamp;
+//     UNIX_TIMESTAMP, where a null becomes pyconv.NullTimestamp;
 //   - FLOAT values are rounded to float32 (done by core.AppendValueProto);
 //   - integers truncate floats toward zero; STRING prints numbers and bools
 //     with Python's str(); timestamps are whole seconds, rounded down;
 //   - list elements follow Feast's null defaults: "" for strings, b"" for
-//     bytes, False for bools, NaN for floats (numpy's), nullTimestamp for
+//     bytes, False for bools, NaN for floats (numpy's), pyconv.NullTimestamp for
 //     timestamps. Feast fails on a null inside an integer list; 0 is written.
 //
 // Feast defects not copied: an INT64 column holding a null loses precision
@@ -45,7 +35,7 @@ func convert(v core.Value, want core.ValueType) (core.Value, error) {
 	}
 	if v.IsNull() {
 		if want == core.UnixTimestamp {
-			return core.Value{Type: core.UnixTimestamp, I: nullTimestamp}, nil
+			return core.Value{Type: core.UnixTimestamp, I: pyconv.NullTimestamp}, nil
 		}
 		return core.Value{}, nil
 	}
@@ -54,9 +44,9 @@ func convert(v core.Value, want core.ValueType) (core.Value, error) {
 		return core.Value{}, nil
 	}
 	isFloat := v.Type == core.Double || v.Type == core.Float
-	if isFloat && math.IsNaN(v.F) {
+	if isFloat && pyconv.IsNull(v.F) {
 		if want == core.UnixTimestamp {
-			return core.Value{Type: core.UnixTimestamp, I: nullTimestamp}, nil
+			return core.Value{Type: core.UnixTimestamp, I: pyconv.NullTimestamp}, nil
 		}
 		return core.Value{}, nil
 	}
@@ -71,13 +61,13 @@ func convert(v core.Value, want core.ValueType) (core.Value, error) {
 			}
 			i = n
 		case v.Type == core.String || v.Type == core.Bytes:
-			n, err := strconv.ParseInt(v.S, 10, 64)
+			n, err := pyconv.ParseInt(v.S) // Python's int(str)
 			if err != nil {
 				return core.Value{}, fmt.Errorf("%q is not an integer", v.S)
 			}
 			i = n
 		}
-		if want == core.Int32 && (i < math.MinInt32 || i > math.MaxInt32) {
+		if want == core.Int32 && !pyconv.FitsInt32(i) {
 			return core.Value{}, fmt.Errorf("%d is out of range for INT32", i)
 		}
 		return core.Value{Type: want, I: i}, nil
@@ -98,10 +88,7 @@ func convert(v core.Value, want core.ValueType) (core.Value, error) {
 		case isFloat:
 			return core.StringValue(pyfmt.Float(v.F)), nil
 		case v.Type == core.Bool:
-			if v.I != 0 {
-				return core.StringValue("True"), nil
-			}
-			return core.StringValue("False"), nil
+			return core.StringValue(pyfmt.Bool(v.I != 0)), nil
 		case v.Type == core.Int32 || v.Type == core.Int64:
 			return core.StringValue(strconv.FormatInt(v.I, 10)), nil
 		}
@@ -135,9 +122,9 @@ func convertList(v core.Value, want core.ValueType) (core.Value, error) {
 		if e.IsNull() {
 			switch elem {
 			case core.Double, core.Float:
-				e = core.Value{Type: elem, F: pyNaN}
+				e = core.Value{Type: elem, F: pyconv.NaN}
 			case core.UnixTimestamp:
-				e = core.Value{Type: elem, I: nullTimestamp}
+				e = core.Value{Type: elem, I: pyconv.NullTimestamp}
 			default:
 				e = core.Value{Type: elem}
 			}

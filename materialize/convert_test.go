@@ -160,3 +160,19 @@ func TestComplexMatchesFeast(t *testing.T) {
 		}
 	}
 }
+
+// A string cell declared INT64 is Python's int() of it, as Feast's int(x)
+// does: " 12 " and "1_000" used to be refused (strconv's grammar).
+func TestConvertStringToIntIsPythons(t *testing.T) {
+	for s, want := range map[string]int64{" 12 ": 12, "1_000": 1000, "-3": -3} {
+		v, err := convert(core.StringValue(s), core.Int64)
+		if err != nil || v.Type != core.Int64 || v.I != want {
+			t.Errorf("convert(%q) = %+v, %v; want INT64 %d", s, v, err, want)
+		}
+	}
+	for _, s := range []string{"1__0", "1.0", "", "9223372036854775808"} {
+		if v, err := convert(core.StringValue(s), core.Int64); err == nil {
+			t.Errorf("convert(%q) = %+v, want an error", s, v)
+		}
+	}
+}

@@ -2,10 +2,10 @@ package materialize
 
 import (
 	"fmt"
-	"math"
 	"sort"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/pyconv"
 	"github.com/feastgo/feastgo/offlinestore"
 	"github.com/feastgo/feastgo/onlinestore"
 	"github.com/feastgo/feastgo/registry"
@@ -170,7 +170,7 @@ func sameScalar(v *core.Value, want core.ValueType) bool {
 	case core.Int64, core.String, core.Bytes:
 		return true
 	case core.Double, core.Float:
-		return !math.IsNaN(v.F)
+		return !pyconv.IsNull(v.F)
 	case core.Bool:
 		return v.I == 0 || v.I == 1
 	}

@@ -3,7 +3,6 @@ package online
 import (
 	"math"
 	"strconv"
-	"strings"
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/internal/pyconv"
@@ -16,9 +15,6 @@ import (
 // check for DOUBLE, BOOL and BYTES. A null stays null.
 func coerce(v core.Value, to core.ValueType, column string) (core.Value, error) {
 	if v.IsNull() || to == core.Invalid || v.Type == to {
-		if to == core.Int32 && v.Type == core.Int32 {
-			return v, nil
-		}
 		return v, nil
 	}
 	bad := func() (core.Value, error) {
@@ -37,7 +33,7 @@ func coerce(v core.Value, to core.ValueType, column string) (core.Value, error) 
 			}
 			i = n
 		case core.String:
-			n, err := strconv.ParseInt(strings.TrimSpace(strings.ReplaceAll(v.S, "_", "")), 10, 64)
+			n, err := pyconv.ParseInt(v.S)
 			if err != nil {
 				return bad()
 			}
@@ -45,7 +41,7 @@ func coerce(v core.Value, to core.ValueType, column string) (core.Value, error) 
 		default:
 			return bad()
 		}
-		if to == core.Int32 && (i < math.MinInt32 || i > math.MaxInt32) {
+		if to == core.Int32 && !pyconv.FitsInt32(i) {
 			return core.Value{}, core.Invalidf("entities.%s: %d does not fit the join key's type INT32", column, i)
 		}
 		return core.Value{Type: to, I: i}, nil
@@ -56,24 +52,21 @@ func coerce(v core.Value, to core.ValueType, column string) (core.Value, error) 
 		case core.Double, core.Float:
 			return core.StringValue(pyfmt.Float(v.F)), nil
 		case core.Bool:
-			if v.I != 0 {
-				return core.StringValue("True"), nil
-			}
-			return core.StringValue("False"), nil
+			return core.StringValue(pyfmt.Bool(v.I != 0)), nil
 		}
 		return bad()
 	case core.Float:
 		switch v.Type {
 		case core.Int64, core.Int32, core.Bool:
-			return core.Value{Type: core.Float, F: float64(float32(v.I))}, nil
+			return core.Value{Type: core.Float, F: pyconv.Widen32(float64(v.I))}, nil
 		case core.Double:
-			return core.Value{Type: core.Float, F: float64(float32(v.F))}, nil
+			return core.Value{Type: core.Float, F: pyconv.Widen32(v.F)}, nil
 		case core.String:
-			f, err := strconv.ParseFloat(strings.TrimSpace(v.S), 64)
-			if err != nil {
+			f, ok := pyconv.ParseFloat(v.S)
+			if !ok {
 				return bad()
 			}
-			return core.Value{Type: core.Float, F: float64(float32(f))}, nil
+			return core.Value{Type: core.Float, F: pyconv.Widen32(f)}, nil
 		}
 		return bad()
 	case core.Double:

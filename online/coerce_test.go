@@ -35,3 +35,38 @@ func TestCoerceFloatToIntJoinKey(t *testing.T) {
 		}
 	}
 }
+
+// A string entity value for an INT64 or FLOAT join key is Python's int()
+// or float() of it (pyconv), as in Feast: "1__0" and "_1" used to be read
+// as 10 and 1 (underscores dropped anywhere), "0x1p3" as 8 (a Go hex
+// float), and "1_0.5" was refused.
+func TestCoerceStringJoinKeyIsPythons(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		to   core.ValueType
+		want float64
+		ok   bool
+	}{
+		{" 12 ", core.Int64, 12, true}, {"1_000", core.Int64, 1000, true}, {"-7", core.Int32, -7, true},
+		{"1__0", core.Int64, 0, false}, {"_1", core.Int64, 0, false}, {"1_", core.Int64, 0, false},
+		{"2147483648", core.Int32, 0, false},
+		{"1_0.5", core.Float, 10.5, true}, {" .5 ", core.Float, 0.5, true},
+		{"0x1p3", core.Float, 0, false}, {"1__0", core.Float, 0, false},
+	} {
+		got, err := coerce(core.StringValue(c.s), c.to, "k")
+		if c.ok != (err == nil) {
+			t.Errorf("coerce(%q, %s) = %+v, %v; want ok=%v", c.s, c.to, got, err, c.ok)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		n := got.F
+		if c.to != core.Float {
+			n = float64(got.I)
+		}
+		if got.Type != c.to || n != c.want {
+			t.Errorf("coerce(%q, %s) = %+v, want %v", c.s, c.to, got, c.want)
+		}
+	}
+}

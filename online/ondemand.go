@@ -2,7 +2,6 @@ package online
 
 import (
 	"context"
-	"math"
 	"strings"
 
 	"github.com/feastgo/feastgo/core"
@@ -276,7 +275,7 @@ func coerceGiven(v core.Value, t core.ValueType) (core.Value, bool) {
 		return core.DoubleValue(f), ok
 	case core.Float:
 		f, ok := num()
-		return core.Value{Type: core.Float, F: float64(float32(f))}, ok
+		return core.Value{Type: core.Float, F: pyconv.Widen32(f)}, ok
 	case core.Int64, core.Int32, core.UnixTimestamp:
 		i := v.I
 		switch v.Type {
@@ -290,7 +289,7 @@ func coerceGiven(v core.Value, t core.ValueType) (core.Value, bool) {
 		default:
 			return core.Value{}, false
 		}
-		if t == core.Int32 && (i < math.MinInt32 || i > math.MaxInt32) {
+		if t == core.Int32 && !pyconv.FitsInt32(i) {
 			return core.Value{}, false
 		}
 		return core.Value{Type: t, I: i}, true

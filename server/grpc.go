@@ -15,6 +15,7 @@ import (
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/ingest"
+	"github.com/feastgo/feastgo/internal/pyconv"
 	"github.com/feastgo/feastgo/online"
 	servingpb "github.com/feastgo/feastgo/protos/feast/serving"
 	typespb "github.com/feastgo/feastgo/protos/feast/types"
@@ -177,7 +178,7 @@ func valueToProto(v core.Value) *typespb.Value {
 	case core.Double:
 		return &typespb.Value{Val: &typespb.Value_DoubleVal{DoubleVal: v.F}}
 	case core.Float:
-		return &typespb.Value{Val: &typespb.Value_FloatVal{FloatVal: float32(v.F)}}
+		return &typespb.Value{Val: &typespb.Value_FloatVal{FloatVal: pyconv.Float32(v.F)}}
 	case core.Bool:
 		return &typespb.Value{Val: &typespb.Value_BoolVal{BoolVal: v.I != 0}}
 	case core.DoubleList:
@@ -189,7 +190,7 @@ func valueToProto(v core.Value) *typespb.Value {
 	case core.FloatList:
 		l := make([]float32, len(v.List))
 		for i, e := range v.List {
-			l[i] = float32(e.F)
+			l[i] = pyconv.Float32(e.F)
 		}
 		return &typespb.Value{Val: &typespb.Value_FloatListVal{FloatListVal: &typespb.FloatList{Val: l}}}
 	case core.Int64List:

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/pyconv"
 	"github.com/feastgo/feastgo/internal/pyfmt"
 )
 
@@ -50,7 +51,7 @@ func arrayLike(v pv) bool { return v.k == kList || v.k == kDict }
 
 // isNull is pd.isnull for a scalar.
 func isNull(v pv) bool {
-	return v.k == kNone || ((v.k == kFloat || v.k == kFloat32) && math.IsNaN(v.f))
+	return v.k == kNone || ((v.k == kFloat || v.k == kFloat32) && pyconv.IsNull(v.f))
 }
 
 // pyValuesToCore converts one output column. declared is the ODFV
@@ -229,11 +230,7 @@ func scalarToCore(vt core.ValueType, v pv) (core.Value, error) {
 		if err != nil {
 			return core.Value{}, err
 		}
-		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-		if vt == core.Int32 {
-			lo, hi = math.MinInt32, math.MaxInt32
-		}
-		if !n.IsInt64() || n.Int64() < lo || n.Int64() > hi {
+		if !n.IsInt64() || (vt == core.Int32 && !pyconv.FitsInt32(n.Int64())) {
 			return core.Value{}, udfErrorf("ValueError", "Value out of range: %s", n.String())
 		}
 		return core.Value{Type: vt, I: n.Int64()}, nil
@@ -242,7 +239,7 @@ func scalarToCore(vt core.ValueType, v pv) (core.Value, error) {
 		if err != nil {
 			return core.Value{}, err
 		}
-		return core.Value{Type: core.Float, F: float64(toFloat32(f))}, nil
+		return core.Value{Type: core.Float, F: float64(pyconv.Float32(f))}, nil
 	case core.Double:
 		switch v.k {
 		case kInt, kBool, kFloat, kFloat32:
@@ -261,20 +258,6 @@ func scalarToCore(vt core.ValueType, v pv) (core.Value, error) {
 		return core.StringValue(s), nil
 	}
 	return core.Value{}, unsupportedf("output type %s", vt)
-}
-
-// toFloat32 is the C cast protobuf applies to a float field: round to
-// nearest even, ±inf beyond the float32 range. (Go leaves out-of-range
-// conversions implementation-defined, so the edge is spelled out.)
-func toFloat32(f float64) float32 {
-	if a := math.Abs(f); a > math.MaxFloat32 && !math.IsInf(f, 0) {
-		// Half a float32 ULP above the maximum rounds (to even) up to inf.
-		if a < math.MaxFloat32+math.Ldexp(1, 103) {
-			return float32(math.Copysign(math.MaxFloat32, f))
-		}
-		return float32(math.Copysign(math.Inf(1), f))
-	}
-	return float32(f)
 }
 
 // pyIntOf is Python's int(v).
@@ -343,10 +326,7 @@ func pyStrOf(v pv) (string, error) {
 		}
 		return strconv.FormatInt(v.i, 10), nil
 	case kBool:
-		if v.i != 0 {
-			return "True", nil
-		}
-		return "False", nil
+		return pyfmt.Bool(v.i != 0), nil
 	case kFloat:
 		return pyfmt.Float(v.f), nil
 	case kFloat32:
@@ -355,48 +335,21 @@ func pyStrOf(v pv) (string, error) {
 	return "", unsupportedf("str() of a %s", v.typeName())
 }
 
-// parsePyInt is int(s) for a str in base 10: surrounding whitespace, a
-// sign, digits with single underscores between them.
+// parsePyInt is int(s) for a str in base 10 (pyconv.IntLiteral's
+// grammar), of any size.
 func parsePyInt(s string) (*big.Int, bool) {
-	s = strings.TrimSpace(s)
-	neg := false
-	if s != "" && (s[0] == '+' || s[0] == '-') {
-		neg = s[0] == '-'
-		s = s[1:]
-	}
-	digits, ok := pyDigits(s)
+	lit, ok := pyconv.IntLiteral(s)
 	if !ok {
 		return nil, false
 	}
-	n, ok := new(big.Int).SetString(digits, 10)
-	if !ok {
-		return nil, false
-	}
-	if neg {
-		n.Neg(n)
-	}
-	return n, true
+	return new(big.Int).SetString(lit, 10)
 }
 
-// pyDigits validates a digit string with Python's underscore rules and
-// returns it without underscores.
-func pyDigits(s string) (string, bool) {
-	if s == "" || s[0] == '_' || s[len(s)-1] == '_' || strings.Contains(s, "__") {
-		return "", false
-	}
-	for i := 0; i < len(s); i++ {
-		if (s[i] < '0' || s[i] > '9') && s[i] != '_' {
-			return "", false
-		}
-	}
-	return strings.ReplaceAll(s, "_", ""), true
-}
-
-// parsePyFloat is float(s) for the decimal forms; inf and nan strings are
-// left to Python (NaN compares differently in Starlark).
+// parsePyFloat is float(s) (pyconv.ParseFloat) for the decimal forms; inf
+// and nan strings are left to Python (NaN compares differently in
+// Starlark).
 func parsePyFloat(s string) (float64, error) {
-	t := strings.TrimSpace(s)
-	body := t
+	body := strings.TrimSpace(s)
 	if body != "" && (body[0] == '+' || body[0] == '-') {
 		body = body[1:]
 	}
@@ -404,50 +357,9 @@ func parsePyFloat(s string) (float64, error) {
 	case "inf", "infinity", "nan":
 		return 0, unsupportedf("float(%q)", s)
 	}
-	mant, exp, hasExp := strings.Cut(strings.ToLower(body), "e")
-	intPart, frac, hasDot := strings.Cut(mant, ".")
-	bad := func() (float64, error) {
+	f, ok := pyconv.ParseFloat(s)
+	if !ok {
 		return 0, udfErrorf("ValueError", "could not convert string to float: %s", pyRepr(pyStr(s)))
-	}
-	if intPart == "" && frac == "" {
-		return bad()
-	}
-	clean := ""
-	if intPart != "" {
-		d, ok := pyDigits(intPart)
-		if !ok {
-			return bad()
-		}
-		clean = d
-	}
-	if hasDot {
-		clean += "."
-		if frac != "" {
-			d, ok := pyDigits(frac)
-			if !ok {
-				return bad()
-			}
-			clean += d
-		}
-	}
-	if hasExp {
-		e := exp
-		sign := ""
-		if e != "" && (e[0] == '+' || e[0] == '-') {
-			sign, e = e[:1], e[1:]
-		}
-		d, ok := pyDigits(e)
-		if !ok {
-			return bad()
-		}
-		clean += "e" + sign + d
-	}
-	if t[0] == '-' {
-		clean = "-" + clean
-	}
-	f, err := strconv.ParseFloat(clean, 64)
-	if err != nil && !isRangeErr(err) {
-		return bad()
 	}
 	return f, nil
 }
@@ -610,18 +522,14 @@ func listElemToCore(vt core.ValueType, e pv) (core.Value, error) {
 			return core.Value{}, err
 		}
 		if vt == core.FloatList {
-			return core.Value{Type: core.Float, F: float64(toFloat32(f))}, nil
+			return core.Value{Type: core.Float, F: float64(pyconv.Float32(f))}, nil
 		}
 		return core.DoubleValue(f), nil
 	case core.Int32List, core.Int64List:
 		switch e.k {
 		case kInt:
 			n, _ := pyIntOf(e)
-			lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-			if vt == core.Int32List {
-				lo, hi = math.MinInt32, math.MaxInt32
-			}
-			if !n.IsInt64() || n.Int64() < lo || n.Int64() > hi {
+			if !n.IsInt64() || (vt == core.Int32List && !pyconv.FitsInt32(n.Int64())) {
 				return core.Value{}, udfErrorf("ValueError", "Value out of range: %s", n.String())
 			}
 			return core.Value{Type: vt.Elem(), I: n.Int64()}, nil

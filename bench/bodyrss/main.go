@@ -2,6 +2,8 @@
 // large request bodies: it sends each concurrency level's requests at
 // once and prints the server's VmRSS before, at the peak (sampled while
 // they run) and a few seconds after. Linux only (it reads /proc).
+//
+// It imports nothing of the project: it talks to the server over HTTP only.
 package main
 
 import (

@@ -5,6 +5,9 @@
 // same Redis and the same wrk load; our requests/s divided by its requests/s
 // says how much of the machine our own code costs.
 //
+// It imports nothing of the project: a floor measured with our own code
+// would not be a floor.
+//
 //	limitprobe -addr 127.0.0.1:6379 -port 18080 -client goredis|rueidis
 //
 // The hash must exist first:

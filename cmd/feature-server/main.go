@@ -7,6 +7,9 @@
 // offline catalog (offlinestore/catalog), materialization and the servers
 // are built by their packages and connected here; serve closes them in
 // reverse order at shutdown.
+//
+// Nothing imports it. It is the one place that may import every back end
+// and the transports (server/) together (internal/layering checks both).
 package main
 
 import (

@@ -8,6 +8,10 @@
 // and allocations; and a loader that writes the rows into a real Redis
 // through our Redis store. Test code only: it is internal so that it is no
 // API.
+//
+// It may import the domain (core, onlinestore, registry, protos) but no
+// back end and no transport; only tests import it (internal/layering
+// checks that).
 package bench
 
 import (

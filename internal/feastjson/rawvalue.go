@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/feastgo/feastgo/internal/pyconv"
 	"github.com/feastgo/feastgo/internal/pyfmt"
 )
 
@@ -160,9 +161,6 @@ func appendRawMap(dst []byte, msg []byte) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
-// nullTimestamp is Feast's NaT sentinel for timestamps.
-const nullTimestamp = math.MinInt64
-
 // appendZonedTimestamp prints a ZonedTimestamp as Python's
 // datetime.isoformat() in the stored zone (UTC for an unknown one).
 func appendZonedTimestamp(dst []byte, msg []byte) ([]byte, error) {
@@ -170,7 +168,7 @@ func appendZonedTimestamp(dst []byte, msg []byte) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	if secs == nullTimestamp {
+	if secs == pyconv.NullTimestamp {
 		return append(dst, "null"...), nil
 	}
 	loc := time.UTC

@@ -92,3 +92,11 @@ func AppendInt(dst []byte, v int64) []byte {
 func AppendTwoDigits(dst []byte, v int64) []byte {
 	return append(dst, digitPairs[2*v], digitPairs[2*v+1])
 }
+
+// Bool is Python's str(bool): "True" or "False".
+func Bool(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
+}

@@ -1,0 +1,88 @@
+package redis
+
+import (
+	"encoding/binary"
+)
+
+// The key layout Feast uses: one hash per entity key and project, a 4-byte
+// murmur3 field per feature, a "_ts:<view>" field per view, and the cache
+// of encoded field names reads use.
+
+// FieldName is the hash field of a feature: murmur3 x86_32 (seed 0) of
+// "<view>:<feature>", little-endian.
+func FieldName(view, feature string) string {
+	h := murmur3x86_32(view + ":" + feature)
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], h)
+	return string(b[:])
+}
+
+// redisKey is the entity key followed by the project name.
+func (s *Store) redisKey(dst, key []byte) []byte {
+	dst = append(dst, key...)
+	return append(dst, s.project...)
+}
+
+// fieldKey names one hash field: a feature of a view, or the view's
+// "_ts:<view>" field when feature is empty (feature names never are).
+type fieldKey struct{ view, feature string }
+
+// fieldEntry is a hash field name ready for either client: boxed for
+// go-redis, RESP-encoded for respPool.
+type fieldEntry struct {
+	name string
+	arg  any
+	bulk string
+}
+
+// fieldMap holds the field names of the features served so far; it is
+// never modified once published (copy on write), so reads take no lock.
+type fieldMap map[fieldKey]fieldEntry
+
+func (s *Store) fieldCache() fieldMap {
+	if m := s.fields.Load(); m != nil {
+		return *m
+	}
+	return nil
+}
+
+// appendFields appends the HMGET fields of features of view, then its _ts
+// field.
+func (m fieldMap) appendFields(s *Store, dst []fieldEntry, view string, features []string) []fieldEntry {
+	for _, f := range features {
+		e, ok := m[fieldKey{view, f}]
+		if !ok {
+			e = s.addField(fieldKey{view, f})
+		}
+		dst = append(dst, e)
+	}
+	e, ok := m[fieldKey{view, ""}]
+	if !ok {
+		e = s.addField(fieldKey{view, ""})
+	}
+	return append(dst, e)
+}
+
+// maxCachedFields bounds the field cache (features of every view served).
+const maxCachedFields = 1 << 16
+
+func (s *Store) addField(k fieldKey) fieldEntry {
+	name := "_ts:" + k.view
+	if k.feature != "" {
+		name = FieldName(k.view, k.feature)
+	}
+	e := fieldEntry{name: name, arg: name, bulk: string(appendBulk(nil, name))}
+	s.fieldsMu.Lock()
+	defer s.fieldsMu.Unlock()
+	old := s.fieldCache()
+	if _, ok := old[k]; ok || len(old) >= maxCachedFields {
+		return e
+	}
+	m := make(fieldMap, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[k] = e
+	s.fields.Store(&m)
+	return e
+}
