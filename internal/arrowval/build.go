@@ -105,3 +105,7 @@ func asFloat(v core.Value) float64 {
 	}
 	return v.F
 }
+
+// Append adds v to b, a builder of a TypeOf column, as Build does for each
+// value; a value whose kind does not fit is an error.
+func Append(b array.Builder, v core.Value) error { return appendValue(b, v) }

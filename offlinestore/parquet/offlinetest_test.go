@@ -23,7 +23,7 @@ import (
 func TestOfflineSuite(t *testing.T) {
 	repo := t.TempDir()
 	var n atomic.Int64
-	offlinetest.Run(t, offlinetest.Backend{
+	b := offlinetest.Backend{
 		Engine: NewEngine(repo),
 		Create: func(t *testing.T, tbl offlinetest.Table) *corepb.DataSource {
 			name := fmt.Sprintf("data/t%d.parquet", n.Add(1))
@@ -31,7 +31,9 @@ func TestOfflineSuite(t *testing.T) {
 			return &corepb.DataSource{Name: "src", Type: corepb.DataSource_BATCH_FILE,
 				Options: &corepb.DataSource_FileOptions_{FileOptions: &corepb.DataSource_FileOptions{Uri: name}}}
 		},
-	})
+	}
+	offlinetest.Run(t, b)
+	t.Run("Historical", func(t *testing.T) { offlinetest.RunHistorical(t, b) })
 }
 
 func writeTable(tb *testing.T, path string, tbl offlinetest.Table) {

@@ -118,3 +118,10 @@ func TestAppenderRefusesQueriesAndAMissingConfig(t *testing.T) {
 		t.Errorf("no offline_store, read: %v", err)
 	}
 }
+
+// querySource is a PostgreSQLSource of a query.
+func querySource(query string) *corepb.DataSource {
+	return &corepb.DataSource{Name: "src", DataSourceClassType: SourceClass,
+		Options: &corepb.DataSource_CustomOptions{CustomOptions: &corepb.DataSource_CustomSourceOptions{
+			Configuration: []byte(`{"name": "src", "query": ` + jsonQuote(query) + `}`)}}}
+}

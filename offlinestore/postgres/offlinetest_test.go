@@ -30,13 +30,23 @@ func TestOfflineSuite(t *testing.T) {
 	defer e.Close()
 	var n atomic.Int64
 	prefix := fmt.Sprintf("offline_suite_%d_", time.Now().UnixNano())
-	offlinetest.Run(t, offlinetest.Backend{
+	b := offlinetest.Backend{
 		Engine: e,
 		Create: func(t *testing.T, tbl offlinetest.Table) *corepb.DataSource {
 			name := fmt.Sprintf("%s%d", prefix, n.Add(1))
 			createTable(t, pool, name, tbl)
 			return tableSource(name)
 		},
+	}
+	offlinetest.Run(t, b)
+	t.Run("Historical", func(t *testing.T) { offlinetest.RunHistorical(t, b) })
+	// The same joins over query sources (no ctid).
+	t.Run("HistoricalQuerySources", func(t *testing.T) {
+		offlinetest.RunHistorical(t, offlinetest.Backend{Engine: e, Create: func(t *testing.T, tbl offlinetest.Table) *corepb.DataSource {
+			name := fmt.Sprintf("%s%d", prefix, n.Add(1))
+			createTable(t, pool, name, tbl)
+			return querySource("SELECT * FROM " + name)
+		}})
 	})
 }
 

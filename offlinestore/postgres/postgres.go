@@ -107,7 +107,7 @@ func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*
 	var slab []core.Value
 	cells := make([]decoder, width)
 	for i := range cells {
-		if cells[i], err = newDecoder(m, fds[i], &slab); err != nil {
+		if cells[i], _, err = newDecoder(m, fds[i], &slab); err != nil {
 			return fmt.Errorf("%s: column %q: %w", s.Describe(), q.Columns[i], err)
 		}
 	}
@@ -194,26 +194,29 @@ type decoder func(raw []byte) (core.Value, error)
 // for a null.
 type timeDecoder func(raw []byte) (t core.Timestamp, ok bool, err error)
 
-func newDecoder(m *pgtype.Map, fd pgconn.FieldDescription, slab *[]core.Value) (decoder, error) {
+// newDecoder plans the decoding of one result column and says which Feast
+// value type its non-null cells have: the one PostgreSQL to Feast type map
+// of this package (historical retrieval builds Arrow columns from it).
+func newDecoder(m *pgtype.Map, fd pgconn.FieldDescription, slab *[]core.Value) (decoder, core.ValueType, error) {
 	switch fd.DataTypeOID {
 	case pgtype.Int2OID, pgtype.Int4OID:
-		return scalar(m, fd, intValue(core.Int32)), nil
+		return scalar(m, fd, intValue(core.Int32)), core.Int32, nil
 	case pgtype.Int8OID:
-		return scalar(m, fd, intValue(core.Int64)), nil
+		return scalar(m, fd, intValue(core.Int64)), core.Int64, nil
 	case pgtype.Float4OID:
-		return scalar(m, fd, float4Value), nil
+		return scalar(m, fd, float4Value), core.Float, nil
 	case pgtype.Float8OID, pgtype.NumericOID:
-		return scalar(m, fd, float8Value), nil
+		return scalar(m, fd, float8Value), core.Double, nil
 	case pgtype.BoolOID:
-		return scalar(m, fd, boolValue), nil
+		return scalar(m, fd, boolValue), core.Bool, nil
 	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID, pgtype.UUIDOID, pgtype.JSONOID, pgtype.JSONBOID:
-		return scalar(m, fd, textValue), nil
+		return scalar(m, fd, textValue), core.String, nil
 	case pgtype.ByteaOID:
-		return scalar(m, fd, byteaValue), nil
+		return scalar(m, fd, byteaValue), core.Bytes, nil
 	case pgtype.TimestamptzOID, pgtype.TimestampOID, pgtype.DateOID:
 		dec, err := newTimeDecoder(m, fd)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		return func(raw []byte) (core.Value, error) {
 			t, ok, err := dec(raw)
@@ -221,37 +224,37 @@ func newDecoder(m *pgtype.Map, fd pgconn.FieldDescription, slab *[]core.Value) (
 				return core.Value{}, err
 			}
 			return core.Value{Type: core.UnixTimestamp, I: t.Seconds}, nil
-		}, nil
+		}, core.UnixTimestamp, nil
 	case pgtype.Int2ArrayOID, pgtype.Int4ArrayOID:
-		return list(m, fd, core.Int32List, slab, intValue(core.Int32)), nil
+		return list(m, fd, core.Int32List, slab, intValue(core.Int32)), core.Int32List, nil
 	case pgtype.Int8ArrayOID:
-		return list(m, fd, core.Int64List, slab, intValue(core.Int64)), nil
+		return list(m, fd, core.Int64List, slab, intValue(core.Int64)), core.Int64List, nil
 	case pgtype.Float4ArrayOID:
-		return list(m, fd, core.FloatList, slab, float4Value), nil
+		return list(m, fd, core.FloatList, slab, float4Value), core.FloatList, nil
 	case pgtype.Float8ArrayOID, pgtype.NumericArrayOID:
-		return list(m, fd, core.DoubleList, slab, float8Value), nil
+		return list(m, fd, core.DoubleList, slab, float8Value), core.DoubleList, nil
 	case pgtype.BoolArrayOID:
-		return list(m, fd, core.BoolList, slab, boolValue), nil
+		return list(m, fd, core.BoolList, slab, boolValue), core.BoolList, nil
 	case pgtype.TextArrayOID, pgtype.VarcharArrayOID, pgtype.BPCharArrayOID:
-		return list(m, fd, core.StringList, slab, textValue), nil
+		return list(m, fd, core.StringList, slab, textValue), core.StringList, nil
 	case pgtype.ByteaArrayOID:
-		return list(m, fd, core.BytesList, slab, byteaValue), nil
+		return list(m, fd, core.BytesList, slab, byteaValue), core.BytesList, nil
 	case pgtype.TimestamptzArrayOID:
 		return list(m, fd, core.UnixTimestampList, slab, func(t *pgtype.Timestamptz) core.Value {
 			if !t.Valid {
 				return core.Value{}
 			}
 			return core.Value{Type: core.UnixTimestamp, I: floorSeconds(t.Time)}
-		}), nil
+		}), core.UnixTimestampList, nil
 	case pgtype.TimestampArrayOID:
 		return list(m, fd, core.UnixTimestampList, slab, func(t *pgtype.Timestamp) core.Value {
 			if !t.Valid {
 				return core.Value{}
 			}
 			return core.Value{Type: core.UnixTimestamp, I: floorSeconds(t.Time)}
-		}), nil
+		}), core.UnixTimestampList, nil
 	}
-	return nil, fmt.Errorf("PostgreSQL type OID %d is not supported", fd.DataTypeOID)
+	return nil, 0, fmt.Errorf("PostgreSQL type OID %d is not supported", fd.DataTypeOID)
 }
 
 // scalar decodes through pgx's scan plan for T, planned once per column.
