@@ -312,6 +312,18 @@ func Compile(reg *corepb.Registry, project string, enableVersioning bool) (*Snap
 		viewsByPushSource: map[string][]*View{},
 		dataSources:       map[string]*corepb.DataSource{},
 	}
+	s.addProjects(reg)
+	s.addEntities(reg, project)
+	s.addDataSources(reg, project)
+	s.addViews(reg, project)
+	s.addServices(reg, project)
+	s.addVersions(reg, project, enableVersioning)
+	s.indexPushSources()
+	return s, nil
+}
+
+// addProjects lists the registry's projects, each once, in registry order.
+func (s *Snapshot) addProjects(reg *corepb.Registry) {
 	seen := map[string]bool{}
 	for _, p := range reg.GetProjects() {
 		if n := p.GetSpec().GetName(); n != "" && !seen[n] {
@@ -325,6 +337,10 @@ func Compile(reg *corepb.Registry, project string, enableVersioning bool) (*Snap
 			s.Projects = append(s.Projects, n)
 		}
 	}
+}
+
+// addEntities indexes the project's entities and their join keys.
+func (s *Snapshot) addEntities(reg *corepb.Registry, project string) {
 	for _, e := range reg.GetEntities() {
 		sp := e.GetSpec()
 		if sp.GetProject() != project {
@@ -333,6 +349,10 @@ func Compile(reg *corepb.Registry, project string, enableVersioning bool) (*Snap
 		s.entities[sp.GetName()] = &Entity{Name: sp.GetName(), JoinKey: sp.GetJoinKey(), Type: core.ValueType(sp.GetValueType())}
 		s.joinKeyOfEntity[sp.GetName()] = sp.GetJoinKey()
 	}
+}
+
+// addDataSources indexes the project's data sources, and its push sources apart.
+func (s *Snapshot) addDataSources(reg *corepb.Registry, project string) {
 	for _, ds := range reg.GetDataSources() {
 		if ds.GetProject() != project {
 			continue
@@ -342,6 +362,10 @@ func Compile(reg *corepb.Registry, project string, enableVersioning bool) (*Snap
 			s.pushSources[ds.GetName()] = ds
 		}
 	}
+}
+
+// addViews compiles every kind of view the project serves.
+func (s *Snapshot) addViews(reg *corepb.Registry, project string) {
 	// Later collections never shadow earlier ones: Feast looks feature views
 	// up first, then stream views, then ODFVs, then label views.
 	add := func(v *View) {
@@ -400,6 +424,10 @@ func Compile(reg *corepb.Registry, project string, enableVersioning bool) (*Snap
 		v.featureIndex = index(v.Features)
 		add(v)
 	}
+}
+
+// addServices compiles the project's feature services into projections.
+func (s *Snapshot) addServices(reg *corepb.Registry, project string) {
 	for _, fs := range reg.GetFeatureServices() {
 		sp := fs.GetSpec()
 		if sp.GetProject() != project {
@@ -411,6 +439,10 @@ func Compile(reg *corepb.Registry, project string, enableVersioning bool) (*Snap
 		}
 		s.services[svc.Name] = svc
 	}
+}
+
+// addVersions keeps the project's versioned view protos and, with versioning on, pins each view to its current version.
+func (s *Snapshot) addVersions(reg *corepb.Registry, project string, enableVersioning bool) {
 	for _, rec := range reg.GetFeatureViewVersionHistory().GetRecords() {
 		if rec.GetProjectId() != project {
 			continue
@@ -422,6 +454,10 @@ func Compile(reg *corepb.Registry, project string, enableVersioning bool) (*Snap
 			v.activeVersion = v.CurrentVersion
 		}
 	}
+}
+
+// indexPushSources lists the views each push source feeds, by name.
+func (s *Snapshot) indexPushSources() {
 	for _, v := range s.views {
 		if ps := v.StreamSource; ps != nil && ps.GetType() == corepb.DataSource_PUSH_SOURCE {
 			s.viewsByPushSource[ps.GetName()] = append(s.viewsByPushSource[ps.GetName()], v)
@@ -430,7 +466,6 @@ func Compile(reg *corepb.Registry, project string, enableVersioning bool) (*Snap
 	for _, vs := range s.viewsByPushSource {
 		sort.Slice(vs, func(i, j int) bool { return vs[i].Name < vs[j].Name })
 	}
-	return s, nil
 }
 
 func compileFeatureView(sp *corepb.FeatureViewSpec, meta *corepb.FeatureViewMeta, kind ViewKind) *View {

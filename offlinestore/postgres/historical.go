@@ -85,7 +85,9 @@ func (e *Engine) Historical(ctx context.Context, q *offlinestore.HistoricalQuery
 	if _, err := tx.Exec(ctx, "ANALYZE "+entityTable); err != nil {
 		return historicalErr(err)
 	}
-	rows, err := tx.Query(ctx, joinSQL(q, froms, frameCols))
+	// Not from pgx's statement cache: the entity table's column types
+	// differ between joins of the same text.
+	rows, err := tx.Query(ctx, joinSQL(q, froms, frameCols), pgx.QueryExecModeDescribeExec)
 	if err != nil {
 		return historicalErr(err)
 	}
@@ -148,7 +150,15 @@ func ident(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`
 // streamBatches decodes the join's rows into Arrow batches of q.Size()
 // rows; at least one batch is sent, so a 0-row frame still has a schema.
 func streamBatches(q *offlinestore.HistoricalQuery, rows pgx.Rows, fn func(arrow.RecordBatch) error) error {
-	names := outputNames(q, rows.FieldDescriptions())
+	// The columns are known once the first row (or the end) has arrived.
+	more := rows.Next()
+	if err := rows.Err(); err != nil {
+		return historicalErr(err)
+	}
+	names, err := outputNames(q, rows.FieldDescriptions())
+	if err != nil {
+		return err
+	}
 	cols, err := newColumns(rows, names)
 	if err != nil {
 		return err
@@ -179,7 +189,7 @@ func streamBatches(q *offlinestore.HistoricalQuery, rows pgx.Rows, fn func(arrow
 		n, sent = 0, true
 		return err
 	}
-	for rows.Next() {
+	for ; more; more = rows.Next() {
 		raw := rows.RawValues()
 		for i, c := range cols {
 			if err := c.add(raw[i]); err != nil {
@@ -204,18 +214,21 @@ func streamBatches(q *offlinestore.HistoricalQuery, rows pgx.Rows, fn func(arrow
 
 // outputNames are the result's column names: an EntitySQL frame's own
 // columns, as PostgreSQL names them, then the features' output names.
-func outputNames(q *offlinestore.HistoricalQuery, fds []pgconn.FieldDescription) []string {
+func outputNames(q *offlinestore.HistoricalQuery, fds []pgconn.FieldDescription) ([]string, error) {
 	var feats []string
 	for _, v := range q.Views {
 		for _, f := range v.Features {
 			feats = append(feats, f.Output)
 		}
 	}
+	if len(fds) < len(feats) {
+		return nil, fmt.Errorf("offline store postgres: the join returned %d columns for %d features", len(fds), len(feats))
+	}
 	names := make([]string, 0, len(fds))
 	for _, fd := range fds[:len(fds)-len(feats)] {
 		names = append(names, fd.Name)
 	}
-	return append(names, feats...)
+	return append(names, feats...), nil
 }
 
 // column builds one output column from raw values: through the package's

@@ -147,17 +147,18 @@ func createFrame(ctx context.Context, tx pgx.Tx, q *offlinestore.HistoricalQuery
 	if _, err := tx.Exec(ctx, create); err != nil {
 		return nil, historicalErr(err)
 	}
-	rows, err := tx.Query(ctx, "SELECT * FROM "+entityTable+" LIMIT 0")
+	rows, err := tx.Query(ctx, "SELECT * FROM "+entityTable+" LIMIT 0", pgx.QueryExecModeDescribeExec)
 	if err != nil {
 		return nil, historicalErr(err)
 	}
-	var cols []string
-	for _, fd := range rows.FieldDescriptions()[1:] {
-		cols = append(cols, fd.Name)
-	}
+	fds := rows.FieldDescriptions()
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, historicalErr(err)
+	}
+	var cols []string
+	for _, fd := range fds[min(1, len(fds)):] {
+		cols = append(cols, fd.Name)
 	}
 	have := map[string]bool{}
 	for _, c := range cols {
