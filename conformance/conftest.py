@@ -21,9 +21,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import pytest
 import yaml
@@ -161,6 +162,25 @@ def rewrite_store_yaml(repo: Path, online_store: dict, eksv: int) -> None:
 
 def services_sh(env: Dict[str, str], log: Path, *args: str) -> None:
     harness.run_checked(["bash", str(harness.SERVICES_SH), *args], harness.ROOT, env, log, timeout=180)
+
+
+@contextmanager
+def postgres_server(base_env: Dict[str, str], log: Path, prefix: str) -> Iterator[int]:
+    """A PostgreSQL of its own on a free port, stopped and removed on exit.
+
+    The postgres user must traverse the data dir's parents; the run's temp root
+    is private (mktemp -d), so the cluster lives in a world-readable dir of its own.
+    """
+    services = Path(tempfile.mkdtemp(prefix=prefix))
+    services.chmod(0o755)
+    env = dict(base_env, SERVICES_DIR=str(services))
+    port = harness.free_port()
+    try:
+        services_sh(env, log, "postgres-start", str(port))
+        yield port
+    finally:
+        services_sh(env, log, "postgres-stop", str(port))
+        shutil.rmtree(services, ignore_errors=True)
 
 
 def feature_services_of(registry_path: Path, project: str) -> Dict[str, List[Tuple[str, List[str]]]]:

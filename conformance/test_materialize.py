@@ -23,7 +23,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -32,7 +31,7 @@ import pytest
 import yaml
 
 import harness
-from conftest import copy_repo, rewrite_store_yaml, services_sh
+from conftest import copy_repo, postgres_server, rewrite_store_yaml, services_sh
 
 START, END = harness.MATERIALIZE_START, harness.MATERIALIZE_END
 INCREMENTAL_END = "2025-01-09T00:00:00"
@@ -321,19 +320,8 @@ def postgres_features_py(src: str) -> str:
 
 @pytest.fixture(scope="module")
 def postgres_port(tmp_root: Path, base_env: Dict[str, str]):
-    # The postgres user must traverse the data dir's parents; the run's temp
-    # root is private (mktemp -d), so the cluster lives in its own dir.
-    services = Path(tempfile.mkdtemp(prefix="conformance-pg."))
-    services.chmod(0o755)
-    env = dict(base_env, SERVICES_DIR=str(services))
-    port = harness.free_port()
-    log = tmp_root / "materialize" / "services.log"
-    try:
-        services_sh(env, log, "postgres-start", str(port))
+    with postgres_server(base_env, tmp_root / "materialize" / "services.log", "conformance-pg.") as port:
         yield port
-    finally:
-        services_sh(env, log, "postgres-stop", str(port))
-        shutil.rmtree(services, ignore_errors=True)
 
 
 def test_materialize_from_postgres_same_as_feast(tmp_root, base_env, ours_mode, our_binary, postgres_port):

@@ -11,9 +11,7 @@ a registry file. Both are materialized over the same window, and then:
 
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Dict, List
 
@@ -21,7 +19,7 @@ import pytest
 import yaml
 
 import harness
-from conftest import copy_repo, rewrite_store_yaml, services_sh
+from conftest import copy_repo, postgres_server, rewrite_store_yaml
 from harness import Proc
 
 START, END = harness.MATERIALIZE_START, harness.MATERIALIZE_END
@@ -35,18 +33,8 @@ def feast_cmd(repo: Path) -> List[str]:
 
 @pytest.fixture(scope="module")
 def registry_pg(tmp_root: Path, base_env: Dict[str, str]):
-    """A PostgreSQL of its own (the postgres user must traverse the data dir's parents)."""
-    services = Path(tempfile.mkdtemp(prefix="conformance-sqlreg."))
-    services.chmod(0o755)
-    env = dict(base_env, SERVICES_DIR=str(services))
-    port = harness.free_port()
-    log = tmp_root / "sql_registry" / "services.log"
-    try:
-        services_sh(env, log, "postgres-start", str(port))
+    with postgres_server(base_env, tmp_root / "sql_registry" / "services.log", "conformance-sqlreg.") as port:
         yield port
-    finally:
-        services_sh(env, log, "postgres-stop", str(port))
-        shutil.rmtree(services, ignore_errors=True)
 
 
 def sql_intervals(port: int) -> Dict[str, List[tuple]]:
