@@ -10,15 +10,15 @@ import (
 	"time"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/testenv"
 	pgoffline "github.com/feastgo/feastgo/offlinestore/postgres"
-	"github.com/feastgo/feastgo/onlinestore/storetest"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 )
 
 // PostgreSQL going away while rows stream in: a clear unavailable error
 // naming the view, and no interval recorded.
 func TestPostgresGoesAway(t *testing.T) {
-	dsn, err := url.Parse(storetest.Env(t, "FEASTGO_TEST_POSTGRES"))
+	dsn, err := url.Parse(testenv.Service(t, "FEASTGO_TEST_POSTGRES"))
 	if err != nil {
 		t.Fatal(err)
 	}

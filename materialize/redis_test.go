@@ -24,8 +24,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/testenv"
 	redisstore "github.com/feastgo/feastgo/onlinestore/redis"
-	"github.com/feastgo/feastgo/onlinestore/storetest"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	typespb "github.com/feastgo/feastgo/protos/feast/types"
 	"github.com/feastgo/feastgo/registry"
@@ -195,7 +195,7 @@ func sameDump(t *testing.T, want, got map[string]map[string]string) {
 // Cancelled half-way, then run again: Redis holds exactly what one clean
 // run leaves (rows already written are skipped by the _ts dedup).
 func TestRedisCancelAndRerun(t *testing.T) {
-	addr := storetest.Env(t, "FEASTGO_TEST_REDIS")
+	addr := testenv.Service(t, "FEASTGO_TEST_REDIS")
 	const n = 20_000
 	stamp := time.Now().UnixNano()
 	cleanProject, project := fmt.Sprintf("mat_clean_%d", stamp), fmt.Sprintf("mat_crash_%d", stamp)
@@ -237,7 +237,7 @@ func TestRedisCancelAndRerun(t *testing.T) {
 
 // Redis going away mid-run: a clear unavailable error, nothing recorded.
 func TestRedisGoesAway(t *testing.T) {
-	addr := storetest.Env(t, "FEASTGO_TEST_REDIS")
+	addr := testenv.Service(t, "FEASTGO_TEST_REDIS")
 	px := newProxy(t, addr)
 	project := fmt.Sprintf("mat_away_%d", time.Now().UnixNano())
 	e, _ := redisEngine(t, px.addr(), project, 20_000)

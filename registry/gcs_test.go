@@ -4,26 +4,20 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/feastgo/feastgo/internal/testenv"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 )
 
 // gcsEndpoint is the fake-gcs-server scripts/go-test.sh starts, or a skip.
 func gcsEndpoint(t *testing.T) string {
 	t.Helper()
-	endpoint := os.Getenv("FEASTGO_TEST_GCS_ENDPOINT")
-	if endpoint == "" {
-		if os.Getenv("FEASTGO_INTEGRATION") != "" {
-			t.Fatal("FEASTGO_TEST_GCS_ENDPOINT is not set")
-		}
-		t.Skip("FEASTGO_TEST_GCS_ENDPOINT not set (scripts/go-test.sh starts fake-gcs-server)")
-	}
+	endpoint := testenv.Service(t, "FEASTGO_TEST_GCS_ENDPOINT")
 	t.Setenv("STORAGE_EMULATOR_HOST", endpoint)
 	return endpoint
 }

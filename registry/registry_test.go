@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/feastgo/feastgo/internal/testenv"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	typespb "github.com/feastgo/feastgo/protos/feast/types"
 )
@@ -173,13 +174,7 @@ func TestNewSourceSchemes(t *testing.T) {
 // TestS3Source reads a registry from a real S3-compatible server (moto,
 // started by scripts/go-test.sh) and refreshes after the object changes.
 func TestS3Source(t *testing.T) {
-	endpoint := os.Getenv("FEASTGO_TEST_S3_ENDPOINT")
-	if endpoint == "" {
-		if os.Getenv("FEASTGO_INTEGRATION") != "" {
-			t.Fatal("FEASTGO_TEST_S3_ENDPOINT is not set")
-		}
-		t.Skip("FEASTGO_TEST_S3_ENDPOINT not set (scripts/go-test.sh starts an S3 server)")
-	}
+	endpoint := testenv.Service(t, "FEASTGO_TEST_S3_ENDPOINT")
 	t.Setenv("FEAST_S3_ENDPOINT_URL", endpoint)
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")

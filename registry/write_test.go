@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/feastgo/feastgo/internal/testenv"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 )
 
@@ -124,13 +125,7 @@ type readOnly struct{ Source }
 // TestRecordMaterializationS3 writes the interval back to an S3 registry
 // (moto, started by scripts/go-test.sh).
 func TestRecordMaterializationS3(t *testing.T) {
-	endpoint := os.Getenv("FEASTGO_TEST_S3_ENDPOINT")
-	if endpoint == "" {
-		if os.Getenv("FEASTGO_INTEGRATION") != "" {
-			t.Fatal("FEASTGO_TEST_S3_ENDPOINT is not set")
-		}
-		t.Skip("FEASTGO_TEST_S3_ENDPOINT not set (scripts/go-test.sh starts an S3 server)")
-	}
+	endpoint := testenv.Service(t, "FEASTGO_TEST_S3_ENDPOINT")
 	t.Setenv("FEAST_S3_ENDPOINT_URL", endpoint)
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")

@@ -119,7 +119,9 @@ export FEASTGO_TEST_POSTGRES="postgres://feast:feast@127.0.0.1:$PG_PORT/feast?ss
 # A test must not change the checkout (a committed SQLite file opened in
 # place is switched to WAL mode, for one): compare git's view before and after.
 before=$(git status --porcelain 2>/dev/null | sha256sum)
-go test -race -count=1 "$@" ./...
+# GO_TEST_PKGS narrows the run while working on a few packages (default: all).
+# shellcheck disable=SC2086
+go test -race -count=1 "$@" ${GO_TEST_PKGS:-./...}
 if [[ "$(git status --porcelain 2>/dev/null | sha256sum)" != "$before" ]]; then
   echo "go-test: the tests changed files of the checkout:" >&2
   git status --porcelain >&2

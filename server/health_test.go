@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feastgo/feastgo/internal/testenv"
 	"github.com/feastgo/feastgo/internal/testlog"
 
 	"github.com/feastgo/feastgo/core"
@@ -128,7 +129,7 @@ func TestHealthPingsRealStores(t *testing.T) {
 			return s
 		},
 		"redis": func(t *testing.T, up bool) store {
-			addr := storetest.Env(t, "FEASTGO_TEST_REDIS")
+			addr := testenv.Service(t, "FEASTGO_TEST_REDIS")
 			if !up {
 				addr = storetest.SilentAddr(t)
 			}
@@ -140,7 +141,7 @@ func TestHealthPingsRealStores(t *testing.T) {
 			return s
 		},
 		"postgres": func(t *testing.T, up bool) store {
-			dsn := storetest.Env(t, "FEASTGO_TEST_POSTGRES")
+			dsn := testenv.Service(t, "FEASTGO_TEST_POSTGRES")
 			if !up {
 				dsn = "postgres://feast:feast@" + storetest.DeadAddr(t) + "/feast?sslmode=disable"
 			}

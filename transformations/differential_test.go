@@ -20,6 +20,7 @@ import (
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/internal/pyfmt"
+	"github.com/feastgo/feastgo/internal/testenv"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	typespb "github.com/feastgo/feastgo/protos/feast/types"
 	"github.com/feastgo/feastgo/registry"
@@ -246,7 +247,7 @@ type oracle struct {
 }
 
 func startOracle(t *testing.T) *oracle {
-	venv := FeastVenv(t)
+	venv := testenv.FeastVenv(t)
 	script, _ := filepath.Abs(filepath.Join("testdata", "feast_oracle.py"))
 	cmd := exec.Command(filepath.Join(venv, "bin", "python"), script)
 	cmd.Env = append(os.Environ(), "FEAST_USAGE=False", "PYTHONHASHSEED=0")

@@ -11,39 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/feastgo/feastgo/internal/testenv"
 )
-
-// Tests that need Python use the pinned Feast virtualenv. They are skipped
-// only when FEASTGO_INTEGRATION is unset (scripts/go-test.sh sets it); with
-// it set, a missing venv fails them.
-
-var (
-	venvOnce sync.Once
-	venvPath string
-	venvErr  error
-)
-
-func FeastVenv(t testing.TB) string {
-	t.Helper()
-	if os.Getenv("FEASTGO_INTEGRATION") == "" {
-		t.Skip("needs Python Feast: set FEASTGO_INTEGRATION=1 (scripts/go-test.sh does)")
-	}
-	venvOnce.Do(func() {
-		out, err := exec.Command("bash", filepath.Join("..", "scripts", "feast-venv.sh")).Output()
-		if err != nil {
-			venvErr = fmt.Errorf("scripts/feast-venv.sh: %v", err)
-			return
-		}
-		venvPath = strings.TrimSpace(string(out))
-	})
-	if venvErr != nil {
-		t.Fatal(venvErr)
-	}
-	return venvPath
-}
 
 // CopyRepo copies a Feast repo's feature_store.yaml and data/ into a temp
 // dir, so Python never writes into testdata.
@@ -73,7 +45,7 @@ func CopyRepo(t testing.TB, src string) string {
 // StartWorker runs transformations/worker on repo and returns its address.
 func StartWorker(t testing.TB, repo string) string {
 	t.Helper()
-	venv := FeastVenv(t)
+	venv := testenv.FeastVenv(t)
 	worker, _ := filepath.Abs(filepath.Join("worker", "feastgo_worker.py"))
 	cmd := exec.Command(filepath.Join(venv, "bin", "python"), worker, "--repo", repo, "--port", "0")
 	cmd.Env = append(os.Environ(), "FEAST_USAGE=False", "PYTHONDONTWRITEBYTECODE=1")
@@ -180,7 +152,7 @@ func startFeastCommand(t testing.TB, venv, logName string, env []string, args ..
 // StartFeastTransformations runs `feast serve_transformations` on repo.
 func StartFeastTransformations(t testing.TB, repo string) string {
 	t.Helper()
-	venv := FeastVenv(t)
+	venv := testenv.FeastVenv(t)
 	EnsurePyModule(t, venv, "grpc_reflection", "grpcio-reflection==1.85.1")
 	port := freePort(t)
 	logPath := startFeastCommand(t, venv, "feast-transformations.log", nil, "-c", repo, "serve_transformations", "--port", fmt.Sprint(port))
@@ -202,7 +174,7 @@ func StartFeastTransformations(t testing.TB, repo string) string {
 // runs feast apply and feast materialize on it.
 func PrepareBenchRepo(t testing.TB) string {
 	t.Helper()
-	venv := FeastVenv(t)
+	venv := testenv.FeastVenv(t)
 	repo := CopyRepo(t, filepath.Join("testdata", "benchrepo"))
 	env := append(os.Environ(), "FEAST_USAGE=False", "TZ=UTC", "PYTHONDONTWRITEBYTECODE=1")
 	run := func(name string, args ...string) {
@@ -221,7 +193,7 @@ func PrepareBenchRepo(t testing.TB) string {
 // StartFeastServe runs `feast serve` on repo and returns its base URL.
 func StartFeastServe(t testing.TB, repo string) string {
 	t.Helper()
-	venv := FeastVenv(t)
+	venv := testenv.FeastVenv(t)
 	port := freePort(t)
 	logPath := startFeastCommand(t, venv, "feast-serve.log", []string{"TZ=UTC"}, "-c", repo, "serve", "-h", "127.0.0.1", "-p", fmt.Sprint(port), "--no-access-log")
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)

@@ -27,6 +27,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/feastgo/feastgo/internal/testenv"
 	"github.com/feastgo/feastgo/internal/testrepo"
 	"github.com/feastgo/feastgo/onlinestore/storetest"
 	servingpb "github.com/feastgo/feastgo/protos/feast/serving"
@@ -297,7 +298,7 @@ func TestServePlanCacheSize(t *testing.T) {
 // /health asks the online store: 200 while Redis answers, 503 (empty body,
 // as Feast answers a registry failure) when it does not.
 func TestServeHealthPingsStore(t *testing.T) {
-	live := storetest.Env(t, "FEASTGO_TEST_REDIS")
+	live := testenv.Service(t, "FEASTGO_TEST_REDIS")
 	for _, c := range []struct {
 		addr string
 		want int

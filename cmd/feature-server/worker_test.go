@@ -17,23 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feastgo/feastgo/internal/testenv"
 	"github.com/feastgo/feastgo/internal/testlog"
 	"github.com/feastgo/feastgo/internal/testrepo"
 )
-
-// feastVenv is scripts/feast-venv.sh's virtualenv, for tests that need
-// Python Feast (FEASTGO_INTEGRATION=1, as scripts/go-test.sh sets).
-func feastVenv(t *testing.T) string {
-	t.Helper()
-	if os.Getenv("FEASTGO_INTEGRATION") == "" {
-		t.Skip("needs Python Feast: set FEASTGO_INTEGRATION=1 (scripts/go-test.sh does)")
-	}
-	out, err := exec.Command("bash", filepath.Join("..", "..", "scripts", "feast-venv.sh")).Output()
-	if err != nil {
-		t.Fatalf("scripts/feast-venv.sh: %v", err)
-	}
-	return strings.TrimSpace(string(out))
-}
 
 // workerChildren lists this process's children running the worker script:
 // pid and command line.
@@ -76,7 +63,7 @@ func TestServeStartsItsOwnPythonWorker(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc")
 	}
-	venv := feastVenv(t)
+	venv := testenv.FeastVenv(t)
 	repo := testrepo.Copy(t, filepath.Join("testdata", "workerrepo"))
 	env := append(os.Environ(), "FEAST_USAGE=False", "TZ=UTC", "PYTHONDONTWRITEBYTECODE=1")
 	run := func(name string, args ...string) []byte {

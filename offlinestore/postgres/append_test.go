@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/testenv"
 	"github.com/feastgo/feastgo/offlinestore"
-	"github.com/feastgo/feastgo/onlinestore/storetest"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 )
 
@@ -31,7 +31,7 @@ func jsonQuote(s string) string {
 // emptyTable creates a table from a column list and drops it afterwards.
 func emptyTable(t *testing.T, columns string) (*pgxpool.Pool, *Engine, string) {
 	t.Helper()
-	dsn := storetest.Env(t, "FEASTGO_TEST_POSTGRES")
+	dsn := testenv.Service(t, "FEASTGO_TEST_POSTGRES")
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {

@@ -16,13 +16,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/testenv"
 	"github.com/feastgo/feastgo/offlinestore"
-	"github.com/feastgo/feastgo/onlinestore/storetest"
 )
 
 func histTable(t testing.TB, sql string) (*pgxpool.Pool, *Engine, string) {
 	t.Helper()
-	dsn := storetest.Env(t, "FEASTGO_TEST_POSTGRES")
+	dsn := testenv.Service(t, "FEASTGO_TEST_POSTGRES")
 	pool, err := pgxpool.New(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)

@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/testenv"
 	"github.com/feastgo/feastgo/offlinestore/offlinetest"
-	"github.com/feastgo/feastgo/onlinestore/storetest"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 )
 
@@ -20,7 +20,7 @@ import (
 // PostgreSQL offline store writes them (bigint, double precision, text,
 // timestamptz).
 func TestOfflineSuite(t *testing.T) {
-	dsn := storetest.Env(t, "FEASTGO_TEST_POSTGRES")
+	dsn := testenv.Service(t, "FEASTGO_TEST_POSTGRES")
 	pool, err := pgxpool.New(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)

@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/testenv"
 	"github.com/feastgo/feastgo/offlinestore"
-	"github.com/feastgo/feastgo/onlinestore/storetest"
 )
 
 var day0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -20,7 +20,7 @@ var day0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 // table creates a fresh table of test rows and drops it afterwards.
 func table(t *testing.T) (*pgxpool.Pool, string) {
 	t.Helper()
-	dsn := storetest.Env(t, "FEASTGO_TEST_POSTGRES")
+	dsn := testenv.Service(t, "FEASTGO_TEST_POSTGRES")
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {

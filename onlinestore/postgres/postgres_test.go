@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feastgo/feastgo/internal/testenv"
 	"github.com/feastgo/feastgo/onlinestore"
 	"github.com/feastgo/feastgo/onlinestore/storetest"
 )
@@ -16,7 +17,7 @@ var seq atomic.Int64
 // newStore gives each subtest its own project, hence its own tables, and
 // drops them afterwards.
 func newStore(t *testing.T, valueNum bool) *Store {
-	dsn := storetest.Env(t, "FEASTGO_TEST_POSTGRES")
+	dsn := testenv.Service(t, "FEASTGO_TEST_POSTGRES")
 	project := fmt.Sprintf("st%d_%d", time.Now().UnixNano()%1e9, seq.Add(1))
 	s, err := New(context.Background(), Options{DSN: dsn, Project: project, ValueNum: valueNum})
 	if err != nil {

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/feastgo/feastgo/internal/bench"
+	"github.com/feastgo/feastgo/internal/testenv"
 	"github.com/feastgo/feastgo/onlinestore"
-	"github.com/feastgo/feastgo/onlinestore/storetest"
 )
 
 // BenchmarkRead measures the store's read path alone on a real standalone
@@ -16,7 +16,7 @@ import (
 // serving layer asks for them (1 entity x 3 features, 1 x 50 over five
 // views, 100 x 50), through a reused Scratch as online reads do.
 func BenchmarkRead(b *testing.B) {
-	addr := storetest.Env(b, "FEASTGO_TEST_REDIS")
+	addr := testenv.Service(b, "FEASTGO_TEST_REDIS")
 	project := fmt.Sprintf("bench_%d", time.Now().UnixNano())
 	s, err := New(Options{Addrs: []string{addr}, Project: project, SkipDedup: true})
 	if err != nil {

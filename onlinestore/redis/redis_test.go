@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feastgo/feastgo/internal/testenv"
 	"github.com/feastgo/feastgo/onlinestore"
 	"github.com/feastgo/feastgo/onlinestore/storetest"
 )
@@ -17,7 +18,7 @@ var seq atomic.Int64
 // project name, so subtests never see each other's hashes.
 func factory(typ, env string, skipDedup bool) storetest.Factory {
 	return func(t *testing.T) (onlinestore.Store, onlinestore.Writer) {
-		addrs := strings.Split(storetest.Env(t, env), ",")
+		addrs := strings.Split(testenv.Service(t, env), ",")
 		project := fmt.Sprintf("storetest_%d_%d", time.Now().UnixNano(), seq.Add(1))
 		s, err := New(Options{Type: typ, Addrs: addrs, Project: project, SkipDedup: skipDedup, KeyTTL: time.Hour})
 		if err != nil {

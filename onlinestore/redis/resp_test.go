@@ -15,6 +15,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/internal/testenv"
 	"github.com/feastgo/feastgo/onlinestore"
 	"github.com/feastgo/feastgo/onlinestore/storetest"
 )
@@ -26,7 +27,7 @@ import (
 func fastStore(t *testing.T, o Options) *Store {
 	t.Helper()
 	if len(o.Addrs) == 0 {
-		o.Addrs = []string{storetest.Env(t, "FEASTGO_TEST_REDIS")}
+		o.Addrs = []string{testenv.Service(t, "FEASTGO_TEST_REDIS")}
 	}
 	if o.Project == "" {
 		o.Project = fmt.Sprintf("resptest_%d_%d", time.Now().UnixNano(), seq.Add(1))
@@ -43,7 +44,7 @@ func fastStore(t *testing.T, o Options) *Store {
 }
 
 func admin(t *testing.T) *goredis.Client {
-	c := goredis.NewClient(&goredis.Options{Addr: storetest.Env(t, "FEASTGO_TEST_REDIS")})
+	c := goredis.NewClient(&goredis.Options{Addr: testenv.Service(t, "FEASTGO_TEST_REDIS")})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -217,7 +218,7 @@ func TestRespPoolBound(t *testing.T) {
 // go-redis HMGETs only: the reference for the RESP path.
 func goRedisReader(t *testing.T, s *Store) *Store {
 	t.Helper()
-	ref, err := New(Options{Addrs: []string{storetest.Env(t, "FEASTGO_TEST_REDIS")}, Project: s.project})
+	ref, err := New(Options{Addrs: []string{testenv.Service(t, "FEASTGO_TEST_REDIS")}, Project: s.project})
 	if err != nil {
 		t.Fatal(err)
 	}

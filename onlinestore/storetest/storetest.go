@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -32,21 +31,6 @@ type Factory func(t *testing.T) (onlinestore.Store, onlinestore.Writer)
 // PostgreSQL) must behave as Feast's SQL stores: last write wins.
 type Deduper interface {
 	DedupsByEventTime() bool
-}
-
-// Env returns the address of a test service from the environment. When it is
-// unset the test is skipped, or fails under FEASTGO_INTEGRATION=1 (set by
-// scripts/go-test.sh, which starts every service), so CI never skips silently.
-func Env(t testing.TB, name string) string {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		if os.Getenv("FEASTGO_INTEGRATION") != "" {
-			t.Fatalf("%s is not set but FEASTGO_INTEGRATION is: scripts/go-test.sh should have started the service", name)
-		}
-		t.Skipf("%s not set (scripts/go-test.sh starts the service)", name)
-	}
-	return v
 }
 
 // Run runs the whole suite; each case gets its own store from newStore.

@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/feastgo/feastgo/internal/testenv"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	typespb "github.com/feastgo/feastgo/protos/feast/types"
 	"github.com/feastgo/feastgo/registry"
@@ -31,13 +31,7 @@ var timeZero = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func freshDBB(t testing.TB) (string, *pgx.Conn) {
 	t.Helper()
-	dsn := os.Getenv("FEASTGO_TEST_POSTGRES")
-	if dsn == "" {
-		if os.Getenv("FEASTGO_INTEGRATION") != "" {
-			t.Fatal("FEASTGO_TEST_POSTGRES is not set")
-		}
-		t.Skip("FEASTGO_TEST_POSTGRES not set (scripts/go-test.sh starts PostgreSQL)")
-	}
+	dsn := testenv.Service(t, "FEASTGO_TEST_POSTGRES")
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, dsn)
 	if err != nil {
