@@ -19,7 +19,7 @@ func openRegistrySource(ctx context.Context, cfg *config.RepoConfig) (src regist
 		src, err := registry.NewSource(ctx, cfg.Registry.Path, cfg.RepoDir)
 		return src, func() {}, err
 	case "sql":
-		s, err := sqlregistry.Open(ctx, cfg.Registry.Path, cfg.Registry.SQL.ReadPath)
+		s, err := sqlregistry.Open(ctx, sqlregistry.Options{Path: cfg.Registry.Path, ReadPath: cfg.Registry.SQL.ReadPath, Project: cfg.Project})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -20,7 +20,7 @@ func BenchmarkOpenLargeRegistry(b *testing.B) {
 	path, conn := freshDBB(b)
 	ctx := context.Background()
 	seedLarge(b, conn, 1000, 10)
-	src, err := Open(ctx, path, "")
+	src, err := Open(ctx, Options{Path: path})
 	if err != nil {
 		b.Fatal(err)
 	}

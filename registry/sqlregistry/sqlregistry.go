@@ -34,6 +34,20 @@ type Source struct {
 	pool     *pgxpool.Pool // writes
 	readPool *pgxpool.Pool // reads: pool, or read_path's
 	location string
+	project  string // Update's lock scope; "" = every project
+}
+
+// Options says where the registry database is.
+type Options struct {
+	// Path is registry.path, a SQLAlchemy URL; writes go here.
+	Path string
+	// ReadPath is Feast's registry.read_path (a read replica); reads go
+	// here when set.
+	ReadPath string
+	// Project, when set, narrows Update's row locks to that project's
+	// views, so a write of ours never waits on, or blocks, another
+	// project's `feast apply`. Fetch still reads every project.
+	Project string
 }
 
 var (
@@ -71,12 +85,11 @@ func redact(s string) string {
 	return u.String()
 }
 
-// Open connects to the registry database at a SQLAlchemy URL; readPath
-// (Feast's read_path, a read replica) serves the reads when set, path the
-// writes. The connections are checked now, so a database that is down at
-// start is a clear error.
-func Open(ctx context.Context, path, readPath string) (*Source, error) {
-	s := &Source{location: redact(path)}
+// Open connects to the registry database opts names. The connections are
+// checked now, so a database that is down at start is a clear error.
+func Open(ctx context.Context, opts Options) (*Source, error) {
+	path, readPath := opts.Path, opts.ReadPath
+	s := &Source{location: redact(path), project: opts.Project}
 	var err error
 	if s.pool, err = connect(ctx, "registry.path", path); err != nil {
 		return nil, err

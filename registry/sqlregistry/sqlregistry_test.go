@@ -114,7 +114,7 @@ func TestFetchAssemblesEveryProject(t *testing.T) {
 	path, conn := freshDB(t)
 	seed(t, conn)
 	ctx := context.Background()
-	src, err := Open(ctx, path, "")
+	src, err := Open(ctx, Options{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestUpdateRecordsMaterialization(t *testing.T) {
 	path, conn := freshDB(t)
 	seed(t, conn)
 	ctx := context.Background()
-	src, err := Open(ctx, path, "")
+	src, err := Open(ctx, Options{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 	ctx := context.Background()
 	var srcs []*Source
 	for range 2 {
-		s, err := Open(ctx, path, "")
+		s, err := Open(ctx, Options{Path: path})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -264,35 +264,78 @@ func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 	}
 }
 
-func TestMissingSchemaNamesTheTable(t *testing.T) {
-	path, conn := freshDB(t)
-	if _, err := conn.Exec(context.Background(), "DROP TABLE feature_services"); err != nil {
-		t.Fatal(err)
-	}
-	src, err := Open(context.Background(), path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	_, err = src.Fetch(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "table feature_services does not exist") {
-		t.Fatalf("want an error naming the table, got %v", err)
+// TestSchemaErrorsNameTheTable: a table missing, or a column renamed by a
+// newer Feast, is an error naming the table (and the column).
+func TestSchemaErrorsNameTheTable(t *testing.T) {
+	for _, tc := range []struct {
+		name, ddl string
+		want      []string
+	}{
+		{"missing table", "DROP TABLE feature_services", []string{"table feature_services does not exist"}},
+		{"newer column", "ALTER TABLE entities RENAME COLUMN entity_proto TO entity_proto_v2",
+			[]string{"table entities does not have the columns", "entity_proto"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path, conn := freshDB(t)
+			if _, err := conn.Exec(context.Background(), tc.ddl); err != nil {
+				t.Fatal(err)
+			}
+			src, err := Open(context.Background(), Options{Path: path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			_, err = src.Fetch(context.Background())
+			for _, w := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Fatalf("want an error containing %q, got %v", w, err)
+				}
+			}
+		})
 	}
 }
 
-func TestNewerSchemaNamesTheColumn(t *testing.T) {
+// TestUpdateLocksOnlyItsProject: while an Update of project p holds its
+// locks, project q's rows stay free (a `feast apply` of q does not wait),
+// and p's are taken.
+func TestUpdateLocksOnlyItsProject(t *testing.T) {
 	path, conn := freshDB(t)
-	if _, err := conn.Exec(context.Background(), "ALTER TABLE entities RENAME COLUMN entity_proto TO entity_proto_v2"); err != nil {
-		t.Fatal(err)
-	}
-	src, err := Open(context.Background(), path, "")
+	seed(t, conn)
+	ctx := context.Background()
+	src, err := Open(ctx, Options{Path: path, Project: "p"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	_, err = src.Fetch(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "table entities does not have the columns") || !strings.Contains(err.Error(), "entity_proto") {
-		t.Fatalf("want an error naming the table and column, got %v", err)
+	locked, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- registry.Update(ctx, src, time.Now(), func(*corepb.Registry) error {
+			close(locked)
+			<-release
+			return nil
+		})
+	}()
+	<-locked
+	tryLock := func(project string) error {
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = tx.Rollback(ctx) }()
+		_, err = tx.Exec(ctx, "SELECT 1 FROM feature_views WHERE project_id = $1 FOR UPDATE NOWAIT", project)
+		return err
+	}
+	errQ, errP := tryLock("q"), tryLock("p")
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if errQ != nil {
+		t.Errorf("project q's rows are locked by an update of p: %v", errQ)
+	}
+	if errP == nil {
+		t.Error("project p's rows were not locked by its update")
 	}
 }
 
@@ -322,7 +365,7 @@ func TestDSN(t *testing.T) {
 func TestOpenDatabaseDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	_, err := Open(ctx, "postgresql+psycopg://feast:secret@127.0.0.1:1/feast", "")
+	_, err := Open(ctx, Options{Path: "postgresql+psycopg://feast:secret@127.0.0.1:1/feast"})
 	if err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), "registry") {
 		t.Fatalf("want a registry error without the password, got %v", err)
 	}

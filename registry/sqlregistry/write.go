@@ -23,7 +23,8 @@ type viewRow struct {
 
 // Update applies change to the registry's feature views and stream feature
 // views (the objects our writes touch: materialization intervals and
-// states) in one transaction: their rows are read FOR UPDATE, so a
+// states) in one transaction: their rows (Options.Project's only, when set)
+// are read FOR UPDATE, so a
 // concurrent `feast apply` or another server waits rather than being
 // overwritten; each view change alters is stored as Feast's _apply_object
 // stores it (its proto with last_updated_timestamp = now, the row's
@@ -33,7 +34,7 @@ func (s *Source) Update(ctx context.Context, now time.Time, change func(*corepb.
 	now = now.UTC().Truncate(time.Microsecond)
 	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		reg := &corepb.Registry{}
-		rows, err := lockViews(ctx, tx, reg)
+		rows, err := lockViews(ctx, tx, reg, s.project)
 		if err != nil {
 			return err
 		}
@@ -66,14 +67,15 @@ func (s *Source) Update(ctx context.Context, now time.Time, change func(*corepb.
 	})
 }
 
-// lockViews reads every feature view and stream feature view row FOR
-// UPDATE into reg and returns them with copies of their protos.
-func lockViews(ctx context.Context, tx pgx.Tx, reg *corepb.Registry) ([]*viewRow, error) {
+// lockViews reads the feature view and stream feature view rows of project
+// ("" = of every project) FOR UPDATE into reg and returns them with copies
+// of their protos.
+func lockViews(ctx context.Context, tx pgx.Tx, reg *corepb.Registry, project string) ([]*viewRow, error) {
 	var out []*viewRow
 	for _, tbl := range []string{"feature_views", "stream_feature_views"} {
-		q := fmt.Sprintf(`SELECT feature_view_name, project_id, feature_view_proto FROM %s ORDER BY project_id, feature_view_name FOR UPDATE`,
+		q := fmt.Sprintf(`SELECT feature_view_name, project_id, feature_view_proto FROM %s WHERE $1 = '' OR project_id = $1 ORDER BY project_id, feature_view_name FOR UPDATE`,
 			pgx.Identifier{tbl}.Sanitize())
-		rows, err := tx.Query(ctx, q)
+		rows, err := tx.Query(ctx, q, project)
 		if err != nil {
 			return nil, err
 		}
