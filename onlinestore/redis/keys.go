@@ -35,16 +35,11 @@ type fieldEntry struct {
 	bulk string
 }
 
-// fieldMap holds the field names of the features served so far; it is
-// never modified once published (copy on write), so reads take no lock.
+// fieldMap holds the field names of the features served so far (a
+// cowMap's published map: read without a lock, never modified).
 type fieldMap map[fieldKey]fieldEntry
 
-func (s *Store) fieldCache() fieldMap {
-	if m := s.fields.Load(); m != nil {
-		return *m
-	}
-	return nil
-}
+func (s *Store) fieldCache() fieldMap { return s.fields.load() }
 
 // appendFields appends the HMGET fields of features of view, then its _ts
 // field.
@@ -72,17 +67,6 @@ func (s *Store) addField(k fieldKey) fieldEntry {
 		name = FieldName(k.view, k.feature)
 	}
 	e := fieldEntry{name: name, arg: name, bulk: string(appendBulk(nil, name))}
-	s.fieldsMu.Lock()
-	defer s.fieldsMu.Unlock()
-	old := s.fieldCache()
-	if _, ok := old[k]; ok || len(old) >= maxCachedFields {
-		return e
-	}
-	m := make(fieldMap, len(old)+1)
-	for k, v := range old {
-		m[k] = v
-	}
-	m[k] = e
-	s.fields.Store(&m)
+	e, _ = s.fields.loadOrStore(k, e, maxCachedFields)
 	return e
 }

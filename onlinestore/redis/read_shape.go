@@ -33,8 +33,6 @@ type setShape struct {
 	order atomic.Pointer[[]int32]
 }
 
-type shapeMap map[uint64]*setShape
-
 // chooseRead decides between HMGET and HGETALL for a set.
 func (s *Store) chooseRead(set *hmgetSet, firstKey []byte) {
 	k := len(set.fields)
@@ -82,11 +80,7 @@ func (s *Store) shapeOf(fields []fieldEntry) *setShape {
 		h ^= uint64(uintptr(unsafe.Pointer(unsafe.StringData(f.bulk))))
 		h *= 1099511628211
 	}
-	var m shapeMap
-	if p := s.shapes.Load(); p != nil {
-		m = *p
-	}
-	if sh, ok := m[h]; ok {
+	if sh, ok := s.shapes.load()[h]; ok {
 		if sameNames(sh.names, fields) {
 			return sh
 		}
@@ -101,28 +95,11 @@ func (s *Store) shapeOf(fields []fieldEntry) *setShape {
 			sh.index[f.name] = i
 		}
 	}
-	s.shapesMu.Lock()
-	defer s.shapesMu.Unlock()
-	var old shapeMap
-	if p := s.shapes.Load(); p != nil {
-		old = *p
+	got, ok := s.shapes.loadOrStore(h, sh, maxShapes)
+	if !ok || !sameNames(got.names, fields) {
+		return nil // the table is full, or another list took h meanwhile
 	}
-	if cur, ok := old[h]; ok {
-		if sameNames(cur.names, fields) {
-			return cur
-		}
-		return nil
-	}
-	if len(old) >= maxShapes {
-		return nil
-	}
-	nm := make(shapeMap, len(old)+1)
-	for k, v := range old {
-		nm[k] = v
-	}
-	nm[h] = sh
-	s.shapes.Store(&nm)
-	return sh
+	return got
 }
 
 func sameNames(names []string, fields []fieldEntry) bool {

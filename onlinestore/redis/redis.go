@@ -11,7 +11,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,11 +51,9 @@ type Store struct {
 
 	// fast serves reads and writes on standalone Redis (nil for cluster
 	// and sentinel, served through go-redis).
-	fast     *respPool
-	fields   atomic.Pointer[fieldMap]
-	fieldsMu sync.Mutex
-	shapes   atomic.Pointer[shapeMap]
-	shapesMu sync.Mutex
+	fast   *respPool
+	fields cowMap[fieldKey, fieldEntry]
+	shapes cowMap[uint64, *setShape]
 
 	// probeSkip counts down the write batches that skip the EXISTS probe
 	// after one found stored keys; tsReads counts the HMGETs of stored

@@ -323,7 +323,7 @@ func TestRespHGETALLMatchesHMGET(t *testing.T) {
 		}
 	}
 	var shapes []*setShape
-	for _, sh := range *s.shapes.Load() {
+	for _, sh := range s.shapes.load() {
 		shapes = append(shapes, sh)
 	}
 	if len(shapes) != 1 || shapes[0].hlen.Load() == 0 || 2*len(shapes[0].names) < int(shapes[0].hlen.Load()) {
@@ -358,7 +358,7 @@ func TestRespLargeHashStaysOnHMGET(t *testing.T) {
 		}
 		sameRows(t, fmt.Sprint("round ", round), got[0].Rows, want[0].Rows)
 	}
-	for _, sh := range *s.shapes.Load() {
+	for _, sh := range s.shapes.load() {
 		if n := sh.hlen.Load(); n != 61 {
 			t.Fatalf("learned hlen %d, want 61", n)
 		}
