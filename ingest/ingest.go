@@ -257,30 +257,67 @@ func (tf *typedFrame) mapped(mapping map[string]string) (map[string]*typedColumn
 // writes nothing: every feature column is null.
 func (s *Service) prepare(ctx context.Context, snap *registry.Snapshot, v *registry.View, tf *typedFrame, strs, transform bool) (onlinestore.WriteBatch, bool, error) {
 	b := onlinestore.WriteBatch{View: v.StorageName()}
-	odfv := v.Kind == registry.KindOnDemandWritten
-	cols := tf.byName
-	if odfv {
-		if o, ok := snap.ODFV(v.Name); ok && o.WriteToOnlineStore && transform {
-			var err error
-			if cols, err = s.transform(ctx, o, tf); err != nil {
-				return b, false, err
-			}
+	cols, err := s.viewColumns(ctx, snap, v, tf, transform)
+	if err != nil {
+		return b, false, err
+	}
+	features, feats, skip, err := writtenFeatures(v, cols)
+	if err != nil || skip {
+		return b, skip, err
+	}
+	events, created, err := s.rowTimes(v, cols, tf.rows)
+	if err != nil {
+		return b, false, err
+	}
+	keyCols, keyVals, err := entityKeys(v, cols, tf.rows, strs)
+	if err != nil {
+		return b, false, err
+	}
+	featVals := make([][]core.Value, len(features))
+	for i, f := range features {
+		if feats[i] == nil {
+			featVals[i] = make([]core.Value, tf.rows)
+			continue
 		}
-	} else {
-		if v.BatchSource == nil {
-			return b, false, core.Invalidf("Feature view '%s' has no batch_source.", v.Name)
-		}
-		var err error
-		if cols, err = tf.mapped(v.BatchSource.GetFieldMapping()); err != nil {
+		if featVals[i], err = convertColumn(feats[i], f.Type, strs, "feature "+f.Name+" of view "+v.Name); err != nil {
 			return b, false, err
 		}
 	}
+	b.Features = make([]string, len(features))
+	for i, f := range features {
+		b.Features[i] = f.Name
+	}
+	b.Rows, err = s.encodeRows(keyCols, keyVals, featVals, events, created)
+	return b, false, err
+}
 
-	// Features: all must be present (on-demand views write nulls for
-	// missing ones, as Feast does). Feast also stores an on-demand view's
-	// join keys as features, because its schema is entity columns plus
-	// features (_convert_arrow_odfv_to_proto); so do we, for the same bytes.
-	features := v.Features
+// viewColumns returns the frame's columns as view v reads them: the
+// transformation's output for an on-demand view written online (when
+// transform is set), else the columns renamed by the batch source's
+// field_mapping.
+func (s *Service) viewColumns(ctx context.Context, snap *registry.Snapshot, v *registry.View, tf *typedFrame, transform bool) (map[string]*typedColumn, error) {
+	if v.Kind == registry.KindOnDemandWritten {
+		if o, ok := snap.ODFV(v.Name); ok && o.WriteToOnlineStore && transform {
+			return s.transform(ctx, o, tf)
+		}
+		return tf.byName, nil
+	}
+	if v.BatchSource == nil {
+		return nil, core.Invalidf("Feature view '%s' has no batch_source.", v.Name)
+	}
+	return tf.mapped(v.BatchSource.GetFieldMapping())
+}
+
+// writtenFeatures returns the fields written for v and the column of each
+// (nil: an on-demand view's missing feature, written as null). All of a
+// feature view's must be present. Feast also stores an on-demand view's
+// join keys as features, because its schema is entity columns plus
+// features (_convert_arrow_odfv_to_proto); so do we, for the same bytes.
+// skip is true when every feature column is null: Feast then writes
+// nothing ("Cannot write dataframe with empty feature columns").
+func writtenFeatures(v *registry.View, cols map[string]*typedColumn) (features []registry.Field, feats []*typedColumn, skip bool, err error) {
+	odfv := v.Kind == registry.KindOnDemandWritten
+	features = v.Features
 	if odfv {
 		features = append([]registry.Field(nil), v.Features...)
 		for _, ec := range v.EntityColumns {
@@ -292,7 +329,7 @@ func (s *Service) prepare(ctx context.Context, snap *registry.Snapshot, v *regis
 			}
 		}
 	}
-	feats := make([]*typedColumn, len(features))
+	feats = make([]*typedColumn, len(features))
 	anyValue := false
 	for i, f := range features {
 		c, ok := cols[f.Name]
@@ -300,46 +337,49 @@ func (s *Service) prepare(ctx context.Context, snap *registry.Snapshot, v *regis
 			if odfv {
 				continue
 			}
-			return b, false, core.Invalidf("df: column %s is missing (feature %s of view %s)", f.Name, f.Name, v.Name)
+			return nil, nil, false, core.Invalidf("df: column %s is missing (feature %s of view %s)", f.Name, f.Name, v.Name)
 		}
 		feats[i] = c
 		if i < len(v.Features) {
 			anyValue = anyValue || !c.allNull()
 		}
 	}
-	if len(v.Features) > 0 && !anyValue {
-		return b, true, nil // Feast: "Cannot write dataframe with empty feature columns"
-	}
+	return features, feats, len(v.Features) > 0 && !anyValue, nil
+}
 
-	rows := tf.rows
-	var events, created []core.Timestamp
-	if odfv {
+// rowTimes returns each row's event and created timestamps (created nil
+// when the source has none): the batch source's columns, or now for an
+// on-demand view, as Feast stamps its writes.
+func (s *Service) rowTimes(v *registry.View, cols map[string]*typedColumn, rows int) (events, created []core.Timestamp, err error) {
+	if v.Kind == registry.KindOnDemandWritten {
 		now := core.TimestampOf(s.now()).Micros()
 		events = make([]core.Timestamp, rows)
 		for i := range events {
 			events[i] = now
 		}
-		created = events
-	} else {
-		tsField := v.BatchSource.GetTimestampField()
-		c, ok := cols[tsField]
-		if !ok {
-			return b, false, core.Invalidf("df: column %s is missing (the event timestamp of view %s)", tsField, v.Name)
-		}
-		var err error
-		if events, err = eventTimes(c, "event timestamp of view "+v.Name, false); err != nil {
-			return b, false, err
-		}
-		if cc := v.BatchSource.GetCreatedTimestampColumn(); cc != "" {
-			if c, ok := cols[cc]; ok {
-				if created, err = eventTimes(c, "created timestamp of view "+v.Name, true); err != nil {
-					return b, false, err
-				}
+		return events, events, nil
+	}
+	tsField := v.BatchSource.GetTimestampField()
+	c, ok := cols[tsField]
+	if !ok {
+		return nil, nil, core.Invalidf("df: column %s is missing (the event timestamp of view %s)", tsField, v.Name)
+	}
+	if events, err = eventTimes(c, "event timestamp of view "+v.Name, false); err != nil {
+		return nil, nil, err
+	}
+	if cc := v.BatchSource.GetCreatedTimestampColumn(); cc != "" {
+		if c, ok := cols[cc]; ok {
+			if created, err = eventTimes(c, "created timestamp of view "+v.Name, true); err != nil {
+				return nil, nil, err
 			}
 		}
 	}
+	return events, created, nil
+}
 
-	// Entity keys, sorted by join-key name as Feast serializes them.
+// entityKeys returns v's join keys sorted by name, as Feast serializes
+// them, and each one's values (the dummy key of an entityless view is "").
+func entityKeys(v *registry.View, cols map[string]*typedColumn, rows int, strs bool) ([]registry.Field, [][]core.Value, error) {
 	keyCols := append([]registry.Field(nil), v.EntityColumns...)
 	sort.Slice(keyCols, func(i, j int) bool { return keyCols[i].Name < keyCols[j].Name })
 	keyVals := make([][]core.Value, len(keyCols))
@@ -353,47 +393,35 @@ func (s *Service) prepare(ctx context.Context, snap *registry.Snapshot, v *regis
 				}
 				continue
 			}
-			return b, false, core.Invalidf("df: column %s is missing (join key of view %s)", k.Name, v.Name)
+			return nil, nil, core.Invalidf("df: column %s is missing (join key of view %s)", k.Name, v.Name)
 		}
 		vals, err := convertColumn(c, k.Type, strs, "join key "+k.Name+" of view "+v.Name)
 		if err != nil {
-			return b, false, err
+			return nil, nil, err
 		}
 		for r, x := range vals {
 			if x.IsNull() {
-				return b, false, core.Invalidf("df.%s[%d]: join key values cannot be null (view %s)", k.Name, r, v.Name)
+				return nil, nil, core.Invalidf("df.%s[%d]: join key values cannot be null (view %s)", k.Name, r, v.Name)
 			}
 		}
 		keyVals[i] = vals
 	}
+	return keyCols, keyVals, nil
+}
 
-	featVals := make([][]core.Value, len(features))
-	for i, f := range features {
-		if feats[i] == nil {
-			featVals[i] = make([]core.Value, rows)
-			continue
-		}
-		vals, err := convertColumn(feats[i], f.Type, strs, "feature "+f.Name+" of view "+v.Name)
-		if err != nil {
-			return b, false, err
-		}
-		featVals[i] = vals
-	}
-
-	b.Features = make([]string, len(features))
-	for i, f := range features {
-		b.Features[i] = f.Name
-	}
-	b.Rows = make([]onlinestore.WriteRow, rows)
+// encodeRows serializes each row's entity key and feature values into one
+// buffer shared by the whole batch.
+func (s *Service) encodeRows(keyCols []registry.Field, keyVals, featVals [][]core.Value, events, created []core.Timestamp) ([]onlinestore.WriteRow, error) {
+	rows, nf := len(events), len(featVals)
+	out := make([]onlinestore.WriteRow, rows)
 	parts := make([]onlinestore.KeyPart, len(keyCols))
 	for i, k := range keyCols {
 		parts[i].Name = k.Name
 	}
-	// One buffer for all keys and values of the batch.
 	var buf []byte
 	type span struct{ start, end int }
 	keySpans := make([]span, rows)
-	valSpans := make([]span, rows*len(features))
+	valSpans := make([]span, rows*nf)
 	for r := 0; r < rows; r++ {
 		for i := range parts {
 			parts[i].Value = keyVals[i][r]
@@ -401,31 +429,32 @@ func (s *Service) prepare(ctx context.Context, snap *registry.Snapshot, v *regis
 		start := len(buf)
 		var err error
 		if buf, err = onlinestore.AppendEntityKey(buf, parts, s.KeyVersion); err != nil {
-			return b, false, err
+			return nil, err
 		}
 		keySpans[r] = span{start, len(buf)}
-		for j := range features {
+		for j := range featVals {
 			start := len(buf)
 			buf = typemap.AppendValue(buf, featVals[j][r])
-			valSpans[r*len(features)+j] = span{start, len(buf)}
+			valSpans[r*nf+j] = span{start, len(buf)}
 		}
 	}
-	values := make([][]byte, rows*len(features))
-	for r := range b.Rows {
+	// Slices are taken once buf stops growing.
+	values := make([][]byte, rows*nf)
+	for r := range out {
 		ks := keySpans[r]
-		row := &b.Rows[r]
+		row := &out[r]
 		row.Key = buf[ks.start:ks.end:ks.end]
 		row.TS = events[r]
 		if created != nil {
 			row.Created = created[r]
 		}
-		row.Values = values[r*len(features) : (r+1)*len(features) : (r+1)*len(features)]
+		row.Values = values[r*nf : (r+1)*nf : (r+1)*nf]
 		for j := range row.Values {
-			vs := valSpans[r*len(features)+j]
+			vs := valSpans[r*nf+j]
 			row.Values[j] = buf[vs.start:vs.end:vs.end]
 		}
 	}
-	return b, false, nil
+	return out, nil
 }
 
 func (s *Service) now() time.Time {
