@@ -116,6 +116,13 @@ func (s *Store) ReadScratch(ctx context.Context, reqs []onlinestore.ReadRequest,
 	if err != nil {
 		return core.Unavailable(err, "online store redis read failed")
 	}
+	return fillRows(reqs, sc, sets, first, setOf, off, vals)
+}
+
+// fillRows slices the reply values into each request's rows: request i's
+// values are its slots (from off[i]) of each key's run in its set's span of
+// vals; a row with any value or a timestamp is found.
+func fillRows(reqs []onlinestore.ReadRequest, sc *onlinestore.Scratch, sets []hmgetSet, first, setOf, off []int, vals [][]byte) error {
 	// Where each command's values start in vals.
 	var startBuf [8]int
 	setStart := startBuf[:0] // set -> index in vals of its first value

@@ -396,30 +396,7 @@ func (p *respPool) roundTrip(ctx context.Context, c *respConn, project string, c
 	if err := c.nc.SetDeadline(p.deadline(ctx)); err != nil {
 		return err
 	}
-	out := c.out[:0]
-	for _, cmd := range cmds {
-		set := &sets[cmd.set]
-		if set.all {
-			out = append(out, "*2\r\n$7\r\nHGETALL\r\n"...)
-		} else {
-			out = append(out, '*')
-			out = strconv.AppendInt(out, int64(len(set.fields)+2), 10)
-			out = append(out, "\r\n$5\r\nHMGET\r\n"...)
-		}
-		out = appendKey(out, cmd.key, project)
-		if !set.all {
-			for _, f := range set.fields {
-				out = append(out, f.bulk...)
-			}
-		}
-	}
-	// HLEN probes of the sets learning their hashes' size, after the reads.
-	for i := range sets {
-		if sets[i].probe {
-			out = append(out, "*2\r\n$4\r\nHLEN\r\n"...)
-			out = appendKey(out, sets[i].probeKey, project)
-		}
-	}
+	out := appendReads(c.out[:0], cmds, sets, project)
 	if cap(out) <= 1<<20 {
 		c.out = out
 	}
@@ -458,69 +435,8 @@ func (p *respPool) roundTrip(ctx context.Context, c *respConn, project string, c
 			return err
 		}
 		if set.all {
-			// Name/value pairs of the whole hash: keep the requested ones.
-			if n%2 != 0 {
-				return errProtocol
-			}
-			if n/2 > set.seen {
-				set.seen = n / 2
-			}
-			// Hashes written alike list their fields in the same order:
-			// try the slot the same position had last time, and learn
-			// the order from the set's first reply when it differs.
-			order := set.order
-			learn := !set.orderSeen
-			set.orderSeen = true
-			var obs []int32
-			if learn && len(order) != n/2 {
-				obs = make([]int32, 0, n/2)
-			}
-			for i := 0; i < n/2; i++ {
-				// The usual pair: its name where order predicts it and
-				// both strings whole in the buffer.
-				if i < len(order) && obs == nil && c.keep {
-					if o := order[i]; o >= 0 {
-						if val, ok := c.pair(set.fields[o].bulk); ok {
-							vals[v+int(o)] = val
-							r.left--
-							continue
-						}
-					}
-				}
-				size, name, err := r.next()
-				if err != nil {
-					return err
-				}
-				if size < 0 {
-					return errProtocol
-				}
-				slot := -1
-				if i < len(order) && order[i] >= 0 && set.fields[order[i]].name == string(name) {
-					slot = int(order[i])
-				} else {
-					if s, ok := set.shape.index[string(name)]; ok {
-						slot = s
-					}
-					if learn && obs == nil && (i >= len(order) || int(order[i]) != slot) {
-						obs = make([]int32, i, n/2)
-						copy(obs, order[:i])
-					}
-				}
-				if obs != nil {
-					obs = append(obs, int32(slot))
-				}
-				if slot < 0 {
-					if _, _, err := r.next(); err != nil {
-						return err
-					}
-					continue
-				}
-				if vals[v+slot], err = r.bulk(); err != nil {
-					return err
-				}
-			}
-			if obs != nil {
-				set.newOrder = obs
+			if err := readHashPairs(c, &r, set, n, vals[v:v+width]); err != nil {
+				return err
 			}
 			v += width
 			continue
@@ -535,6 +451,114 @@ func (p *respPool) roundTrip(ctx context.Context, c *respConn, project string, c
 			v++
 		}
 	}
+	if err := readProbes(c, &r, sets); err != nil {
+		return err
+	}
+	return r.err
+}
+
+// appendReads appends the RESP commands of one round trip: an HMGET (or
+// HGETALL) per command, then the HLEN probes of the sets learning their
+// hashes' size.
+func appendReads(out []byte, cmds []hmgetCmd, sets []hmgetSet, project string) []byte {
+	for _, cmd := range cmds {
+		set := &sets[cmd.set]
+		if set.all {
+			out = append(out, "*2\r\n$7\r\nHGETALL\r\n"...)
+		} else {
+			out = append(out, '*')
+			out = strconv.AppendInt(out, int64(len(set.fields)+2), 10)
+			out = append(out, "\r\n$5\r\nHMGET\r\n"...)
+		}
+		out = appendKey(out, cmd.key, project)
+		if !set.all {
+			for _, f := range set.fields {
+				out = append(out, f.bulk...)
+			}
+		}
+	}
+	// HLEN probes of the sets learning their hashes' size, after the reads.
+	for i := range sets {
+		if sets[i].probe {
+			out = append(out, "*2\r\n$4\r\nHLEN\r\n"...)
+			out = appendKey(out, sets[i].probeKey, project)
+		}
+	}
+	return out
+}
+
+// readHashPairs reads an HGETALL reply of n strings (name/value pairs of
+// the whole hash) into vals, the set's slots, keeping the requested fields.
+func readHashPairs(c *respConn, r *replyReader, set *hmgetSet, n int, vals [][]byte) error {
+	// Name/value pairs of the whole hash: keep the requested ones.
+	if n%2 != 0 {
+		return errProtocol
+	}
+	if n/2 > set.seen {
+		set.seen = n / 2
+	}
+	// Hashes written alike list their fields in the same order:
+	// try the slot the same position had last time, and learn
+	// the order from the set's first reply when it differs.
+	order := set.order
+	learn := !set.orderSeen
+	set.orderSeen = true
+	var obs []int32
+	if learn && len(order) != n/2 {
+		obs = make([]int32, 0, n/2)
+	}
+	for i := 0; i < n/2; i++ {
+		// The usual pair: its name where order predicts it and
+		// both strings whole in the buffer.
+		if i < len(order) && obs == nil && c.keep {
+			if o := order[i]; o >= 0 {
+				if val, ok := c.pair(set.fields[o].bulk); ok {
+					vals[o] = val
+					r.left--
+					continue
+				}
+			}
+		}
+		size, name, err := r.next()
+		if err != nil {
+			return err
+		}
+		if size < 0 {
+			return errProtocol
+		}
+		slot := -1
+		if i < len(order) && order[i] >= 0 && set.fields[order[i]].name == string(name) {
+			slot = int(order[i])
+		} else {
+			if s, ok := set.shape.index[string(name)]; ok {
+				slot = s
+			}
+			if learn && obs == nil && (i >= len(order) || int(order[i]) != slot) {
+				obs = make([]int32, i, n/2)
+				copy(obs, order[:i])
+			}
+		}
+		if obs != nil {
+			obs = append(obs, int32(slot))
+		}
+		if slot < 0 {
+			if _, _, err := r.next(); err != nil {
+				return err
+			}
+			continue
+		}
+		if vals[slot], err = r.bulk(); err != nil {
+			return err
+		}
+	}
+	if obs != nil {
+		set.newOrder = obs
+	}
+	return nil
+}
+
+// readProbes reads the HLEN replies of the probing sets into set.hlen.
+func readProbes(c *respConn, r *replyReader, sets []hmgetSet) error {
 	for i := range sets {
 		if set := &sets[i]; set.probe {
 			line, err := c.line()
@@ -555,7 +579,7 @@ func (p *respPool) roundTrip(ctx context.Context, c *respConn, project string, c
 			}
 		}
 	}
-	return r.err
+	return nil
 }
 
 func appendKey(out, key []byte, project string) []byte {
