@@ -135,172 +135,187 @@ func isPredeclared(name string) bool { _, ok := predeclared[name]; return ok }
 // rejects constructs whose Starlark meaning differs from Python's. It
 // returns a reason when the file must be delegated.
 func rewriteAndCheck(f *syntax.File) string {
-	reason := ""
-	fail := func(format string, args ...any) {
-		if reason == "" {
-			reason = fmt.Sprintf(format, args...)
-		}
+	var w rewriter
+	w.stmts(f.Stmts)
+	return w.reason
+}
+
+// rewriter walks a file for rewriteAndCheck; reason is the first construct
+// found that must be delegated.
+type rewriter struct{ reason string }
+
+func (w *rewriter) fail(format string, args ...any) {
+	if w.reason == "" {
+		w.reason = fmt.Sprintf(format, args...)
 	}
-	call := func(fn string, x, y syntax.Expr) *syntax.CallExpr {
-		return &syntax.CallExpr{Fn: &syntax.Ident{Name: fn, NamePos: syntax.Start(x)}, Args: []syntax.Expr{x, y}}
+}
+
+// pyCall is fn(x, y), positioned at x.
+func pyCall(fn string, x, y syntax.Expr) *syntax.CallExpr {
+	return &syntax.CallExpr{Fn: &syntax.Ident{Name: fn, NamePos: syntax.Start(x)}, Args: []syntax.Expr{x, y}}
+}
+
+func (w *rewriter) exprs(es []syntax.Expr) {
+	for i := range es {
+		es[i] = w.expr(es[i])
 	}
-	var rewrite func(e syntax.Expr) syntax.Expr
-	var walkStmts func([]syntax.Stmt)
-	rewriteList := func(es []syntax.Expr) {
-		for i := range es {
-			es[i] = rewrite(es[i])
+}
+
+// expr rewrites e's operators and checks what it uses.
+func (w *rewriter) expr(e syntax.Expr) syntax.Expr {
+	switch e := e.(type) {
+	case nil:
+		return nil
+	case *syntax.BinaryExpr:
+		e.X, e.Y = w.expr(e.X), w.expr(e.Y)
+		switch e.Op {
+		case syntax.SLASH:
+			return pyCall(fnTrueDiv, e.X, e.Y)
+		case syntax.SLASHSLASH:
+			return pyCall(fnFloorDiv, e.X, e.Y)
+		case syntax.PERCENT:
+			return pyCall(fnMod, e.X, e.Y)
+		case syntax.AMP, syntax.PIPE, syntax.CIRCUMFLEX, syntax.LTLT, syntax.GTGT:
+			// Starlark's int bit operations match Python's, but | and &
+			// also mean set and dict union in Python: keep it simple.
+			w.fail("uses the operator %s", e.Op)
 		}
-	}
-	rewrite = func(e syntax.Expr) syntax.Expr {
-		switch e := e.(type) {
-		case nil:
-			return nil
-		case *syntax.BinaryExpr:
-			e.X, e.Y = rewrite(e.X), rewrite(e.Y)
-			switch e.Op {
-			case syntax.SLASH:
-				return call(fnTrueDiv, e.X, e.Y)
-			case syntax.SLASHSLASH:
-				return call(fnFloorDiv, e.X, e.Y)
-			case syntax.PERCENT:
-				return call(fnMod, e.X, e.Y)
-			case syntax.AMP, syntax.PIPE, syntax.CIRCUMFLEX, syntax.LTLT, syntax.GTGT:
-				// Starlark's int bit operations match Python's, but | and &
-				// also mean set and dict union in Python: keep it simple.
-				fail("uses the operator %s", e.Op)
-			}
-			return e
-		case *syntax.UnaryExpr:
-			e.X = rewrite(e.X)
-			if e.Op == syntax.TILDE {
-				fail("uses the operator ~")
-			}
-			return e
-		case *syntax.CallExpr:
-			e.Fn = rewrite(e.Fn)
-			rewriteList(e.Args)
-			return e
-		case *syntax.DotExpr:
-			e.X = rewrite(e.X)
-			if !allowedMethods[e.Name.Name] {
-				fail("uses .%s, which is not among the natively supported methods", e.Name.Name)
-			}
-			return e
-		case *syntax.IndexExpr:
-			e.X, e.Y = rewrite(e.X), rewrite(e.Y)
-			return e
-		case *syntax.SliceExpr:
-			e.X, e.Lo, e.Hi, e.Step = rewrite(e.X), rewrite(e.Lo), rewrite(e.Hi), rewrite(e.Step)
-			return e
-		case *syntax.ParenExpr:
-			e.X = rewrite(e.X)
-			return e
-		case *syntax.CondExpr:
-			e.Cond, e.True, e.False = rewrite(e.Cond), rewrite(e.True), rewrite(e.False)
-			return e
-		case *syntax.ListExpr:
-			rewriteList(e.List)
-			return e
-		case *syntax.TupleExpr:
-			rewriteList(e.List)
-			return e
-		case *syntax.DictExpr:
-			rewriteList(e.List)
-			return e
-		case *syntax.DictEntry:
-			e.Key, e.Value = rewrite(e.Key), rewrite(e.Value)
-			return e
-		case *syntax.Comprehension:
-			e.Body = rewrite(e.Body)
-			for _, c := range e.Clauses {
-				switch c := c.(type) {
-				case *syntax.ForClause:
-					c.Vars, c.X = rewrite(c.Vars), rewrite(c.X)
-				case *syntax.IfClause:
-					c.Cond = rewrite(c.Cond)
-				}
-			}
-			return e
-		case *syntax.LambdaExpr:
-			for i := range e.Params {
-				e.Params[i] = rewrite(e.Params[i])
-			}
-			e.Body = rewrite(e.Body)
-			return e
-		case *syntax.Literal:
-			switch e.Token {
-			case syntax.BYTES:
-				fail("uses a bytes literal")
-			case syntax.STRING:
-				if s, _ := e.Value.(string); !plainString(s) {
-					fail("uses a string literal with non-ASCII or control characters")
-				}
-			case syntax.FLOAT:
-				if f, _ := e.Value.(float64); math.IsInf(f, 0) {
-					fail("uses a float literal outside the float range")
-				}
-			}
-			return e
-		case *syntax.Ident:
-			return e
+		return e
+	case *syntax.UnaryExpr:
+		e.X = w.expr(e.X)
+		if e.Op == syntax.TILDE {
+			w.fail("uses the operator ~")
 		}
-		fail("uses an expression of type %T", e)
+		return e
+	case *syntax.CallExpr:
+		e.Fn = w.expr(e.Fn)
+		w.exprs(e.Args)
+		return e
+	case *syntax.DotExpr:
+		e.X = w.expr(e.X)
+		if !allowedMethods[e.Name.Name] {
+			w.fail("uses .%s, which is not among the natively supported methods", e.Name.Name)
+		}
+		return e
+	case *syntax.IndexExpr:
+		e.X, e.Y = w.expr(e.X), w.expr(e.Y)
+		return e
+	case *syntax.SliceExpr:
+		e.X, e.Lo, e.Hi, e.Step = w.expr(e.X), w.expr(e.Lo), w.expr(e.Hi), w.expr(e.Step)
+		return e
+	case *syntax.ParenExpr:
+		e.X = w.expr(e.X)
+		return e
+	case *syntax.CondExpr:
+		e.Cond, e.True, e.False = w.expr(e.Cond), w.expr(e.True), w.expr(e.False)
+		return e
+	case *syntax.ListExpr:
+		w.exprs(e.List)
+		return e
+	case *syntax.TupleExpr:
+		w.exprs(e.List)
+		return e
+	case *syntax.DictExpr:
+		w.exprs(e.List)
+		return e
+	case *syntax.DictEntry:
+		e.Key, e.Value = w.expr(e.Key), w.expr(e.Value)
+		return e
+	case *syntax.Comprehension:
+		e.Body = w.expr(e.Body)
+		for _, c := range e.Clauses {
+			switch c := c.(type) {
+			case *syntax.ForClause:
+				c.Vars, c.X = w.expr(c.Vars), w.expr(c.X)
+			case *syntax.IfClause:
+				c.Cond = w.expr(c.Cond)
+			}
+		}
+		return e
+	case *syntax.LambdaExpr:
+		for i := range e.Params {
+			e.Params[i] = w.expr(e.Params[i])
+		}
+		e.Body = w.expr(e.Body)
+		return e
+	case *syntax.Literal:
+		w.literal(e)
+		return e
+	case *syntax.Ident:
 		return e
 	}
-	walkStmts = func(stmts []syntax.Stmt) {
-		for _, s := range stmts {
-			switch s := s.(type) {
-			case *syntax.AssignStmt:
-				s.LHS, s.RHS = rewrite(s.LHS), rewrite(s.RHS)
-				var fn string
-				switch s.Op {
-				case syntax.SLASH_EQ:
-					fn = fnTrueDiv
-				case syntax.SLASHSLASH_EQ:
-					fn = fnFloorDiv
-				case syntax.PERCENT_EQ:
-					fn = fnMod
-				case syntax.AMP_EQ, syntax.PIPE_EQ, syntax.CIRCUMFLEX_EQ, syntax.LTLT_EQ, syntax.GTGT_EQ:
-					fail("uses the operator %s", s.Op)
-				}
-				if fn != "" {
-					id, ok := s.LHS.(*syntax.Ident)
-					if !ok {
-						fail("uses %s on something other than a variable", s.Op)
-						continue
-					}
-					s.Op = syntax.EQ
-					s.RHS = call(fn, &syntax.Ident{Name: id.Name, NamePos: id.NamePos}, s.RHS)
-				}
-			case *syntax.ExprStmt:
-				s.X = rewrite(s.X)
-			case *syntax.IfStmt:
-				s.Cond = rewrite(s.Cond)
-				walkStmts(s.True)
-				walkStmts(s.False)
-			case *syntax.ForStmt:
-				s.Vars, s.X = rewrite(s.Vars), rewrite(s.X)
-				walkStmts(s.Body)
-			case *syntax.WhileStmt:
-				s.Cond = rewrite(s.Cond)
-				walkStmts(s.Body)
-			case *syntax.DefStmt:
-				for i := range s.Params {
-					s.Params[i] = rewrite(s.Params[i])
-				}
-				walkStmts(s.Body)
-			case *syntax.ReturnStmt:
-				s.Result = rewrite(s.Result)
-			case *syntax.BranchStmt:
-			case *syntax.LoadStmt:
-				fail("calls load()")
-			default:
-				fail("uses a statement of type %T", s)
-			}
+	w.fail("uses an expression of type %T", e)
+	return e
+}
+
+// literal rejects literals whose Starlark value differs from Python's.
+func (w *rewriter) literal(e *syntax.Literal) {
+	switch e.Token {
+	case syntax.BYTES:
+		w.fail("uses a bytes literal")
+	case syntax.STRING:
+		if s, _ := e.Value.(string); !plainString(s) {
+			w.fail("uses a string literal with non-ASCII or control characters")
+		}
+	case syntax.FLOAT:
+		if f, _ := e.Value.(float64); math.IsInf(f, 0) {
+			w.fail("uses a float literal outside the float range")
 		}
 	}
-	walkStmts(f.Stmts)
-	return reason
+}
+
+// stmts rewrites and checks a statement list in place.
+func (w *rewriter) stmts(stmts []syntax.Stmt) {
+	for _, s := range stmts {
+		switch s := s.(type) {
+		case *syntax.AssignStmt:
+			s.LHS, s.RHS = w.expr(s.LHS), w.expr(s.RHS)
+			var fn string
+			switch s.Op {
+			case syntax.SLASH_EQ:
+				fn = fnTrueDiv
+			case syntax.SLASHSLASH_EQ:
+				fn = fnFloorDiv
+			case syntax.PERCENT_EQ:
+				fn = fnMod
+			case syntax.AMP_EQ, syntax.PIPE_EQ, syntax.CIRCUMFLEX_EQ, syntax.LTLT_EQ, syntax.GTGT_EQ:
+				w.fail("uses the operator %s", s.Op)
+			}
+			if fn != "" {
+				id, ok := s.LHS.(*syntax.Ident)
+				if !ok {
+					w.fail("uses %s on something other than a variable", s.Op)
+					continue
+				}
+				s.Op = syntax.EQ
+				s.RHS = pyCall(fn, &syntax.Ident{Name: id.Name, NamePos: id.NamePos}, s.RHS)
+			}
+		case *syntax.ExprStmt:
+			s.X = w.expr(s.X)
+		case *syntax.IfStmt:
+			s.Cond = w.expr(s.Cond)
+			w.stmts(s.True)
+			w.stmts(s.False)
+		case *syntax.ForStmt:
+			s.Vars, s.X = w.expr(s.Vars), w.expr(s.X)
+			w.stmts(s.Body)
+		case *syntax.WhileStmt:
+			s.Cond = w.expr(s.Cond)
+			w.stmts(s.Body)
+		case *syntax.DefStmt:
+			for i := range s.Params {
+				s.Params[i] = w.expr(s.Params[i])
+			}
+			w.stmts(s.Body)
+		case *syntax.ReturnStmt:
+			s.Result = w.expr(s.Result)
+		case *syntax.BranchStmt:
+		case *syntax.LoadStmt:
+			w.fail("calls load()")
+		default:
+			w.fail("uses a statement of type %T", s)
+		}
+	}
 }
 
 // plainString reports whether s has only printable ASCII, tab, newline and
@@ -329,8 +344,22 @@ func (e *stepLimitError) Error() string {
 // runPython evaluates the UDF over the frame and returns the output
 // columns Feast selects, in Feast's order.
 func runPython(ctx context.Context, p *pyProgram, odfv *registry.ODFV, fr *frame, requested nameSet, maxSteps uint64) ([]core.Column, error) {
-	in := starlark.NewDict(len(fr.cols))
-	opaques := 0
+	in, opaques, err := pythonInputs(p, fr, requested)
+	if err != nil {
+		return nil, err
+	}
+	res, err := callUDF(ctx, p, odfv, in, opaques, maxSteps)
+	if err != nil {
+		return nil, err
+	}
+	return pythonOutputs(res, in, odfv, fr, requested)
+}
+
+// pythonInputs builds the UDF's input dict, column name -> list of values
+// (one value in singleton mode); opaques counts the values Starlark does
+// not model.
+func pythonInputs(p *pyProgram, fr *frame, requested nameSet) (in *starlark.Dict, opaques int, err error) {
+	in = starlark.NewDict(len(fr.cols))
 	toStarlark := func(v pv) (starlark.Value, error) {
 		x, err := toStarlark(v)
 		if _, ok := x.(*opaque); ok {
@@ -351,35 +380,41 @@ func runPython(ctx context.Context, p *pyProgram, odfv *registry.ODFV, fr *frame
 			// ones the native path does not model (bytes, say) need not
 			// send the request to Python, and it is not even decoded.
 			if err := in.SetKey(starlark.String(c.name), unreadInput); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			continue
 		}
 		vals, err := c.values()
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		var v starlark.Value
 		if p.singleton {
 			if len(vals) == 0 {
-				return nil, unsupportedf("singleton mode with no rows")
+				return nil, 0, unsupportedf("singleton mode with no rows")
 			}
 			if v, err = toStarlark(vals[0]); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		} else {
 			elems := make([]starlark.Value, len(vals))
 			for i, x := range vals {
 				if elems[i], err = toStarlark(x); err != nil {
-					return nil, err
+					return nil, 0, err
 				}
 			}
 			v = starlark.NewList(elems)
 		}
 		if err := in.SetKey(starlark.String(c.name), v); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
+	return in, opaques, nil
+}
+
+// callUDF runs the UDF within maxSteps, cancelled with ctx; a failure that
+// may come from an unmodelled value is errUnsupported (Python decides).
+func callUDF(ctx context.Context, p *pyProgram, odfv *registry.ODFV, in *starlark.Dict, opaques int, maxSteps uint64) (starlark.Value, error) {
 	thread := &starlark.Thread{Name: odfv.Name}
 	thread.SetMaxExecutionSteps(maxSteps)
 	thread.OnMaxSteps = func(t *starlark.Thread) { t.Cancel(fmt.Sprintf("more than %d steps", maxSteps)) }
@@ -410,6 +445,12 @@ func runPython(ctx context.Context, p *pyProgram, odfv *registry.ODFV, fr *frame
 		}
 		return nil, &udfError{class: "Exception", msg: err.Error()}
 	}
+	return res, nil
+}
+
+// pythonOutputs converts the UDF's returned dict into the columns Feast
+// keeps.
+func pythonOutputs(res starlark.Value, in *starlark.Dict, odfv *registry.ODFV, fr *frame, requested nameSet) ([]core.Column, error) {
 	out, ok := res.(*starlark.Dict)
 	if !ok {
 		return nil, unsupportedf("the UDF returned a %s, not a dict", res.Type())
