@@ -7,7 +7,7 @@ GO ?= go
 REPO ?= feature_repo
 PORT ?= 6566
 
-.PHONY: run build deps test unit lint conformance bench bench-materialize bench-offline proto proto-check proto-golden
+.PHONY: run build deps test unit lint conformance bench bench-materialize bench-offline bench-offline-pg proto proto-check proto-golden
 
 # Serve the demo repo on the embedded default (SQLite online store, parquet
 # offline data): needs nothing but Go.
@@ -54,6 +54,11 @@ bench-materialize: deps
 # bench/offline.md.
 bench-offline: deps
 	scripts/bench-offline.sh
+
+# Only the PostgreSQL lane of bench-offline (ours on PostgreSQL, Feast's postgres store,
+# the probe as the checksum reference), into bench/offline-postgres.md.
+bench-offline-pg: deps
+	BENCH_OFFLINE_TOOLS="probe ours-pg feast-pg" BENCH_OUT=$${BENCH_OUT:-bench/offline-postgres.md} scripts/bench-offline.sh
 
 # Regenerate protos/**/*.pb.go from protos/**/*.proto.
 proto:

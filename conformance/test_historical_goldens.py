@@ -1,7 +1,8 @@
 """The committed point-in-time goldens (offlinestore/testdata/historical) are Feast's current answers.
 
 Runs conformance/historical_goldens.py into a temp dir (the real `feast apply`, then
-`get_historical_features` on every case with Feast's file and duckdb offline stores) and
+`get_historical_features` on every case with Feast's file, duckdb and postgres offline
+stores; the generator starts its own PostgreSQL) and
 checks that every case file and every repo file equals the committed one, so a change to
 historical_repo.py or to the case list that was not followed by a regeneration fails here.
 With UPDATE_GOLDEN=1 the generator writes straight into the committed folder instead.
@@ -80,15 +81,17 @@ def test_historical_repo_equal_fresh_apply(fresh: Path):
     import historical_goldens
 
     diffs = []
-    for rel in historical_goldens.REPO_FILES:
-        c, f = GOLDEN / "repo" / rel, fresh / "repo" / rel
+    files = [("repo", rel) for rel in historical_goldens.REPO_FILES]
+    files += [("repo_postgres", rel) for rel in historical_goldens.PG_REPO_FILES]
+    for sub, rel in files:
+        c, f = GOLDEN / sub / rel, fresh / sub / rel
         if not c.exists():
-            diffs.append(f"{rel}: not committed")
+            diffs.append(f"{sub}/{rel}: not committed")
         elif rel == "data/registry.db":
-            if not historical_goldens.registry_same(c, f, fresh / "repo"):
-                diffs.append("data/registry.db: objects differ from a fresh feast apply")
+            if not historical_goldens.registry_same(c, f, fresh / sub):
+                diffs.append(f"{sub}/data/registry.db: objects differ from a fresh feast apply")
         elif c.read_bytes() != f.read_bytes():
-            diffs.append(f"{rel}: differs from the generator's")
+            diffs.append(f"{sub}/{rel}: differs from the generator's")
     size = sum(p.stat().st_size for p in GOLDEN.rglob("*") if p.is_file())
     if size > MAX_BYTES:
         diffs.append(f"{GOLDEN.relative_to(harness.ROOT)} holds {size} bytes, over {MAX_BYTES}")

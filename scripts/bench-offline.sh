@@ -5,6 +5,8 @@
 #
 #   scripts/bench-offline.sh            1 M entity rows × 10 features of 2 views, 10 M feature rows
 #   BENCH_OFFLINE_SMALL=1 scripts/bench-offline.sh     10 k × 100 k, a quick check
+#   make bench-offline-pg               only the PostgreSQL lane (ours-pg, feast-pg, and the
+#                                       probe as checksum reference) into bench/offline-postgres.md
 #
 # Data (bench/offline/gen.py, seeded) is generated once into a cache dir keyed
 # by size and by gen.py's hash; the same rows are loaded into a PostgreSQL
