@@ -13,9 +13,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/feastgo/feastgo/historical"
+	"github.com/feastgo/feastgo/internal/testenv"
 	"github.com/feastgo/feastgo/offlinestore/catalog"
 	"github.com/feastgo/feastgo/offlinestore/postgres"
-	"github.com/feastgo/feastgo/onlinestore/storetest"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	"github.com/feastgo/feastgo/registry"
 	"github.com/feastgo/feastgo/transformations"
@@ -32,7 +32,7 @@ const pgGoldenDir = goldenDir + "/repo_postgres"
 // push-down on a real PostgreSQL (FEASTGO_TEST_POSTGRES), the tables in a
 // schema of their own, and compares with Feast's postgres answer.
 func TestGoldensPostgres(t *testing.T) {
-	dsn := storetest.Env(t, "FEASTGO_TEST_POSTGRES")
+	dsn := testenv.Service(t, "FEASTGO_TEST_POSTGRES")
 	schema := loadPostgresGoldenData(t, dsn)
 	sep := "?"
 	if strings.Contains(dsn, "?") {
