@@ -726,6 +726,8 @@ func (o operand) b(r int) bool {
 	return o.s.b[r]
 }
 
+// binaryOp evaluates x op y over rows as pandas does, or reports the
+// combination unsupported (Python decides).
 func binaryOp(op string, x, y pval, rows int) (pval, error) {
 	a, err := operandOf(x)
 	if err != nil {
@@ -738,125 +740,162 @@ func binaryOp(op string, x, y pval, rows int) (pval, error) {
 	if a.scalar && b.scalar {
 		return scalarOp(op, a.sc, b.sc)
 	}
-	n := rows
-	numeric := func(o operand) bool { return o.dt == dtF64 || o.dt == dtI64 }
-	if (a.dt == dtObjNone || b.dt == dtObjNone) && (numeric(a) || a.dt == dtObjNone) && (numeric(b) || b.dt == dtObjNone) {
-		// An all-null column is an object column of None. numpy fails on
-		// None, and pandas then computes only where both sides are non-null
-		// (_masked_arith_op): every row is NaN. Object comparisons with a
-		// null are False, except != which is True.
-		switch op {
-		case "+", "-", "*", "/", "**":
-			return pval{kind: vSeries, s: &series{dt: dtObjNone, o: make([]pv, n)}}, nil
-		case "<", ">", "<=", ">=", "==", "!=":
-			// Ordering with a numeric column on the left goes through numpy,
-			// which raises on None; leave that to pandas itself.
-			if op != "==" && op != "!=" && !(a.dt == dtObjNone || a.scalar) {
-				break
-			}
-			out := &series{dt: dtBool, b: make([]bool, n)}
-			for r := range out.b {
-				out.b[r] = op == "!="
-			}
-			return pval{kind: vSeries, s: out}, nil
+	if (a.dt == dtObjNone || b.dt == dtObjNone) && (a.numeric() || a.dt == dtObjNone) && (b.numeric() || b.dt == dtObjNone) {
+		if s := nullOp(op, a, rows); s != nil {
+			return pval{kind: vSeries, s: s}, nil
 		}
 		return pval{}, unsupportedf("%s %s %s with an all-null column", a.dt, op, b.dt)
 	}
+	var out *series
 	switch op {
 	case "+", "-", "*", "/":
-		if !numeric(a) || !numeric(b) {
-			break
-		}
-		if op != "/" && a.dt == dtI64 && b.dt == dtI64 {
-			out := &series{dt: dtI64, i: make([]int64, n)}
-			for r := range out.i {
-				p, q := a.i(r), b.i(r)
-				switch op {
-				case "+":
-					out.i[r] = p + q
-				case "-":
-					out.i[r] = p - q
-				default:
-					out.i[r] = p * q
-				}
-			}
-			return pval{kind: vSeries, s: out}, nil
-		}
-		out := &series{dt: dtF64, f: make([]float64, n)}
-		for r := range out.f {
-			p, q := a.f(r), b.f(r)
-			// Each result is rounded on its own (no fused multiply-add).
-			switch op {
-			case "+":
-				out.f[r] = float64(p + q)
-			case "-":
-				out.f[r] = float64(p - q)
-			case "*":
-				out.f[r] = float64(p * q)
-			default:
-				out.f[r] = float64(p / q)
-			}
-		}
-		return pval{kind: vSeries, s: out}, nil
+		out = arithOp(op, a, b, rows)
 	case "**":
-		if a.scalar || !b.scalar || !numeric(a) {
-			break
-		}
-		switch {
-		case a.dt == dtF64 && ((b.sc.k == kInt && b.sc.i == 2) || (b.sc.k == kFloat && b.sc.f == 2)):
-			out := &series{dt: dtF64, f: make([]float64, n)}
-			for r := range out.f {
-				v := a.f(r)
-				out.f[r] = float64(v * v)
-			}
-			return pval{kind: vSeries, s: out}, nil
-		case a.dt == dtI64 && b.sc.k == kInt && b.sc.i >= 0:
-			out := &series{dt: dtI64, i: make([]int64, n)}
-			for r := range out.i {
-				out.i[r] = ipow(a.i(r), b.sc.i)
-			}
-			return pval{kind: vSeries, s: out}, nil
-		}
+		out = powOp(a, b, rows)
 	case "<", ">", "<=", ">=", "==", "!=":
-		out := &series{dt: dtBool, b: make([]bool, n)}
-		switch {
-		case numeric(a) && numeric(b) && a.dt == dtI64 && b.dt == dtI64:
-			for r := range out.b {
-				out.b[r] = cmpOrdered(op, a.i(r), b.i(r))
-			}
-		case numeric(a) && numeric(b):
-			for r := range out.b {
-				out.b[r] = cmpFloat(op, a.f(r), b.f(r))
-			}
-		case a.dt == dtBool && b.dt == dtBool && (op == "==" || op == "!="):
-			for r := range out.b {
-				out.b[r] = (a.b(r) == b.b(r)) == (op == "==")
-			}
-		case a.dt == dtObjStr && b.dt == dtObjStr && (op == "==" || op == "!=") && (a.scalar || b.scalar):
-			for r := range out.b {
-				p, q := strAt(a, r), strAt(b, r)
-				eq := p.k == kStr && q.k == kStr && p.s == q.s
-				out.b[r] = eq == (op == "==")
-			}
-		default:
+		if out = compareOp(op, a, b, rows); out == nil {
 			return pval{}, unsupportedf("comparing %s with %s", a.dt, b.dt)
 		}
-		return pval{kind: vSeries, s: out}, nil
 	case "&", "|":
-		if a.dt != dtBool || b.dt != dtBool {
-			break
+		out = logicalOp(op, a, b, rows)
+	}
+	if out == nil {
+		return pval{}, unsupportedf("%s %s %s", a.dt, op, b.dt)
+	}
+	return pval{kind: vSeries, s: out}, nil
+}
+
+func (o operand) numeric() bool { return o.dt == dtF64 || o.dt == dtI64 }
+
+// nullOp is op with an all-null operand (nil: unsupported). An all-null
+// column is an object column of None. numpy fails on None, and pandas then
+// computes only where both sides are non-null (_masked_arith_op): every row
+// is NaN. Object comparisons with a null are False, except != which is
+// True.
+func nullOp(op string, a operand, n int) *series {
+	switch op {
+	case "+", "-", "*", "/", "**":
+		return &series{dt: dtObjNone, o: make([]pv, n)}
+	case "<", ">", "<=", ">=", "==", "!=":
+		// Ordering with a numeric column on the left goes through numpy,
+		// which raises on None; leave that to pandas itself.
+		if op != "==" && op != "!=" && !(a.dt == dtObjNone || a.scalar) {
+			return nil
 		}
 		out := &series{dt: dtBool, b: make([]bool, n)}
 		for r := range out.b {
-			if op == "&" {
-				out.b[r] = a.b(r) && b.b(r)
-			} else {
-				out.b[r] = a.b(r) || b.b(r)
+			out.b[r] = op == "!="
+		}
+		return out
+	}
+	return nil
+}
+
+// arithOp is + - * / of numeric operands (nil: unsupported): int64 stays
+// int64 except for /, as numpy does.
+func arithOp(op string, a, b operand, n int) *series {
+	if !a.numeric() || !b.numeric() {
+		return nil
+	}
+	if op != "/" && a.dt == dtI64 && b.dt == dtI64 {
+		out := &series{dt: dtI64, i: make([]int64, n)}
+		for r := range out.i {
+			p, q := a.i(r), b.i(r)
+			switch op {
+			case "+":
+				out.i[r] = p + q
+			case "-":
+				out.i[r] = p - q
+			default:
+				out.i[r] = p * q
 			}
 		}
-		return pval{kind: vSeries, s: out}, nil
+		return out
 	}
-	return pval{}, unsupportedf("%s %s %s", a.dt, op, b.dt)
+	out := &series{dt: dtF64, f: make([]float64, n)}
+	for r := range out.f {
+		p, q := a.f(r), b.f(r)
+		// Each result is rounded on its own (no fused multiply-add).
+		switch op {
+		case "+":
+			out.f[r] = float64(p + q)
+		case "-":
+			out.f[r] = float64(p - q)
+		case "*":
+			out.f[r] = float64(p * q)
+		default:
+			out.f[r] = float64(p / q)
+		}
+	}
+	return out
+}
+
+// powOp is a numeric column ** a scalar, for the exponents whose numpy
+// result is exact here (nil: unsupported).
+func powOp(a, b operand, n int) *series {
+	if a.scalar || !b.scalar || !a.numeric() {
+		return nil
+	}
+	switch {
+	case a.dt == dtF64 && ((b.sc.k == kInt && b.sc.i == 2) || (b.sc.k == kFloat && b.sc.f == 2)):
+		out := &series{dt: dtF64, f: make([]float64, n)}
+		for r := range out.f {
+			v := a.f(r)
+			out.f[r] = float64(v * v)
+		}
+		return out
+	case a.dt == dtI64 && b.sc.k == kInt && b.sc.i >= 0:
+		out := &series{dt: dtI64, i: make([]int64, n)}
+		for r := range out.i {
+			out.i[r] = ipow(a.i(r), b.sc.i)
+		}
+		return out
+	}
+	return nil
+}
+
+// compareOp is a comparison giving a bool column (nil: unsupported).
+func compareOp(op string, a, b operand, n int) *series {
+	out := &series{dt: dtBool, b: make([]bool, n)}
+	switch {
+	case a.numeric() && b.numeric() && a.dt == dtI64 && b.dt == dtI64:
+		for r := range out.b {
+			out.b[r] = cmpOrdered(op, a.i(r), b.i(r))
+		}
+	case a.numeric() && b.numeric():
+		for r := range out.b {
+			out.b[r] = cmpFloat(op, a.f(r), b.f(r))
+		}
+	case a.dt == dtBool && b.dt == dtBool && (op == "==" || op == "!="):
+		for r := range out.b {
+			out.b[r] = (a.b(r) == b.b(r)) == (op == "==")
+		}
+	case a.dt == dtObjStr && b.dt == dtObjStr && (op == "==" || op == "!=") && (a.scalar || b.scalar):
+		for r := range out.b {
+			p, q := strAt(a, r), strAt(b, r)
+			eq := p.k == kStr && q.k == kStr && p.s == q.s
+			out.b[r] = eq == (op == "==")
+		}
+	default:
+		return nil
+	}
+	return out
+}
+
+// logicalOp is & | of bool columns (nil: unsupported).
+func logicalOp(op string, a, b operand, n int) *series {
+	if a.dt != dtBool || b.dt != dtBool {
+		return nil
+	}
+	out := &series{dt: dtBool, b: make([]bool, n)}
+	for r := range out.b {
+		if op == "&" {
+			out.b[r] = a.b(r) && b.b(r)
+		} else {
+			out.b[r] = a.b(r) || b.b(r)
+		}
+	}
+	return out
 }
 
 func strAt(o operand, r int) pv {

@@ -54,144 +54,192 @@ var pyOps = []string{
 // dropped; NEWLINE, INDENT and DEDENT follow Python's rules (no NEWLINE
 // inside brackets, backslash continuation joins lines).
 func tokenize(src string) ([]token, error) {
-	var toks []token
-	indents := []int{0}
-	depth := 0
-	line := 1
-	i := 0
-	atLineStart := true
-	for i < len(src) {
-		if atLineStart && depth == 0 {
-			// Measure indentation; skip blank and comment-only lines.
-			col, j := 0, i
-			for j < len(src) && (src[j] == ' ' || src[j] == '\t' || src[j] == '\f') {
-				switch src[j] {
-				case ' ':
-					col++
-				case '\t':
-					col = (col/8 + 1) * 8
-				case '\f':
-					col = 0
-				}
-				j++
+	lx := &lexer{src: src, line: 1, indents: []int{0}, atLineStart: true}
+	for lx.i < len(src) {
+		if lx.atLineStart && lx.depth == 0 {
+			skipped, err := lx.indentation()
+			if err != nil {
+				return nil, err
 			}
-			if j >= len(src) {
-				i = j
+			if skipped {
+				continue
+			}
+		}
+		if err := lx.next(); err != nil {
+			return nil, err
+		}
+	}
+	return lx.finish()
+}
+
+// lexer is tokenize's state: the position, the bracket depth and the
+// indentation stack.
+type lexer struct {
+	src         string
+	i, line     int
+	depth       int
+	indents     []int
+	atLineStart bool
+	toks        []token
+}
+
+func (lx *lexer) emit(kind tokKind, text string, start, end int) {
+	lx.toks = append(lx.toks, token{kind: kind, text: text, start: start, end: end, line: lx.line})
+}
+
+// indentation measures a logical line's indentation and emits INDENT or
+// DEDENTs; a blank or comment-only line (or the end of the source) is
+// skipped whole and reported as skipped.
+func (lx *lexer) indentation() (skipped bool, err error) {
+	src := lx.src
+	col, j := 0, lx.i
+	for j < len(src) && (src[j] == ' ' || src[j] == '\t' || src[j] == '\f') {
+		switch src[j] {
+		case ' ':
+			col++
+		case '\t':
+			col = (col/8 + 1) * 8
+		case '\f':
+			col = 0
+		}
+		j++
+	}
+	if j >= len(src) {
+		lx.i = j
+		return true, nil
+	}
+	if src[j] == '#' || src[j] == '\n' || src[j] == '\r' || (src[j] == '\\' && j+1 < len(src) && src[j+1] == '\n') {
+		for j < len(src) && src[j] != '\n' {
+			j++
+		}
+		if j < len(src) {
+			j++
+			lx.line++
+		}
+		lx.i = j
+		return true, nil
+	}
+	switch top := lx.indents[len(lx.indents)-1]; {
+	case col > top:
+		lx.indents = append(lx.indents, col)
+		lx.emit(tkIndent, "", j, j)
+	case col < top:
+		for col < lx.indents[len(lx.indents)-1] {
+			lx.indents = lx.indents[:len(lx.indents)-1]
+			lx.emit(tkDedent, "", j, j)
+		}
+		if col != lx.indents[len(lx.indents)-1] {
+			return false, fmt.Errorf("line %d: unindent does not match any outer indentation level", lx.line)
+		}
+	}
+	lx.i = j
+	lx.atLineStart = false
+	return false, nil
+}
+
+// next consumes one token, or the white space, comment or line
+// continuation before one.
+func (lx *lexer) next() error {
+	src, i := lx.src, lx.i
+	c := src[i]
+	switch {
+	case c == ' ' || c == '\t' || c == '\f' || c == '\r':
+		lx.i++
+	case c == '#':
+		for i < len(src) && src[i] != '\n' {
+			i++
+		}
+		lx.i = i
+	case c == '\\':
+		switch {
+		case i+1 < len(src) && src[i+1] == '\n':
+			lx.i += 2
+		case i+2 < len(src) && src[i+1] == '\r' && src[i+2] == '\n':
+			lx.i += 3
+		default:
+			return fmt.Errorf("line %d: unexpected character after line continuation", lx.line)
+		}
+		lx.line++
+	case c == '\n':
+		if lx.depth == 0 && len(lx.toks) > 0 && lx.toks[len(lx.toks)-1].kind != tkNewline {
+			lx.emit(tkNewline, "", i, i+1)
+		}
+		lx.i++
+		lx.line++
+		lx.atLineStart = lx.depth == 0
+	case isStringStart(src, i):
+		end, lines, err := scanString(src, i)
+		if err != nil {
+			return fmt.Errorf("line %d: %v", lx.line, err)
+		}
+		lx.emit(tkString, src[i:end], i, end)
+		lx.line += lines
+		lx.i = end
+	case isIdentStart(src, i):
+		j := i
+		for j < len(src) {
+			r, n := utf8.DecodeRuneInString(src[j:])
+			if r != '_' && !unicode.IsLetter(r) && !unicode.IsDigit(r) {
 				break
 			}
-			if src[j] == '#' || src[j] == '\n' || src[j] == '\r' || (src[j] == '\\' && j+1 < len(src) && src[j+1] == '\n') {
-				for j < len(src) && src[j] != '\n' {
-					j++
-				}
-				if j < len(src) {
-					j++
-					line++
-				}
-				i = j
-				continue
-			}
-			switch top := indents[len(indents)-1]; {
-			case col > top:
-				indents = append(indents, col)
-				toks = append(toks, token{kind: tkIndent, start: j, end: j, line: line})
-			case col < top:
-				for col < indents[len(indents)-1] {
-					indents = indents[:len(indents)-1]
-					toks = append(toks, token{kind: tkDedent, start: j, end: j, line: line})
-				}
-				if col != indents[len(indents)-1] {
-					return nil, fmt.Errorf("line %d: unindent does not match any outer indentation level", line)
-				}
-			}
-			i = j
-			atLineStart = false
+			j += n
 		}
-		c := src[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\f' || c == '\r':
-			i++
-		case c == '#':
-			for i < len(src) && src[i] != '\n' {
-				i++
-			}
-		case c == '\\':
-			if i+1 < len(src) && src[i+1] == '\n' {
-				i += 2
-				line++
-				continue
-			}
-			if i+2 < len(src) && src[i+1] == '\r' && src[i+2] == '\n' {
-				i += 3
-				line++
-				continue
-			}
-			return nil, fmt.Errorf("line %d: unexpected character after line continuation", line)
-		case c == '\n':
-			if depth == 0 && len(toks) > 0 && toks[len(toks)-1].kind != tkNewline {
-				toks = append(toks, token{kind: tkNewline, start: i, end: i + 1, line: line})
-			}
-			i++
-			line++
-			atLineStart = depth == 0
-		case isStringStart(src, i):
-			start := i
-			end, lines, err := scanString(src, i)
-			if err != nil {
-				return nil, fmt.Errorf("line %d: %v", line, err)
-			}
-			toks = append(toks, token{kind: tkString, text: src[start:end], start: start, end: end, line: line})
-			line += lines
-			i = end
-		case isIdentStart(src, i):
-			start := i
-			for i < len(src) {
-				r, n := utf8.DecodeRuneInString(src[i:])
-				if r != '_' && !unicode.IsLetter(r) && !unicode.IsDigit(r) {
-					break
-				}
-				i += n
-			}
-			toks = append(toks, token{kind: tkName, text: src[start:i], start: start, end: i, line: line})
-		case c >= '0' && c <= '9' || (c == '.' && i+1 < len(src) && src[i+1] >= '0' && src[i+1] <= '9'):
-			start := i
-			i = scanNumber(src, i)
-			toks = append(toks, token{kind: tkNumber, text: src[start:i], start: start, end: i, line: line})
-		default:
-			op := ""
-			for _, o := range pyOps {
-				if strings.HasPrefix(src[i:], o) {
-					op = o
-					break
-				}
-			}
-			if op == "" {
-				return nil, fmt.Errorf("line %d: unexpected character %q", line, c)
-			}
-			switch op {
-			case "(", "[", "{":
-				depth++
-			case ")", "]", "}":
-				if depth == 0 {
-					return nil, fmt.Errorf("line %d: unmatched %q", line, op)
-				}
-				depth--
-			}
-			toks = append(toks, token{kind: tkOp, text: op, start: i, end: i + len(op), line: line})
-			i += len(op)
+		lx.emit(tkName, src[i:j], i, j)
+		lx.i = j
+	case c >= '0' && c <= '9' || (c == '.' && i+1 < len(src) && src[i+1] >= '0' && src[i+1] <= '9'):
+		j := scanNumber(src, i)
+		lx.emit(tkNumber, src[i:j], i, j)
+		lx.i = j
+	default:
+		return lx.operator()
+	}
+	return nil
+}
+
+// operator consumes the longest operator or delimiter at the position,
+// tracking bracket depth.
+func (lx *lexer) operator() error {
+	i := lx.i
+	op := ""
+	for _, o := range pyOps {
+		if strings.HasPrefix(lx.src[i:], o) {
+			op = o
+			break
 		}
 	}
-	if depth != 0 {
+	if op == "" {
+		return fmt.Errorf("line %d: unexpected character %q", lx.line, lx.src[i])
+	}
+	switch op {
+	case "(", "[", "{":
+		lx.depth++
+	case ")", "]", "}":
+		if lx.depth == 0 {
+			return fmt.Errorf("line %d: unmatched %q", lx.line, op)
+		}
+		lx.depth--
+	}
+	lx.emit(tkOp, op, i, i+len(op))
+	lx.i += len(op)
+	return nil
+}
+
+// finish closes the token list: a last NEWLINE, the open INDENTs' DEDENTs
+// and EOF.
+func (lx *lexer) finish() ([]token, error) {
+	if lx.depth != 0 {
 		return nil, fmt.Errorf("unexpected end of source inside brackets")
 	}
-	if len(toks) > 0 && toks[len(toks)-1].kind != tkNewline {
-		toks = append(toks, token{kind: tkNewline, start: len(src), end: len(src), line: line})
+	n := len(lx.src)
+	if len(lx.toks) > 0 && lx.toks[len(lx.toks)-1].kind != tkNewline {
+		lx.emit(tkNewline, "", n, n)
 	}
-	for len(indents) > 1 {
-		indents = indents[:len(indents)-1]
-		toks = append(toks, token{kind: tkDedent, start: len(src), end: len(src), line: line})
+	for len(lx.indents) > 1 {
+		lx.indents = lx.indents[:len(lx.indents)-1]
+		lx.emit(tkDedent, "", n, n)
 	}
-	toks = append(toks, token{kind: tkEOF, start: len(src), end: len(src), line: line})
-	return toks, nil
+	lx.emit(tkEOF, "", n, n)
+	return lx.toks, nil
 }
 
 func isIdentStart(src string, i int) bool {
