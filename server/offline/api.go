@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -173,10 +174,13 @@ func (s *Server) pull(ctx context.Context, cmd *command, emit func(arrow.RecordB
 	ds, ok := s.Snapshot().DataSource(name)
 	if !ok {
 		return core.Errorf(core.KindNotFound, "DataSourceObjectNotFoundException",
-			"parameter data_source_name: data source %s does not exist in project %s", name, s.Snapshot().Project)
+			"Data source %s does not exist in project %s", name, s.Snapshot().Project)
 	}
 	tr, err := s.tableReader(ctx, ds, cmd.api)
 	if err != nil {
+		return err
+	}
+	if err := checkColumns(ctx, tr, ds, q); err != nil {
 		return err
 	}
 	if latest {
@@ -198,6 +202,44 @@ func (s *Server) tableReader(ctx context.Context, ds *corepb.DataSource, api str
 		return nil, unimplemented(api, fmt.Sprintf("data source %s (%s) cannot be read as a table yet", ds.GetName(), src.Describe()))
 	}
 	return tr, nil
+}
+
+// checkColumns refuses a pull naming a column the table does not have,
+// before anything is read.
+func checkColumns(ctx context.Context, tr offlinestore.TableReader, ds *corepb.DataSource, q offlinestore.Query) error {
+	cl, ok := tr.(offlinestore.ColumnLister)
+	if !ok {
+		return nil
+	}
+	cols, err := cl.ColumnTypes(ctx)
+	if err != nil {
+		return err
+	}
+	have := make(map[string]bool, len(cols))
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		have[c.Name], names[i] = true, c.Name
+	}
+	want := append(append([]string(nil), q.Columns...), q.TimestampColumn)
+	if q.CreatedColumn != "" {
+		want = append(want, q.CreatedColumn)
+	}
+	for i, c := range want {
+		if have[c] {
+			continue
+		}
+		param := "feature_name_columns"
+		switch {
+		case i < q.KeyColumns:
+			param = "join_key_columns"
+		case c == q.TimestampColumn && i >= len(q.Columns):
+			param = "timestamp_field"
+		case i > len(q.Columns):
+			param = "created_timestamp_column"
+		}
+		return core.Invalidf("parameter %s: data source %s has no column %q (its columns: %v)", param, ds.GetName(), c, names)
+	}
+	return nil
 }
 
 // dataSource decodes the data_source_proto parameter: the DataSource proto
@@ -302,7 +344,7 @@ func (s *Server) writeBatch(ctx context.Context, cmd *command, frame arrow.Recor
 	v, ok := s.Snapshot().View(views[0])
 	if !ok {
 		return core.Errorf(core.KindNotFound, "FeatureViewNotFoundException",
-			"parameter feature_view_names: feature view %s does not exist in project %s", views[0], s.Snapshot().Project)
+			"Feature view %s does not exist in project %s", views[0], s.Snapshot().Project)
 	}
 	if frame == nil || frame.NumRows() == 0 {
 		return core.Invalidf("table: the table to write to feature view %s has 0 rows", v.Name)
@@ -333,11 +375,26 @@ func frameRows(frame arrow.RecordBatch) (offlinestore.Rows, error) {
 	var slab []core.Value
 	cols := make([]offlinestore.Column, frame.NumCols())
 	for i, f := range frame.Schema().Fields() {
+		vals := make([]core.Value, frame.NumRows())
+		if f.Type.ID() == arrow.TIMESTAMP {
+			// Appenders take times as ISO strings (the form pushes
+			// bring); RFC 3339 with nanoseconds keeps every digit.
+			at, err := arrowval.TimeReader(frame.Column(i))
+			if err != nil {
+				return offlinestore.Rows{}, core.Invalidf("table column %s: %v", f.Name, err)
+			}
+			for r := range vals {
+				if ts, ok := at(r); ok {
+					vals[r] = core.StringValue(time.Unix(ts.Seconds, int64(ts.Nanos)).UTC().Format(time.RFC3339Nano))
+				}
+			}
+			cols[i] = offlinestore.Column{Name: f.Name, Values: vals}
+			continue
+		}
 		cell, _, err := arrowval.Cells(frame.Column(i), &slab)
 		if err != nil {
 			return offlinestore.Rows{}, core.Invalidf("table column %s: %v", f.Name, err)
 		}
-		vals := make([]core.Value, frame.NumRows())
 		for r := range vals {
 			vals[r] = cell(r)
 		}

@@ -20,7 +20,8 @@ var pythonBuiltins = map[string]bool{
 }
 
 // flightError turns err into the gRPC status a Flight client reads: the
-// code of its kind (server.StatusOf, the one mapping of the server), and
+// code of its kind (server.StatusOf, the one mapping of the server; a
+// registry object not found is InvalidArgument here), and
 // for a Feast error class the message Feast's arrow_server_error_handling
 // gives, "Flight error: " and the JSON of FeastError.to_error_detail(),
 // which Feast's client parses back into the same exception class.
@@ -32,6 +33,13 @@ func flightError(err error) error {
 		return err
 	}
 	_, code := server.StatusOf(err)
+	if code == codes.NotFound {
+		// A view, feature or source named in the command and missing from
+		// the registry is the caller's mistake, as every other bad
+		// parameter; a flight missing from the server is sent as
+		// NotFound directly.
+		code = codes.InvalidArgument
+	}
 	var fe *core.Error
 	if !errors.As(err, &fe) || pythonBuiltins[fe.Class] {
 		return status.Error(code, err.Error())

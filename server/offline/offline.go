@@ -34,6 +34,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/historical"
@@ -143,7 +145,7 @@ func (s *Server) GetFlightInfo(_ context.Context, desc *flight.FlightDescriptor)
 	_, ok := s.pending[string(desc.GetCmd())]
 	s.mu.Unlock()
 	if !ok {
-		return nil, s.fail("GetFlightInfo", nil, core.Errorf(core.KindNotFound, "KeyError", "Flight not found."))
+		return nil, s.fail("GetFlightInfo", nil, status.Error(codes.NotFound, "Flight not found."))
 	}
 	return s.info(desc), nil
 }
@@ -170,7 +172,7 @@ func (s *Server) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetServ
 	delete(s.pending, key)
 	s.mu.Unlock()
 	if !ok {
-		return s.fail("DoGet", nil, core.Errorf(core.KindNotFound, "KeyError", "Unknown ticket: no flight was put with this command, or it was fetched already"))
+		return s.fail("DoGet", nil, status.Error(codes.NotFound, "Unknown ticket: no flight was put with this command, or it was fetched already"))
 	}
 	defer releaseFrame(frame)
 	cmd, err := parseCommand(tkt.GetTicket())
