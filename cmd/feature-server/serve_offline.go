@@ -81,6 +81,9 @@ func serveOffline(ctx context.Context, repo, yamlPath string, args []string, log
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
+	if cfg.Auth.Type != "no_auth" {
+		log.Warn("auth: this offline server does not check tokens; every client may read and write", "type", cfg.Auth.Type)
+	}
 	src, closeRegistry, err := openRegistrySource(ctx, cfg)
 	if err != nil {
 		return err
