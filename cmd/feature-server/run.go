@@ -37,6 +37,7 @@ const usage = `usage: feature-server [-c REPO] [-f feature_store.yaml] COMMAND [
 
 commands:
   serve    serve Feast's HTTP API (and gRPC with --grpc-port), like "feast serve"
+  serve_offline  serve Feast's offline server (Arrow Flight, port 8815), like "feast serve_offline"
   materialize START END, materialize-incremental END   like feast's, from parquet or PostgreSQL
   get-historical-features --entities F --features ... --output OUT.parquet   a training set, like get_historical_features
   version  print the version
@@ -64,6 +65,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, g.repo, g.yamlPath, rest[1:], log, stdout, stderr)
 	case "materialize", "materialize-incremental":
 		return runMaterialize(ctx, g.repo, g.yamlPath, rest[1:], rest[0] == "materialize-incremental", log, stdout, stderr)
+	case "serve_offline":
+		return serveOffline(ctx, g.repo, g.yamlPath, rest[1:], log, stdout, stderr)
 	case "get-historical-features":
 		return runHistorical(ctx, g.repo, g.yamlPath, rest[1:], log, stdout, stderr)
 	case "version":
@@ -109,6 +112,7 @@ func parseLevel(s string) slog.Level {
 type serveFlags struct {
 	host, key, cert, typ string
 	port, grpcPort       int
+	offlinePort          int
 	registryTTL          int
 	maxBody              int64
 	odfvExec             string
@@ -143,6 +147,8 @@ feast serve's options:
                               accepted for feast compatibility, unused
 ours:
   --grpc-port INTEGER         also serve gRPC ServingService (0: off)
+  --offline-port INTEGER      also serve Feast's offline server (Arrow
+                              Flight, as serve_offline does; 0: off)
   --max-body-bytes INTEGER    request body limit (16 MiB)
   --max-in-flight-body-bytes INTEGER
                               bound on the bytes of request bodies held at
@@ -198,6 +204,7 @@ func parseServeArgs(args []string) (serveFlags, error) {
 	fs.flag(&ignoredBool, "--no-access-log")
 	// Ours.
 	fs.integer(&f.grpcPort, "--grpc-port")
+	fs.integer(&f.offlinePort, "--offline-port")
 	fs.int64(&f.maxBody, "--max-body-bytes")
 	fs.int64(&f.maxInFlightBody, "--max-in-flight-body-bytes")
 	fs.duration(&f.drainTimeout, "--drain-timeout")
@@ -346,12 +353,20 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 		(&server.GRPC{Online: svc, Ingest: h.Ingest}).Register(grpcSrv)
 	}
 
+	var offlineLn net.Listener
+	if f.offlinePort > 0 {
+		if offlineLn, err = net.Listen("tcp", net.JoinHostPort(f.host, fmt.Sprint(f.offlinePort))); err != nil {
+			ln.Close()
+			return fmt.Errorf("--offline-port: %w", err)
+		}
+	}
+
 	// Every long-running part starts here and stops when ctx ends or when
 	// any part fails.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 4) // one slot per goroutine below, so none blocks on exit
+	errc := make(chan error, 5) // one slot per goroutine below, so none blocks on exit
 	var workerWG sync.WaitGroup
 	if pyWorker != nil {
 		workerWG.Add(1)
@@ -381,6 +396,14 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 			defer wg.Done()
 			log.Info("serving gRPC", "addr", grpcLn.Addr().String())
 			errc <- grpcSrv.Serve(grpcLn)
+		}()
+	}
+	if offlineLn != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errc <- runOffline(ctx, offlineParts{cfg: cfg, yamlPath: yamlPath, reg: reg, catalog: offline, ln: offlineLn,
+				location: "grpc+tcp://" + offlineLn.Addr().String(), log: log, transformer: odfvs, noRegistryRun: true})
 		}()
 	}
 	if metricsSrv != nil {

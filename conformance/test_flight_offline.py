@@ -1,0 +1,243 @@
+"""Feast's remote offline store (Arrow Flight) against our `serve_offline` and Feast's.
+
+Feast 0.67's own Python SDK, with `offline_store: {type: remote, host, port}` in a client repo,
+talks to two servers over the repo of the historical goldens (offlinestore/testdata/historical):
+
+* ours, `feature-server -c REPO serve_offline`, whose training sets must equal Feast's local
+  `duckdb` store's answer in every golden case (the contract's semantics; the same comparison as
+  test_historical_ours.py, dtypes included), and refuse what Feast refuses;
+* Feast's, `feast -c REPO serve_offline` (its `file` store), run through the very same client
+  calls, whose answers must equal the `file` store's local answer: the check that the client side
+  of this test is Feast's protocol and not ours.
+
+Then the other APIs, the same call to both servers, answers compared: pull_latest and pull_all
+(rows, columns, types), get_table_column_names_and_types, validate_data_source, and
+offline_write_batch (FeatureStore.write_to_offline_store, then the rows read back).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+import harness
+
+GOLDEN = harness.ROOT / "offlinestore" / "testdata" / "historical"
+sys.path.insert(0, str(harness.CONFORMANCE_DIR))
+import historical_goldens as hg  # noqa: E402
+from test_historical_ours import _dtype_ok, _same  # noqa: E402
+
+CASES = sorted((GOLDEN / "cases").glob("*.json"))
+PROJECT = "historical_conformance"
+UTC = timezone.utc
+
+
+def _wait_port(proc: harness.Proc, port: int, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not proc.alive():
+            raise harness.HarnessError(proc.describe())
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise harness.HarnessError(f"{proc.name} did not listen on {port} in {timeout}s\n{proc.describe()}")
+
+
+def _client_repo(dst: Path, server_repo: Path, port: int) -> Path:
+    """A repo that reads the same registry and sends everything offline to host:port."""
+    if dst.exists():
+        shutil.rmtree(dst)
+    (dst / "data").mkdir(parents=True)
+    shutil.copy(server_repo / "data" / "registry.db", dst / "data" / "registry.db")
+    (dst / "feature_store.yaml").write_text(
+        f"project: {PROJECT}\nprovider: local\nregistry: data/registry.db\n"
+        "online_store:\n  type: sqlite\n  path: data/online.db\n"
+        f"offline_store:\n  type: remote\n  host: 127.0.0.1\n  port: {port}\n"
+        "entity_key_serialization_version: 3\n"
+    )
+    return dst
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_root: Path, base_env: Dict[str, str], our_binary: str):
+    """name -> client FeatureStore, for "ours" and "feast", each server on its own repo copy."""
+    from feast import FeatureStore
+
+    if not our_binary:
+        pytest.skip("CONFORMANCE_OURS=feast: there is no second offline server to compare")
+    root = tmp_root / "flight-offline"
+    if root.exists():
+        shutil.rmtree(root)
+    procs: List[harness.Proc] = []
+    stores: Dict[str, Any] = {}
+    env = dict(base_env)
+    env["PATH"] = str(Path(sys.executable).parent) + ":" + env.get("PATH", "")
+    try:
+        for name in ("ours", "feast"):
+            repo = root / name / "repo"
+            shutil.copytree(GOLDEN / "repo", repo)
+            port = harness.free_port()
+            if name == "ours":
+                argv = [our_binary, "-c", str(repo), "serve_offline", "-h", "127.0.0.1", "-p", str(port)]
+            else:
+                argv = [str(Path(sys.executable).parent / "feast"), "-c", str(repo), "serve_offline", "-h", "127.0.0.1", "-p", str(port)]
+            p = harness.Proc.start(f"{name} serve_offline", argv, root / name / "server.log", repo, env)
+            procs.append(p)
+            _wait_port(p, port)
+            client = _client_repo(root / name / "client", repo, port)
+            stores[name] = FeatureStore(repo_path=str(client))
+        yield stores
+    finally:
+        for p in procs:
+            p.stop()
+
+
+def _compare(got: Dict[str, Any], res: Dict[str, Any], same_rows: bool) -> List[str]:
+    """Feast's answer `res` against ours, both as attach_entity_rows documents."""
+    problems: List[str] = []
+    if same_rows and got["num_rows"] != res["num_rows"]:
+        problems.append(f"rows: {got['num_rows']}, Feast {res['num_rows']}")
+    got_cols = {c["name"]: c for c in got["columns"]}
+    if sorted(got_cols) != sorted(c["name"] for c in res["columns"]):
+        return problems + [f"columns: {[c['name'] for c in got['columns']]}, Feast {[c['name'] for c in res['columns']]}"]
+    by_entity = {tuple(r): j for j, r in enumerate(got["entity_rows"])}
+    for col in res["columns"]:
+        g = got_cols[col["name"]]
+        if not _dtype_ok(col["dtype"], g["dtype"]):
+            problems.append(f"{col['name']}: dtype {g['dtype']}, Feast {col['dtype']}")
+        for j, v in enumerate(col["values"]):
+            rows = res["entity_rows"][j]
+            oj = by_entity.get(tuple(rows))
+            if oj is None:
+                oj = next((k for k, r in enumerate(got["entity_rows"]) if rows and rows[0] in r), None)
+            if oj is None:
+                problems.append(f"entity rows {rows}: missing from the answer")
+                continue
+            if not _same(v, g["values"][oj], col["dtype"]):
+                problems.append(f"entity rows {rows} {col['name']}: {g['values'][oj]!r}, Feast {v!r}")
+    return problems
+
+
+@pytest.mark.parametrize("server", ["ours", "feast"])
+@pytest.mark.parametrize("case_path", CASES, ids=[p.stem for p in CASES])
+def test_historical_over_flight(case_path: Path, server: str, servers):
+    case = json.loads(case_path.read_text())
+    # Ours is held to the contract (duckdb); Feast's server runs its file store.
+    want = case["answers"]["duckdb" if server == "ours" else "file"]
+    if server == "feast" and case["request"].get("feature_service") == "aliased_service":
+        pytest.xfail("Feast 0.67's serve_offline rebuilds projections from their aliases only, so the "
+                     "service's un-aliased join_key_map projection is lost (KeyError 'customer_id'); ours "
+                     "answers as Feast's local run")
+    got = hg.run_case(servers[server], case["request"])
+    if "error" in want:
+        assert "error" in got, f"Feast raised {want['error']['class']}: {want['error']['message']}; {server} answered"
+        return
+    if "error" in got:
+        other = hg.run_case(servers["feast" if server == "ours" else "ours"], case["request"])
+        if other.get("error") == got["error"]:
+            pytest.skip(f"Feast's remote client fails before or after the call, against either server: {got['error']}")
+    assert "error" not in got, f"{server} failed where Feast answered: {got.get('error')}"
+    problems = _compare(got["result"], want["result"], same_rows=True)
+    assert not problems, "\n".join(problems[:40])
+
+
+def _source(store):
+    return store.get_data_source("driver_stats_source")
+
+
+def _offline(store):
+    return store._get_provider().offline_store
+
+
+def _sorted_df(df, keys):
+    return df[sorted(df.columns)].sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def _frames_equal(ours, feast, keys) -> None:
+    import pandas as pd
+
+    assert sorted(ours.columns) == sorted(feast.columns)
+    o, f = _sorted_df(ours, keys), _sorted_df(feast, keys)
+    for c in o.columns:
+        # Feast's file store round-trips the table through pandas, so an integer column with a
+        # null anywhere in the file comes back float64; ours keeps the table's own Arrow type
+        # (docs/compatibility.md). The values must still be equal.
+        if str(o[c].dtype) == "int64" and str(f[c].dtype) == "float64":
+            f[c] = f[c].astype("int64")
+        if str(o[c].dtype).startswith("datetime64") and str(f[c].dtype).startswith("datetime64"):
+            o[c] = o[c].dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+            f[c] = f[c].dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    pd.testing.assert_frame_equal(o, f, check_dtype=True)
+
+
+@pytest.mark.parametrize("api", ["pull_latest_from_table_or_query", "pull_all_from_table_or_query"])
+def test_pulls(api: str, servers):
+    answers = {}
+    for name, store in servers.items():
+        ds = _source(store)
+        job = getattr(_offline(store), api)(
+            store.config, ds, ["driver_id"], ["conv_rate", "acc_rate", "trips", "label"], "event_timestamp", "created",
+            datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 3, 3, tzinfo=UTC))
+        answers[name] = job.to_df()
+    assert len(answers["ours"]) > 0
+    _frames_equal(answers["ours"], answers["feast"], ["driver_id", "event_timestamp", "created"])
+
+
+def test_column_names_and_types(servers):
+    answers = {name: list(_offline(s).get_table_column_names_and_types_from_data_source(s.config, _source(s)))
+               for name, s in servers.items()}
+    assert answers["ours"] == answers["feast"]
+
+
+def test_validate_data_source(servers):
+    for name, s in servers.items():
+        _offline(s).validate_data_source(s.config, _source(s))  # raises on a refusal
+
+
+def test_historical_bad_input_refused_by_both(servers):
+    import pandas as pd
+
+    no_key = pd.DataFrame({"event_timestamp": [datetime(2025, 3, 2, tzinfo=UTC)]})
+    for name, s in servers.items():
+        with pytest.raises(Exception):
+            s.get_historical_features(entity_df=no_key, features=["driver_stats:conv_rate"]).to_df()
+
+
+def test_offline_write_batch(servers):
+    import pandas as pd
+
+    t = datetime(2025, 4, 1, 6, 30, 15, 123456, tzinfo=UTC)
+    df = pd.DataFrame({
+        "driver_id": pd.Series([5001, 5002], dtype="int64"),
+        "event_timestamp": [t, t],
+        "created": [t, t],
+        "conv_rate": [0.25, 0.5],
+        "acc_rate": pd.Series([0.75, 1.0], dtype="float32"),
+        "trips": pd.Series([7, 8], dtype="int64"),
+        "label": ["w1", "w2"],
+    })
+    answers = {}
+    for name, s in servers.items():
+        s.write_to_offline_store("driver_stats", df)
+        job = _offline(s).pull_all_from_table_or_query(
+            s.config, _source(s), ["driver_id"], ["conv_rate", "acc_rate", "trips", "label"], "event_timestamp", "created",
+            datetime(2025, 4, 1, tzinfo=UTC), datetime(2025, 4, 2, tzinfo=UTC))
+        answers[name] = job.to_df()
+    assert sorted(answers["ours"]["driver_id"]) == [5001, 5002]
+    _frames_equal(answers["ours"], answers["feast"], ["driver_id"])
+    # The training set sees the written rows (ours at least; Feast's too).
+    edf = pd.DataFrame({"driver_id": [5001], "event_timestamp": [datetime(2025, 4, 1, 12, tzinfo=UTC)]})
+    for name, s in servers.items():
+        out = s.get_historical_features(entity_df=edf, features=["driver_stats:conv_rate"]).to_df()
+        assert list(out["conv_rate"]) == [0.25], name
