@@ -29,6 +29,9 @@ type GRPC struct {
 	// Ingest, when set, also serves GrpcFeatureServer (Push,
 	// WriteToOnlineStore).
 	Ingest *ingest.Service
+	// Checks, when set, make health answer NOT_SERVING while the online
+	// store is down, as /health answers 503.
+	Checks *HealthChecks
 }
 
 // Register adds the serving, health and reflection services to s.
@@ -38,7 +41,7 @@ func (g *GRPC) Register(s *grpc.Server) *health.Server {
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus("feast.serving.ServingService", healthpb.HealthCheckResponse_SERVING)
-	healthpb.RegisterHealthServer(s, hs)
+	healthpb.RegisterHealthServer(s, &grpcHealth{Server: hs, checks: g.Checks})
 	reflection.Register(s)
 	return hs
 }

@@ -50,6 +50,8 @@ type HTTP struct {
 	// production a StoreHealth's Check); an error answers /health with 503
 	// and an empty body, the answer Feast gives when its registry fails.
 	Health func(r *http.Request) error
+	// Checks, when set, serve GET /health/detail.
+	Checks *HealthChecks
 	Log    *slog.Logger
 	// Ingest, when set, serves /push and /write-to-online-store.
 	Ingest *ingest.Service
@@ -80,6 +82,9 @@ func (h *HTTP) router() http.Handler {
 	})
 	r.Post(onlinePath, h.servedNatively)
 	r.Get("/health", h.health)
+	if h.Checks != nil {
+		r.Get("/health/detail", h.healthDetail)
+	}
 	r.Post("/on-demand/{feature_view}", h.onDemand)
 	if h.Ingest != nil {
 		r.Post("/push", h.push)

@@ -311,9 +311,14 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion, Transformer: odfvs}
 	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, MaxInFlightBody: f.maxInFlightBody, Log: log,
 		Ingest: newIngest(cfg, reg, store, svc, offline)}
+	h.Checks = &server.HealthChecks{Registry: reg}
 	if p, ok := store.(onlinestore.Pinger); ok {
 		sh := &server.StoreHealth{Pinger: p, Log: log}
 		h.Health = func(r *http.Request) error { return sh.Check(r.Context()) }
+		h.Checks.Online = sh
+	}
+	if p, ok := offline.(onlinestore.Pinger); ok {
+		h.Checks.Offline = &server.StoreHealth{Pinger: p}
 	}
 	h.Materialize = materialize.NewJobs(newMaterializer(cfg, reg, store, offline, log))
 	defer h.Materialize.Close()
@@ -350,7 +355,7 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 			return err
 		}
 		grpcSrv = grpc.NewServer()
-		(&server.GRPC{Online: svc, Ingest: h.Ingest}).Register(grpcSrv)
+		(&server.GRPC{Online: svc, Ingest: h.Ingest, Checks: h.Checks}).Register(grpcSrv)
 	}
 
 	var offlineLn net.Listener

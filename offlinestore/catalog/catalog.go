@@ -158,3 +158,20 @@ func (c *Catalog) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Ping asks every engine that can tell (a database's, not the parquet
+// engine's, whose files are read when used) whether it answers.
+func (c *Catalog) Ping(ctx context.Context) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return ErrClosed
+	}
+	var errs []error
+	for _, e := range c.engines {
+		if p, ok := e.(interface{ Ping(context.Context) error }); ok {
+			errs = append(errs, p.Ping(ctx))
+		}
+	}
+	return errors.Join(errs...)
+}
