@@ -39,6 +39,7 @@ commands:
   serve    serve Feast's HTTP API (and gRPC with --grpc-port), like "feast serve"
   materialize START END, materialize-incremental END   like feast's, from parquet or PostgreSQL
   get-historical-features --entities F --features ... --output OUT.parquet   a training set, like get_historical_features
+  serve_registry [-p PORT]  the registry over gRPC, like feast serve_registry
   version  print the version
 `
 
@@ -64,6 +65,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, g.repo, g.yamlPath, rest[1:], log, stdout, stderr)
 	case "materialize", "materialize-incremental":
 		return runMaterialize(ctx, g.repo, g.yamlPath, rest[1:], rest[0] == "materialize-incremental", log, stdout, stderr)
+	case "serve_registry":
+		return runServeRegistry(ctx, g.repo, g.yamlPath, rest[1:], log, stdout, stderr)
 	case "get-historical-features":
 		return runHistorical(ctx, g.repo, g.yamlPath, rest[1:], log, stdout, stderr)
 	case "version":
