@@ -27,7 +27,7 @@ func openRegistrySource(ctx context.Context, cfg *config.RepoConfig) (src regist
 		}
 		return s, s.Close, nil
 	case "remote":
-		rc := remoteregistry.Config{Target: cfg.Registry.Path}
+		rc := remoteregistry.Config{Target: cfg.Registry.Path, Project: cfg.Project}
 		if r := cfg.Registry.Remote; r != nil {
 			rc.Cert, rc.IsTLS, rc.ClientCert, rc.ClientKey, rc.Authority = r.Cert, r.IsTLS, r.ClientCert, r.ClientKey, r.Authority
 		}

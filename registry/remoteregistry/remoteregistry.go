@@ -1,9 +1,9 @@
 // Package remoteregistry reads the registry from a running registry server
 // (`registry_type: remote`): Feast's `feast serve_registry`, or this
-// project's own. One Proto RPC of feast.registry.RegistryServer returns the
-// whole feast.core.Registry, every project's objects, which the registry
-// package compiles as it compiles a registry file; a refresh is one more
-// call, and a failed one keeps the snapshot in force.
+// project's own. The List RPCs of feast.registry.RegistryServer give the
+// project's objects, assembled into one feast.core.Registry, which the registry
+// package compiles as it compiles a registry file; a refresh does the same
+// calls again, and a failed one keeps the snapshot in force.
 //
 // The channel is set up as Feast's RemoteRegistry sets up its own:
 // plaintext, or TLS when cert or is_tls is set (the CA from cert, else
@@ -29,8 +29,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/emptypb"
 
+	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	registrypb "github.com/feastgo/feastgo/protos/feast/registry"
 	"github.com/feastgo/feastgo/registry"
 )
@@ -47,6 +47,8 @@ type Config struct {
 	ClientCert, ClientKey string
 	// Authority overrides the :authority header (and the TLS server name).
 	Authority string
+	// Project is the feature_store.yaml project whose objects are read.
+	Project string
 	// Timeout bounds one fetch; 0 means DefaultTimeout.
 	Timeout time.Duration
 }
@@ -57,7 +59,9 @@ const DefaultTimeout = 30 * time.Second
 // Source is a registry served over gRPC.
 type Source struct {
 	conn    *grpc.ClientConn
+	client  registrypb.RegistryServerClient
 	target  string
+	project string
 	timeout time.Duration
 }
 
@@ -86,7 +90,8 @@ func Open(cfg Config) (*Source, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &Source{conn: conn, target: cfg.Target, timeout: timeout}, nil
+	return &Source{conn: conn, client: registrypb.NewRegistryServerClient(conn), target: cfg.Target,
+		project: cfg.Project, timeout: timeout}, nil
 }
 
 // transportCredentials follows Feast's _create_grpc_channel.
@@ -125,19 +130,93 @@ func transportCredentials(cfg Config) (credentials.TransportCredentials, error) 
 	return credentials.NewTLS(tc), nil
 }
 
-// Fetch asks the server for the whole registry (the Proto RPC) and returns
-// it as it came over the wire: the bytes are not decoded here, so an
-// unchanged registry is recognized without compiling it again.
+// Fetch assembles the project's registry from the server's List RPCs
+// (entities, data sources, views of every kind, feature services,
+// permissions, projects and project metadata) and returns it serialized.
+// Feast's server answers with its Python objects' to_proto(), which leaves
+// spec.project empty, so each object is given the project it was listed
+// for. The first call asks the server to reload (allow_cache false); the
+// others read the registry it then holds.
 func (s *Source) Fetch(ctx context.Context) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	var out rawMessage
-	err := s.conn.Invoke(ctx, registrypb.RegistryServer_Proto_FullMethodName, &emptypb.Empty{}, &out,
-		grpc.ForceCodec(rawCodec{}))
+	reg, err := s.fetch(ctx)
 	if err != nil {
 		return nil, describe(err)
 	}
-	return out, nil
+	return proto.MarshalOptions{Deterministic: true}.Marshal(reg)
+}
+
+func (s *Source) fetch(ctx context.Context) (*corepb.Registry, error) {
+	c, p := s.client, s.project
+	reg := &corepb.Registry{RegistrySchemaVersion: "1"}
+	projects, err := c.ListProjects(ctx, &registrypb.ListProjectsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	reg.Projects = projects.GetProjects()
+	meta, err := c.ListProjectMetadata(ctx, &registrypb.ListProjectMetadataRequest{Project: p, AllowCache: true})
+	if err != nil {
+		return nil, err
+	}
+	reg.ProjectMetadata = meta.GetProjectMetadata()
+	ents, err := c.ListEntities(ctx, &registrypb.ListEntitiesRequest{Project: p, AllowCache: true})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ents.GetEntities() {
+		spec(e.Spec, &e.Spec).Project = p
+	}
+	reg.Entities = ents.GetEntities()
+	srcs, err := c.ListDataSources(ctx, &registrypb.ListDataSourcesRequest{Project: p, AllowCache: true})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range srcs.GetDataSources() {
+		d.Project = p
+	}
+	reg.DataSources = srcs.GetDataSources()
+	fvs, err := c.ListFeatureViews(ctx, &registrypb.ListFeatureViewsRequest{Project: p, AllowCache: true})
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range fvs.GetFeatureViews() {
+		spec(v.Spec, &v.Spec).Project = p
+	}
+	reg.FeatureViews = fvs.GetFeatureViews()
+	sfvs, err := c.ListStreamFeatureViews(ctx, &registrypb.ListStreamFeatureViewsRequest{Project: p, AllowCache: true})
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range sfvs.GetStreamFeatureViews() {
+		spec(v.Spec, &v.Spec).Project = p
+	}
+	reg.StreamFeatureViews = sfvs.GetStreamFeatureViews()
+	odfvs, err := c.ListOnDemandFeatureViews(ctx, &registrypb.ListOnDemandFeatureViewsRequest{Project: p, AllowCache: true})
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range odfvs.GetOnDemandFeatureViews() {
+		spec(v.Spec, &v.Spec).Project = p
+	}
+	reg.OnDemandFeatureViews = odfvs.GetOnDemandFeatureViews()
+	svcs, err := c.ListFeatureServices(ctx, &registrypb.ListFeatureServicesRequest{Project: p, AllowCache: true})
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range svcs.GetFeatureServices() {
+		spec(v.Spec, &v.Spec).Project = p
+	}
+	reg.FeatureServices = svcs.GetFeatureServices()
+	return reg, nil
+}
+
+// spec returns *field, created when the server sent none.
+func spec[T any](cur *T, field **T) *T {
+	if cur == nil {
+		*field = new(T)
+	}
+	return *field
 }
 
 // describe says what a failed call means for the operator.
@@ -158,29 +237,3 @@ func (s *Source) Location() string { return "grpc://" + s.target }
 
 // Close closes the channel.
 func (s *Source) Close() error { return s.conn.Close() }
-
-// rawMessage receives a response's bytes undecoded.
-type rawMessage []byte
-
-// rawCodec encodes requests as protobuf and hands responses over as bytes.
-type rawCodec struct{}
-
-func (rawCodec) Marshal(v any) ([]byte, error) {
-	m, ok := v.(proto.Message)
-	if !ok {
-		return nil, fmt.Errorf("remoteregistry: cannot encode %T", v)
-	}
-	return proto.Marshal(m)
-}
-
-func (rawCodec) Unmarshal(data []byte, v any) error {
-	out, ok := v.(*rawMessage)
-	if !ok {
-		return fmt.Errorf("remoteregistry: cannot decode into %T", v)
-	}
-	*out = append((*out)[:0], data...)
-	return nil
-}
-
-// Name keeps the content type application/grpc+proto.
-func (rawCodec) Name() string { return "proto" }

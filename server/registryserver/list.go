@@ -145,6 +145,13 @@ func sortBy[T proto.Message](items []T, path string, desc bool) []T {
 // it: the first name is looked up in the spec, then the meta, then the
 // message itself.
 func attribute(m protoreflect.Message, path []string) sortKey {
+	if m.Descriptor().FullName() == "feast.registry.AnyFeatureView" {
+		// The view inside, as Feast sorts the Python view objects.
+		m.Range(func(_ protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			m = v.Message()
+			return false
+		})
+	}
 	cur := m
 	for i, name := range path {
 		var fd protoreflect.FieldDescriptor

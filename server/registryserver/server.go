@@ -72,33 +72,15 @@ func (s *Server) current(ctx context.Context, allowCache bool) (*corepb.Registry
 // feastError is a gRPC error carrying Feast's JSON error detail, which the
 // Python client turns back into the named exception.
 func feastError(code codes.Code, class, message string) error {
-	detail, err := json.Marshal(map[string]string{"module": "feast.errors", "class": class, "message": message})
-	if err != nil {
-		return status.Error(codes.Internal, message)
-	}
-	return status.Error(code, pythonJSON(detail))
-}
-
-// pythonJSON respaces Go's compact JSON object as json.dumps writes it
-// (", " and ": "); values are plain strings without those sequences' ambiguity
-// because Go escapes quotes inside them.
-func pythonJSON(b []byte) string {
-	out := make([]byte, 0, len(b)+8)
-	inStr, esc := false, false
-	for _, c := range b {
-		out = append(out, c)
-		switch {
-		case esc:
-			esc = false
-		case c == '\\' && inStr:
-			esc = true
-		case c == '"':
-			inStr = !inStr
-		case !inStr && (c == ',' || c == ':'):
-			out = append(out, ' ')
+	// json.dumps of Feast's dict: keys in insertion order, ", " and ": ".
+	q := func(v string) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return `""`
 		}
+		return string(b)
 	}
-	return string(out)
+	return status.Error(code, `{"module": `+q("feast.errors")+`, "class": `+q(class)+`, "message": `+q(message)+`}`)
 }
 
 // notFound is Feast's FeastObjectNotFoundException family.
