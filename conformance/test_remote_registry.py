@@ -279,3 +279,51 @@ def test_our_server_fails_clearly_when_registry_server_is_down(remote_repo, base
                        cwd=down, env=base_env, capture_output=True, text=True, timeout=60)
     assert p.returncode != 0
     assert "registry server unreachable" in p.stderr, p.stderr
+
+
+def test_feast_apply_through_our_serve_registry(request, remote_repo, base_env, our_binary, ours_mode):
+    """`feast apply` of a changed repo through our serve_registry stores what a plain `feast apply`
+    of the same change stores in a registry file (specs compared without timestamps)."""
+    if ours_mode != "binary":
+        pytest.skip("our binary only")
+    import shutil
+
+    root, repo, logs, _ = remote_repo
+    served, client, plain = root / "apply-served", root / "apply-client", root / "apply-plain"
+    for d in (served, client, plain):
+        if d.exists():
+            shutil.rmtree(d)
+        shutil.copytree(repo, d)
+    for d in (client, plain):
+        text = (d / "features.py").read_text()
+        assert "ttl=timedelta(days=2)" in text
+        (d / "features.py").write_text(text.replace("ttl=timedelta(days=2)", "ttl=timedelta(days=3)"))
+    port = harness.free_port()
+    proc = Proc.start("ours-registry-apply", [our_binary, "-c", str(served), "serve_registry", "-p", str(port)],
+                      logs / "ours-registry-apply.log", served, base_env)
+    request.addfinalizer(proc.stop)
+    wait_grpc(proc, port)
+    cfg = yaml.safe_load((client / "feature_store.yaml").read_text())
+    cfg["registry"] = {"registry_type": "remote", "path": f"127.0.0.1:{port}"}
+    (client / "feature_store.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    (client / "data" / "registry.db").unlink()
+    harness.run_checked([feast_bin(), "-c", str(client), "apply"], client, base_env, logs / "feast-apply-remote.log")
+    harness.run_checked([feast_bin(), "-c", str(plain), "apply"], plain, base_env, logs / "feast-apply-plain.log")
+    dirs = [str(served), str(client), str(plain)]
+
+    def objects(path):
+        # Feast's remote client sends only the objects its plan changes, a plain apply rewrites
+        # every view from to_proto(), which drops the nested sources' data_source_class_type.
+        def drop(v):
+            if isinstance(v, dict):
+                return {k: drop(x) for k, x in v.items() if k != "data_source_class_type"}
+            if isinstance(v, list):
+                return [drop(x) for x in v]
+            return v
+        return drop(harness.registry_objects(path, dirs))
+
+    want = objects(plain / "data" / "registry.db")
+    got = objects(served / "data" / "registry.db")
+    assert any("259200s" in str(v) for v in got["feature_views"].values()), "the changed ttl did not reach our registry"
+    diffs = harness.diff_registry_objects(want, got)
+    assert not diffs, "\n".join(diffs)

@@ -176,6 +176,20 @@ func TestApplyAndDeleteWriteThrough(t *testing.T) {
 	if iv := fv.GetMeta().GetMaterializationIntervals(); err != nil || len(iv) != 1 || !iv[0].GetEndTime().AsTime().Equal(end) {
 		t.Errorf("after ApplyMaterialization: %v, %v", iv, err)
 	}
+
+	// Re-applying the view from a repository (no meta) keeps what was materialized.
+	changed := proto.CloneOf(fv)
+	changed.Meta = nil
+	changed.Spec.Description = "changed"
+	if _, err := c.ApplyFeatureView(ctx, &registrypb.ApplyFeatureViewRequest{Project: "p",
+		BaseFeatureView: &registrypb.ApplyFeatureViewRequest_FeatureView{FeatureView: changed}}); err != nil {
+		t.Fatal(err)
+	}
+	fv, err = c.GetFeatureView(ctx, &registrypb.GetFeatureViewRequest{Name: "c_view", Project: "p"})
+	if err != nil || fv.GetSpec().GetDescription() != "changed" || len(fv.GetMeta().GetMaterializationIntervals()) != 1 ||
+		fv.GetMeta().GetState() != corepb.FeatureViewState_AVAILABLE_ONLINE {
+		t.Errorf("re-applied view = %v, %v; want the new spec with the old intervals and state", fv, err)
+	}
 }
 
 func TestHealthAndProto(t *testing.T) {

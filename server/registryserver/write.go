@@ -79,12 +79,27 @@ func put[T proto.Message](list *[]T, obj T, project string, now time.Time) error
 			return errUnchanged
 		}
 		stamp(obj, createdOf(old), now)
+		keepMaterialization(old, obj)
 		*list = append(append((*list)[:i:i], (*list)[i+1:]...), obj)
 		return nil
 	}
 	stamp(obj, nil, now)
 	*list = append(*list, obj)
 	return nil
+}
+
+// keepMaterialization carries a view's materialization intervals and
+// state over to its new version when the new one has none, as Feast's
+// apply_feature_view keeps them (a view from a repository never has any).
+func keepMaterialization(old, obj proto.Message) {
+	om, nm := stampHolder(old.ProtoReflect()), stampHolder(obj.ProtoReflect())
+	for _, f := range []protoreflect.Name{"materialization_intervals", "state"} {
+		fd := om.Descriptor().Fields().ByName(f)
+		if fd == nil || !om.Has(fd) || nm.Has(fd) {
+			continue
+		}
+		nm.Set(fd, om.Get(fd))
+	}
 }
 
 // remove deletes the object of project named name; a missing one is
