@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
+	registrypb "github.com/feastgo/feastgo/protos/feast/registry"
 	servingpb "github.com/feastgo/feastgo/protos/feast/serving"
 	typespb "github.com/feastgo/feastgo/protos/feast/types"
 )
@@ -281,7 +282,7 @@ func TestUnknownFieldsSurvive(t *testing.T) {
 func TestDescriptorsMatchFeast(t *testing.T) {
 	// Make sure every generated package is linked in and registered.
 	_ = []proto.Message{&corepb.Registry{}, &corepb.PrecomputedFeatureVector{}, &typespb.EntityKey{},
-		&typespb.Field{}, &servingpb.GetOnlineFeaturesRequest{}, &servingpb.PushRequest{}, &servingpb.TransformFeaturesRequest{}}
+		&typespb.Field{}, &servingpb.GetOnlineFeaturesRequest{}, &servingpb.PushRequest{}, &servingpb.TransformFeaturesRequest{}, &registrypb.ListEntitiesRequest{}}
 
 	raw, err := os.ReadFile(feastDescriptorsFile)
 	if err != nil {

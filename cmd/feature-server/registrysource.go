@@ -6,12 +6,14 @@ import (
 
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/registry"
+	"github.com/feastgo/feastgo/registry/remoteregistry"
 	"github.com/feastgo/feastgo/registry/sqlregistry"
 )
 
 // openRegistrySource picks the registry store feature_store.yaml names:
 // a file or object (local, s3://, gs://) for registry_type file, Feast's
-// SQL registry tables for registry_type sql. close releases its
+// SQL registry tables for registry_type sql, a registry server
+// (feast serve_registry) for registry_type remote. close releases its
 // connections; call it after everything that reads the registry stopped.
 func openRegistrySource(ctx context.Context, cfg *config.RepoConfig) (src registry.Source, close func(), err error) {
 	switch cfg.Registry.RegistryType {
@@ -24,7 +26,17 @@ func openRegistrySource(ctx context.Context, cfg *config.RepoConfig) (src regist
 			return nil, nil, err
 		}
 		return s, s.Close, nil
+	case "remote":
+		rc := remoteregistry.Config{Target: cfg.Registry.Path, Project: cfg.Project}
+		if r := cfg.Registry.Remote; r != nil {
+			rc.Cert, rc.IsTLS, rc.ClientCert, rc.ClientKey, rc.Authority = r.Cert, r.IsTLS, r.ClientCert, r.ClientKey, r.Authority
+		}
+		s, err := remoteregistry.Open(rc)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, func() { _ = s.Close() }, nil
 	default:
-		return nil, nil, fmt.Errorf("registry.registry_type: %q is not supported by this server yet (file and sql are)", cfg.Registry.RegistryType)
+		return nil, nil, fmt.Errorf("registry.registry_type: %q is not supported by this server (file, sql and remote are)", cfg.Registry.RegistryType)
 	}
 }

@@ -37,7 +37,8 @@ const usage = `usage: feature-server [-c REPO] [-f feature_store.yaml] COMMAND [
 
 commands:
   serve    serve Feast's HTTP API (and gRPC with --grpc-port), like "feast serve"
-  serve_offline  serve Feast's offline server (Arrow Flight, port 8815), like "feast serve_offline"
+  serve_offline   serve Feast's offline server (Arrow Flight, port 8815), like "feast serve_offline"
+  serve_registry  serve the registry over gRPC (port 6570), like "feast serve_registry"
   materialize START END, materialize-incremental END   like feast's, from parquet or PostgreSQL
   get-historical-features --entities F --features ... --output OUT.parquet   a training set, like get_historical_features
   version  print the version
@@ -67,6 +68,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runMaterialize(ctx, g.repo, g.yamlPath, rest[1:], rest[0] == "materialize-incremental", log, stdout, stderr)
 	case "serve_offline":
 		return serveOffline(ctx, g.repo, g.yamlPath, rest[1:], log, stdout, stderr)
+	case "serve_registry":
+		return runServeRegistry(ctx, g.repo, g.yamlPath, rest[1:], log, stdout, stderr)
 	case "get-historical-features":
 		return runHistorical(ctx, g.repo, g.yamlPath, rest[1:], log, stdout, stderr)
 	case "version":

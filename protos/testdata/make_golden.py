@@ -33,6 +33,7 @@ MIRRORED = [
     "feast.protos.feast.serving.ServingService_pb2",
     "feast.protos.feast.serving.TransformationService_pb2",
     "feast.protos.feast.serving.GrpcServer_pb2",
+    "feast.protos.feast.registry.RegistryServer_pb2",
 ]
 
 
