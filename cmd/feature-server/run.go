@@ -21,6 +21,7 @@ import (
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/historical"
 	"github.com/feastgo/feastgo/materialize"
+	"github.com/feastgo/feastgo/offlinestore"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/onlinestore"
 	pgstore "github.com/feastgo/feastgo/onlinestore/postgres"
@@ -229,48 +230,20 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(serveGCPercent)
 	}
-	f, err := parseServeArgs(args)
-	if errors.Is(err, errHelp) {
-		fmt.Fprint(stdout, serveUsage)
-		return nil
+	f, err := serveArgs(args, stdout, stderr)
+	if f == nil {
+		return err // nil after --help
 	}
-	if err != nil {
-		fmt.Fprint(stderr, serveUsage)
-		return err
-	}
-	if f.typ != "http" {
-		return fmt.Errorf("--type %q: only http is supported (gRPC runs beside it with --grpc-port)", f.typ)
-	}
-	if (f.key == "") != (f.cert == "") {
-		return errors.New("--key and --cert must be given together")
-	}
-	if f.maxInFlightBody < f.maxBody {
-		return fmt.Errorf("--max-in-flight-body-bytes %d: must be at least --max-body-bytes (%d), or no body of that size is ever served", f.maxInFlightBody, f.maxBody)
-	}
-	if f.drainTimeout < 0 {
-		return fmt.Errorf("--drain-timeout %v: must not be negative", f.drainTimeout)
-	}
-	if f.planCacheSize < 1 {
-		return fmt.Errorf("--plan-cache-size %d: must be at least 1", f.planCacheSize)
-	}
-
-	cfg, err := config.Load(repo, yamlPath)
+	cfg, err := loadConfig(repo, yamlPath, log)
 	if err != nil {
 		return err
-	}
-	for _, w := range cfg.Warnings {
-		log.Warn(w)
-	}
-	for _, k := range cfg.Ignored {
-		log.Info("feature_store.yaml key accepted but not used by this server", "key", k)
 	}
 	src, closeRegistry, err := openRegistrySource(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer closeRegistry()
-	ttl := time.Duration(f.registryTTL) * time.Second
-	reg, err := registry.Open(ctx, src, registry.Options{Project: cfg.Project, RefreshInterval: ttl,
+	reg, err := registry.Open(ctx, src, registry.Options{Project: cfg.Project, RefreshInterval: time.Duration(f.registryTTL) * time.Second,
 		EnableVersioning:        cfg.Registry.EnableOnlineFeatureViewVersioning,
 		ServeWhileMaterializing: cfg.Registry.ServeFeaturesWhileMaterializing, PlanCacheSize: f.planCacheSize, Logger: log})
 	if err != nil {
@@ -291,90 +264,38 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 		}
 	}
 
-	exec, err := transformations.ParseExecution(f.odfvExec)
+	odfvs, pyWorker, err := newODFVs(f, cfg, yamlPath, log)
 	if err != nil {
-		return fmt.Errorf("--odfv-execution: %w", err)
+		return err
 	}
-	if f.odfvWorker != "auto" && f.odfvWorker != "off" {
-		return fmt.Errorf("--odfv-worker %q: must be auto or off", f.odfvWorker)
-	}
+	defer odfvs.Close()
 	// The worker outlives the drain below (requests being drained may need
 	// it), so it has its own context, cancelled after the drain.
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorker()
-	var pyWorker *worker.Supervisor
-	topts := transformations.Options{Endpoint: cfg.FeatureServer.TransformationServiceEndpoint,
-		Project: cfg.Project, Execution: exec, Log: log}
-	if f.odfvWorker == "auto" && exec != transformations.Native {
-		pyWorker = worker.New(worker.Options{Python: f.odfvWorkerPython, Repo: cfg.RepoDir, YAML: yamlPath, Log: log.With("component", "odfv-worker")})
-		topts.Worker = pyWorker
-	}
-	odfvs := transformations.New(topts)
-	defer odfvs.Close()
-	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion, Transformer: odfvs}
-	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, MaxInFlightBody: f.maxInFlightBody, Log: log,
-		Ingest: newIngest(cfg, reg, store, svc, offline)}
-	h.Checks = &server.HealthChecks{Registry: reg}
-	if p, ok := store.(onlinestore.Pinger); ok {
-		sh := &server.StoreHealth{Pinger: p, Log: log}
-		h.Health = func(r *http.Request) error { return sh.Check(r.Context()) }
-		h.Checks.Online = sh
-	}
-	if p, ok := offline.(onlinestore.Pinger); ok {
-		h.Checks.Offline = &server.StoreHealth{Pinger: p}
-	}
-	h.Materialize = materialize.NewJobs(newMaterializer(cfg, reg, store, offline, log))
+	h := newHandler(f, cfg, reg, store, offline, odfvs, log)
 	defer h.Materialize.Close()
-	h.Historical = &historical.Retriever{Catalog: offline, Transformer: odfvs}
 	var metricsSrv *http.Server
-	var metricsLn net.Listener
-	if f.metricsOn || cfg.FeatureServer.Metrics.Enabled {
-		h.Metrics = server.NewMetrics(reg)
-		if metricsLn, err = net.Listen("tcp", net.JoinHostPort(f.host, fmt.Sprint(f.metricsPort))); err != nil {
-			return fmt.Errorf("--metrics-port: %w", err)
-		}
-		defer metricsLn.Close()
+	if h.Metrics != nil {
 		metricsSrv = &http.Server{Handler: h.Metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	}
 	httpSrv := h.NewFastServer()
-	ln, err := net.Listen("tcp", net.JoinHostPort(f.host, fmt.Sprint(f.port)))
+	lns, err := f.listen(metricsSrv != nil)
 	if err != nil {
 		return err
 	}
-	if f.key != "" {
-		cert, err := tls.LoadX509KeyPair(f.cert, f.key)
-		if err != nil {
-			return fmt.Errorf("--cert/--key: %w", err)
-		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-	}
-
+	defer lns.close()
+	ln, grpcLn, offlineLn, metricsLn := lns.http, lns.grpc, lns.offline, lns.metrics
 	var grpcSrv *grpc.Server
-	var grpcLn net.Listener
-	if f.grpcPort > 0 {
-		grpcLn, err = net.Listen("tcp", net.JoinHostPort(f.host, fmt.Sprint(f.grpcPort)))
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		grpcSrv = grpc.NewServer()
-		(&server.GRPC{Online: svc, Ingest: h.Ingest, Checks: h.Checks}).Register(grpcSrv)
-	}
-
-	var offlineLn net.Listener
-	if f.offlinePort > 0 {
-		if offlineLn, err = net.Listen("tcp", net.JoinHostPort(f.host, fmt.Sprint(f.offlinePort))); err != nil {
-			ln.Close()
-			return fmt.Errorf("--offline-port: %w", err)
-		}
+	if grpcLn != nil {
+		grpcSrv = newGRPC(h)
 	}
 
 	// Every long-running part starts here and stops when ctx ends or when
 	// any part fails.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	errc := make(chan error, 5) // one slot per goroutine below, so none blocks on exit
+	parts := newGroup(5)
 	var workerWG sync.WaitGroup
 	if pyWorker != nil {
 		workerWG.Add(1)
@@ -383,60 +304,240 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 			_ = pyWorker.Run(workerCtx) // nil: a worker that cannot start fails the requests that need it
 		}()
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		errc <- reg.Run(ctx)
-	}()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	parts.run(func() error { return reg.Run(ctx) })
+	parts.run(func() error {
 		log.Info("serving HTTP", "addr", ln.Addr().String(), "project", cfg.Project, "online_store", cfg.OnlineStore.Type)
 		err := httpSrv.Serve(ln)
 		if ctx.Err() != nil {
 			err = nil // stopped by the shutdown below
 		}
-		errc <- err
-	}()
+		return err
+	})
 	if grpcSrv != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		parts.run(func() error {
 			log.Info("serving gRPC", "addr", grpcLn.Addr().String())
-			errc <- grpcSrv.Serve(grpcLn)
-		}()
+			return grpcSrv.Serve(grpcLn)
+		})
 	}
 	if offlineLn != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errc <- runOffline(ctx, offlineParts{cfg: cfg, yamlPath: yamlPath, reg: reg, catalog: offline, ln: offlineLn,
+		parts.run(func() error {
+			return runOffline(ctx, offlineParts{cfg: cfg, yamlPath: yamlPath, reg: reg, catalog: offline, ln: offlineLn,
 				location: "grpc+tcp://" + offlineLn.Addr().String(), log: log, transformer: odfvs, noRegistryRun: true})
-		}()
+		})
 	}
 	if metricsSrv != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		parts.run(func() error {
 			log.Info("serving metrics", "addr", metricsLn.Addr().String())
-			if err := metricsSrv.Serve(metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
-				return
+			if err := metricsSrv.Serve(metricsLn); !errors.Is(err, http.ErrServerClosed) {
+				return err
 			}
-			errc <- nil
-		}()
+			return nil
+		})
 	}
 	var runErr error
 	select {
 	case <-ctx.Done():
-	case runErr = <-errc:
+	case runErr = <-parts.errc:
 	}
 	cancel()
 	drain(f.drainTimeout, httpSrv, grpcSrv, metricsSrv, log)
-	wg.Wait()
+	parts.wg.Wait()
 	stopWorker()
 	workerWG.Wait() // the worker process is reaped and its files removed
 	return runErr
+}
+
+// newHandler assembles the HTTP API over the stores: online reads,
+// writes, materialization jobs, historical retrieval, health and (when
+// asked) metrics.
+func newHandler(f *serveFlags, cfg *config.RepoConfig, reg *registry.Registry, store onlinestore.Store,
+	offline offlinestore.Catalog, odfvs *transformations.Engine, log *slog.Logger) *server.HTTP {
+	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion, Transformer: odfvs}
+	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, MaxInFlightBody: f.maxInFlightBody, Log: log,
+		Ingest: newIngest(cfg, reg, store, svc, offline)}
+	h.Checks = healthChecks(reg, store, offline, log)
+	if h.Checks.Online != nil {
+		h.Health = func(r *http.Request) error { return h.Checks.Online.Check(r.Context()) }
+	}
+	h.Materialize = materialize.NewJobs(newMaterializer(cfg, reg, store, offline, log))
+	h.Historical = &historical.Retriever{Catalog: offline, Transformer: odfvs}
+	if f.metricsOn || cfg.FeatureServer.Metrics.Enabled {
+		h.Metrics = server.NewMetrics(reg)
+	}
+	return h
+}
+
+// newGRPC serves Feast's gRPC API over the HTTP API's services.
+func newGRPC(h *server.HTTP) *grpc.Server {
+	s := grpc.NewServer()
+	(&server.GRPC{Online: h.Online, Ingest: h.Ingest, Checks: h.Checks}).Register(s)
+	return s
+}
+
+// group runs serve's long-running parts, each sending its end (nil or the
+// error) on errc, which has room for every part so none blocks on exit.
+type group struct {
+	wg   sync.WaitGroup
+	errc chan error
+}
+
+func newGroup(n int) *group { return &group{errc: make(chan error, n)} }
+
+func (g *group) run(fn func() error) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		g.errc <- fn()
+	}()
+}
+
+// healthChecks pings what the stores can ping: the online store (whose
+// answer /health gives) and the offline store's database.
+func healthChecks(reg *registry.Registry, store onlinestore.Store, offline offlinestore.Catalog, log *slog.Logger) *server.HealthChecks {
+	c := &server.HealthChecks{Registry: reg}
+	if p, ok := store.(onlinestore.Pinger); ok {
+		c.Online = &server.StoreHealth{Pinger: p, Log: log}
+	}
+	if p, ok := offline.(onlinestore.Pinger); ok {
+		c.Offline = &server.StoreHealth{Pinger: p}
+	}
+	return c
+}
+
+// serveArgs parses and checks serve's flags. After --help (usage printed)
+// it returns nil flags and no error; a bad flag prints the usage too.
+func serveArgs(args []string, stdout, stderr io.Writer) (*serveFlags, error) {
+	f, err := parseServeArgs(args)
+	if errors.Is(err, errHelp) {
+		fmt.Fprint(stdout, serveUsage)
+		return nil, nil
+	}
+	if err != nil {
+		fmt.Fprint(stderr, serveUsage)
+		return nil, err
+	}
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// check refuses flag combinations serve cannot honour.
+func (f *serveFlags) check() error {
+	if f.typ != "http" {
+		return fmt.Errorf("--type %q: only http is supported (gRPC runs beside it with --grpc-port)", f.typ)
+	}
+	if (f.key == "") != (f.cert == "") {
+		return errors.New("--key and --cert must be given together")
+	}
+	if f.maxInFlightBody < f.maxBody {
+		return fmt.Errorf("--max-in-flight-body-bytes %d: must be at least --max-body-bytes (%d), or no body of that size is ever served", f.maxInFlightBody, f.maxBody)
+	}
+	if f.drainTimeout < 0 {
+		return fmt.Errorf("--drain-timeout %v: must not be negative", f.drainTimeout)
+	}
+	if f.planCacheSize < 1 {
+		return fmt.Errorf("--plan-cache-size %d: must be at least 1", f.planCacheSize)
+	}
+	if f.odfvWorker != "auto" && f.odfvWorker != "off" {
+		return fmt.Errorf("--odfv-worker %q: must be auto or off", f.odfvWorker)
+	}
+	return nil
+}
+
+// loadConfig reads feature_store.yaml and logs what it warns of and what
+// this server accepts without using.
+func loadConfig(repo, yamlPath string, log *slog.Logger) (*config.RepoConfig, error) {
+	cfg, err := config.Load(repo, yamlPath)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	for _, k := range cfg.Ignored {
+		log.Info("feature_store.yaml key accepted but not used by this server", "key", k)
+	}
+	return cfg, nil
+}
+
+// newODFVs returns the on-demand view engine the flags ask for, and the
+// Python worker it delegates to (nil when there is none; the caller runs
+// it).
+func newODFVs(f *serveFlags, cfg *config.RepoConfig, yamlPath string, log *slog.Logger) (*transformations.Engine, *worker.Supervisor, error) {
+	exec, err := transformations.ParseExecution(f.odfvExec)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--odfv-execution: %w", err)
+	}
+	var pyWorker *worker.Supervisor
+	topts := transformations.Options{Endpoint: cfg.FeatureServer.TransformationServiceEndpoint,
+		Project: cfg.Project, Execution: exec, Log: log}
+	if f.odfvWorker == "auto" && exec != transformations.Native {
+		pyWorker = worker.New(worker.Options{Python: f.odfvWorkerPython, Repo: cfg.RepoDir, YAML: yamlPath, Log: log.With("component", "odfv-worker")})
+		topts.Worker = pyWorker
+	}
+	return transformations.New(topts), pyWorker, nil
+}
+
+// serveListeners are serve's sockets; grpc, offline and metrics are nil
+// when their port is off.
+type serveListeners struct {
+	http, grpc, offline, metrics net.Listener
+}
+
+// listen opens every socket the flags ask for (HTTP with TLS when
+// --key/--cert are set), so a port taken fails the start before anything
+// serves; on error none stays open.
+func (f *serveFlags) listen(metrics bool) (_ *serveListeners, err error) {
+	l := &serveListeners{}
+	defer func() {
+		if err != nil {
+			l.close()
+		}
+	}()
+	open := func(port int, flag string) (net.Listener, error) {
+		ln, err := net.Listen("tcp", net.JoinHostPort(f.host, fmt.Sprint(port)))
+		if err != nil && flag != "" {
+			err = fmt.Errorf("%s: %w", flag, err)
+		}
+		return ln, err
+	}
+	if metrics {
+		if l.metrics, err = open(f.metricsPort, "--metrics-port"); err != nil {
+			return nil, err
+		}
+	}
+	if l.http, err = open(f.port, ""); err != nil {
+		return nil, err
+	}
+	if f.key != "" {
+		cert, err := tls.LoadX509KeyPair(f.cert, f.key)
+		if err != nil {
+			return nil, fmt.Errorf("--cert/--key: %w", err)
+		}
+		l.http = tls.NewListener(l.http, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
+	if f.grpcPort > 0 {
+		if l.grpc, err = open(f.grpcPort, ""); err != nil {
+			return nil, err
+		}
+	}
+	if f.offlinePort > 0 {
+		if l.offline, err = open(f.offlinePort, "--offline-port"); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// close closes the listeners still open (a server's Serve closes its own
+// on shutdown; closing again is harmless).
+func (l *serveListeners) close() {
+	for _, ln := range []net.Listener{l.http, l.grpc, l.offline, l.metrics} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
 }
 
 // defaultDrainTimeout is --drain-timeout's default, well inside the 30 s
