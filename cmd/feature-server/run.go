@@ -308,7 +308,7 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 		sh := &server.StoreHealth{Pinger: p, Log: log}
 		h.Health = func(r *http.Request) error { return sh.Check(r.Context()) }
 	}
-	h.Materialize = materialize.NewJobs(newMaterializer(cfg, reg, store, offline, log))
+	h.Materialize = materialize.NewJobs(newMaterializer(cfg, reg, store, offline, odfvs, log))
 	defer h.Materialize.Close()
 	h.Historical = &historical.Retriever{Catalog: offline, Transformer: odfvs}
 	var metricsSrv *http.Server
