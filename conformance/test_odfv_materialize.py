@@ -11,13 +11,16 @@ online stores must hold the same bytes (SQLite rows, Redis hashes), except the w
 stamps ODFV rows with (now), which can only match in kind. Naming an ODFV without
 write_to_online_store must fail on both sides.
 
-Runs for sqlite_v3, redis_v3 and redis_v2.
+Runs for sqlite_v3, redis_v3 and redis_v2; on redis_v3 also through our server's POST /materialize
+and /materialize-incremental (sync and async), against Feast's CLI.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -25,8 +28,9 @@ import pytest
 
 import harness
 from conftest import copy_repo, rewrite_store_yaml
+from test_writes import Side, _start_server
 from test_materialize import (INCREMENTAL_END, START, END, feast_cmd, ours_cmd, redis_dump, redis_flush,
-                              redis_port, redis_store)
+                              redis_port, redis_store, registry_record)
 
 _ = redis_port  # the module-scoped Redis fixture, shared with test_materialize
 
@@ -169,6 +173,12 @@ def _dump(kind: str, repo: Path, online: dict, port: int) -> Dict[Any, Any]:
     return {k: {f: (MASK if f in ts_fields else v) for f, v in h.items()} for k, h in redis_dump(port, db).items()}
 
 
+def _write_times(port: int, db: int) -> Dict[Tuple[bytes, bytes], bytes]:
+    """(hash, ODFV ts field) -> the raw write time, to see a run rewrite the rows."""
+    ts_fields = {("_ts:" + n).encode() for n in WRITTEN}
+    return {(k, f): v for k, h in redis_dump(port, db).items() for f, v in h.items() if f in ts_fields}
+
+
 def _written_views(kind: str, d: Dict[Any, Any]) -> Dict[str, int]:
     """ODFV name -> rows (SQLite) or hashes holding it (Redis): the test is not vacuous."""
     out = {n: 0 for n in WRITTEN + SKIPPED}
@@ -244,3 +254,46 @@ def test_odfv_materialize_by_name(variant, tmp_root, base_env, ours_mode, our_bi
     want = "OnDemandFeatureView pipeline_risk is not configured for write_to_online_store."
     for rc, text in outs:
         assert rc != 0 and want in text, f"rc {rc}: {text[-2000:]}"
+
+
+def test_odfv_materialize_http(tmp_root, base_env, ours_mode, our_binary, redis_port):
+    """Our POST /materialize and /materialize-incremental write what Feast's CLI writes."""
+    kind, eksv = VARIANTS["redis_v3"]
+    root = tmp_root / "odfv_materialize" / "redis_v3-http"
+    logs = root / "logs"
+    db_a, db_b = 9, 10
+    redis_flush(redis_port, db_a)
+    redis_flush(redis_port, db_b)
+    online_a, online_b = redis_store(redis_port, db_a), redis_store(redis_port, db_b)
+    a, b = _repos(root, online_a, online_b, eksv, base_env)
+    side = Side("ours", b)
+    _start_server(side, ours_mode, our_binary, base_env, logs, is_ours=True)
+    try:
+        steps = [
+            ("materialize", ["materialize", START, END], "/materialize", {"start_ts": START, "end_ts": END}),
+            ("incremental", ["materialize-incremental", INCREMENTAL_END], "/materialize-incremental?async=true",
+             {"end_ts": INCREMENTAL_END}),
+        ]
+        for step, args, path, body in steps:
+            harness.run_checked(feast_cmd(a) + args, a, base_env, logs / f"feast-{step}.log")
+            before = _write_times(redis_port, db_b)
+            answer = harness.post(side.url, path, json.dumps(body).encode())
+            assert answer.status in (200, 202), f"{path}: {answer.for_report()}"
+            # An async run is done when every feature view has recorded its interval (the ODFVs
+            # run before them).
+            want = 1 if step == "materialize" else 2
+            for _ in range(600):
+                if all(len(r[2]) == want for r in registry_record(b / "data" / "registry.db")):
+                    break
+                time.sleep(0.1)
+            else:
+                raise AssertionError(f"{path}: our run did not record its intervals in 60 s")
+            after = _write_times(redis_port, db_b)
+            assert after and all(after.get(k) != v for k, v in before.items()), (
+                f"{step}: our server did not rewrite every ODFV row")
+            fd, od = _dump(kind, a, online_a, redis_port), _dump(kind, b, online_b, redis_port)
+            counts = _written_views(kind, fd)
+            assert all(counts[n] > 0 for n in WRITTEN), f"{step}: Feast wrote {counts}"
+            _assert_same(kind, fd, od, f"[redis_v3 http] {step}")
+    finally:
+        side.proc.stop()
