@@ -11,6 +11,10 @@
 // writes are idempotent (Redis skips rows not newer than what it holds,
 // SQL stores upsert the same bytes).
 //
+// On-demand views with write_to_online_store go another way (odfv.go):
+// their sources' latest rows are joined (historical), transformed by the
+// Transformer and written as a write_to_online_store request (ingest).
+//
 // Offline tables are reached only through offlinestore.Catalog and
 // offlinestore.Source: this package must not import an offline engine
 // (offlinestore/parquet, offlinestore/postgres, offlinestore/catalog) or
@@ -104,7 +108,8 @@ type Request struct {
 	// (else now − ttl, else now − 52 weeks), as materialize_incremental does.
 	Incremental bool
 	// Views names the views; empty means every online, enabled feature
-	// view and stream feature view of the project.
+	// view and stream feature view of the project, and every enabled
+	// on-demand view with write_to_online_store.
 	Views []string
 	// Replay rewrites the windows the registry already records for each
 	// view and writes nothing to the registry (used to fill an empty online
