@@ -11,6 +11,10 @@
 // writes are idempotent (Redis skips rows not newer than what it holds,
 // SQL stores upsert the same bytes).
 //
+// On-demand views with write_to_online_store go another way (odfv.go):
+// their sources' latest rows are joined (historical), transformed by the
+// Transformer and written as a write_to_online_store request (ingest).
+//
 // Offline tables are reached only through offlinestore.Catalog and
 // offlinestore.Source: this package must not import an offline engine
 // (offlinestore/parquet, offlinestore/postgres, offlinestore/catalog) or
@@ -22,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -31,6 +36,7 @@ import (
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/offlinestore"
+	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/onlinestore"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	"github.com/feastgo/feastgo/registry"
@@ -50,6 +56,9 @@ type Engine struct {
 	Sources offlinestore.Catalog
 	// KeyVersion is entity_key_serialization_version.
 	KeyVersion int
+	// Transformer runs the UDFs of on-demand feature views with
+	// write_to_online_store; nil refuses to materialize them.
+	Transformer online.Transformer
 	// EnableVersioning is registry.enable_online_feature_view_versioning:
 	// rows of a view at version N > 0 are stored under "<name>_v<N>".
 	EnableVersioning bool
@@ -99,7 +108,8 @@ type Request struct {
 	// (else now − ttl, else now − 52 weeks), as materialize_incremental does.
 	Incremental bool
 	// Views names the views; empty means every online, enabled feature
-	// view and stream feature view of the project.
+	// view and stream feature view of the project, and every enabled
+	// on-demand view with write_to_online_store.
 	Views []string
 	// Replay rewrites the windows the registry already records for each
 	// view and writes nothing to the registry (used to fill an empty online
@@ -120,6 +130,11 @@ type Task struct {
 	// registry and had this state before, which Run gives it back if its
 	// run fails or never starts.
 	Before *corepb.FeatureViewState
+	// ODFV is set for an on-demand view with write_to_online_store (View
+	// is then its written view); snap is the registry it was planned on,
+	// whose source views it joins.
+	ODFV *registry.ODFV
+	snap *registry.Snapshot
 }
 
 // ViewResult is what one view wrote.
@@ -183,7 +198,9 @@ func (e *Engine) Plan(snap *registry.Snapshot, req Request) ([]Task, error) {
 			}
 		}
 		for _, name := range writtenODFVs(snap) {
-			e.log().Warn("on-demand feature view with write_to_online_store is not materialized by this server", "view", name)
+			if v, ok := snap.View(name); ok {
+				views = append(views, v)
+			}
 		}
 	} else {
 		for _, name := range req.Views {
@@ -192,9 +209,11 @@ func (e *Engine) Plan(snap *registry.Snapshot, req Request) ([]Task, error) {
 				return nil, err
 			}
 			if !ok {
-				if _, isODFV := snap.ODFV(name); isODFV {
-					return nil, core.Errorf(core.KindUnimplemented, "NotImplementedError",
-						"OnDemandFeatureView %s: materializing on-demand feature views is not supported by this server", name)
+				if o, isODFV := snap.ODFV(name); isODFV {
+					if o.Disabled {
+						return nil, core.Invalidf("FeatureView %s is disabled. Enable it before materializing.", name)
+					}
+					return nil, core.Invalidf("OnDemandFeatureView %s is not configured for write_to_online_store.", name)
 				}
 				return nil, core.Errorf(core.KindNotFound, "FeatureViewNotFoundException",
 					"Feature view %s does not exist in project %s", name, snap.Project)
@@ -202,9 +221,6 @@ func (e *Engine) Plan(snap *registry.Snapshot, req Request) ([]Task, error) {
 			switch {
 			case v.Kind == registry.KindLabelView:
 				return nil, core.Invalidf("LabelView %s cannot be materialized via materialize(). Use FeatureStore.push() to write labels.", name)
-			case v.Kind == registry.KindOnDemandWritten:
-				return nil, core.Errorf(core.KindUnimplemented, "NotImplementedError",
-					"OnDemandFeatureView %s: materializing on-demand feature views is not supported by this server", name)
 			case v.Disabled:
 				return nil, core.Invalidf("FeatureView %s is disabled. Enable it before materializing.", name)
 			case !v.Online:
@@ -214,9 +230,20 @@ func (e *Engine) Plan(snap *registry.Snapshot, req Request) ([]Task, error) {
 		}
 	}
 	now := e.now()
+	// Feast materializes on-demand views as it meets them and the others
+	// after the loop: on-demand views first, in their order.
+	sort.SliceStable(views, func(i, j int) bool {
+		return views[i].Kind == registry.KindOnDemandWritten && views[j].Kind != registry.KindOnDemandWritten
+	})
 	tasks := make([]Task, 0, len(views))
 	for _, v := range views {
 		t := Task{View: v}
+		if o, ok := snap.ODFV(v.Name); ok && v.Kind == registry.KindOnDemandWritten {
+			t.ODFV, t.snap = o, snap
+			t.Windows = odfvWindow(snap, o, req)
+			tasks = append(tasks, t)
+			continue
+		}
 		switch {
 		case req.Replay:
 			t.Windows = recordedWindows(v.MaterializationIntervals)
@@ -307,6 +334,9 @@ func (e *Engine) runTask(ctx context.Context, t Task, replay bool) (rows int64, 
 		e.restoreStates(ctx, []Task{t})
 		return 0, nil
 	}
+	if t.ODFV != nil {
+		return e.runODFV(ctx, t)
+	}
 	if e.Progress != nil {
 		e.Progress.ViewStarted(v.Name, t.Windows[0][0], t.Windows[len(t.Windows)-1][1])
 		defer func() { e.Progress.ViewDone(v.Name, rows, err) }()
@@ -372,6 +402,9 @@ func (e *Engine) Reserve(ctx context.Context, tasks []Task) error {
 	before := make([]corepb.FeatureViewState, len(tasks))
 	err := e.updateRegistry(ctx, func(reg *corepb.Registry) error {
 		for i, t := range tasks {
+			if t.ODFV != nil {
+				continue // Feast keeps no state for on-demand views
+			}
 			s, err := registry.ViewState(reg, e.Project, t.View.Name)
 			if err != nil {
 				return err
@@ -390,7 +423,9 @@ func (e *Engine) Reserve(ctx context.Context, tasks []Task) error {
 		return err
 	}
 	for i := range tasks {
-		tasks[i].Before = &before[i]
+		if tasks[i].ODFV == nil {
+			tasks[i].Before = &before[i]
+		}
 	}
 	return nil
 }

@@ -406,7 +406,7 @@ func TestPlanErrors(t *testing.T) {
 	}{
 		{"unknown view", Request{Start: winStart, End: winEnd, Views: []string{"nope"}}, core.KindNotFound, "Feature view nope does not exist in project pipeline_monitoring"},
 		{"start after end", Request{Start: winEnd, End: winStart}, core.KindInvalidArgument, "is greater than the given end_date"},
-		{"on-demand view", Request{Start: winStart, End: winEnd, Views: []string{"pipeline_risk"}}, core.KindUnimplemented, "on-demand"},
+		{"on-demand view not written", Request{Start: winStart, End: winEnd, Views: []string{"pipeline_risk"}}, core.KindInvalidArgument, "OnDemandFeatureView pipeline_risk is not configured for write_to_online_store."},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

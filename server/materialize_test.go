@@ -190,7 +190,8 @@ func TestMaterializeBadRequests(t *testing.T) {
 		{"version without one view", "/materialize", `{"start_ts": "2025-01-01", "end_ts": "2025-01-02", "version": "v2"}`, 400, `--version requires --views with exactly one feature view.`},
 		{"version without versioning", "/materialize", `{"start_ts": "2025-01-01", "end_ts": "2025-01-02", "version": "v2", "feature_views": ["team_stats"]}`, 400, `Version-aware materialization requires 'enable_online_feature_view_versioning: true'`},
 		{"bad async flag", "/materialize?async=maybe", `{"start_ts": "2025-01-01", "end_ts": "2025-01-02"}`, 422, `"type":"bool_parsing","loc":["query","async"]`},
-		{"on-demand view", "/materialize", `{"start_ts": "2025-01-01", "end_ts": "2025-01-02", "feature_views": ["pipeline_risk"]}`, 501, `on-demand`},
+		{"on-demand view not written", "/materialize", `{"start_ts": "2025-01-01", "end_ts": "2025-01-02", "feature_views": ["pipeline_risk"]}`, 400,
+			`OnDemandFeatureView pipeline_risk is not configured for write_to_online_store.`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

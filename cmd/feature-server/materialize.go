@@ -19,9 +19,12 @@ import (
 	"github.com/feastgo/feastgo/materialize"
 	"github.com/feastgo/feastgo/offlinestore"
 	"github.com/feastgo/feastgo/offlinestore/catalog"
+	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/onlinestore"
 	sqlitestore "github.com/feastgo/feastgo/onlinestore/sqlite"
 	"github.com/feastgo/feastgo/registry"
+	"github.com/feastgo/feastgo/transformations"
+	"github.com/feastgo/feastgo/transformations/worker"
 )
 
 const materializeUsage = `usage: feature-server [-c REPO] materialize START_TS END_TS [--views NAME]... [--disable-event-timestamp] [--version vN]
@@ -125,6 +128,9 @@ func runMaterialize(ctx context.Context, repo, yamlPath string, args []string, i
 	if err != nil {
 		return err
 	}
+	odfvs, stopODFVs := materializeTransformer(ctx, cfg, yamlPath, log)
+	defer stopODFVs()
+	eng.Transformer = odfvs
 	tty := isTerminal(stderr)
 	prog := &cliProgress{out: stdout, bar: stderr, tty: tty}
 	eng.Progress = prog
@@ -187,13 +193,37 @@ func newEngine(cfg *config.RepoConfig, src registry.Source, store onlinestore.St
 	return eng, nil
 }
 
+// materializeTransformer is the transformation engine of the on-demand
+// views with write_to_online_store a materialize command writes, with our
+// Python worker for the UDFs that need Python (started only if one does,
+// as serve's). stop ends both.
+func materializeTransformer(ctx context.Context, cfg *config.RepoConfig, yamlPath string, log *slog.Logger) (_ online.Transformer, stop func()) {
+	w := worker.New(worker.Options{Repo: cfg.RepoDir, YAML: yamlPath, Log: log.With("component", "odfv-worker")})
+	odfvs := transformations.New(transformations.Options{Endpoint: cfg.FeatureServer.TransformationServiceEndpoint,
+		Project: cfg.Project, Log: log, Worker: w})
+	wctx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = w.Run(wctx) // nil: a worker that cannot start fails the views that need it
+	}()
+	return odfvs, func() {
+		if err := odfvs.Close(); err != nil {
+			log.Warn("closing the transformation engine", "err", err)
+		}
+		stopWorker()
+		<-done
+	}
+}
+
 // newMaterializer is the engine behind POST /materialize: registry writes
 // also refresh the server's snapshot at once.
-func newMaterializer(cfg *config.RepoConfig, reg *registry.Registry, store onlinestore.Store, offline offlinestore.Catalog, log *slog.Logger) *materialize.Engine {
+func newMaterializer(cfg *config.RepoConfig, reg *registry.Registry, store onlinestore.Store, offline offlinestore.Catalog, odfvs online.Transformer, log *slog.Logger) *materialize.Engine {
 	eng, err := newEngine(cfg, reg.Source(), store, offline, log)
 	if err != nil {
 		return nil
 	}
+	eng.Transformer = odfvs
 	eng.RegistryChanged = func() {
 		if err := reg.Refresh(context.Background()); err != nil {
 			log.Warn("registry refresh after materialization failed", "err", err)
@@ -269,7 +299,7 @@ func (p *cliProgress) ViewStarted(view string, start, end time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.view, p.started, p.drawn = view, time.Now(), time.Time{}
-	if p.incremental {
+	if p.incremental && !start.IsZero() {
 		fmt.Fprintf(p.out, "%s from %s to %s:\n", view, materialize.PyTime(start.Truncate(time.Second)), materialize.PyTime(end.Truncate(time.Second)))
 	} else {
 		fmt.Fprintf(p.out, "%s:\n", view)

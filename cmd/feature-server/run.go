@@ -359,7 +359,7 @@ func newHandler(f *serveFlags, cfg *config.RepoConfig, reg *registry.Registry, s
 	if h.Checks.Online != nil {
 		h.Health = func(r *http.Request) error { return h.Checks.Online.Check(r.Context()) }
 	}
-	h.Materialize = materialize.NewJobs(newMaterializer(cfg, reg, store, offline, log))
+	h.Materialize = materialize.NewJobs(newMaterializer(cfg, reg, store, offline, odfvs, log))
 	h.Historical = &historical.Retriever{Catalog: offline, Transformer: odfvs}
 	if f.metricsOn || cfg.FeatureServer.Metrics.Enabled {
 		h.Metrics = server.NewMetrics(reg)

@@ -34,6 +34,7 @@ end of stdin, so the worker exits when the server does, however it ends).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import pathlib
@@ -136,6 +137,12 @@ class Worker(TransformationServiceServicer):
             fmeta = field.metadata or {}
             if b"feastgo.value_type" in fmeta:
                 feature_types[field.name] = FeastValueType(int(fmeta[b"feastgo.value_type"]))
+        if odfv.write_to_online_store:
+            # Feast computes these views when they are written, and its read path skips them;
+            # the server asks for that write-time computation (a write with transform_on_write,
+            # a materialization), which is the same UDF run the read path does for other views.
+            odfv = copy.copy(odfv)
+            odfv.write_to_online_store = False
         n_in = len(response.results)
         refs = [f"{odfv.name}:{f}" for f in requested]
         utils._augment_response_with_on_demand_transforms(
