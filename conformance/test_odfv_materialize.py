@@ -1,6 +1,6 @@
 """Materializing on-demand feature views with write_to_online_store=True, against `feast materialize`.
 
-Two copies of feature_repo/ get ODFV_SOURCE (below): write_to_online_store ODFVs in python mode
+Two copies of feature_repo/ get materialize/testdata/odfv/odfv_materialized.py: write_to_online_store ODFVs in python mode
 (natively run, and one that imports a module, which our server hands to its Python worker),
 in pandas mode, one reading request data it can only default (materialization has none), and
 one over two views with different timestamp columns, which Feast skips with a warning. One
@@ -18,6 +18,7 @@ and /materialize-incremental (sync and async), against Feast's CLI.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -34,91 +35,9 @@ from test_materialize import (INCREMENTAL_END, START, END, feast_cmd, ours_cmd, 
 
 _ = redis_port  # the module-scoped Redis fixture, shared with test_materialize
 
-ODFV_SOURCE = '''"""Test-only: ODFVs written to the online store by materialization (conformance/test_odfv_materialize.py)."""
-
-import pandas as pd
-from feast import Field, RequestSource
-from feast.on_demand_feature_view import on_demand_feature_view
-from feast.types import Float64, Int64, String
-
-from features import pipeline, pipeline_latency, pipeline_stats
-
-mat_request = RequestSource(name="mat_request", schema=[Field(name="mat_depth", dtype=Int64)])
-
-
-@on_demand_feature_view(
-    sources=[pipeline_stats],
-    schema=[
-        Field(name="risk_x2", dtype=Float64),
-        Field(name="status_upper", dtype=String),
-        Field(name="errors_plus_one", dtype=Int64),
-    ],
-    entities=[pipeline],
-    mode="python",
-    write_to_online_store=True,
-)
-def mat_py(inputs: dict) -> dict:
-    return {
-        "risk_x2": [v * 2 for v in inputs["failure_probability"]],
-        "status_upper": [s.upper() if s else "NONE" for s in inputs["last_status"]],
-        "errors_plus_one": [e + 1 for e in inputs["error_count"]],
-    }
-
-
-@on_demand_feature_view(
-    sources=[pipeline_stats],
-    schema=[Field(name="log_errors", dtype=Float64)],
-    entities=[pipeline],
-    mode="python",
-    write_to_online_store=True,
-)
-def mat_py_module(inputs: dict) -> dict:
-    import math
-
-    return {"log_errors": [math.log1p(e) for e in inputs["error_count"]]}
-
-
-@on_demand_feature_view(
-    sources=[pipeline_stats],
-    schema=[
-        Field(name="load", dtype=Float64),
-        Field(name="errors_x3", dtype=Int64),
-    ],
-    entities=[pipeline],
-    mode="pandas",
-    write_to_online_store=True,
-)
-def mat_pandas(inputs: pd.DataFrame) -> pd.DataFrame:
-    df = pd.DataFrame()
-    df["load"] = inputs["avg_execution_time"] * inputs["cpu_utilization"].astype("float64")
-    df["errors_x3"] = inputs["error_count"] * 3
-    return df
-
-
-@on_demand_feature_view(
-    sources=[pipeline_stats, mat_request],
-    schema=[Field(name="errors_deep", dtype=Int64)],
-    entities=[pipeline],
-    mode="python",
-    write_to_online_store=True,
-)
-def mat_py_request(inputs: dict) -> dict:
-    depth = inputs.get("mat_depth") or [0] * len(inputs["error_count"])
-    return {"errors_deep": [e + d for e, d in zip(inputs["error_count"], depth)]}
-
-
-@on_demand_feature_view(
-    sources=[pipeline_stats, pipeline_latency],
-    schema=[Field(name="mixed", dtype=Float64)],
-    entities=[pipeline],
-    mode="pandas",
-    write_to_online_store=True,
-)
-def mat_two_timestamps(inputs: pd.DataFrame) -> pd.DataFrame:
-    df = pd.DataFrame()
-    df["mixed"] = inputs["avg_execution_time"] + inputs["execution_ms"].astype("float64")
-    return df
-'''
+# The ODFVs are materialize/testdata/odfv's, whose Go test compares our rows with a store Feast
+# made from the same file: one definition for both.
+ODFV_FILE = harness.ROOT / "materialize" / "testdata" / "odfv" / "odfv_materialized.py"
 
 WRITTEN = ["mat_py", "mat_py_module", "mat_pandas", "mat_py_request"]
 SKIPPED = ["mat_two_timestamps"]
@@ -148,7 +67,7 @@ def _repos(root: Path, online_a: dict, online_b: dict, eksv: int, env: Dict[str,
     a, b = root / "feast", root / "ours"
     for d, online in ((a, online_a), (b, online_b)):
         copy_repo(d)
-        (d / "odfv_materialized.py").write_text(ODFV_SOURCE)
+        shutil.copy(ODFV_FILE, d / "odfv_materialized.py")
         rewrite_store_yaml(d, online, eksv)
     harness.run_checked(feast_cmd(a) + ["apply"], a, env, root / "logs" / "feast-apply.log")
     (b / "data" / "registry.db").write_bytes((a / "data" / "registry.db").read_bytes())
