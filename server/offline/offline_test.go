@@ -23,6 +23,7 @@ import (
 
 	"github.com/feastgo/feastgo/historical"
 	"github.com/feastgo/feastgo/internal/testrepo"
+	"github.com/feastgo/feastgo/offlinestore"
 	"github.com/feastgo/feastgo/offlinestore/catalog"
 	"github.com/feastgo/feastgo/offlinestore/parquet"
 	"github.com/feastgo/feastgo/registry"
@@ -53,11 +54,18 @@ func start(t *testing.T) *fixture {
 	}
 	cat := catalog.New(parquet.NewEngine(repo))
 	t.Cleanup(func() { _ = cat.Close() })
+	return &fixture{client: serve(t, reg.Current, cat), repo: repo}
+}
+
+// serve runs our offline server over snap and cat on a loopback port and
+// returns a Flight client connected to it.
+func serve(t *testing.T, snap func() *registry.Snapshot, cat offlinestore.Catalog) flight.Client {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &offline.Server{Snapshot: reg.Current, Catalog: cat, Location: "grpc+tcp://" + ln.Addr().String(),
+	srv := &offline.Server{Snapshot: snap, Catalog: cat, Location: "grpc+tcp://" + ln.Addr().String(),
 		Historical: &historical.Retriever{Catalog: cat,
 			Transformer: transformations.New(transformations.Options{Execution: transformations.Native})}}
 	g := offline.NewGRPCServer(srv)
@@ -75,7 +83,7 @@ func start(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	return &fixture{client: c, repo: repo}
+	return c
 }
 
 // descriptor is Feast's command descriptor: JSON with command_id, api and
