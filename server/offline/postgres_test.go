@@ -75,7 +75,7 @@ func startPostgres(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{client: serve(t, func() *registry.Snapshot { return snap }, cat)}
+	return &fixture{client: serve(t, func() *registry.Snapshot { return snap }, cat, "")}
 }
 
 func names(tbl arrow.Table) []string {
