@@ -69,6 +69,31 @@ def _client_repo(dst: Path, server_repo: Path, port: int) -> Path:
     return dst
 
 
+def _register_saved(repo: Path) -> None:
+    """Adds what persist and write_logged_features need to the repo's registry: a FileSource named
+    by its path (the name Feast's client sends for SavedDatasetFileStorage(path)) and a file
+    logging destination on driver_service."""
+    from feast import FileSource
+    from feast.protos.feast.core.Registry_pb2 import Registry
+    from feast.protos.feast.core.FeatureService_pb2 import LoggingConfig
+
+    path = repo / "data" / "registry.db"
+    reg = Registry()
+    reg.ParseFromString(path.read_bytes())
+    ds = FileSource(path=SAVED_PATH, timestamp_field="event_timestamp").to_proto()
+    ds.project = PROJECT
+    reg.data_sources.append(ds)
+    for fs in reg.feature_services:
+        if fs.spec.name == "driver_service":
+            fs.spec.logging_config.CopyFrom(LoggingConfig(
+                sample_rate=1.0, file_destination=LoggingConfig.FileDestination(path=LOG_PATH)))
+    path.write_bytes(reg.SerializeToString())
+
+
+SAVED_PATH = "saved/train.parquet"
+LOG_PATH = "logs/driver_service"
+
+
 @pytest.fixture(scope="module")
 def servers(tmp_root: Path, base_env: Dict[str, str], our_binary: str):
     """name -> client FeatureStore, for "ours" and "feast", each server on its own repo copy."""
@@ -87,6 +112,7 @@ def servers(tmp_root: Path, base_env: Dict[str, str], our_binary: str):
         for name in ("ours", "feast"):
             repo = root / name / "repo"
             shutil.copytree(GOLDEN / "repo", repo)
+            _register_saved(repo)
             port = harness.free_port()
             if name == "ours":
                 argv = [our_binary, "-c", str(repo), "serve_offline", "-h", "127.0.0.1", "-p", str(port)]
@@ -241,3 +267,73 @@ def test_offline_write_batch(servers):
     for name, s in servers.items():
         out = s.get_historical_features(entity_df=edf, features=["driver_stats:conv_rate"]).to_df()
         assert list(out["conv_rate"]) == [0.25], name
+
+
+def _server_repo(store) -> Path:
+    """The repo of the server a client store talks to (the fixture's layout: NAME/client, NAME/repo)."""
+    return Path(store.repo_path).parent / "repo"
+
+
+def _read_parquet(path: Path):
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pandas()
+
+
+def test_persist_training_set(servers):
+    """RemoteRetrievalJob.persist of a training set to a SavedDatasetFileStorage: both servers write
+    the same rows to the registered FileSource's path, and both refuse a second persist without
+    allow_overwrite with SavedDatasetLocationAlreadyExists."""
+    import pandas as pd
+    from feast.errors import SavedDatasetLocationAlreadyExists
+    from feast.infra.offline_stores.file_source import SavedDatasetFileStorage
+
+    # Every entity row has a match: Feast's file store drops the others (docs/compatibility.md).
+    edf = pd.DataFrame({"driver_id": [1001, 1002],
+                        "event_timestamp": [datetime(2025, 3, 2, tzinfo=UTC), datetime(2025, 3, 2, 13, tzinfo=UTC)]})
+    written = {}
+    for name, s in servers.items():
+        dst = _server_repo(s) / SAVED_PATH
+        if dst.exists():
+            dst.unlink()
+        dst.parent.mkdir(parents=True, exist_ok=True)  # pyarrow's write_table does not create it
+        job = s.get_historical_features(entity_df=edf, features=["driver_stats:conv_rate", "driver_stats:trips"])
+        job.persist(SavedDatasetFileStorage(path=SAVED_PATH), allow_overwrite=False)
+        written[name] = _read_parquet(dst)
+        with pytest.raises(SavedDatasetLocationAlreadyExists):
+            s.get_historical_features(entity_df=edf, features=["driver_stats:conv_rate"]).persist(
+                SavedDatasetFileStorage(path=SAVED_PATH), allow_overwrite=False)
+    assert len(written["ours"]) == 2
+    _frames_equal(written["ours"], written["feast"], ["driver_id", "event_timestamp"])
+
+
+def test_persist_unknown_destination_refused_by_both(servers):
+    from feast.errors import DataSourceObjectNotFoundException
+    from feast.infra.offline_stores.file_source import SavedDatasetFileStorage
+    import pandas as pd
+
+    edf = pd.DataFrame({"driver_id": [1001], "event_timestamp": [datetime(2025, 3, 2, tzinfo=UTC)]})
+    for name, s in servers.items():
+        with pytest.raises(DataSourceObjectNotFoundException):
+            s.get_historical_features(entity_df=edf, features=["driver_stats:conv_rate"]).persist(
+                SavedDatasetFileStorage(path="saved/unregistered.parquet"), allow_overwrite=True)
+
+
+def test_write_logged_features(servers):
+    """FeatureStore.write_logged_features to the service's FileLoggingDestination: both servers
+    write the same table under the destination path."""
+    import pyarrow as pa
+
+    logs = pa.table({"driver_id": pa.array([1001, 1002], pa.int64()),
+                     "driver_stats__conv_rate": pa.array([0.5, None], pa.float64()),
+                     "__log_timestamp": pa.array([datetime(2025, 3, 2, tzinfo=UTC)] * 2, pa.timestamp("us", tz="UTC"))})
+    written = {}
+    for name, s in servers.items():
+        d = _server_repo(s) / LOG_PATH
+        if d.exists():
+            shutil.rmtree(d)
+        s.write_logged_features(logs, source=s.get_feature_service("driver_service"))
+        files = sorted(d.rglob("*.parquet"))
+        assert len(files) == 1, (name, files)
+        written[name] = _read_parquet(files[0])
+    _frames_equal(written["ours"], written["feast"], ["driver_id"])

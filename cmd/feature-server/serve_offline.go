@@ -152,7 +152,7 @@ func runOffline(ctx context.Context, p offlineParts) error {
 			_ = w.Run(ctx) // a worker that cannot start fails the requests that need it
 		}()
 	}
-	srv := &offline.Server{Snapshot: p.reg.Current, Catalog: p.catalog, Location: p.location, Log: p.log,
+	srv := &offline.Server{Snapshot: p.reg.Current, Catalog: p.catalog, Location: p.location, Log: p.log, Repo: p.cfg.RepoDir,
 		Historical: &historical.Retriever{Catalog: p.catalog, Transformer: odfvs}}
 	defer srv.Close()
 	g := offline.NewGRPCServer(srv, p.opts...)

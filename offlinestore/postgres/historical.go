@@ -159,10 +159,18 @@ func streamBatches(q *offlinestore.HistoricalQuery, rows pgx.Rows, fn func(arrow
 	if err != nil {
 		return err
 	}
-	cols, err := newColumns(rows, names)
+	cols, err := newColumns(rows, names, nil)
 	if err != nil {
 		return err
 	}
+	return streamColumns(rows, more, cols, q.Size(), fn)
+}
+
+// streamColumns decodes rows into cols and sends Arrow batches of size
+// rows; more is the result of the first rows.Next, which the caller made
+// to learn the columns. At least one batch is sent. It releases the
+// builders of cols.
+func streamColumns(rows pgx.Rows, more bool, cols []*column, size int, fn func(arrow.RecordBatch) error) error {
 	fields := make([]arrow.Field, len(cols))
 	for i, c := range cols {
 		fields[i] = arrow.Field{Name: c.name, Type: c.b.Type(), Nullable: true}
@@ -173,7 +181,6 @@ func streamBatches(q *offlinestore.HistoricalQuery, rows pgx.Rows, fn func(arrow
 			c.b.Release()
 		}
 	}()
-	size := q.Size()
 	n, sent := 0, false
 	flush := func() error {
 		arrs := make([]arrow.Array, len(cols))
@@ -240,11 +247,13 @@ type column struct {
 	add  func(raw []byte) error
 }
 
-func newColumns(rows pgx.Rows, names []string) ([]*column, error) {
+// newColumns plans the output columns; tsType, when not nil, is the Arrow
+// type of timestamp columns instead of arrowval's.
+func newColumns(rows pgx.Rows, names []string, tsType arrow.DataType) ([]*column, error) {
 	m := rows.Conn().TypeMap()
 	var cols []*column
 	for i, fd := range rows.FieldDescriptions() {
-		c, err := newColumn(m, fd, names[i])
+		c, err := newColumn(m, fd, names[i], tsType)
 		if err != nil {
 			for _, c := range cols {
 				c.b.Release()
@@ -256,7 +265,7 @@ func newColumns(rows pgx.Rows, names []string) ([]*column, error) {
 	return cols, nil
 }
 
-func newColumn(m *pgtype.Map, fd pgconn.FieldDescription, name string) (*column, error) {
+func newColumn(m *pgtype.Map, fd pgconn.FieldDescription, name string, tsType arrow.DataType) (*column, error) {
 	var slab []core.Value
 	dec, typ, err := newDecoder(m, fd, &slab)
 	if err != nil {
@@ -265,6 +274,9 @@ func newColumn(m *pgtype.Map, fd pgconn.FieldDescription, name string) (*column,
 	dt, ok := arrowval.TypeOf(typ)
 	if !ok {
 		return nil, fmt.Errorf("value type %s has no Arrow column", typ)
+	}
+	if typ == core.UnixTimestamp && tsType != nil {
+		dt = tsType
 	}
 	c := &column{name: name, b: array.NewBuilder(memory.DefaultAllocator, dt)}
 	if typ == core.UnixTimestamp {

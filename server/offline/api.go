@@ -50,9 +50,9 @@ func (s *Server) write(ctx context.Context, cmd *command, frame arrow.RecordBatc
 	case apiValidate:
 		return s.validate(ctx, cmd)
 	case apiWriteLogged:
-		return unimplemented(apiWriteLogged, "feature logging destinations are not written by this server")
+		return s.writeLogged(cmd, frame)
 	case apiPersist:
-		return unimplemented(apiPersist, "saved datasets are not written by this server")
+		return s.persist(ctx, cmd, frame)
 	}
 	return unknownAPI(cmd.api)
 }

@@ -287,12 +287,17 @@ func TestBadInput(t *testing.T) {
 			return f.put(t, "offline_write_batch", write, record(map[string]arrow.Array{"driver_id": int64s(1), "event_timestamp": times(t, "2025-04-01T00:00:00Z")},
 				"driver_id", "event_timestamp"))
 		}, codes.InvalidArgument, []string{"conv_rate", "missing"}},
-		{"write_logged_features", func() error {
+		{"write_logged_features: no logging_config", func() error {
 			return f.put(t, "write_logged_features", map[string]any{"feature_service_name": "driver_service"}, driverRow(t, 1, "2025-04-01T00:00:00Z", 1))
-		}, codes.Unimplemented, []string{"write_logged_features"}},
-		{"persist", func() error {
+		}, codes.InvalidArgument, []string{"logging_config"}},
+		{"persist: unknown destination", func() error {
 			return f.put(t, "persist", map[string]any{"retrieve_func": "get_historical_features", "data_source_name": "x", "allow_overwrite": false, "timeout": nil}, nil)
-		}, codes.Unimplemented, []string{"persist"}},
+		}, codes.InvalidArgument, []string{"DataSourceObjectNotFoundException", "x"}},
+		{"persist: a pull", func() error {
+			p := pullParams(nil, nil)
+			p["retrieve_func"], p["allow_overwrite"], p["timeout"] = "pull_all_from_table_or_query", true, nil
+			return f.put(t, "persist", p, nil)
+		}, codes.Unimplemented, []string{"persist", "pulled source"}},
 		{"columns: not JSON", func() error {
 			_, err := f.exchange(t, "get_table_column_names_and_types_from_data_source", map[string]any{"data_source_proto": "{"}, nil)
 			return err

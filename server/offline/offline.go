@@ -65,6 +65,10 @@ type Server struct {
 	// Location is this server's URI ("grpc+tcp://host:port"), sent in a
 	// FlightInfo's endpoints as Feast's server does.
 	Location string
+	// Repo is the repository directory: relative paths of the files
+	// persist and write_logged_features write are under it, as Feast
+	// resolves them against repo_path.
+	Repo string
 	// Log gets one line per failed call.
 	Log *slog.Logger
 

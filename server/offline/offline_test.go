@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,11 +21,14 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/feastgo/feastgo/historical"
 	"github.com/feastgo/feastgo/internal/testrepo"
+	"github.com/feastgo/feastgo/offlinestore"
 	"github.com/feastgo/feastgo/offlinestore/catalog"
 	"github.com/feastgo/feastgo/offlinestore/parquet"
+	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	"github.com/feastgo/feastgo/registry"
 	"github.com/feastgo/feastgo/server/offline"
 	"github.com/feastgo/feastgo/transformations"
@@ -43,9 +47,30 @@ type fixture struct {
 	repo   string
 }
 
-func start(t *testing.T) *fixture {
+func start(t *testing.T) *fixture { t.Helper(); return startEdited(t, nil) }
+
+// startEdited is start with the repo's registry changed by edit first.
+func startEdited(t *testing.T, edit func(*corepb.Registry)) *fixture {
 	t.Helper()
 	repo := testrepo.Copy(t, filepath.Join(goldenRepo, "repo"))
+	if edit != nil {
+		p := filepath.Join(repo, "data", "registry.db")
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r corepb.Registry
+		if err := proto.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		edit(&r)
+		if b, err = proto.Marshal(&r); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	reg, err := registry.Open(context.Background(), &registry.FileSource{Path: filepath.Join(repo, "data", "registry.db")},
 		registry.Options{Project: project})
 	if err != nil {
@@ -53,11 +78,18 @@ func start(t *testing.T) *fixture {
 	}
 	cat := catalog.New(parquet.NewEngine(repo))
 	t.Cleanup(func() { _ = cat.Close() })
+	return &fixture{client: serve(t, reg.Current, cat, repo), repo: repo}
+}
+
+// serve runs our offline server over snap and cat on a loopback port and
+// returns a Flight client connected to it.
+func serve(t *testing.T, snap func() *registry.Snapshot, cat offlinestore.Catalog, repo string) flight.Client {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &offline.Server{Snapshot: reg.Current, Catalog: cat, Location: "grpc+tcp://" + ln.Addr().String(),
+	srv := &offline.Server{Snapshot: snap, Catalog: cat, Repo: repo, Location: "grpc+tcp://" + ln.Addr().String(),
 		Historical: &historical.Retriever{Catalog: cat,
 			Transformer: transformations.New(transformations.Options{Execution: transformations.Native})}}
 	g := offline.NewGRPCServer(srv)
@@ -75,7 +107,7 @@ func start(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	return &fixture{client: c, repo: repo}
+	return c
 }
 
 // descriptor is Feast's command descriptor: JSON with command_id, api and
