@@ -267,11 +267,7 @@ type rowGroupSpan struct {
 // time lies in [lo - ttl, hi] and finds each frame row's winner; pass two
 // reads the winners' features.
 func joinAsof(ctx context.Context, src *Source, v *offlinestore.HistoricalView, frame arrow.RecordBatch, times []int64, lo, hi int64) (*asofView, error) {
-	files, err := src.files()
-	if err != nil {
-		return nil, err
-	}
-	readers, err := openReaders(files)
+	files, readers, err := src.open()
 	if err != nil {
 		return nil, err
 	}

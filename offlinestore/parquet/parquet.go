@@ -63,11 +63,7 @@ type winner struct {
 
 // PullLatest implements offlinestore.Source.
 func (s *Source) PullLatest(ctx context.Context, q offlinestore.Query, fn func(*offlinestore.Batch) error) error {
-	files, err := s.files()
-	if err != nil {
-		return err
-	}
-	readers, err := openReaders(files)
+	files, readers, err := s.open()
 	if err != nil {
 		return err
 	}
@@ -398,6 +394,20 @@ func closeReaders(readers []*pqarrow.FileReader) {
 
 // maxHeldRecords caps the Arrow records one output batch may keep alive.
 const maxHeldRecords = 2
+
+// open lists the source's files and opens a reader on each; the caller
+// closes them with closeReaders.
+func (s *Source) open() ([]string, []*pqarrow.FileReader, error) {
+	files, err := s.files()
+	if err != nil {
+		return nil, nil, err
+	}
+	readers, err := openReaders(files)
+	if err != nil {
+		return nil, nil, err
+	}
+	return files, readers, nil
+}
 
 // files lists the parquet files of the source.
 func (s *Source) files() ([]string, error) {

@@ -38,11 +38,7 @@ func tableColumns(q offlinestore.Query) []string {
 // ReadAll implements offlinestore.TableReader: one row group at a time,
 // each record filtered to the rows in the window.
 func (s *Source) ReadAll(ctx context.Context, q offlinestore.Query, fn func(arrow.RecordBatch) error) error {
-	files, err := s.files()
-	if err != nil {
-		return err
-	}
-	readers, err := openReaders(files)
+	files, readers, err := s.open()
 	if err != nil {
 		return err
 	}
@@ -82,11 +78,7 @@ func (s *Source) ReadAll(ctx context.Context, q offlinestore.Query, fn func(arro
 // ReadLatest implements offlinestore.TableReader with PullLatest's pass
 // one; pass two gathers the winning rows of each record as Arrow.
 func (s *Source) ReadLatest(ctx context.Context, q offlinestore.Query, fn func(arrow.RecordBatch) error) error {
-	files, err := s.files()
-	if err != nil {
-		return err
-	}
-	readers, err := openReaders(files)
+	files, readers, err := s.open()
 	if err != nil {
 		return err
 	}
