@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -53,10 +55,7 @@ func (c *HealthChecks) Report(ctx context.Context) HealthReport {
 		rep.Checks[name] = unhealthy + err.Error()
 		rep.Status = degraded
 	}
-	var onlineErr error
-	if c.Online != nil {
-		onlineErr = c.Online.Check(ctx)
-	}
+	onlineErr := c.online(ctx)
 	set("online_store", onlineErr)
 	var offlineErr error
 	if c.Offline != nil {
@@ -64,27 +63,38 @@ func (c *HealthChecks) Report(ctx context.Context) HealthReport {
 	}
 	set("offline_store", offlineErr)
 	set("feast_registry", registryHealth(c.Registry))
-	rep.serving = onlineErr == nil && c.Registry != nil && c.Registry.Current() != nil
+	rep.serving = onlineErr == nil && c.loaded()
 	return rep
 }
+
+// serving reports whether reads can be answered: a registry loaded and
+// the online store answering. It checks only those two, for gRPC health.
+func (c *HealthChecks) serving(ctx context.Context) bool {
+	return c.loaded() && c.online(ctx) == nil
+}
+
+func (c *HealthChecks) online(ctx context.Context) error {
+	if c.Online == nil {
+		return nil
+	}
+	return c.Online.Check(ctx)
+}
+
+func (c *HealthChecks) loaded() bool { return c.Registry != nil && c.Registry.Current() != nil }
 
 // registryHealth is the registry's check: loaded, and its last refresh
 // succeeded (a failing refresh keeps serving the last good snapshot, which
 // is degraded, not down).
 func registryHealth(r *registry.Registry) error {
 	if r == nil || r.Current() == nil {
-		return errString("no registry loaded")
+		return errors.New("no registry loaded")
 	}
 	if err := r.LastError(); err != nil {
-		return errString("refresh failing, serving the snapshot loaded at " +
-			r.Current().LoadedAt.UTC().Format(time.RFC3339) + ": " + err.Error())
+		return fmt.Errorf("refresh failing, serving the snapshot loaded at %s: %w",
+			r.Current().LoadedAt.UTC().Format(time.RFC3339), err)
 	}
 	return nil
 }
-
-type errString string
-
-func (e errString) Error() string { return string(e) }
 
 func (h *HTTP) healthDetail(w http.ResponseWriter, r *http.Request) {
 	rep := h.Checks.Report(r.Context())
@@ -109,7 +119,7 @@ func (g *grpcHealth) Check(ctx context.Context, in *healthpb.HealthCheckRequest)
 	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING || g.checks == nil {
 		return resp, err
 	}
-	if !g.checks.Report(ctx).serving {
+	if !g.checks.serving(ctx) {
 		if ctx.Err() != nil {
 			return nil, status.FromContextError(ctx.Err()).Err()
 		}
