@@ -123,12 +123,14 @@ func TestImportRules(t *testing.T) {
 				t.Errorf("%s imports the test fixture %s outside its tests", n, imp)
 			case under(imp, "server") && !wiring(n) && !under(n, "server"): // server/offline is a transport too
 				t.Errorf("%s imports the transport package server: only cmd/ and other transports may", n)
+			case under(n, "client") && !under(imp, "protos", "client"):
+				t.Errorf("the Go client %s imports %s: a service importing the client must not pull in the server", n, imp)
 			case under(imp, "cmd"):
 				t.Errorf("%s imports %s: nothing imports the binary", n, imp)
 			}
 		}
 	}
-	for _, n := range []string{"core", "onlinestore", "onlinestore/redis", "server", "cmd/feature-server"} {
+	for _, n := range []string{"core", "client", "onlinestore", "onlinestore/redis", "server", "cmd/feature-server"} {
 		if pkgs[n] == nil {
 			t.Errorf("package %s not found: the rules above checked nothing for it", n)
 		}
