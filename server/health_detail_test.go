@@ -112,6 +112,10 @@ func TestHealthDetail(t *testing.T) {
 	if resp, err := http.Get(base + "/health"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("/health with the online store down: %v %v", resp, err)
 	}
+	// Liveness stays 200: restarting the server would not bring Redis back.
+	if resp, err := http.Get(base + "/health/live"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/health/live with the online store down: %v %v", resp, err)
+	}
 }
 
 // gRPC health answers NOT_SERVING while the online store is down.

@@ -82,6 +82,7 @@ func (h *HTTP) router() http.Handler {
 	})
 	r.Post(onlinePath, h.servedNatively)
 	r.Get("/health", h.health)
+	r.Get("/health/live", live)
 	if h.Checks != nil {
 		r.Get("/health/detail", h.healthDetail)
 	}
@@ -274,6 +275,11 @@ func (h *HTTP) onlineFeatures(ctx context.Context, path string, body []byte, con
 	}
 	return http.StatusOK, answer
 }
+
+// live answers 200 whenever the process serves HTTP: a liveness probe must
+// not restart a server because a store it reads is down (that is /health's
+// and readiness's job).
+func live(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }
 
 func (h *HTTP) health(w http.ResponseWriter, r *http.Request) {
 	if h.Registry == nil || h.Registry.Current() == nil {

@@ -42,6 +42,7 @@ commands:
   serve_registry  serve the registry over gRPC (port 6570), like "feast serve_registry"
   materialize START END, materialize-incremental END   like feast's, from parquet or PostgreSQL
   get-historical-features --entities F --features ... --output OUT.parquet   a training set, like get_historical_features
+  healthcheck [-u URL]   exit 0 when a running server answers 200 (the container healthcheck)
   version  print the version
 `
 
@@ -73,6 +74,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServeRegistry(ctx, g.repo, g.yamlPath, rest[1:], log, stdout, stderr)
 	case "get-historical-features":
 		return runHistorical(ctx, g.repo, g.yamlPath, rest[1:], log, stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, rest[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "feature-server %s (compatible with Feast %s)\n", version.Server, version.Feast)
 		return nil

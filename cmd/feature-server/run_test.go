@@ -331,5 +331,24 @@ func TestServeHealthPingsStore(t *testing.T) {
 		if code != c.want || len(body) != 0 {
 			t.Errorf("redis at %s: /health %d %q, want %d and no body", c.addr, code, body, c.want)
 		}
+		// The container healthcheck follows the detailed health.
+		var out, errOut bytes.Buffer
+		err := Run(context.Background(), []string{"healthcheck", "-u", fmt.Sprintf("http://127.0.0.1:%d/health/detail", hp)}, &out, &errOut)
+		if (err == nil) != (c.want == http.StatusOK) {
+			t.Errorf("redis at %s: healthcheck returned %v (stdout %q), want success %v", c.addr, err, out.String(), c.want == http.StatusOK)
+		}
+		if err != nil && !strings.Contains(err.Error(), "online_store") {
+			t.Errorf("healthcheck error %q does not carry the failing check", err)
+		}
+	}
+	// Nothing listening: a failure naming the connection, within the timeout.
+	err := Run(context.Background(), []string{"healthcheck", "-t", "500ms", "-u", fmt.Sprintf("http://127.0.0.1:%d/health", freePort(t))}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "unhealthy") {
+		t.Errorf("healthcheck of a closed port: %v", err)
+	}
+	for _, bad := range [][]string{{"healthcheck", "-u", "localhost:6566"}, {"healthcheck", "-t", "0s"}, {"healthcheck", "extra"}} {
+		if err := Run(context.Background(), bad, io.Discard, io.Discard); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }
