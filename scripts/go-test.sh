@@ -122,6 +122,13 @@ before=$(git status --porcelain 2>/dev/null | sha256sum)
 # GO_TEST_PKGS narrows the run while working on a few packages (default: all).
 # shellcheck disable=SC2086
 go test -race -count=1 "$@" ${GO_TEST_PKGS:-./...}
+# The deployment files (docker-compose.yml, deploy/kubernetes), checked by
+# their own module with the services still up: the compose loader behind
+# `docker compose config`, strict Kubernetes API decoding, and the compose
+# commands run against the real Redis.
+if [[ -z "${GO_TEST_PKGS:-}" ]]; then
+  (cd deploy/validate && go test -count=1 "$@" ./...)
+fi
 if [[ "$(git status --porcelain 2>/dev/null | sha256sum)" != "$before" ]]; then
   echo "go-test: the tests changed files of the checkout:" >&2
   git status --porcelain >&2
