@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feastgo/feastgo/internal/testenv"
+
 	"github.com/feastgo/feastgo/client"
 	"github.com/feastgo/feastgo/internal/testrepo"
 )
@@ -52,16 +54,6 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(filepath.Dir(binPath))
 	}
 	os.Exit(code)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // server is one running feature server.
@@ -141,7 +133,7 @@ func clients(t *testing.T, s *server, opts client.Options) map[string]*client.Cl
 }
 
 func TestReadsAgreeAcrossTransports(t *testing.T) {
-	s := startServer(t, copyRepo(t), freePort(t), freePort(t), true)
+	s := startServer(t, copyRepo(t), testenv.FreePort(t), testenv.FreePort(t), true)
 	ctx := context.Background()
 	req := &client.OnlineRequest{
 		Features: []string{"pipeline_stats:error_count", "pipeline_stats:last_status", "pipeline_stats:success_rate",
@@ -190,7 +182,7 @@ func TestReadsAgreeAcrossTransports(t *testing.T) {
 }
 
 func TestErrorsAreTyped(t *testing.T) {
-	s := startServer(t, copyRepo(t), freePort(t), freePort(t), true)
+	s := startServer(t, copyRepo(t), testenv.FreePort(t), testenv.FreePort(t), true)
 	ctx := context.Background()
 	for name, c := range clients(t, s, client.Options{}) {
 		_, err := c.GetOnlineFeatures(ctx, &client.OnlineRequest{Features: []string{"nope:x"}, Entities: map[string][]any{"pipeline_id": {1}}})
@@ -218,7 +210,7 @@ func TestErrorsAreTyped(t *testing.T) {
 }
 
 func TestWritesReadBack(t *testing.T) {
-	s := startServer(t, copyRepo(t), freePort(t), freePort(t), true)
+	s := startServer(t, copyRepo(t), testenv.FreePort(t), testenv.FreePort(t), true)
 	ctx := context.Background()
 	ts := time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)
 	for i, name := range []string{"http", "grpc"} {
@@ -275,7 +267,7 @@ func statsRows(n int) map[string][]any {
 func TestRetriesUntilTheServerIsUp(t *testing.T) {
 	repo := copyRepo(t)
 	serverBinary(t) // built before the clock matters
-	hp, gp := freePort(t), freePort(t)
+	hp, gp := testenv.FreePort(t), testenv.FreePort(t)
 	s := &server{http: fmt.Sprintf("http://127.0.0.1:%d", hp), grpc: fmt.Sprintf("127.0.0.1:%d", gp)}
 	cs := clients(t, s, client.Options{MaxRetries: 200, Backoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 	req := &client.OnlineRequest{Features: []string{"pipeline_stats:error_count"}, Entities: map[string][]any{"pipeline_id": {1}}}
@@ -324,7 +316,7 @@ func TestRetriesUntilTheServerIsUp(t *testing.T) {
 
 // Cancelling the context stops the retries while they wait.
 func TestCancelStopsRetrying(t *testing.T) {
-	port := freePort(t) // nothing listens there
+	port := testenv.FreePort(t) // nothing listens there
 	c, err := client.NewHTTP(fmt.Sprintf("http://127.0.0.1:%d", port), nil, client.Options{MaxRetries: 1000, Backoff: time.Second, MaxBackoff: time.Second})
 	if err != nil {
 		t.Fatal(err)

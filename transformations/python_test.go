@@ -115,15 +115,6 @@ func EnsurePyModule(t testing.TB, venv, module, spec string) {
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // startFeastCommand starts the venv's `feast args...` with its output in a
 // log file (whose path it returns) and interrupts it when the test ends.
@@ -154,7 +145,7 @@ func StartFeastTransformations(t testing.TB, repo string) string {
 	t.Helper()
 	venv := testenv.FeastVenv(t)
 	EnsurePyModule(t, venv, "grpc_reflection", "grpcio-reflection==1.85.1")
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	logPath := startFeastCommand(t, venv, "feast-transformations.log", nil, "-c", repo, "serve_transformations", "--port", fmt.Sprint(port))
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	deadline := time.Now().Add(120 * time.Second)
@@ -194,7 +185,7 @@ func PrepareBenchRepo(t testing.TB) string {
 func StartFeastServe(t testing.TB, repo string) string {
 	t.Helper()
 	venv := testenv.FeastVenv(t)
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	logPath := startFeastCommand(t, venv, "feast-serve.log", []string{"TZ=UTC"}, "-c", repo, "serve", "-h", "127.0.0.1", "-p", fmt.Sprint(port), "--no-access-log")
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	deadline := time.Now().Add(180 * time.Second)

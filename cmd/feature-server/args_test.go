@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/feastgo/feastgo/internal/testenv"
 )
 
 func strp(s string) *string { return &s }
@@ -168,7 +170,7 @@ func TestParseMaterializeArgs(t *testing.T) {
 // TestRunGluedShortOptions is the command line end to end: Feast's
 // harness starts the server as "-c" + repo_path.
 func TestRunGluedShortOptions(t *testing.T) {
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	startServerArgs(t, []string{"-c" + goldenRepo, "serve", "-h127.0.0.1", fmt.Sprintf("-p%d", port)})
 	waitHTTP(t, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/health", port))
 }

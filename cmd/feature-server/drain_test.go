@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feastgo/feastgo/internal/testenv"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -24,7 +26,7 @@ import (
 // sent after gets anything but its real answer or a refused connection,
 // and Run returns nil. Before, requests in flight were answered 499.
 func TestServeDrainsUnderLoad(t *testing.T) {
-	hp, gp := freePort(t), freePort(t)
+	hp, gp := testenv.FreePort(t), testenv.FreePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)

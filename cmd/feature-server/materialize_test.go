@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feastgo/feastgo/internal/testenv"
+
 	"github.com/feastgo/feastgo/internal/testlog"
 )
 
@@ -119,7 +121,7 @@ func TestServeFillsEmptyStore(t *testing.T) {
 		t.Run(fmt.Sprintf("fill=%v", fill), func(t *testing.T) {
 			repo := materializeRepo(t)
 			regBefore, _ := os.ReadFile(filepath.Join(repo, "data", "registry.db"))
-			port := freePort(t)
+			port := testenv.FreePort(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			var logs testlog.Buffer
@@ -182,7 +184,7 @@ func TestServeStartsWhenFillFails(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var logs bytes.Buffer

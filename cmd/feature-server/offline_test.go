@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feastgo/feastgo/internal/testenv"
+
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/offlinestore"
 )
@@ -47,7 +49,7 @@ func TestServeClosesTheOfflineStoreAtShutdown(t *testing.T) {
 	}
 	t.Cleanup(func() { openOffline = orig })
 
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var stderr bytes.Buffer

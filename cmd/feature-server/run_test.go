@@ -56,16 +56,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startServer runs the program as `feature-server -c REPO serve ...` and
 // stops it when the test ends, checking that it shut down cleanly.
 func startServer(t *testing.T, args ...string) {
@@ -110,7 +100,7 @@ func waitHTTP(t *testing.T, client *http.Client, url string) {
 }
 
 func TestServeHTTPAndGRPCAgree(t *testing.T) {
-	hp, gp := freePort(t), freePort(t)
+	hp, gp := testenv.FreePort(t), testenv.FreePort(t)
 	startServer(t, "-h", "127.0.0.1", "-p", fmt.Sprint(hp), "--grpc-port", fmt.Sprint(gp), "--registry_ttl_sec", "1", "--workers", "4")
 	base := fmt.Sprintf("http://127.0.0.1:%d", hp)
 	waitHTTP(t, http.DefaultClient, base+"/health")
@@ -183,7 +173,7 @@ func TestServeHTTPAndGRPCAgree(t *testing.T) {
 func TestServeTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := writeSelfSigned(t, dir)
-	hp := freePort(t)
+	hp := testenv.FreePort(t)
 	startServer(t, "-p", fmt.Sprint(hp), "--key", keyFile, "--cert", certFile)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // self-signed test cert
 	waitHTTP(t, client, fmt.Sprintf("https://127.0.0.1:%d/health", hp))
@@ -234,7 +224,7 @@ func writeSelfSigned(t *testing.T, dir string) (string, string) {
 }
 
 func TestServeMetrics(t *testing.T) {
-	hp, mp := freePort(t), freePort(t)
+	hp, mp := testenv.FreePort(t), testenv.FreePort(t)
 	startServer(t, "-p", fmt.Sprint(hp), "-m", "--metrics-port", fmt.Sprint(mp))
 	base := fmt.Sprintf("http://127.0.0.1:%d", hp)
 	waitHTTP(t, http.DefaultClient, base+"/health")
@@ -264,7 +254,7 @@ func TestServeMetrics(t *testing.T) {
 // --plan-cache-size bounds the plans kept, and /metrics shows the cache's
 // size and evictions.
 func TestServePlanCacheSize(t *testing.T) {
-	hp, mp := freePort(t), freePort(t)
+	hp, mp := testenv.FreePort(t), testenv.FreePort(t)
 	startServer(t, "-p", fmt.Sprint(hp), "-m", "--metrics-port", fmt.Sprint(mp), "--plan-cache-size", "1")
 	base := fmt.Sprintf("http://127.0.0.1:%d", hp)
 	waitHTTP(t, http.DefaultClient, base+"/health")
@@ -313,7 +303,7 @@ func TestServeHealthPingsStore(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(repo, "feature_store.yaml"), []byte(yaml), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		hp := freePort(t)
+		hp := testenv.FreePort(t)
 		startServerArgs(t, []string{"-c", repo, "serve", "-p", fmt.Sprint(hp), "--no-materialize-if-empty"})
 		url := fmt.Sprintf("http://127.0.0.1:%d/health", hp)
 		var code int
@@ -342,7 +332,7 @@ func TestServeHealthPingsStore(t *testing.T) {
 		}
 	}
 	// Nothing listening: a failure naming the connection, within the timeout.
-	err := Run(context.Background(), []string{"healthcheck", "-t", "500ms", "-u", fmt.Sprintf("http://127.0.0.1:%d/health", freePort(t))}, io.Discard, io.Discard)
+	err := Run(context.Background(), []string{"healthcheck", "-t", "500ms", "-u", fmt.Sprintf("http://127.0.0.1:%d/health", testenv.FreePort(t))}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "unhealthy") {
 		t.Errorf("healthcheck of a closed port: %v", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feastgo/feastgo/internal/testenv"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
@@ -42,11 +44,11 @@ func TestServeOffline(t *testing.T) {
 	for name, args := range map[string]func(port int) []string{
 		"serve_offline": func(p int) []string { return []string{"-c", repo, "serve_offline", "-p", fmt.Sprint(p)} },
 		"serve --offline-port": func(p int) []string {
-			return []string{"-c", repo, "serve", "-p", fmt.Sprint(freePort(t)), "--no-materialize-if-empty", "--offline-port", fmt.Sprint(p)}
+			return []string{"-c", repo, "serve", "-p", fmt.Sprint(testenv.FreePort(t)), "--no-materialize-if-empty", "--offline-port", fmt.Sprint(p)}
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			port := freePort(t)
+			port := testenv.FreePort(t)
 			startServerArgs(t, args(port))
 			c, err := flight.NewClientWithMiddleware(fmt.Sprintf("127.0.0.1:%d", port), nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
 			if err != nil {

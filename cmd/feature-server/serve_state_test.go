@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feastgo/feastgo/internal/testenv"
+
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	"github.com/feastgo/feastgo/registry"
 )
@@ -40,7 +42,7 @@ func TestServeFeaturesWhileMaterializing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			port := freePort(t)
+			port := testenv.FreePort(t)
 			startServerArgs(t, []string{"-c", repo, "serve", "-p", fmt.Sprint(port), "--no-materialize-if-empty"})
 			base := fmt.Sprintf("http://127.0.0.1:%d", port)
 			waitHTTP(t, http.DefaultClient, base+"/health")

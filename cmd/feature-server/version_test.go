@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feastgo/feastgo/internal/testenv"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -24,7 +26,7 @@ func TestServeReportsVersions(t *testing.T) {
 	if version.Feast != "0.67.0" {
 		t.Fatalf("version.Feast = %q; the judge is Feast 0.67.0", version.Feast)
 	}
-	hp, gp := freePort(t), freePort(t)
+	hp, gp := testenv.FreePort(t), testenv.FreePort(t)
 	startServer(t, "-p", fmt.Sprint(hp), "--grpc-port", fmt.Sprint(gp))
 	base := fmt.Sprintf("http://127.0.0.1:%d", hp)
 	waitHTTP(t, http.DefaultClient, base+"/health")

@@ -98,14 +98,14 @@ func TestServeStartsItsOwnPythonWorker(t *testing.T) {
 	// the one the feast command on PATH runs.
 	yamlPath := filepath.Join(repo, "feature_store.yaml")
 	y, _ := os.ReadFile(yamlPath)
-	y = bytes.Replace(y, []byte("127.0.0.1:1\n"), fmt.Appendf(nil, "127.0.0.1:%d\n", freePort(t)), 1)
+	y = bytes.Replace(y, []byte("127.0.0.1:1\n"), fmt.Appendf(nil, "127.0.0.1:%d\n", testenv.FreePort(t)), 1)
 	if err := os.WriteFile(yamlPath, y, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", filepath.Join(venv, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	t.Setenv("FEAST_USAGE", "False")
 
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)

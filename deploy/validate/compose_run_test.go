@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -46,7 +45,7 @@ func TestComposeCommandsRun(t *testing.T) {
 	if err := os.WriteFile(yamlPath, bytes.ReplaceAll(yamlText, []byte("redis:6379"), []byte(redis)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	httpPort, grpcPort := freePort(t), freePort(t)
+	httpPort, grpcPort := testenv.FreePort(t), testenv.FreePort(t)
 	mapArgs := func(args []string) []string {
 		r := strings.NewReplacer("/repo", repo, "/deploy/feature_store.yaml", yamlPath,
 			"127.0.0.1:6566", fmt.Sprintf("127.0.0.1:%d", httpPort), "0.0.0.0", "127.0.0.1")
@@ -150,14 +149,4 @@ func buildServer(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

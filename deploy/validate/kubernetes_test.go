@@ -123,7 +123,7 @@ func TestKubernetesManifest(t *testing.T) {
 	if c.LivenessProbe != nil && c.LivenessProbe.HTTPGet != nil && c.LivenessProbe.HTTPGet.Path != "/health/live" {
 		t.Errorf("liveness asks %s; a store outage must not restart the pod", c.LivenessProbe.HTTPGet.Path)
 	}
-	if !strings.Contains(strings.Join(c.Args, " "), "-p "+portString(ports["http"])) {
+	if !strings.Contains(strings.Join(c.Args, " "), "-p "+strconv.Itoa(int(ports["http"]))) {
 		t.Errorf("args %v do not serve HTTP on the container port %d", c.Args, ports["http"])
 	}
 
@@ -161,7 +161,11 @@ func TestKubernetesManifest(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ConfigMap %s feature_store.yaml: %v", cm.Name, err)
 		}
-		if strings.Contains(text, "${") && !strings.Contains(cfg.OnlineStore.Redis.ConnectionString+cfg.Registry.Path, "secret-") {
+		expanded := cfg.Registry.Path
+		if cfg.OnlineStore.Redis != nil {
+			expanded += cfg.OnlineStore.Redis.ConnectionString
+		}
+		if strings.Contains(text, "${") && !strings.Contains(expanded, "secret-") {
 			t.Errorf("the Secret's variables were not expanded into the config: %+v", cfg)
 		}
 	}
@@ -185,5 +189,3 @@ func TestKubernetesDecodeRejectsUnknownFields(t *testing.T) {
 		t.Error("replicas: two decoded")
 	}
 }
-
-func portString(p int32) string { return strconv.Itoa(int(p)) }

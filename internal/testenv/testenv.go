@@ -9,6 +9,7 @@ package testenv
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,4 +85,16 @@ func moduleRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// FreePort is a TCP port on 127.0.0.1 that was free a moment ago, for a
+// server the test starts itself.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
