@@ -61,6 +61,13 @@ type Store struct {
 	probeSkip atomic.Int32
 	probeOff  atomic.Bool // EXISTS was refused: no more probes
 	tsReads   atomic.Int64
+
+	// What Track needs to open its own connection.
+	typ, master        string
+	addrs              []string
+	username, password string
+	tlsConf            *tls.Config
+	timeout            time.Duration
 }
 
 var _ onlinestore.Store = (*Store)(nil)
@@ -78,6 +85,10 @@ func New(o Options) (*Store, error) {
 	if o.PoolSize <= 0 {
 		o.PoolSize = 64
 	}
+	master := o.SentinelMaster
+	if master == "" {
+		master = "mymaster"
+	}
 	var c goredis.UniversalClient
 	switch o.Type {
 	case "", "redis":
@@ -89,17 +100,14 @@ func New(o Options) (*Store, error) {
 			TLSConfig: o.TLS, ReadTimeout: o.Timeout, WriteTimeout: o.Timeout, DialTimeout: o.Timeout,
 			PoolSize: o.PoolSize, MaxRetries: 1})
 	case "redis_sentinel":
-		master := o.SentinelMaster
-		if master == "" {
-			master = "mymaster"
-		}
 		c = goredis.NewFailoverClient(&goredis.FailoverOptions{MasterName: master, SentinelAddrs: o.Addrs,
 			Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLS, ReadTimeout: o.Timeout,
 			WriteTimeout: o.Timeout, DialTimeout: o.Timeout, PoolSize: o.PoolSize, MaxRetries: 1})
 	default:
 		return nil, fmt.Errorf("redis: unknown redis_type %q", o.Type)
 	}
-	s := &Store{c: c, project: o.Project, keyTTL: o.KeyTTL, ttlArg: ttlArg(o.KeyTTL), dedup: !o.SkipDedup}
+	s := &Store{c: c, project: o.Project, keyTTL: o.KeyTTL, ttlArg: ttlArg(o.KeyTTL), dedup: !o.SkipDedup,
+		typ: o.Type, master: master, addrs: o.Addrs, username: o.Username, password: o.Password, tlsConf: o.TLS, timeout: o.Timeout}
 	if o.Type == "" || o.Type == "redis" {
 		s.fast = newRespPool(o.Addrs[0], o.Username, o.Password, o.DB, o.TLS, o.Timeout, o.PoolSize)
 	}
