@@ -64,6 +64,9 @@ func NewMetrics(r *registry.Registry) *Metrics {
 	return m
 }
 
+// Register adds collectors of other parts (the online cache's, for one).
+func (m *Metrics) Register(cs ...prometheus.Collector) { m.reg.MustRegister(cs...) }
+
 // Handler serves /metrics.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})

@@ -130,6 +130,9 @@ type serveFlags struct {
 	maxInFlightBody      int64
 	drainTimeout         time.Duration
 	planCacheSize        int
+	cacheBytes           int64
+	cacheTTL             time.Duration
+	cacheMode            string
 }
 
 // repoDirEnv sets the repository directory when -c is not given, as in
@@ -173,6 +176,15 @@ ours:
   --materialize-if-empty / --no-materialize-if-empty
                               fill an empty SQLite online store at start (on)
   --metrics-port INTEGER      Prometheus metrics port (8000)
+  --online-cache-bytes INTEGER
+                              hot-entity read cache of this many bytes (0: off)
+  --online-cache-mode TEXT    auto: on Redis and Sentinel follow Redis's
+                              invalidations (no value served after its change
+                              is known), on SQLite and PostgreSQL a TTL-only
+                              cache; tracking: refuse to start without
+                              invalidations; ttl: TTL only, on any store (auto)
+  --online-cache-ttl DURATION longest a cached row is served (1m with
+                              invalidations, 1s TTL-only)
 `
 
 // serveGCPercent is the collector's GOGC for `serve` when the environment
@@ -191,7 +203,7 @@ func parseServeArgs(args []string) (serveFlags, error) {
 	f := serveFlags{host: "127.0.0.1", port: defaultPort, typ: "http", registryTTL: 60, maxBody: server.DefaultMaxBody,
 		odfvExec: "auto", odfvWorker: "auto", fillEmpty: true, metricsPort: 8000,
 		maxInFlightBody: server.DefaultMaxInFlightBody, drainTimeout: defaultDrainTimeout,
-		planCacheSize: registry.DefaultPlanCacheSize}
+		planCacheSize: registry.DefaultPlanCacheSize, cacheMode: "auto"}
 	fs := optionSet{}
 	fs.str(&f.host, "--host", "-h")
 	fs.integer(&f.port, "--port", "-p")
@@ -221,6 +233,9 @@ func parseServeArgs(args []string) (serveFlags, error) {
 	fs.str(&f.odfvWorkerPython, "--odfv-worker-python")
 	fs.boolPair(&f.fillEmpty, "--materialize-if-empty", "--no-materialize-if-empty")
 	fs.integer(&f.metricsPort, "--metrics-port")
+	fs.int64(&f.cacheBytes, "--online-cache-bytes")
+	fs.duration(&f.cacheTTL, "--online-cache-ttl")
+	fs.str(&f.cacheMode, "--online-cache-mode")
 	fs.help()
 	pos, err := fs.parse(args)
 	if err == nil && len(pos) > 0 {
@@ -256,7 +271,7 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer func() { _ = store.Close() }() // the cache, once it wraps the store, closes both
 	// One offline store for materialization and offline pushes; closed
 	// last, after the drain and the async materializations.
 	offline := openOffline(cfg)
@@ -265,6 +280,10 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 		if err := fillEmptyStore(ctx, cfg, reg, store, offline, log); err != nil {
 			return err
 		}
+	}
+	store, onlineCache, err := withOnlineCache(f, cfg, store, log)
+	if err != nil {
+		return err
 	}
 
 	odfvs, pyWorker, err := newODFVs(f, cfg, yamlPath, log)
@@ -278,6 +297,9 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	defer stopWorker()
 	h := newHandler(f, cfg, reg, store, offline, odfvs, log)
 	defer h.Materialize.Close()
+	if h.Metrics != nil && onlineCache != nil {
+		registerCacheMetrics(h.Metrics, onlineCache)
+	}
 	var metricsSrv *http.Server
 	if h.Metrics != nil {
 		metricsSrv = &http.Server{Handler: h.Metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -445,7 +467,7 @@ func (f *serveFlags) check() error {
 	if f.odfvWorker != "auto" && f.odfvWorker != "off" {
 		return fmt.Errorf("--odfv-worker %q: must be auto or off", f.odfvWorker)
 	}
-	return nil
+	return f.checkCacheFlags()
 }
 
 // loadConfig reads feature_store.yaml and logs what it warns of and what
