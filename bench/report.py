@@ -64,6 +64,16 @@ def main():
         r = by.get((server, req, c))
         return None if r is None else r[field]
 
+    cached = "ours + online cache"
+    if any(r["server"] == cached for r in rows):
+        out += ["", f"The hot-entity cache, same run ({cached} ÷ ours):", "",
+                f"| request | conns | ours rps | cached rps | ratio | ours p99 | cached p99 |", "|---|---|---|---|---|---|---|"]
+        for req, c in keys:
+            o, b = by.get((OURS, req, c)), by.get((cached, req, c))
+            if b is None:
+                continue
+            out.append(f"| {REQUESTS.get(req, req)} | {c} | {num(o['rps'])} | {num(b['rps'])} | {ratio(b, o)} | {ms(o['p99'])} | {ms(b['p99'])} |")
+
     for base in baselines:
         out += ["", f"Before and after, same run (ours ÷ {base}):", "",
                 f"| request | conns | ours rps | {base} rps | ratio | ours p99 | {base} p99 |", "|---|---|---|---|---|---|---|"]

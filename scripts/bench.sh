@@ -23,7 +23,9 @@
 #   BENCH_DURATION  wrk duration per measurement (default 5s)
 #   BENCH_CONNS     connection counts (default "1 4 16")
 #   BENCH_REQUESTS  request names under internal/bench/requests (default "1x3 1x50 100x50")
-#   BENCH_SERVERS   subset of "ours probe-goredis probe-rueidis feast" (default all)
+#   BENCH_SERVERS   subset of "ours probe-goredis probe-rueidis feast" (default all),
+#                   plus ours-cache: ours with the hot-entity cache (256 MiB;
+#                   every request's entities are hot, so this is its hit path)
 #   BENCH_ENTITIES  entities in the generated repo (default 2000)
 #   BENCH_OUT       report path (default bench/results.md; "-" for stdout only)
 #   BENCH_BASELINE  a git revision: its server is built too and measured in the
@@ -112,6 +114,7 @@ start_server() { # name
   local name="$1"
   case "$name" in
     ours) setsid "$TMP/feature-server" -c "$REPO" serve -h 127.0.0.1 -p "$HTTP_PORT" >"$TMP/$name.log" 2>&1 & ;;
+    ours-cache) setsid "$TMP/feature-server" -c "$REPO" serve -h 127.0.0.1 -p "$HTTP_PORT" --online-cache-bytes 268435456 >"$TMP/$name.log" 2>&1 & ;;
     baseline) setsid "$TMP/feature-server-baseline" -c "$REPO" serve -h 127.0.0.1 -p "$HTTP_PORT" >"$TMP/$name.log" 2>&1 & ;;
     probe-goredis | probe-rueidis)
       setsid "$TMP/limit-probe" -addr "127.0.0.1:$REDIS_PORT" -port "$HTTP_PORT" -client "${name#probe-}" >"$TMP/$name.log" 2>&1 & ;;
@@ -146,6 +149,7 @@ RESULTS="$TMP/results.tsv"
 label() {
   case "$1" in
     ours) echo "ours" ;;
+    ours-cache) echo "ours + online cache" ;;
     baseline) echo "ours at $BASELINE" ;;
     probe-goredis) echo "limit probe (go-redis)" ;;
     probe-rueidis) echo "limit probe (rueidis)" ;;
