@@ -34,7 +34,8 @@ import (
 	"github.com/feastgo/feastgo/version"
 )
 
-const usage = `usage: feature-server [-c REPO] [-f feature_store.yaml] COMMAND [flags]
+const usage = `usage: feature-server [-c REPO] [-f feature_store.yaml] [--log-level LEVEL]
+                      [--log-format text|json] COMMAND [flags]
 
 commands:
   serve    serve Feast's HTTP API (and gRPC with --grpc-port), like "feast serve"
@@ -62,7 +63,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(g.logLevel)}))
+	log := newLogger(stderr, g.logLevel, g.logFormat)
 	switch rest[0] {
 	case "serve":
 		return serve(ctx, g.repo, g.yamlPath, rest[1:], log, stdout, stderr)
@@ -85,8 +86,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-// globalArgs are feast's group options.
-type globalArgs struct{ repo, yamlPath, logLevel string }
+// globalArgs are feast's group options, and --log-format ("": text).
+type globalArgs struct{ repo, yamlPath, logLevel, logFormat string }
 
 // parseGlobalArgs reads the options before the command; envRepo is
 // $FEATURE_REPO_DIR_ENV_VAR, used when -c is not given, as in feast.
@@ -99,6 +100,7 @@ func parseGlobalArgs(args []string, envRepo string) (globalArgs, []string, error
 	fs.str(&g.repo, "--chdir", "-c")
 	fs.str(&g.yamlPath, "--feature-store-yaml", "-f")
 	fs.str(&g.logLevel, "--log-level")
+	fs.choice(&g.logFormat, logFormats, "--log-format")
 	fs.help()
 	rest, err := fs.parse(args)
 	return g, rest, err
