@@ -1,0 +1,42 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// logAccess logs ctx's answered request at INFO; start is when it began
+// (zero when unknown: no duration). The line is built only when INFO is
+// enabled.
+func (h *HTTP) logAccess(ctx *fasthttp.RequestCtx, id []byte, start time.Time) {
+	bg := context.Background()
+	if !h.Log.Enabled(bg, slog.LevelInfo) {
+		return
+	}
+	var ms float64
+	if !start.IsZero() {
+		ms = float64(time.Since(start).Microseconds()) / 1000
+	}
+	h.Log.LogAttrs(bg, slog.LevelInfo, "request",
+		slog.String("method", methodString(ctx.Method())),
+		slog.String("path", string(ctx.URI().PathOriginal())),
+		slog.Int("status", ctx.Response.StatusCode()),
+		slog.Float64("duration_ms", ms),
+		slog.String("request_id", string(id)),
+		slog.String("remote_addr", ctx.RemoteAddr().String()))
+}
+
+// methodString is the method as a string, without allocating for the
+// common ones.
+func methodString(m []byte) string {
+	switch string(m) {
+	case fasthttp.MethodGet:
+		return fasthttp.MethodGet
+	case fasthttp.MethodPost:
+		return fasthttp.MethodPost
+	}
+	return string(m)
+}
