@@ -128,6 +128,7 @@ type serveFlags struct {
 	odfvWorker           string
 	odfvWorkerPython     string
 	fillEmpty, metricsOn bool
+	noAccessLog          bool
 	metricsPort          int
 	maxInFlightBody      int64
 	drainTimeout         time.Duration
@@ -151,8 +152,11 @@ feast serve's options:
   -k, --key TEXT              TLS private key file
   -c, --cert TEXT             TLS certificate file
   -m, --metrics               serve Prometheus metrics on --metrics-port
+  --no-access-log             no access log line per request (method, path,
+                              status, duration_ms, request_id, remote_addr
+                              at INFO)
   -w, --workers, --worker-connections, --max-requests, --max-requests-jitter,
-  --keep-alive-timeout INTEGER, --no-access-log
+  --keep-alive-timeout INTEGER
                               accepted for feast compatibility, unused
 ours:
   --grpc-port INTEGER         also serve gRPC ServingService (0: off)
@@ -202,15 +206,14 @@ func parseServeArgs(args []string) (serveFlags, error) {
 	fs.str(&f.key, "--key", "-k")
 	fs.str(&f.cert, "--cert", "-c")
 	fs.flag(&f.metricsOn, "--metrics", "-m")
+	fs.flag(&f.noAccessLog, "--no-access-log")
 	// Accepted for compatibility with `feast serve`; they tune Python
 	// process models that do not exist here.
 	var ignoredInt int
-	var ignoredBool bool
 	fs.integer(&ignoredInt, "--workers", "-w")
 	for _, n := range []string{"--worker-connections", "--max-requests", "--max-requests-jitter", "--keep-alive-timeout"} {
 		fs.integer(&ignoredInt, n)
 	}
-	fs.flag(&ignoredBool, "--no-access-log")
 	// Ours.
 	fs.integer(&f.grpcPort, "--grpc-port")
 	fs.integer(&f.offlinePort, "--offline-port")
@@ -359,7 +362,7 @@ func newHandler(f *serveFlags, cfg *config.RepoConfig, reg *registry.Registry, s
 	offline offlinestore.Catalog, odfvs *transformations.Engine, log *slog.Logger) *server.HTTP {
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion, Transformer: odfvs}
 	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, MaxInFlightBody: f.maxInFlightBody, Log: log,
-		Ingest: newIngest(cfg, reg, store, svc, offline)}
+		Ingest: newIngest(cfg, reg, store, svc, offline), AccessLog: !f.noAccessLog}
 	h.Checks = healthChecks(reg, store, offline, log)
 	if h.Checks.Online != nil {
 		h.Health = func(r *http.Request) error { return h.Checks.Online.Check(r.Context()) }
