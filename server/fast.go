@@ -86,6 +86,7 @@ func (h *HTTP) NewFastServer() *FastServer {
 			if h.AccessLog {
 				h.logAccess(ctx, id, start)
 			}
+			h.failures.Poll()
 		},
 		ErrorHandler:         h.fastRequestError,
 		ConnState:            s.track,
@@ -169,6 +170,7 @@ func (s *FastServer) track(c net.Conn, state fasthttp.ConnState) {
 // flight to finish, and closes idle connections. When ctx ends first, the
 // connections left are closed and ctx's error is returned.
 func (s *FastServer) Drain(ctx context.Context) error {
+	defer s.h.failures.Flush()
 	s.draining.Store(true)
 	s.mu.Lock()
 	for _, ln := range s.lns {

@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
@@ -65,6 +66,13 @@ type HTTP struct {
 	// status, duration, request id, client address), as feast serve's
 	// uvicorn access log does.
 	AccessLog bool
+
+	// FailureLogInterval is how often failed requests (5xx) are
+	// summarised in the log after the first of each error class
+	// (DefaultFailureLogInterval when zero).
+	FailureLogInterval time.Duration
+
+	failures *failureLog
 
 	// routes maps each route's path to itself, set by Handler: the copy
 	// of a path used as a metrics label (a request's own path may be a
@@ -183,6 +191,9 @@ func (h *HTTP) setDefaults() {
 	h.MaxInFlightBody = max(h.MaxInFlightBody, h.MaxBody)
 	if h.Log == nil {
 		h.Log = slog.Default()
+	}
+	if h.failures == nil {
+		h.failures = newFailureLog(h.Log, h.FailureLogInterval, nil)
 	}
 }
 
@@ -307,7 +318,9 @@ func (h *HTTP) logError(r *http.Request, err error) {
 func (h *HTTP) logPathError(path, reqID string, err error) {
 	status, _ := StatusOf(err)
 	if status >= 500 {
-		h.Log.Error("request failed", "path", path, "status", status, "request_id", reqID, "err", err)
+		// A store down fails every request: the log gets the first
+		// failure of each class, then a summary an interval.
+		h.failures.Failure(err, "request failed", "path", path, "status", status, "request_id", reqID)
 	} else {
 		h.Log.Debug("request rejected", "path", path, "status", status, "request_id", reqID, "err", err)
 	}
