@@ -74,20 +74,19 @@ func (h *HTTP) NewFastServer() *FastServer {
 	slow := fasthttpadaptor.NewFastHTTPHandler(detachContext(h.router()))
 	s.Server = &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
-			release, ok := s.admitBody(ctx)
-			if !ok {
-				return
+			var start time.Time
+			if h.AccessLog {
+				start = time.Now()
 			}
-			defer release()
-			// The raw path: the router sees what net/http showed it.
-			if ctx.IsPost() && string(ctx.URI().PathOriginal()) == onlinePath {
-				h.fastOnlineFeatures(ctx)
-			} else {
-				s.serveRouted(ctx, slow)
+			var buf [requestIDLen]byte
+			id, generated := requestID(ctx, &buf)
+			s.serve(ctx, slow, id, generated)
+			// Set last: a panic's answer starts from an empty response.
+			ctx.Response.Header.SetBytesKV(requestIDKey, id)
+			if h.AccessLog {
+				h.logAccess(ctx, id, start)
 			}
-			if s.draining.Load() {
-				ctx.SetConnectionClose()
-			}
+			h.failures.Poll()
 		},
 		ErrorHandler:         h.fastRequestError,
 		ConnState:            s.track,
@@ -105,6 +104,29 @@ func (h *HTTP) NewFastServer() *FastServer {
 		Logger:          fastLogger{h.Log},
 	}
 	return s
+}
+
+// serve answers one request: its body admitted, then the native route or
+// the router.
+func (s *FastServer) serve(ctx *fasthttp.RequestCtx, slow fasthttp.RequestHandler, id []byte, generated bool) {
+	release, ok := s.admitBody(ctx)
+	if !ok {
+		return
+	}
+	defer release()
+	// The raw path: the router sees what net/http showed it.
+	if ctx.IsPost() && string(ctx.URI().PathOriginal()) == onlinePath {
+		s.h.fastOnlineFeatures(ctx, id)
+	} else {
+		if generated {
+			// The handlers behind the router read it from the request.
+			ctx.Request.Header.SetBytesKV(requestIDKey, id)
+		}
+		s.serveRouted(ctx, slow)
+	}
+	if s.draining.Load() {
+		ctx.SetConnectionClose()
+	}
 }
 
 // serveRouted serves a request through the router. fasthttpadaptor
@@ -148,6 +170,7 @@ func (s *FastServer) track(c net.Conn, state fasthttp.ConnState) {
 // flight to finish, and closes idle connections. When ctx ends first, the
 // connections left are closed and ctx's error is returned.
 func (s *FastServer) Drain(ctx context.Context) error {
+	defer s.h.failures.Flush()
 	s.draining.Store(true)
 	s.mu.Lock()
 	for _, ln := range s.lns {
@@ -300,7 +323,7 @@ func detachContext(next http.Handler) http.Handler {
 	})
 }
 
-func (h *HTTP) fastOnlineFeatures(ctx *fasthttp.RequestCtx) {
+func (h *HTTP) fastOnlineFeatures(ctx *fasthttp.RequestCtx, id []byte) {
 	var start time.Time
 	if h.Metrics != nil {
 		start = time.Now()
@@ -316,7 +339,7 @@ func (h *HTTP) fastOnlineFeatures(ctx *fasthttp.RequestCtx) {
 		}
 	}()
 	out := bufPool.Get().(*[]byte)
-	status, answer := h.onlineFeatures(requestContext, onlinePath, ctx.PostBody(), string(ctx.Request.Header.ContentType()), (*out)[:0])
+	status, answer := h.onlineFeatures(requestContext, onlinePath, id, ctx.PostBody(), string(ctx.Request.Header.ContentType()), (*out)[:0])
 	ctx.SetStatusCode(status)
 	ctx.Response.Header.SetContentType("application/json")
 	// The answer becomes the response's body without a copy. The
@@ -367,6 +390,13 @@ func (h *HTTP) fastRequestError(ctx *fasthttp.RequestCtx, err error) {
 	ctx.SetStatusCode(status)
 	ctx.Response.Header.SetContentType("application/json")
 	ctx.SetBody(b)
+	// The request could not be read, so neither could its id.
+	var buf [requestIDLen]byte
+	id := newRequestID(&buf)
+	ctx.Response.Header.SetBytesKV(requestIDKey, id)
+	if h.AccessLog {
+		h.logAccess(ctx, id, time.Time{})
+	}
 }
 
 // fastLogger sends fasthttp's messages to the server's log.

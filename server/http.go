@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
@@ -61,6 +62,17 @@ type HTTP struct {
 	Historical *historical.Retriever
 	// Metrics, when set, instruments every request.
 	Metrics *Metrics
+	// AccessLog logs one line per request at INFO (method, path,
+	// status, duration, request id, client address), as feast serve's
+	// uvicorn access log does.
+	AccessLog bool
+
+	// FailureLogInterval is how often failed requests (5xx) are
+	// summarised in the log after the first of each error class
+	// (DefaultFailureLogInterval when zero).
+	FailureLogInterval time.Duration
+
+	failures *failureLog
 
 	// routes maps each route's path to itself, set by Handler: the copy
 	// of a path used as a metrics label (a request's own path may be a
@@ -180,6 +192,9 @@ func (h *HTTP) setDefaults() {
 	if h.Log == nil {
 		h.Log = slog.Default()
 	}
+	if h.failures == nil {
+		h.failures = newFailureLog(h.Log, h.FailureLogInterval, nil)
+	}
 }
 
 var bufPool = bytesPool{sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}}
@@ -243,7 +258,7 @@ func (h *HTTP) servedNatively(w http.ResponseWriter, r *http.Request) {
 
 // onlineFeatures answers one /get-online-features body: the status and
 // the JSON answer or error body, appended to out.
-func (h *HTTP) onlineFeatures(ctx context.Context, path string, body []byte, contentType string, out []byte) (int, []byte) {
+func (h *HTTP) onlineFeatures(ctx context.Context, path string, reqID []byte, body []byte, contentType string, out []byte) (int, []byte) {
 	if len(body) > 0 && !isJSONContentType(contentType) {
 		// FastAPI parses the body as JSON only for a JSON content type;
 		// otherwise the model sees the raw text and rejects it.
@@ -263,14 +278,14 @@ func (h *HTTP) onlineFeatures(ctx context.Context, path string, body []byte, con
 	}
 	resp, err := h.Online.GetOnlineFeatures(ctx, req)
 	if err != nil {
-		h.logPathError(path, err)
+		h.logPathError(path, string(reqID), err)
 		return appendError(out, err)
 	}
 	answer, err := feastjson.AppendOnlineResponse(out, resp)
 	resp.Release() // the answer holds everything now
 	if err != nil {
 		err = core.Errorf(core.KindInternal, "FeastError", "encoding response: %v", err)
-		h.logPathError(path, err)
+		h.logPathError(path, string(reqID), err)
 		return appendError(answer[:0], err)
 	}
 	return http.StatusOK, answer
@@ -297,15 +312,17 @@ func (h *HTTP) health(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *HTTP) logError(r *http.Request, err error) {
-	h.logPathError(r.URL.Path, err)
+	h.logPathError(r.URL.Path, r.Header.Get(RequestIDHeader), err)
 }
 
-func (h *HTTP) logPathError(path string, err error) {
+func (h *HTTP) logPathError(path, reqID string, err error) {
 	status, _ := StatusOf(err)
 	if status >= 500 {
-		h.Log.Error("request failed", "path", path, "status", status, "err", err)
+		// A store down fails every request: the log gets the first
+		// failure of each class, then a summary an interval.
+		h.failures.Failure(err, "request failed", "path", path, "status", status, "request_id", reqID)
 	} else {
-		h.Log.Debug("request rejected", "path", path, "status", status, "err", err)
+		h.Log.Debug("request rejected", "path", path, "status", status, "request_id", reqID, "err", err)
 	}
 }
 

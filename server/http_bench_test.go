@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -35,6 +36,21 @@ import (
 //
 // Run: go test -run '^$' -bench FastHTTP -benchmem ./server
 func BenchmarkFastHTTP(b *testing.B) { benchStores(b, benchFast) }
+
+// BenchmarkFastHTTPAccessLog is BenchmarkFastHTTP with the access log on,
+// as `serve` runs without --no-access-log: one text line a request,
+// written to /dev/null (a write system call each, as to a pipe or file).
+func BenchmarkFastHTTPAccessLog(b *testing.B) {
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { devNull.Close() })
+	log := slog.New(slog.NewTextHandler(devNull, nil))
+	benchStores(b, func(b *testing.B, snap *registry.Snapshot, st onlinestore.Store) {
+		benchFastWith(b, snap, st, func(h *server.HTTP) { h.AccessLog, h.Log = true, log })
+	})
+}
 
 // benchStores runs a benchmark on the in-memory store and on Redis.
 func benchStores(b *testing.B, run func(*testing.B, *registry.Snapshot, onlinestore.Store)) {
@@ -71,8 +87,15 @@ func redisBench(b *testing.B) (*registry.Snapshot, onlinestore.Store) {
 }
 
 func benchFast(b *testing.B, snap *registry.Snapshot, st onlinestore.Store) {
+	benchFastWith(b, snap, st, func(*server.HTTP) {})
+}
+
+// benchFastWith is benchFast with the server's fields set by with.
+func benchFastWith(b *testing.B, snap *registry.Snapshot, st onlinestore.Store, with func(*server.HTTP)) {
 	svc := &online.Service{Snapshot: func() *registry.Snapshot { return snap }, Store: st, KeyVersion: 3}
-	handler := (&server.HTTP{Online: svc}).NewFastServer().Handler
+	h := &server.HTTP{Online: svc}
+	with(h)
+	handler := h.NewFastServer().Handler
 	for _, name := range []string{"1x3", "1x50", "100x50"} {
 		b.Run(name, func(b *testing.B) {
 			body := bench.Body(name)

@@ -34,7 +34,8 @@ import (
 	"github.com/feastgo/feastgo/version"
 )
 
-const usage = `usage: feature-server [-c REPO] [-f feature_store.yaml] COMMAND [flags]
+const usage = `usage: feature-server [-c REPO] [-f feature_store.yaml] [--log-level LEVEL]
+                      [--log-format text|json] COMMAND [flags]
 
 commands:
   serve    serve Feast's HTTP API (and gRPC with --grpc-port), like "feast serve"
@@ -62,7 +63,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(g.logLevel)}))
+	log := newLogger(stderr, g.logLevel, g.logFormat)
 	switch rest[0] {
 	case "serve":
 		return serve(ctx, g.repo, g.yamlPath, rest[1:], log, stdout, stderr)
@@ -85,8 +86,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-// globalArgs are feast's group options.
-type globalArgs struct{ repo, yamlPath, logLevel string }
+// globalArgs are feast's group options, and --log-format ("": text).
+type globalArgs struct{ repo, yamlPath, logLevel, logFormat string }
 
 // parseGlobalArgs reads the options before the command; envRepo is
 // $FEATURE_REPO_DIR_ENV_VAR, used when -c is not given, as in feast.
@@ -99,6 +100,7 @@ func parseGlobalArgs(args []string, envRepo string) (globalArgs, []string, error
 	fs.str(&g.repo, "--chdir", "-c")
 	fs.str(&g.yamlPath, "--feature-store-yaml", "-f")
 	fs.str(&g.logLevel, "--log-level")
+	fs.choice(&g.logFormat, logFormats, "--log-format")
 	fs.help()
 	rest, err := fs.parse(args)
 	return g, rest, err
@@ -126,6 +128,7 @@ type serveFlags struct {
 	odfvWorker           string
 	odfvWorkerPython     string
 	fillEmpty, metricsOn bool
+	noAccessLog          bool
 	metricsPort          int
 	maxInFlightBody      int64
 	drainTimeout         time.Duration
@@ -152,8 +155,11 @@ feast serve's options:
   -k, --key TEXT              TLS private key file
   -c, --cert TEXT             TLS certificate file
   -m, --metrics               serve Prometheus metrics on --metrics-port
+  --no-access-log             no access log line per request (method, path,
+                              status, duration_ms, request_id, remote_addr
+                              at INFO)
   -w, --workers, --worker-connections, --max-requests, --max-requests-jitter,
-  --keep-alive-timeout INTEGER, --no-access-log
+  --keep-alive-timeout INTEGER
                               accepted for feast compatibility, unused
 ours:
   --grpc-port INTEGER         also serve gRPC ServingService (0: off)
@@ -212,15 +218,14 @@ func parseServeArgs(args []string) (serveFlags, error) {
 	fs.str(&f.key, "--key", "-k")
 	fs.str(&f.cert, "--cert", "-c")
 	fs.flag(&f.metricsOn, "--metrics", "-m")
+	fs.flag(&f.noAccessLog, "--no-access-log")
 	// Accepted for compatibility with `feast serve`; they tune Python
 	// process models that do not exist here.
 	var ignoredInt int
-	var ignoredBool bool
 	fs.integer(&ignoredInt, "--workers", "-w")
 	for _, n := range []string{"--worker-connections", "--max-requests", "--max-requests-jitter", "--keep-alive-timeout"} {
 		fs.integer(&ignoredInt, n)
 	}
-	fs.flag(&ignoredBool, "--no-access-log")
 	// Ours.
 	fs.integer(&f.grpcPort, "--grpc-port")
 	fs.integer(&f.offlinePort, "--offline-port")
@@ -379,7 +384,7 @@ func newHandler(f *serveFlags, cfg *config.RepoConfig, reg *registry.Registry, s
 	offline offlinestore.Catalog, odfvs *transformations.Engine, log *slog.Logger) *server.HTTP {
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion, Transformer: odfvs}
 	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, MaxInFlightBody: f.maxInFlightBody, Log: log,
-		Ingest: newIngest(cfg, reg, store, svc, offline)}
+		Ingest: newIngest(cfg, reg, store, svc, offline), AccessLog: !f.noAccessLog}
 	h.Checks = healthChecks(reg, store, offline, log)
 	if h.Checks.Online != nil {
 		h.Health = func(r *http.Request) error { return h.Checks.Online.Check(r.Context()) }
