@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -177,35 +178,28 @@ func (m *Metrics) labelOnline(snapshot func() *registry.Snapshot, req *online.Re
 }
 
 // distinctViews counts the distinct view names of refs with a ":" (the
-// part before the first ":"), without allocating.
+// part before the first ":"): refs of one view mostly come together, so
+// each is compared with the distinct names seen so far, which stay on the
+// stack up to 16.
 func distinctViews(refs []string) int {
-	n := 0
-	for i, r := range refs {
-		v, ok := viewOf(r)
-		if !ok {
+	var buf [16]string
+	seen := buf[:0]
+	last := ""
+	for _, r := range refs {
+		i := strings.IndexByte(r, ':')
+		if i < 0 {
 			continue
 		}
-		seen := false
-		for _, p := range refs[:i] {
-			if pv, ok := viewOf(p); ok && pv == v {
-				seen = true
-				break
-			}
+		v := r[:i]
+		if v == last {
+			continue
 		}
-		if !seen {
-			n++
+		last = v
+		if !slices.Contains(seen, v) {
+			seen = append(seen, v)
 		}
 	}
-	return n
-}
-
-func viewOf(ref string) (string, bool) {
-	for i := 0; i < len(ref); i++ {
-		if ref[i] == ':' {
-			return ref[:i], true
-		}
-	}
-	return "", false
+	return len(seen)
 }
 
 var smallInts = func() []string {

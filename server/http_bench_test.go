@@ -36,6 +36,22 @@ import (
 // Run: go test -run '^$' -bench FastHTTP -benchmem ./server
 func BenchmarkFastHTTP(b *testing.B) { benchStores(b, benchFast) }
 
+// BenchmarkFastHTTPMetrics is BenchmarkFastHTTP with metrics off and on
+// (the binary's -m: Feast's metrics, the HTTP metrics, the store wrapper
+// and the per-view status counts), for the overhead of metrics on the
+// read path.
+//
+// Run: go test -run '^$' -bench FastHTTPMetrics -benchmem ./server
+func BenchmarkFastHTTPMetrics(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("metrics=%v", on), func(b *testing.B) {
+			benchStores(b, func(b *testing.B, snap *registry.Snapshot, st onlinestore.Store) {
+				benchFastWith(b, snap, st, on)
+			})
+		})
+	}
+}
+
 // benchStores runs a benchmark on the in-memory store and on Redis.
 func benchStores(b *testing.B, run func(*testing.B, *registry.Snapshot, onlinestore.Store)) {
 	b.Run("mem", func(b *testing.B) {
@@ -71,8 +87,18 @@ func redisBench(b *testing.B) (*registry.Snapshot, onlinestore.Store) {
 }
 
 func benchFast(b *testing.B, snap *registry.Snapshot, st onlinestore.Store) {
-	svc := &online.Service{Snapshot: func() *registry.Snapshot { return snap }, Store: st, KeyVersion: 3}
-	handler := (&server.HTTP{Online: svc}).NewFastServer().Handler
+	benchFastWith(b, snap, st, false)
+}
+
+func benchFastWith(b *testing.B, snap *registry.Snapshot, st onlinestore.Store, metrics bool) {
+	h := &server.HTTP{}
+	if metrics {
+		h.Metrics = server.NewMetrics(nil)
+		st = h.Metrics.InstrumentStore(st, "bench")
+	}
+	h.Online = &online.Service{Snapshot: func() *registry.Snapshot { return snap }, Store: st, KeyVersion: 3}
+	h.Metrics.Instrument(h)
+	handler := h.NewFastServer().Handler
 	for _, name := range []string{"1x3", "1x50", "100x50"} {
 		b.Run(name, func(b *testing.B) {
 			body := bench.Body(name)
