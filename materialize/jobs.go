@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/feastgo/feastgo/core"
@@ -22,6 +23,24 @@ type Jobs struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// running counts the runs in progress, sync and async.
+	running atomic.Int64
+}
+
+// Running is how many runs are in progress now (0 on nil Jobs).
+func (j *Jobs) Running() int64 {
+	if j == nil {
+		return 0
+	}
+	return j.running.Load()
+}
+
+// run is Engine.Run, counted in running.
+func (j *Jobs) run(ctx context.Context, tasks []Task) error {
+	j.running.Add(1)
+	defer j.running.Add(-1)
+	_, err := j.Engine.Run(ctx, tasks, false)
+	return err
 }
 
 // NewJobs runs jobs on an engine; nil for a nil engine.
@@ -104,7 +123,7 @@ func (j *Jobs) Start(ctx context.Context, req JobRequest) ([]string, error) {
 	}
 	if !req.Async {
 		defer release()
-		if _, err := j.Engine.Run(ctx, tasks, false); err != nil {
+		if err := j.run(ctx, tasks); err != nil {
 			return nil, err
 		}
 		return names, nil
@@ -120,7 +139,7 @@ func (j *Jobs) Start(ctx context.Context, req JobRequest) ([]string, error) {
 	go func() {
 		defer j.wg.Done()
 		defer release()
-		if _, err := j.Engine.Run(j.ctx, tasks, false); err != nil {
+		if err := j.run(j.ctx, tasks); err != nil {
 			j.Engine.log().Error("async materialization failed", "views", strings.Join(names, ","), "start", mreq.Start, "end", mreq.End, "err", err)
 		}
 	}()

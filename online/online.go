@@ -42,6 +42,9 @@ type Service struct {
 	Store       onlinestore.Store
 	KeyVersion  int
 	Transformer Transformer // nil: on-demand views are refused
+	// Statuses, when set, is told each read's PRESENT and NOT_FOUND
+	// value counts per feature view read from the store (metrics).
+	Statuses func(view string, present, notFound int)
 }
 
 type planKey struct {
@@ -113,6 +116,9 @@ func (s *Service) GetOnlineFeatures(ctx context.Context, req *Request) (*core.On
 	}
 	if err := assembleFeatures(m, p, req, rows); err != nil {
 		return nil, err
+	}
+	if s.Statuses != nil {
+		reportStatuses(s.Statuses, m, p, rows)
 	}
 	if len(p.odfvs) > 0 {
 		if err := s.applyODFVs(ctx, p, req, resp, rows); err != nil {

@@ -94,3 +94,21 @@ func dropUnneeded(p *plan, resp *core.OnlineResponse, keyCols []keyCol) {
 	}
 	resp.Columns = out
 }
+
+// reportStatuses tells report each view group's PRESENT and NOT_FOUND
+// counts over its feature columns, as Feast's track_feature_statuses: the
+// columns assembleFeatures appended, in group order.
+func reportStatuses(report func(view string, present, notFound int), m *readMem, p *plan, rows int) {
+	st := m.st
+	for _, g := range p.groups {
+		n := len(g.outNames) * rows
+		present := 0
+		for _, s := range st[:n] {
+			if s == core.StatusPresent {
+				present++
+			}
+		}
+		st = st[n:]
+		report(g.view.Name, present, n-present)
+	}
+}

@@ -105,3 +105,14 @@ type WriteRow struct {
 	Created core.Timestamp
 	Values  [][]byte // serialized feast.types.Value per feature
 }
+
+// Sizer is implemented by stores that can tell how much room the
+// project's online data takes (the metrics' feature_store_online_size_bytes).
+// It may cost a round trip and a scan of catalog tables, so callers cache
+// it; it must honour ctx's deadline.
+type Sizer interface {
+	// OnlineSize returns the bytes the store holds for the project (or,
+	// where the store cannot tell a project's share, for the whole
+	// database).
+	OnlineSize(ctx context.Context) (int64, error)
+}

@@ -325,8 +325,11 @@ func detachContext(next http.Handler) http.Handler {
 
 func (h *HTTP) fastOnlineFeatures(ctx *fasthttp.RequestCtx, id []byte) {
 	var start time.Time
+	var labels onlineLabels
+	var lab *onlineLabels
 	if h.Metrics != nil {
 		start = time.Now()
+		lab = &labels
 	}
 	// net/http survives a panicking handler; fasthttp would take the
 	// process down with it.
@@ -334,12 +337,12 @@ func (h *HTTP) fastOnlineFeatures(ctx *fasthttp.RequestCtx, id []byte) {
 		if p := recover(); p != nil {
 			h.fastPanicAnswer(ctx, onlinePath, p)
 			if h.Metrics != nil {
-				h.Metrics.observe(onlinePath, http.StatusInternalServerError, start)
+				h.Metrics.observeLabelled(onlinePath, http.StatusInternalServerError, start, lab)
 			}
 		}
 	}()
 	out := bufPool.Get().(*[]byte)
-	status, answer := h.onlineFeatures(requestContext, onlinePath, id, ctx.PostBody(), string(ctx.Request.Header.ContentType()), (*out)[:0])
+	status, answer := h.onlineFeatures(requestContext, onlinePath, id, ctx.PostBody(), string(ctx.Request.Header.ContentType()), (*out)[:0], lab)
 	ctx.SetStatusCode(status)
 	ctx.Response.Header.SetContentType("application/json")
 	// The answer becomes the response's body without a copy. The
@@ -355,7 +358,7 @@ func (h *HTTP) fastOnlineFeatures(ctx *fasthttp.RequestCtx, id []byte) {
 		bufPool.Put(out)
 	}
 	if h.Metrics != nil {
-		h.Metrics.observe(onlinePath, status, start)
+		h.Metrics.observeLabelled(onlinePath, status, start, lab)
 	}
 }
 

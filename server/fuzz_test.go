@@ -133,7 +133,7 @@ func FuzzGetOnlineFeatures(f *testing.F) {
 	}
 	s := newFuzzServer(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		code, answer := s.http.onlineFeatures(context.Background(), onlinePath, nil, body, "application/json", nil)
+		code, answer := s.http.onlineFeatures(context.Background(), onlinePath, nil, body, "application/json", nil, nil)
 		checkHTTP(t, code, answer, body)
 	})
 }

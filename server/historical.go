@@ -33,9 +33,13 @@ func (h *HTTP) historicalFeatures(w http.ResponseWriter, r *http.Request) {
 	}
 	defer req.Entities.Release()
 	snap := h.Registry.Current()
+	retrieve := h.Historical.Retrieve
+	if h.Metrics != nil {
+		retrieve = h.Metrics.timedRetrieve(retrieve)
+	}
 	if strings.Contains(r.Header.Get("Accept"), arrowStream) {
 		var iw *ipc.Writer
-		err = h.Historical.Retrieve(r.Context(), snap, req, func(rec arrow.RecordBatch) error {
+		err = retrieve(r.Context(), snap, req, func(rec arrow.RecordBatch) error {
 			if iw == nil {
 				w.Header().Set("Content-Type", arrowStream)
 				w.WriteHeader(http.StatusOK)
@@ -57,7 +61,7 @@ func (h *HTTP) historicalFeatures(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		var enc feastjson.HistoricalEncoder
-		err = h.Historical.Retrieve(r.Context(), snap, req, enc.Add)
+		err = retrieve(r.Context(), snap, req, enc.Add)
 		if err == nil {
 			writeJSON(w, http.StatusOK, enc.Finish(nil))
 			return

@@ -258,7 +258,9 @@ func (h *HTTP) servedNatively(w http.ResponseWriter, r *http.Request) {
 
 // onlineFeatures answers one /get-online-features body: the status and
 // the JSON answer or error body, appended to out.
-func (h *HTTP) onlineFeatures(ctx context.Context, path string, reqID []byte, body []byte, contentType string, out []byte) (int, []byte) {
+//
+// With metrics on, lab receives the request's Feast labels (nil when off).
+func (h *HTTP) onlineFeatures(ctx context.Context, path string, reqID []byte, body []byte, contentType string, out []byte, lab *onlineLabels) (int, []byte) {
 	if len(body) > 0 && !isJSONContentType(contentType) {
 		// FastAPI parses the body as JSON only for a JSON content type;
 		// otherwise the model sees the raw text and rejects it.
@@ -275,6 +277,9 @@ func (h *HTTP) onlineFeatures(ctx context.Context, path string, reqID []byte, bo
 			return appendError(out, err) // an entity value no INT64 holds
 		}
 		return http.StatusUnprocessableEntity, feastjson.AppendValidationError(out, body, err)
+	}
+	if lab != nil {
+		h.Metrics.labelOnline(h.Online.Snapshot, req, lab)
 	}
 	resp, err := h.Online.GetOnlineFeatures(ctx, req)
 	if err != nil {

@@ -48,8 +48,24 @@ func BenchmarkFastHTTPAccessLog(b *testing.B) {
 	b.Cleanup(func() { devNull.Close() })
 	log := slog.New(slog.NewTextHandler(devNull, nil))
 	benchStores(b, func(b *testing.B, snap *registry.Snapshot, st onlinestore.Store) {
-		benchFastWith(b, snap, st, func(h *server.HTTP) { h.AccessLog, h.Log = true, log })
+		benchFastWith(b, snap, st, false, func(h *server.HTTP) { h.AccessLog, h.Log = true, log })
 	})
+}
+
+// BenchmarkFastHTTPMetrics is BenchmarkFastHTTP with metrics off and on
+// (the binary's -m: Feast's metrics, the HTTP metrics, the store wrapper
+// and the per-view status counts), for the overhead of metrics on the
+// read path.
+//
+// Run: go test -run '^$' -bench FastHTTPMetrics -benchmem ./server
+func BenchmarkFastHTTPMetrics(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("metrics=%v", on), func(b *testing.B) {
+			benchStores(b, func(b *testing.B, snap *registry.Snapshot, st onlinestore.Store) {
+				benchFastWith(b, snap, st, on, func(*server.HTTP) {})
+			})
+		})
+	}
 }
 
 // benchStores runs a benchmark on the in-memory store and on Redis.
@@ -87,13 +103,19 @@ func redisBench(b *testing.B) (*registry.Snapshot, onlinestore.Store) {
 }
 
 func benchFast(b *testing.B, snap *registry.Snapshot, st onlinestore.Store) {
-	benchFastWith(b, snap, st, func(*server.HTTP) {})
+	benchFastWith(b, snap, st, false, func(*server.HTTP) {})
 }
 
-// benchFastWith is benchFast with the server's fields set by with.
-func benchFastWith(b *testing.B, snap *registry.Snapshot, st onlinestore.Store, with func(*server.HTTP)) {
-	svc := &online.Service{Snapshot: func() *registry.Snapshot { return snap }, Store: st, KeyVersion: 3}
-	h := &server.HTTP{Online: svc}
+// benchFastWith is benchFast with metrics on or off and the server's
+// fields set by with.
+func benchFastWith(b *testing.B, snap *registry.Snapshot, st onlinestore.Store, metrics bool, with func(*server.HTTP)) {
+	h := &server.HTTP{}
+	if metrics {
+		h.Metrics = server.NewMetrics(nil)
+		st = h.Metrics.InstrumentStore(st, "bench")
+	}
+	h.Online = &online.Service{Snapshot: func() *registry.Snapshot { return snap }, Store: st, KeyVersion: 3}
+	h.Metrics.Instrument(h)
 	with(h)
 	handler := h.NewFastServer().Handler
 	for _, name := range []string{"1x3", "1x50", "100x50"} {

@@ -3,12 +3,15 @@ package server
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/feastgo/feastgo/config"
+	"github.com/feastgo/feastgo/materialize"
 	"github.com/feastgo/feastgo/registry"
 )
 
@@ -18,12 +21,37 @@ type Metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+
+	cfg      config.MetricsConfig
+	bins     []string // feature_count labels, by binIndex
+	registry *registry.Registry
+	feast    *feastCollectors
+	store    *storeCollectors
+	matRows  *prometheus.CounterVec // feature_view
+	matViews *prometheus.CounterVec // status
+	jobs     *materialize.Jobs
+
+	// Cached children of the hot route's series.
+	onlineOK, onlineErr prometheus.Counter
+	onlineUnlabelled    prometheus.Observer
+	onlineLatency       sync.Map // onlineLabels.key -> prometheus.Observer
+	statusCache         sync.Map // view -> *[2]prometheus.Counter
+	httpOnline200       prometheus.Counter
+	httpOnlineLatency   prometheus.Observer
 }
 
-// NewMetrics registers the server's collectors, plus Go runtime and
-// process metrics, the age and last refresh error of the registry, and the
-// size and evictions of its plan cache.
+// NewMetrics is NewMetricsConfig with Feast's default metrics settings.
 func NewMetrics(r *registry.Registry) *Metrics {
+	return NewMetricsConfig(r, config.DefaultMetricsConfig())
+}
+
+// NewMetricsConfig registers the server's collectors, plus Go runtime and
+// process metrics, the age and last refresh error of the registry, the
+// size and evictions of its plan cache, Feast's metrics (feast_*, each
+// category recording as cfg enables it) and the materialization progress.
+// The online store's metrics come with InstrumentStore, the hooks into the
+// services with Instrument.
+func NewMetricsConfig(r *registry.Registry, cfg config.MetricsConfig) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -35,10 +63,56 @@ func NewMetrics(r *registry.Registry) *Metrics {
 			Help:    "HTTP request latency by path.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 		}, []string{"path"}),
+		cfg:      cfg,
+		bins:     binLabels(cfg.FeatureCountBins),
+		registry: r,
+		feast:    newFeastCollectors(),
+		store:    newStoreCollectors(),
+		matRows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "feature_server_materialization_rows_written_total",
+			Help: "Rows materialization has written to the online store, by feature view (counted as each batch is confirmed).",
+		}, []string{"feature_view"}),
+		matViews: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "feature_server_materialization_views_done_total",
+			Help: "Feature views whose materialization ended, by status (success, error).",
+		}, []string{"status"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, collectors.NewGoCollector(),
+	m.onlineOK = m.feast.requests.WithLabelValues(onlinePath, "success")
+	m.onlineErr = m.feast.requests.WithLabelValues(onlinePath, "error")
+	m.onlineUnlabelled = m.feast.latency.WithLabelValues(onlinePath, "", "")
+	m.httpOnline200 = m.requests.WithLabelValues(onlinePath, "200")
+	m.httpOnlineLatency = m.latency.WithLabelValues(onlinePath)
+	m.reg.MustRegister(m.requests, m.latency, m.matRows, m.matViews, collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.feast.collectors()...)
+	m.reg.MustRegister(m.store.collectors()...)
+	var res resourceUsage
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "feast_feature_server_cpu_usage",
+		Help: "CPU usage percentage of the Feast feature server process",
+	}, func() float64 {
+		if !cfg.Resource {
+			return 0
+		}
+		return res.cpuPercent()
+	}))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "feast_feature_server_memory_usage",
+		Help: "Memory usage percentage of the Feast feature server process",
+	}, func() float64 {
+		if !cfg.Resource {
+			return 0
+		}
+		return memoryPercent()
+	}))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "feature_server_materialization_jobs_running",
+		Help: "Materializations running now (sync requests in progress and async runs).",
+	}, func() float64 { return float64(m.jobs.Running()) }))
 	if r != nil {
+		if cfg.Freshness {
+			m.reg.MustRegister(newFreshness(r))
+		}
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "feature_server_registry_age_seconds",
 			Help: "Seconds since the registry snapshot in force was loaded.",
@@ -98,6 +172,46 @@ func (m *Metrics) Wrap(next http.Handler, label func(path string) string) http.H
 
 // observe counts one request of a known route that started at start.
 func (m *Metrics) observe(path string, code int, start time.Time) {
-	m.latency.WithLabelValues(path).Observe(time.Since(start).Seconds())
-	m.requests.WithLabelValues(path, strconv.Itoa(code)).Inc()
+	m.observeLabelled(path, code, start, nil)
+}
+
+// observeLabelled is observe with the labels of an online request.
+func (m *Metrics) observeLabelled(path string, code int, start time.Time, lab *onlineLabels) {
+	d := time.Since(start).Seconds()
+	if path == onlinePath {
+		m.httpOnlineLatency.Observe(d)
+		if code == http.StatusOK {
+			m.httpOnline200.Inc()
+		} else {
+			m.requests.WithLabelValues(path, strconv.Itoa(code)).Inc()
+		}
+	} else {
+		m.latency.WithLabelValues(path).Observe(d)
+		m.requests.WithLabelValues(path, strconv.Itoa(code)).Inc()
+	}
+	m.observeFeast(path, code, d, lab)
+}
+
+// Instrument hooks m into h's services: the online service's per-view
+// status counts, the timing of tracked on-demand views on read and on
+// write, and the materialization engine's progress. Call it once, before
+// serving; it does nothing on nil Metrics.
+func (m *Metrics) Instrument(h *HTTP) {
+	if m == nil {
+		return
+	}
+	if s := h.Online; s != nil && m.cfg.OnlineFeatures {
+		s.Statuses = m.viewStatuses
+		if s.Transformer != nil {
+			s.Transformer = timedTransformer{s.Transformer, m.feast.transform}
+		}
+	}
+	if in := h.Ingest; in != nil && in.Transformer != nil && m.cfg.OnlineFeatures {
+		in.Transformer = timedTransformer{in.Transformer, m.feast.writeTransform}
+	}
+	if j := h.Materialize; j != nil {
+		m.jobs = j
+		e := j.Engine
+		e.Progress = &matProgress{m: m, next: e.Progress, started: map[string]time.Time{}, written: map[string]int64{}}
+	}
 }

@@ -52,6 +52,9 @@ func (h *HTTP) push(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if h.Metrics != nil {
+		h.Metrics.pushed(req.Name, req.To)
+	}
 	w.WriteHeader(http.StatusOK)
 }
 

@@ -382,6 +382,11 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 // asked) metrics.
 func newHandler(f *serveFlags, cfg *config.RepoConfig, reg *registry.Registry, store onlinestore.Store,
 	offline offlinestore.Catalog, odfvs *transformations.Engine, log *slog.Logger) *server.HTTP {
+	var metrics *server.Metrics // nil when off: no wrapper, no hooks
+	if f.metricsOn || cfg.FeatureServer.Metrics.Enabled {
+		metrics = server.NewMetricsConfig(reg, cfg.FeatureServer.Metrics)
+		store = metrics.InstrumentStore(store, cfg.OnlineStore.Type)
+	}
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion, Transformer: odfvs}
 	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, MaxInFlightBody: f.maxInFlightBody, Log: log,
 		Ingest: newIngest(cfg, reg, store, svc, offline), AccessLog: !f.noAccessLog}
@@ -391,9 +396,8 @@ func newHandler(f *serveFlags, cfg *config.RepoConfig, reg *registry.Registry, s
 	}
 	h.Materialize = materialize.NewJobs(newMaterializer(cfg, reg, store, offline, odfvs, log))
 	h.Historical = &historical.Retriever{Catalog: offline, Transformer: odfvs}
-	if f.metricsOn || cfg.FeatureServer.Metrics.Enabled {
-		h.Metrics = server.NewMetrics(reg)
-	}
+	h.Metrics = metrics
+	metrics.Instrument(h)
 	return h
 }
 

@@ -185,6 +185,14 @@ func (c *Cache) Ping(ctx context.Context) error {
 	return nil
 }
 
+// OnlineSize asks the store (onlinestore.Sizer); 0 when it cannot tell.
+func (c *Cache) OnlineSize(ctx context.Context) (int64, error) {
+	if sz, ok := c.store.(onlinestore.Sizer); ok {
+		return sz.OnlineSize(ctx)
+	}
+	return 0, errors.New("online store cannot tell its size")
+}
+
 // DedupsByEventTime reports what the store's writes do.
 func (c *Cache) DedupsByEventTime() bool {
 	d, ok := c.store.(interface{ DedupsByEventTime() bool })
