@@ -1,6 +1,9 @@
 package onlinestore
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Tracker is implemented by stores that can tell a client which stored
 // entities any writer changed (Redis's server-assisted client-side
@@ -29,4 +32,16 @@ type InvalidationListener interface {
 	// ReadRequest.Keys); the slice is only valid during the call.
 	Invalidate(entityKey []byte)
 	InvalidateAll()
+}
+
+// Expirer is implemented by stores whose rows expire on their own
+// (Redis's key_ttl_seconds): a cache must not serve a row past its
+// expiry, which no invalidation may announce in time (Redis deletes an
+// expired key lazily, on access, or when its sampling finds it).
+type Expirer interface {
+	// Expiries returns how long each key's row has left, in key order:
+	// positive, the time left; zero, gone already (it may have expired
+	// between a read and this call: the row read must not be kept);
+	// negative, no expiry. Nil when this store's rows never expire.
+	Expiries(ctx context.Context, keys [][]byte) ([]time.Duration, error)
 }

@@ -14,6 +14,9 @@
 //     value written by another process may be served stale for up to TTL.
 //     Writes through this wrapper drop their entities at once in either mode.
 //
+// Rows of a store whose rows expire on their own (onlinestore.Expirer:
+// Redis with key_ttl_seconds) are cached until their expiry at most.
+//
 // Memory is bounded by bytes (an LRU per shard); entity-key lookups take one
 // shard lock. Cached values are shared between readers and never modified.
 package cache
@@ -64,6 +67,7 @@ const nShards = 256
 type Cache struct {
 	store   onlinestore.Store
 	scratch onlinestore.ScratchReader
+	expirer onlinestore.Expirer
 	ttl     int64 // nanoseconds
 	max     int64 // bytes per shard
 	log     *slog.Logger
@@ -128,6 +132,7 @@ func New(store onlinestore.Store, o Options) (*Cache, error) {
 	c := &Cache{store: store, ttl: int64(o.TTL), max: max(o.MaxBytes/nShards, 1), log: log, seed: maphash.MakeSeed(),
 		now: func() int64 { return time.Now().UnixNano() }}
 	c.scratch, _ = store.(onlinestore.ScratchReader)
+	c.expirer, _ = store.(onlinestore.Expirer)
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.ents = map[string]*entity{}
@@ -228,6 +233,7 @@ type mem struct {
 	rowOf  [][]int
 	genOf  [][]uint64
 	keys   [][][]byte
+	all    [][]byte // every miss key, for the store's Expiries
 	sig    []byte
 }
 
@@ -300,6 +306,21 @@ func (c *Cache) ReadScratch(ctx context.Context, reqs []onlinestore.ReadRequest,
 		}
 		return err
 	}
+	// Rows that expire on their own are cached until their expiry at most;
+	// without an answer about it, they are not cached at all.
+	var left []time.Duration
+	cacheable := true
+	if c.expirer != nil {
+		m.all = m.all[:0]
+		for j := range m.miss {
+			m.all = append(m.all, m.miss[j].Keys...)
+		}
+		var err error
+		if left, err = c.expirer.Expiries(ctx, m.all); err != nil || left != nil && len(left) != len(m.all) {
+			cacheable = false
+		}
+	}
+	at := 0
 	for j := range m.miss {
 		q := &m.miss[j]
 		r := &reqs[m.missOf[j]]
@@ -309,8 +330,15 @@ func (c *Cache) ReadScratch(ctx context.Context, reqs []onlinestore.ReadRequest,
 		m.sig = appendSig(m.sig[:0], r.View, r.Features)
 		for k, row := range q.Rows {
 			r.Rows[m.rowOf[j][k]] = row
-			c.insert(q.Keys[k], m.sig, row, m.genOf[j][k], epoch, now)
+			exp := now + c.ttl
+			if left != nil && left[at+k] >= 0 {
+				exp = min(exp, now+int64(left[at+k]))
+			}
+			if cacheable && exp > now {
+				c.insert(q.Keys[k], m.sig, row, m.genOf[j][k], epoch, exp)
+			}
 		}
+		at += len(q.Keys)
 	}
 	return nil
 }
@@ -373,12 +401,12 @@ func (s *shard) lookup(key, sig []byte, now int64) *item {
 // insert caches row, a copy of it, unless an invalidation reached its
 // shard (gen moved) or everything was dropped (epoch moved) since the read
 // that gave it began: the row may predate that change.
-func (c *Cache) insert(key, sig []byte, row onlinestore.Row, gen, epoch uint64, now int64) {
+func (c *Cache) insert(key, sig []byte, row onlinestore.Row, gen, epoch uint64, exp int64) {
 	size := int64(itemOverhead + len(sig))
 	for _, v := range row.Values {
 		size += valueOverhead + int64(len(v))
 	}
-	it := item{found: row.Found, ts: row.TS, exp: now + c.ttl}
+	it := item{found: row.Found, ts: row.TS, exp: exp}
 	if row.Values != nil {
 		// One allocation for the values' bytes; nil (absent) stays nil and
 		// an empty stored null stays empty and non-nil.

@@ -295,3 +295,37 @@ func readResp3(r *bufio.Reader) (any, error) {
 	}
 	return nil, errResp3
 }
+
+var _ onlinestore.Expirer = (*Store)(nil)
+
+// Expiries implements onlinestore.Expirer: with key_ttl_seconds, one
+// pipelined PTTL per key (the cache asks for its misses only).
+func (s *Store) Expiries(ctx context.Context, keys [][]byte) ([]time.Duration, error) {
+	if s.keyTTL <= 0 || len(keys) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*goredis.DurationCmd, len(keys))
+	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		var buf []byte
+		for i, k := range keys {
+			buf = s.redisKey(buf[:0], k)
+			cmds[i] = p.PTTL(ctx, string(buf))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]time.Duration, len(keys))
+	for i, c := range cmds {
+		switch d := c.Val(); {
+		case d == -1: // no expiry
+			out[i] = -1
+		case d <= 0: // -2: gone since the read (or expiring now)
+			out[i] = 0
+		default:
+			out[i] = d
+		}
+	}
+	return out, nil
+}
