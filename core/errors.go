@@ -22,13 +22,17 @@ const (
 	KindUnavailable
 	// KindConflict is a request that clashes with work in progress.
 	KindConflict
-	// KindTooLarge is a request body over the server's limit.
+	// KindTooLarge is a request over one of the server's size limits (its
+	// body, its entity rows).
 	KindTooLarge
 	// KindUnimplemented is a feature this server does not offer.
 	KindUnimplemented
 	// KindUnprocessable is a well-formed request Feast rejects with 422
 	// (for example an unknown push source).
 	KindUnprocessable
+	// KindTimeout is a request over one of the server's time limits (the
+	// time to send it, the time to answer it).
+	KindTimeout
 )
 
 // Error is the typed error of the server. Class is the Feast exception class

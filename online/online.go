@@ -45,7 +45,13 @@ type Service struct {
 	// Statuses, when set, is told each read's PRESENT and NOT_FOUND
 	// value counts per feature view read from the store (metrics).
 	Statuses func(view string, present, notFound int)
+	// MaxEntities, when positive, bounds the entity rows of one request;
+	// more are refused as too large (413, gRPC ResourceExhausted).
+	MaxEntities int
 }
+
+// DefaultMaxEntities is the serve command's entity rows limit a request.
+const DefaultMaxEntities = 100_000
 
 type planKey struct {
 	refs      string
@@ -82,6 +88,10 @@ func (s *Service) GetOnlineFeatures(ctx context.Context, req *Request) (*core.On
 	cols, rows, err := requestColumns(req)
 	if err != nil {
 		return nil, err
+	}
+	if s.MaxEntities > 0 && rows > s.MaxEntities {
+		return nil, core.Errorf(core.KindTooLarge, "ValueError",
+			"entities: %d entity rows are over the limit of %d a request (--max-entities)", rows, s.MaxEntities)
 	}
 	m := getReadMem()
 	ok := false

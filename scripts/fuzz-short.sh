@@ -2,8 +2,9 @@
 # Runs every Go fuzz target (func FuzzX(f *testing.F) in a *_test.go file)
 # for a short time each: the request decoders of server/ (every HTTP body
 # and gRPC request), the entity-key parser, the JSON value encoder, the
-# Python-source analyser. Opt-in, not part of `make test` (which runs the
-# seed corpora and testdata/fuzz/ inputs as plain tests).
+# Python-source analyser, registry bytes, feature_store.yaml. `make test`
+# runs it with 3000 inputs a target (its fuzz stage, after the unit stage, which
+# runs the seed corpora and testdata/fuzz/ inputs as plain tests).
 #
 #   scripts/fuzz-short.sh [TIME] [REGEXP]
 #

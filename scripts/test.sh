@@ -51,7 +51,12 @@ deps() {
 go_lane() {
   stage lint scripts/lint.sh || return 1
   stage proto-check make -s proto-check || return 1
-  stage unit scripts/go-test.sh
+  stage unit scripts/go-test.sh || return 1
+  # Every fuzz target fuzzed briefly (new inputs, not only the seeds the
+  # unit stage runs); scripts/fuzz-short.sh with a longer time for more.
+  # A count, not a time: under load, go's time-bounded fuzzing can end
+  # in "context deadline exceeded" with no failing input.
+  FUZZ_PARALLEL=1 stage fuzz scripts/fuzz-short.sh "${FUZZ_TIME:-3000x}"
 }
 
 started=$(date +%s)
@@ -72,7 +77,7 @@ fi
 
 echo >&2
 echo "make test: stage timings" >&2
-for name in deps lint proto-check unit conformance; do
+for name in deps lint proto-check unit fuzz conformance; do
   if [[ -f "$STATUS_DIR/$name" ]]; then
     read -r secs code <"$STATUS_DIR/$name"
     printf '  %-12s %8s  %s\n' "$name" "$(fmt "$secs")" "$( ((code == 0)) && echo ok || echo "FAILED (exit $code)")" >&2

@@ -35,6 +35,8 @@ func StatusOf(err error) (int, codes.Code) {
 		return http.StatusNotImplemented, codes.Unimplemented
 	case core.KindUnprocessable:
 		return http.StatusUnprocessableEntity, codes.InvalidArgument
+	case core.KindTimeout:
+		return http.StatusRequestTimeout, codes.DeadlineExceeded
 	}
 	return http.StatusInternalServerError, codes.Internal
 }

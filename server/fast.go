@@ -98,8 +98,8 @@ func (h *HTTP) NewFastServer() *FastServer {
 		MaxRequestBodySize: int(h.MaxBody),
 		ReadBufferSize:     maxHeaderBytes,
 		// Reading a request, its body included; then idle keep-alive.
-		ReadTimeout:     60 * time.Second,
-		IdleTimeout:     120 * time.Second,
+		ReadTimeout:     h.ReadTimeout,
+		IdleTimeout:     h.IdleTimeout,
 		CloseOnShutdown: true,
 		Logger:          fastLogger{h.Log},
 	}
@@ -243,24 +243,42 @@ func (s *FastServer) admitBody(ctx *fasthttp.RequestCtx) (release func(), ok boo
 		return nil, false
 	}
 	release = func() { s.bodies.release(reserve) }
-	if n != -1 && n <= maxPooledBuffer {
-		_ = ctx.PostBody() // into the connection's pooled buffer
-		return release, true
-	}
 	var buf []byte
+	if n != -1 && n <= maxPooledBuffer {
+		// Read here, not with PostBody, which turns a failed read into a
+		// body of the error's text.
+		p := bodyPool.Get().(*[]byte)
+		if cap(*p) < int(n) {
+			*p = make([]byte, n)
+		}
+		buf = (*p)[:n]
+		if _, err := io.ReadFull(ctx.RequestBodyStream(), buf); err != nil {
+			bodyPool.Put(p)
+			release()
+			s.refuse(ctx, h.bodyReadError(err))
+			return nil, false
+		}
+		ctx.Request.SetBodyRaw(buf)
+		budget := release
+		return func() {
+			ctx.Request.SetBodyRaw(nil)
+			bodyPool.Put(p)
+			budget()
+		}, true
+	}
 	if n > 0 {
 		buf = make([]byte, n)
 		_, err := io.ReadFull(ctx.RequestBodyStream(), buf)
 		if err != nil {
 			release()
-			s.refuse(ctx, core.Invalidf("reading request body: %v", err))
+			s.refuse(ctx, h.bodyReadError(err))
 			return nil, false
 		}
 	} else {
 		var err error
 		if buf, err = io.ReadAll(io.LimitReader(ctx.RequestBodyStream(), h.MaxBody+1)); err != nil {
 			release()
-			s.refuse(ctx, core.Invalidf("reading request body: %v", err))
+			s.refuse(ctx, h.bodyReadError(err))
 			return nil, false
 		}
 		if int64(len(buf)) > h.MaxBody {
@@ -271,6 +289,28 @@ func (s *FastServer) admitBody(ctx *fasthttp.RequestCtx) (release func(), ok boo
 	}
 	ctx.Request.SetBodyRaw(buf)
 	return release, true
+}
+
+// bodyPool holds the buffers small request bodies are read into.
+var bodyPool = bytesPool{sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}}
+
+// bodyReadError is the answer to a body that could not be read: the
+// client took longer than the read timeout, or went away.
+func (h *HTTP) bodyReadError(err error) error {
+	if isTimeout(err) {
+		return h.readTimeoutError()
+	}
+	return core.Invalidf("reading request body: %v", err)
+}
+
+func (h *HTTP) readTimeoutError() error {
+	return core.Errorf(core.KindTimeout, "FeastError",
+		"the request was not received within the read timeout of %v (--read-timeout)", h.ReadTimeout)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // retryAfterSeconds is the Retry-After of a 503 for a full body budget:
@@ -380,6 +420,8 @@ func (h *HTTP) fastRequestError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		err = core.Errorf(core.KindTooLarge, "ValueError", "request body is over the limit of %d bytes", h.MaxBody)
+	case isTimeout(err):
+		err = h.readTimeoutError()
 	case errors.As(err, new(*fasthttp.ErrSmallBuffer)):
 		err = core.Invalidf("request line and headers are over the limit of %d bytes", maxHeaderBytes)
 		status = http.StatusRequestHeaderFieldsTooLarge

@@ -9,6 +9,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"mime"
@@ -29,6 +30,14 @@ import (
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/registry"
 )
+
+// DefaultReadTimeout is the longest a client may take to send a request
+// when none is configured.
+const DefaultReadTimeout = 60 * time.Second
+
+// DefaultIdleTimeout closes idle keep-alive connections when no timeout
+// is configured: feast serve's --keep-alive-timeout default.
+const DefaultIdleTimeout = 30 * time.Second
 
 // DefaultMaxBody is the request body limit when none is configured.
 const DefaultMaxBody = 16 << 20
@@ -66,6 +75,19 @@ type HTTP struct {
 	// status, duration, request id, client address), as feast serve's
 	// uvicorn access log does.
 	AccessLog bool
+
+	// ReadTimeout bounds the time a client may take to send one request,
+	// its line, headers and body (DefaultReadTimeout when zero): a slow
+	// client past it gets 408 and its connection closed, so that it cannot
+	// hold a connection's worker for long.
+	ReadTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that sent no request for
+	// this long (feast serve's --keep-alive-timeout; DefaultIdleTimeout
+	// when zero).
+	IdleTimeout time.Duration
+	// RequestTimeout, when set, bounds the time an online read may take
+	// (the store's call included); past it the request gets 408.
+	RequestTimeout time.Duration
 
 	// FailureLogInterval is how often failed requests (5xx) are
 	// summarised in the log after the first of each error class
@@ -181,6 +203,13 @@ func (w *wroteRecorder) Write(b []byte) (int, error) {
 }
 
 // setDefaults fills the fields left zero: the body limit and the log.
+// RequestTimeoutError is the answer to an online read that took longer
+// than the server's request timeout.
+func RequestTimeoutError(limit time.Duration) error {
+	return core.Errorf(core.KindTimeout, "FeastError",
+		"the request was not answered within the request timeout of %v (--request-timeout)", limit)
+}
+
 func (h *HTTP) setDefaults() {
 	if h.MaxBody <= 0 {
 		h.MaxBody = DefaultMaxBody
@@ -189,6 +218,12 @@ func (h *HTTP) setDefaults() {
 		h.MaxInFlightBody = DefaultMaxInFlightBody
 	}
 	h.MaxInFlightBody = max(h.MaxInFlightBody, h.MaxBody)
+	if h.ReadTimeout <= 0 {
+		h.ReadTimeout = DefaultReadTimeout
+	}
+	if h.IdleTimeout <= 0 {
+		h.IdleTimeout = DefaultIdleTimeout
+	}
 	if h.Log == nil {
 		h.Log = slog.Default()
 	}
@@ -281,8 +316,16 @@ func (h *HTTP) onlineFeatures(ctx context.Context, path string, reqID []byte, bo
 	if lab != nil {
 		h.Metrics.labelOnline(h.Online.Snapshot, req, lab)
 	}
+	if h.RequestTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.RequestTimeout)
+		defer cancel()
+	}
 	resp, err := h.Online.GetOnlineFeatures(ctx, req)
 	if err != nil {
+		if h.RequestTimeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = RequestTimeoutError(h.RequestTimeout)
+		}
 		h.logPathError(path, string(reqID), err)
 		return appendError(out, err)
 	}

@@ -159,9 +159,17 @@ func metricsText(t *testing.T, h *server.HTTP) string {
 type slowStore struct {
 	onlinestore.Store
 	delay time.Duration
+	// started, when set, is told of each read as it begins.
+	started chan struct{}
 }
 
 func (s slowStore) Read(ctx context.Context, reqs []onlinestore.ReadRequest) error {
+	if s.started != nil {
+		select {
+		case s.started <- struct{}{}:
+		default:
+		}
+	}
 	select {
 	case <-time.After(s.delay):
 		return s.Store.Read(ctx, reqs)
@@ -187,7 +195,7 @@ func TestFastDrainAnswersInFlight(t *testing.T) {
 		}
 	}}
 	h.Online = &online.Service{Snapshot: func() *registry.Snapshot { return snap },
-		Store: slowStore{bench.NewMemStore(), delay}, KeyVersion: 3}
+		Store: slowStore{Store: bench.NewMemStore(), delay: delay}, KeyVersion: 3}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -279,9 +287,10 @@ func TestFastDrainAnswersInFlight(t *testing.T) {
 // is closed and Drain says so.
 func TestFastDrainTimeout(t *testing.T) {
 	snap := bench.Snapshot("bench")
+	started := make(chan struct{}, 1)
 	h := &server.HTTP{Log: quietLog}
 	h.Online = &online.Service{Snapshot: func() *registry.Snapshot { return snap },
-		Store: slowStore{bench.NewMemStore(), 5 * time.Second}, KeyVersion: 3}
+		Store: slowStore{Store: bench.NewMemStore(), delay: 5 * time.Second, started: started}, KeyVersion: 3}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -297,7 +306,7 @@ func TestFastDrainTimeout(t *testing.T) {
 		}
 		got <- err
 	}()
-	time.Sleep(200 * time.Millisecond)
+	<-started // the request is in flight
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	start := time.Now()

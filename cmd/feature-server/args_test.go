@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/feastgo/feastgo/internal/testenv"
 )
@@ -94,7 +95,11 @@ func TestParseServeArgs(t *testing.T) {
 		{args: []string{"-mh1.2.3.4"}, want: with(func(f *serveFlags) { f.metricsOn, f.host = true, "1.2.3.4" })},
 		{args: []string{"-mp", "7001"}, want: with(func(f *serveFlags) { f.metricsOn, f.port = true, 7001 })},
 		{args: []string{"-mw2"}, want: with(func(f *serveFlags) { f.metricsOn = true })},
-		{args: []string{"-w", "4", "--workers=4", "--worker-connections", "10", "--max-requests=1", "--max-requests-jitter", "1", "--keep-alive-timeout=5"}, want: def},
+		{args: []string{"-w", "4", "--workers=4", "--worker-connections", "10", "--max-requests=1", "--max-requests-jitter", "1"}, want: def},
+		{args: []string{"--keep-alive-timeout=5", "--read-timeout", "2s", "--request-timeout=1s", "--max-entities", "10"},
+			want: with(func(f *serveFlags) {
+				f.keepAlive, f.readTimeout, f.requestTimeout, f.maxEntities = 5, 2*time.Second, time.Second, 10
+			})},
 		{args: []string{"--no-access-log"}, want: with(func(f *serveFlags) { f.noAccessLog = true })},
 		{args: []string{"--grpc-port", "7002", "--max-body-bytes=100", "--odfv-execution", "native", "--metrics-port=9000"},
 			want: with(func(f *serveFlags) { f.grpcPort, f.maxBody, f.odfvExec, f.metricsPort = 7002, 100, "native", 9000 })},

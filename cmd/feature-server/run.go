@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/historical"
@@ -136,6 +137,10 @@ type serveFlags struct {
 	cacheBytes           int64
 	cacheTTL             time.Duration
 	cacheMode            string
+	keepAlive            int // seconds, feast serve's --keep-alive-timeout
+	readTimeout          time.Duration
+	requestTimeout       time.Duration
+	maxEntities          int
 }
 
 // repoDirEnv sets the repository directory when -c is not given, as in
@@ -158,14 +163,24 @@ feast serve's options:
   --no-access-log             no access log line per request (method, path,
                               status, duration_ms, request_id, remote_addr
                               at INFO)
-  -w, --workers, --worker-connections, --max-requests, --max-requests-jitter,
   --keep-alive-timeout INTEGER
+                              seconds an idle keep-alive connection stays
+                              open (30)
+  -w, --workers, --worker-connections, --max-requests, --max-requests-jitter
                               accepted for feast compatibility, unused
 ours:
   --grpc-port INTEGER         also serve gRPC ServingService (0: off)
   --offline-port INTEGER      also serve Feast's offline server (Arrow
                               Flight, as serve_offline does; 0: off)
-  --max-body-bytes INTEGER    request body limit (16 MiB)
+  --max-body-bytes INTEGER    request body limit (16 MiB); gRPC messages too
+  --max-entities INTEGER      entity rows one online read may ask for; more
+                              get 413 (100000; 0: no limit)
+  --read-timeout DURATION     longest a client may take to send a request,
+                              headers and body; past it 408 and the
+                              connection closed (60s)
+  --request-timeout DURATION  longest an online read may take (HTTP and
+                              gRPC); past it 408 (0: off, the store's own
+                              timeouts bound each read)
   --max-in-flight-body-bytes INTEGER
                               bound on the bytes of request bodies held at
                               once; past it 503 with Retry-After (256 MiB)
@@ -209,7 +224,8 @@ func parseServeArgs(args []string) (serveFlags, error) {
 	f := serveFlags{host: "127.0.0.1", port: defaultPort, typ: "http", registryTTL: 60, maxBody: server.DefaultMaxBody,
 		odfvExec: "auto", odfvWorker: "auto", fillEmpty: true, metricsPort: 8000,
 		maxInFlightBody: server.DefaultMaxInFlightBody, drainTimeout: defaultDrainTimeout,
-		planCacheSize: registry.DefaultPlanCacheSize, cacheMode: "auto"}
+		planCacheSize: registry.DefaultPlanCacheSize, cacheMode: "auto", keepAlive: int(server.DefaultIdleTimeout / time.Second),
+		readTimeout: server.DefaultReadTimeout, maxEntities: online.DefaultMaxEntities}
 	fs := optionSet{}
 	fs.str(&f.host, "--host", "-h")
 	fs.integer(&f.port, "--port", "-p")
@@ -223,7 +239,8 @@ func parseServeArgs(args []string) (serveFlags, error) {
 	// process models that do not exist here.
 	var ignoredInt int
 	fs.integer(&ignoredInt, "--workers", "-w")
-	for _, n := range []string{"--worker-connections", "--max-requests", "--max-requests-jitter", "--keep-alive-timeout"} {
+	fs.integer(&f.keepAlive, "--keep-alive-timeout")
+	for _, n := range []string{"--worker-connections", "--max-requests", "--max-requests-jitter"} {
 		fs.integer(&ignoredInt, n)
 	}
 	// Ours.
@@ -233,6 +250,9 @@ func parseServeArgs(args []string) (serveFlags, error) {
 	fs.int64(&f.maxInFlightBody, "--max-in-flight-body-bytes")
 	fs.duration(&f.drainTimeout, "--drain-timeout")
 	fs.integer(&f.planCacheSize, "--plan-cache-size")
+	fs.integer(&f.maxEntities, "--max-entities")
+	fs.duration(&f.readTimeout, "--read-timeout")
+	fs.duration(&f.requestTimeout, "--request-timeout")
 	fs.str(&f.odfvExec, "--odfv-execution")
 	fs.str(&f.odfvWorker, "--odfv-worker")
 	fs.str(&f.odfvWorkerPython, "--odfv-worker-python")
@@ -387,9 +407,11 @@ func newHandler(f *serveFlags, cfg *config.RepoConfig, reg *registry.Registry, s
 		metrics = server.NewMetricsConfig(reg, cfg.FeatureServer.Metrics)
 		store = metrics.InstrumentStore(store, cfg.OnlineStore.Type)
 	}
-	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion, Transformer: odfvs}
+	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion, Transformer: odfvs,
+		MaxEntities: f.maxEntities}
 	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, MaxInFlightBody: f.maxInFlightBody, Log: log,
-		Ingest: newIngest(cfg, reg, store, svc, offline), AccessLog: !f.noAccessLog}
+		Ingest: newIngest(cfg, reg, store, svc, offline), AccessLog: !f.noAccessLog,
+		ReadTimeout: f.readTimeout, IdleTimeout: time.Duration(f.keepAlive) * time.Second, RequestTimeout: f.requestTimeout}
 	h.Checks = healthChecks(reg, store, offline, log)
 	if h.Checks.Online != nil {
 		h.Health = func(r *http.Request) error { return h.Checks.Online.Check(r.Context()) }
@@ -401,10 +423,18 @@ func newHandler(f *serveFlags, cfg *config.RepoConfig, reg *registry.Registry, s
 	return h
 }
 
-// newGRPC serves Feast's gRPC API over the HTTP API's services.
+// newGRPC serves Feast's gRPC API over the HTTP API's services, with the
+// HTTP server's limits: messages no larger than its bodies, a connection's
+// handshake within the read timeout, idle connections closed after the
+// keep-alive timeout, and clients that ping too often cut off.
 func newGRPC(h *server.HTTP) *grpc.Server {
-	s := grpc.NewServer()
-	(&server.GRPC{Online: h.Online, Ingest: h.Ingest, Checks: h.Checks}).Register(s)
+	s := grpc.NewServer(
+		grpc.MaxRecvMsgSize(int(h.MaxBody)),
+		grpc.ConnectionTimeout(h.ReadTimeout),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: h.IdleTimeout}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+	)
+	(&server.GRPC{Online: h.Online, Ingest: h.Ingest, Checks: h.Checks, RequestTimeout: h.RequestTimeout}).Register(s)
 	return s
 }
 
@@ -469,6 +499,18 @@ func (f *serveFlags) check() error {
 	}
 	if f.drainTimeout < 0 {
 		return fmt.Errorf("--drain-timeout %v: must not be negative", f.drainTimeout)
+	}
+	if f.keepAlive < 1 {
+		return fmt.Errorf("--keep-alive-timeout %d: must be at least 1 second", f.keepAlive)
+	}
+	if f.readTimeout <= 0 {
+		return fmt.Errorf("--read-timeout %v: must be positive", f.readTimeout)
+	}
+	if f.requestTimeout < 0 {
+		return fmt.Errorf("--request-timeout %v: must not be negative (0: off)", f.requestTimeout)
+	}
+	if f.maxEntities < 0 {
+		return fmt.Errorf("--max-entities %d: must not be negative (0: no limit)", f.maxEntities)
 	}
 	if f.planCacheSize < 1 {
 		return fmt.Errorf("--plan-cache-size %d: must be at least 1", f.planCacheSize)
