@@ -151,6 +151,8 @@ func startServer(t *testing.T, repo string, args ...string) *server {
 	s := &server{proc: startProc(t, "feature-server", cmd), base: fmt.Sprintf("http://127.0.0.1:%d", port),
 		metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)}
 	t.Cleanup(func() { s.stop(t) })
+	started := time.Now()
+	defer func() { t.Logf("the server answered in %v", time.Since(started).Round(time.Millisecond)) }()
 	waitFor(t, 30*time.Second, "the server to answer /health/live", func() bool {
 		if s.exited() {
 			t.Fatalf("the server exited at start: %v\n%s", s.err, s.log.String())
@@ -171,6 +173,8 @@ func (s *server) stop(t *testing.T) {
 		return
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	sent := time.Now()
+	defer func() { t.Logf("the server exited %v after SIGTERM", time.Since(sent).Round(time.Millisecond)) }()
 	select {
 	case <-s.done:
 	case <-time.After(15 * time.Second):
