@@ -45,7 +45,9 @@ func (s *server) healthDetail(t *testing.T) (int, healthReport) {
 func registryFault(t *testing.T, s *server, good, want string) {
 	t.Helper()
 	start := time.Now()
-	defer func() { t.Logf("%s: the fault seen and checked in %v", want, time.Since(start).Round(time.Millisecond)) }()
+	defer func() {
+		t.Logf("%s: the fault seen and checked in %v", want, time.Since(start).Round(time.Millisecond))
+	}()
 	waitFor(t, 30*time.Second, "the registry check to report "+want, func() bool {
 		_, rep := s.healthDetail(t)
 		return strings.Contains(rep.Checks["feast_registry"], want)
