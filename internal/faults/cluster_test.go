@@ -2,7 +2,6 @@ package faults_test
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -10,28 +9,6 @@ import (
 	"testing"
 	"time"
 )
-
-// clusterPort is a free port whose cluster bus port (+10000) is free too.
-func clusterPort(t *testing.T) int {
-	t.Helper()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if p+10000 > 65535 {
-			continue
-		}
-		if bus, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+10000)); err == nil {
-			bus.Close()
-			return p
-		}
-	}
-	t.Fatal("no port with a free cluster bus port")
-	return 0
-}
 
 func redisCLI(port int, args ...string) (string, error) {
 	out, err := exec.Command("redis-cli", append([]string{"-h", "127.0.0.1", "-p", fmt.Sprint(port)}, args...)...).CombinedOutput()
@@ -78,7 +55,7 @@ func TestRedisClusterLosesANode(t *testing.T) {
 	}
 	var addrs []string
 	for i := range ports {
-		ports[i], dirs[i] = clusterPort(t), t.TempDir()
+		ports[i], dirs[i] = backendPort(t, true), t.TempDir()
 		nodes[i] = redisServer(t, ports[i], dirs[i], args(i)...)
 		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", ports[i]))
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -286,6 +287,29 @@ func goldenRepo(t *testing.T, yaml string) string {
 		}
 	}
 	return repo
+}
+
+// backendPort is a port for a back end the test starts, stops and starts
+// again on the same port: below Linux's ephemeral range (32768+), so that
+// no client socket of another process takes it while the back end is
+// down, and free now (with bus, its cluster bus port +10000 too).
+func backendPort(t *testing.T, bus bool) int {
+	t.Helper()
+	free := func(p int) bool {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err == nil {
+			l.Close()
+		}
+		return err == nil
+	}
+	for range 200 {
+		p := 10000 + rand.IntN(12700) // with +10000, still below 32768
+		if free(p) && (!bus || free(p+10000)) {
+			return p
+		}
+	}
+	t.Fatal("no free port below the ephemeral range")
+	return 0
 }
 
 // redisServer runs a redis-server of the test's own on port, with

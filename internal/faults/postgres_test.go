@@ -48,7 +48,7 @@ func startPostgres(t *testing.T) *postgres {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pg := &postgres{port: testenv.FreePort(t), dir: dir}
+	pg := &postgres{port: backendPort(t, false), dir: dir}
 	pg.dsn = fmt.Sprintf("postgres://feast:feast@127.0.0.1:%d/feast?sslmode=disable", pg.port)
 	t.Cleanup(func() {
 		_ = pg.services("postgres-stop")

@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/feastgo/feastgo/internal/testenv"
 )
 
 // redisYAML is the golden repo's feature_store.yaml on the Redis at addr
@@ -147,7 +145,7 @@ func (l *load) finish() []outcome {
 // goes; no 500, no transport error, no crash; every read answers 200 with
 // the values again within 1 s of Redis's return (its AOF keeps the data).
 func TestRedisKilledUnderLoad(t *testing.T) {
-	port := testenv.FreePort(t)
+	port := backendPort(t, false)
 	dir := t.TempDir()
 	aof := []string{"--appendonly", "yes", "--appendfsync", "always"}
 	rds := redisServer(t, port, dir, aof...)

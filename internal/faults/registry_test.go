@@ -151,7 +151,7 @@ func motoServer(t *testing.T, port int) *proc {
 // and the metric set; moto back (empty, as moto keeps nothing) and the
 // registry put again, the server recovers.
 func TestS3UnreachableDuringRefresh(t *testing.T) {
-	port := testenv.FreePort(t)
+	port := backendPort(t, false)
 	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
 	t.Setenv("FEAST_S3_ENDPOINT_URL", endpoint)
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
