@@ -114,6 +114,8 @@ export FEASTGO_TEST_REDIS="127.0.0.1:$REDIS_PORT"
 export FEASTGO_TEST_REDIS_CLUSTER="127.0.0.1:$CLUSTER_PORT,127.0.0.1:$((CLUSTER_PORT + 1)),127.0.0.1:$((CLUSTER_PORT + 2))"
 export FEASTGO_TEST_REDIS_SENTINEL="127.0.0.1:$SENT_PORT"
 export FEASTGO_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+# The fault tests (internal/faults) start and kill a moto of their own.
+export FEASTGO_TEST_MOTO_PYTHON="$MOTO_VENV/bin/python"
 export FEASTGO_TEST_GCS_ENDPOINT="http://127.0.0.1:$GCS_PORT"
 export FEASTGO_TEST_POSTGRES="postgres://feast:feast@127.0.0.1:$PG_PORT/feast?sslmode=disable"
 # A test must not change the checkout (a committed SQLite file opened in

@@ -2,12 +2,14 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/internal/pyfmt"
@@ -55,6 +57,12 @@ func AppendJSON(ctx context.Context, db Beginner, table string, cols []string, r
 	}
 	q := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM json_populate_recordset(NULL::%s, $1::json)", table, list, list, table)
 	if _, err := tx.Exec(ctx, q, string(rows)); err != nil {
+		// PostgreSQL refusing the rows (a value its column cannot take) is
+		// the request's fault; a connection cut under the INSERT is not.
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) && ctx.Err() == nil {
+			return core.Unavailable(err, "offline store postgres write to %s failed", table)
+		}
 		return core.Invalidf("appending to %s: %v", table, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
