@@ -302,6 +302,11 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	defer stopWorker()
 	h := newHandler(f, cfg, reg, store, offline, odfvs, log)
 	defer h.Materialize.Close()
+	stopTracing, err := startTracing(ctx, h, cfg.OnlineStore.Type, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing() // after the drain: the drained requests' spans are flushed
 	if h.Metrics != nil && onlineCache != nil {
 		registerCacheMetrics(h.Metrics, onlineCache)
 	}
@@ -352,7 +357,8 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	if offlineLn != nil {
 		parts.run(func() error {
 			return runOffline(ctx, offlineParts{cfg: cfg, yamlPath: yamlPath, reg: reg, catalog: offline, ln: offlineLn,
-				location: "grpc+tcp://" + offlineLn.Addr().String(), log: log, transformer: odfvs, noRegistryRun: true})
+				location: "grpc+tcp://" + offlineLn.Addr().String(), log: log, transformer: odfvs, noRegistryRun: true,
+				opts: h.Tracing.GRPCOptions()})
 		})
 	}
 	if metricsSrv != nil {
@@ -403,7 +409,7 @@ func newHandler(f *serveFlags, cfg *config.RepoConfig, reg *registry.Registry, s
 
 // newGRPC serves Feast's gRPC API over the HTTP API's services.
 func newGRPC(h *server.HTTP) *grpc.Server {
-	s := grpc.NewServer()
+	s := grpc.NewServer(h.Tracing.GRPCOptions()...)
 	(&server.GRPC{Online: h.Online, Ingest: h.Ingest, Checks: h.Checks}).Register(s)
 	return s
 }
