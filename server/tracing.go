@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"strconv"
@@ -68,6 +69,10 @@ func (t *Tracing) wrapFast(h *HTTP, next fasthttp.RequestHandler) fasthttp.Reque
 		return next
 	}
 	return func(ctx *fasthttp.RequestCtx) {
+		if isHealthPath(ctx.URI().PathOriginal()) {
+			next(ctx) // probes every few seconds would bury the traces
+			return
+		}
 		parent := t.prop.Extract(context.Background(), fastHeaderCarrier{&ctx.Request.Header})
 		method := methodString(ctx.Method())
 		route := h.routeLabel(string(ctx.URI().PathOriginal()))
@@ -92,6 +97,11 @@ func (t *Tracing) wrapFast(h *HTTP, next fasthttp.RequestHandler) fasthttp.Reque
 		}()
 		next(ctx)
 	}
+}
+
+// isHealthPath reports the probes' routes, which get no span.
+func isHealthPath(p []byte) bool {
+	return string(p) == "/health" || bytes.HasPrefix(p, []byte("/health/"))
 }
 
 // errorDetail is the start of an error answer's body, for a span's status.

@@ -24,7 +24,13 @@ func (t *Tracing) GRPCOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(t.unary), grpc.ChainStreamInterceptor(t.stream)}
 }
 
+// healthService is gRPC's health service, whose probes get no span.
+const healthService = "/grpc.health.v1.Health/"
+
 func (t *Tracing) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if strings.HasPrefix(info.FullMethod, healthService) {
+		return handler(ctx, req)
+	}
 	ctx, span := t.startRPC(ctx, info.FullMethod)
 	resp, err := handler(ctx, req)
 	endRPC(span, err)
@@ -32,6 +38,9 @@ func (t *Tracing) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo
 }
 
 func (t *Tracing) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if strings.HasPrefix(info.FullMethod, healthService) {
+		return handler(srv, ss) // Watch
+	}
 	ctx, span := t.startRPC(ss.Context(), info.FullMethod)
 	err := handler(srv, tracedStream{ss, ctx})
 	endRPC(span, err)
