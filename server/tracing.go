@@ -39,7 +39,8 @@ func NewTracing(tp trace.TracerProvider, prop propagation.TextMapPropagator, sto
 
 // Instrument hooks t into h: h's requests get spans (NewFastServer and
 // the gRPC options read h.Tracing), and the stores of its online reads,
-// pushes and materializations are traced. Call it once, before serving;
+// pushes and materializations and the offline reads of materialization
+// and historical retrieval are traced. Call it once, before serving;
 // it does nothing on nil Tracing.
 func (t *Tracing) Instrument(h *HTTP) {
 	if t == nil {
@@ -52,8 +53,16 @@ func (t *Tracing) Instrument(h *HTTP) {
 	if in := h.Ingest; in != nil && in.Store != nil {
 		in.Store = t.Writer(in.Store)
 	}
-	if j := h.Materialize; j != nil && j.Engine != nil && j.Engine.Store != nil {
-		j.Engine.Store = t.Writer(j.Engine.Store)
+	if j := h.Materialize; j != nil && j.Engine != nil {
+		if j.Engine.Store != nil {
+			j.Engine.Store = t.Writer(j.Engine.Store)
+		}
+		if j.Engine.Sources != nil {
+			j.Engine.Sources = t.Catalog(j.Engine.Sources)
+		}
+	}
+	if r := h.Historical; r != nil && r.Catalog != nil {
+		r.Catalog = t.Catalog(r.Catalog)
 	}
 }
 

@@ -43,6 +43,8 @@ const (
 	pushParent   = "22f067aa0ba902b9"
 	matTraceID   = "7ef92f3577b34da6a3ce929d0e0e4739"
 	matParent    = "33f067aa0ba902ba"
+	histTraceID  = "8ff92f3577b34da6a3ce929d0e0e473a"
+	histParent   = "44f067aa0ba902bb"
 	traceparentF = "00-%s-%s-01"
 )
 
@@ -78,15 +80,18 @@ func TestServeTracingToJaeger(t *testing.T) {
 			for _, c := range []struct {
 				trace, parent, name, child string
 				tags                       map[string]string
+				more                       []string // other children of the request's span
 			}{
 				{ids(httpTraceID), httpParent, "POST /get-online-features", "online_store.read",
-					map[string]string{"http.response.status_code": "200", "feast.entity_rows": "2", "feast.features": "2", "http.route": "/get-online-features"}},
+					map[string]string{"http.response.status_code": "200", "feast.entity_rows": "2", "feast.features": "2", "http.route": "/get-online-features"}, nil},
 				{ids(grpcTraceID), grpcParent, "feast.serving.ServingService/GetOnlineFeatures", "online_store.read",
-					map[string]string{"rpc.system": "grpc", "rpc.grpc.status_code": "0"}},
+					map[string]string{"rpc.system": "grpc", "rpc.grpc.status_code": "0"}, nil},
 				{ids(pushTraceID), pushParent, "POST /push", "online_store.write",
-					map[string]string{"http.response.status_code": "200"}},
+					map[string]string{"http.response.status_code": "200"}, nil},
 				{ids(matTraceID), matParent, "POST /materialize", "online_store.write",
-					map[string]string{"http.response.status_code": "200"}},
+					map[string]string{"http.response.status_code": "200"}, []string{"offline_store.pull"}},
+				{ids(histTraceID), histParent, "POST /get-historical-features", "offline_store.historical",
+					map[string]string{"http.response.status_code": "200"}, nil},
 			} {
 				spans := jaegerTrace(t, query, c.trace, c.child)
 				srv := findSpan(spans, c.name)
@@ -113,7 +118,12 @@ func TestServeTracingToJaeger(t *testing.T) {
 				if store.parent() != srv.SpanID {
 					t.Errorf("%s: parent %q, want the request's span %s", c.child, store.parent(), srv.SpanID)
 				}
-				if store.tag("db.system.name") != "sqlite" {
+				for _, n := range c.more {
+					if s := findSpan(spans, n); s == nil || s.parent() != srv.SpanID {
+						t.Errorf("trace %s: no span %q under the request's span in %v", c.trace, n, names(spans))
+					}
+				}
+				if strings.HasPrefix(c.child, "online_store.") && store.tag("db.system.name") != "sqlite" {
 					t.Errorf("%s: db.system.name %q", c.child, store.tag("db.system.name"))
 				}
 				if c.child == "online_store.read" && (store.tag("feast.feature_views") != "1" || store.tag("feast.entity_keys") != "2") {
@@ -165,6 +175,8 @@ func serveTraced(t *testing.T, ids func(string) string) string {
 	post("/push", ids(pushTraceID), pushParent, `{"push_source_name": "pipeline_stats_push", "df": {"pipeline_id": [7401], "event_timestamp": ["2025-01-02 00:00:00+00:00"],
  "created": ["2025-01-02 00:00:00"], "avg_execution_time": [1.5], "success_rate": [0.5], "error_count": [3],
  "failure_probability": [0.25], "avg_memory_usage": [2.5], "cpu_utilization": [0.75], "last_status": ["ok"], "is_active": [true]}, "to": "online"}`)
+	post("/get-historical-features", ids(histTraceID), histParent,
+		`{"features": ["pipeline_stats:last_status"], "entities": {"pipeline_id": [7], "event_timestamp": ["2025-01-05T00:00:00Z"]}}`)
 	post("/materialize", ids(matTraceID), matParent, `{"start_ts": "2025-01-01T00:00:00", "end_ts": "2025-01-08T00:00:00", "feature_views": ["team_stats"]}`)
 
 	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", gp), grpc.WithTransportCredentials(insecure.NewCredentials()))
