@@ -19,12 +19,19 @@ const tracingShutdownTimeout = 5 * time.Second
 // spans queued and stops the exporter. Off, h is left as it is and stop
 // does nothing.
 func startTracing(ctx context.Context, h *server.HTTP, storeType string, log *slog.Logger) (stop func(), err error) {
+	t, stop, err := newTracing(ctx, storeType, log)
+	t.Instrument(h)
+	return stop, err
+}
+
+// newTracing is the server's Tracing as the OTEL_* environment asks (nil
+// when off) and the function that flushes and stops it.
+func newTracing(ctx context.Context, storeType string, log *slog.Logger) (_ *server.Tracing, stop func(), err error) {
 	t, err := otelenv.Start(ctx, log, version.Server)
 	if err != nil || t == nil {
-		return func() {}, err
+		return nil, func() {}, err
 	}
-	server.NewTracing(t.Provider, t.Propagator, dbSystem(storeType)).Instrument(h)
-	return func() {
+	return server.NewTracing(t.Provider, t.Propagator, dbSystem(storeType)), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), tracingShutdownTimeout)
 		defer cancel()
 		if err := t.Shutdown(ctx); err != nil {

@@ -6,15 +6,18 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/flight"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/feastgo/feastgo/internal/testenv"
+	"github.com/feastgo/feastgo/internal/testrepo"
 	servingpb "github.com/feastgo/feastgo/protos/feast/serving"
 	typespb "github.com/feastgo/feastgo/protos/feast/types"
 	"github.com/feastgo/feastgo/server"
@@ -343,5 +346,57 @@ func TestTracingBadProtocol(t *testing.T) {
 	_, err := startTracing(context.Background(), &server.HTTP{}, "sqlite", newLogger(io.Discard, "info", "text"))
 	if err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_PROTOCOL") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestServeOfflineTracingToJaeger: serve_offline with OTEL_* set gives a
+// Flight call (DoExchange, a stream) a server span, the child of the trace
+// context in the call's metadata.
+func TestServeOfflineTracingToJaeger(t *testing.T) {
+	otlpGRPC := testenv.Service(t, "FEASTGO_TEST_OTLP_GRPC")
+	query := testenv.Service(t, "FEASTGO_TEST_JAEGER_QUERY")
+	clearOTel(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://"+otlpGRPC)
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")
+	service := fmt.Sprintf("feastgo-test-offline-%d", time.Now().UnixNano())
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "service.name="+service)
+	traceID := fmt.Sprintf("9af92f3577b34da6%016x", time.Now().UnixNano())
+	const parent = "55f067aa0ba902bc"
+
+	repo := testrepo.Copy(t, filepath.Join("..", "..", "offlinestore", "testdata", "historical", "repo"))
+	port := testenv.FreePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, []string{"-c", repo, "serve_offline", "-p", fmt.Sprint(port)}, io.Discard, &stderr)
+	}()
+	c, err := flight.NewClientWithMiddleware(fmt.Sprintf("127.0.0.1:%d", port), nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	mctx := metadata.AppendToOutgoingContext(context.Background(), "traceparent", fmt.Sprintf(traceparentF, traceID, parent))
+	var got string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err = trainingSetCtx(mctx, c)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // the server is starting
+	}
+	if err != nil || got != "conv_rate=[0.21]" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v\n%s", err, stderr.String())
+	}
+	const name = "arrow.flight.protocol.FlightService/DoExchange"
+	s := findSpan(jaegerTrace(t, query, traceID, name), name)
+	if s.parent() != parent || s.process != service || s.tag("rpc.grpc.status_code") != "0" {
+		t.Errorf("span %+v: want the child of %s in service %s, status 0", s, parent, service)
 	}
 }
