@@ -77,6 +77,13 @@ func (t *Tracing) wrapFast(h *HTTP, next fasthttp.RequestHandler) fasthttp.Reque
 	if t == nil {
 		return next
 	}
+	// The span names ("POST /push") of the methods served, made once.
+	names := map[spanName]string{}
+	for route := range h.routes {
+		for _, m := range []string{fasthttp.MethodGet, fasthttp.MethodPost} {
+			names[spanName{m, route}] = m + " " + route
+		}
+	}
 	return func(ctx *fasthttp.RequestCtx) {
 		if isHealthPath(ctx.URI().PathOriginal()) {
 			next(ctx) // probes every few seconds would bury the traces
@@ -85,9 +92,9 @@ func (t *Tracing) wrapFast(h *HTTP, next fasthttp.RequestHandler) fasthttp.Reque
 		parent := t.prop.Extract(context.Background(), fastHeaderCarrier{&ctx.Request.Header})
 		method := methodString(ctx.Method())
 		route := h.routeLabel(string(ctx.URI().PathOriginal()))
-		name := method
-		if route != "other" {
-			name = method + " " + route
+		name, ok := names[spanName{method, route}]
+		if !ok {
+			name = method // a method or a route of no span name below
 		}
 		c, span := t.tracer.Start(parent, name, trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("http.route", route)))
@@ -95,6 +102,10 @@ func (t *Tracing) wrapFast(h *HTTP, next fasthttp.RequestHandler) fasthttp.Reque
 		defer func() {
 			// After a panic too: fasthttp re-panics nothing, but a span
 			// left open would never be exported.
+			if !span.IsRecording() { // sampled out
+				span.End()
+				return
+			}
 			status := ctx.Response.StatusCode()
 			span.SetAttributes(attribute.Int("http.response.status_code", status),
 				attribute.String("feast.request_id", string(ctx.Response.Header.PeekBytes(requestIDKey))))
@@ -107,6 +118,9 @@ func (t *Tracing) wrapFast(h *HTTP, next fasthttp.RequestHandler) fasthttp.Reque
 		next(ctx)
 	}
 }
+
+// spanName is the key of a request's span name.
+type spanName struct{ method, route string }
 
 // isHealthPath reports the probes' routes, which get no span.
 func isHealthPath(p []byte) bool {
