@@ -153,7 +153,7 @@ func serveTraced(t *testing.T, ids func(string) string) string {
 			io.Discard, &stderr)
 	}()
 	base := fmt.Sprintf("http://127.0.0.1:%d", hp)
-	waitHTTP(t, http.DefaultClient, base+"/health")
+	waitServing(t, base+"/health", done, &stderr)
 	post := func(path, traceID, parent, body string) {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
@@ -213,6 +213,32 @@ func serveTraced(t *testing.T, ids func(string) string) string {
 		t.Fatalf("no tracing on in the log:\n%s", log)
 	}
 	return log
+}
+
+// waitServing waits until url answers 200 (at most a minute: the start
+// fills the SQLite store, slow under -race on a loaded machine), failing
+// with the server's log when it does not or when the server stopped.
+func waitServing(t *testing.T, url string, done <-chan error, log *lockedBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the server stopped: %v; log:\n%s", err, log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never answered 200 (last: %v); log:\n%s", url, err, log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // jaegerSpan is a span as Jaeger's query API returns it.
