@@ -29,7 +29,7 @@ PY
 for _ in $(seq 50); do
   base=$((10000 + RANDOM % 12000))
   wanted=()
-  for off in 0 10 11 12 20 21 30 40 41 45; do wanted+=($((base + off))); done
+  for off in 0 10 11 12 20 21 30 40 41 45 50 51 52 53; do wanted+=($((base + off))); done
   for off in 10 11 12; do wanted+=($((base + off + 10000))); done
   ports_free "${wanted[@]}" && break
 done
@@ -58,10 +58,16 @@ if [[ ! -x "$FAKE_GCS_DIR/fake-gcs-server" ]]; then
   GOBIN="$FAKE_GCS_DIR" GOFLAGS= go install "github.com/fsouza/fake-gcs-server@$FAKE_GCS_VERSION" >&2
 fi
 GCS_PORT=$((base + 41))
+# A real OTLP receiver for the tracing tests: Jaeger v2 (scripts/jaeger.sh
+# builds it once into the cache), in-memory storage, OTLP gRPC and HTTP.
+"$ROOT/scripts/jaeger.sh" install >/dev/null
+OTLP_GRPC_PORT=$((base + 50)) OTLP_HTTP_PORT=$((base + 51)) JAEGER_QUERY_PORT=$((base + 52))
 MOTO_PID=
 GCS_PID=
+JAEGER_PID=
 cleanup() {
   [[ -n "$MOTO_PID" ]] && kill "$MOTO_PID" 2>/dev/null || true
+  [[ -n "$JAEGER_PID" ]] && kill "$JAEGER_PID" 2>/dev/null || true
   [[ -n "$GCS_PID" ]] && kill "$GCS_PID" 2>/dev/null || true
   "$S" redis-stop "$REDIS_PORT" >/dev/null 2>&1 || true
   "$S" cluster-stop "$CLUSTER_PORT" >/dev/null 2>&1 || true
@@ -109,7 +115,12 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 
+JAEGER_PID=$("$ROOT/scripts/jaeger.sh" start "$SERVICES_DIR/jaeger" "$OTLP_GRPC_PORT" "$OTLP_HTTP_PORT" "$JAEGER_QUERY_PORT" $((base + 53)))
+
 export FEASTGO_INTEGRATION=1
+export FEASTGO_TEST_OTLP_GRPC="127.0.0.1:$OTLP_GRPC_PORT"
+export FEASTGO_TEST_OTLP_HTTP="127.0.0.1:$OTLP_HTTP_PORT"
+export FEASTGO_TEST_JAEGER_QUERY="http://127.0.0.1:$JAEGER_QUERY_PORT"
 export FEASTGO_TEST_REDIS="127.0.0.1:$REDIS_PORT"
 export FEASTGO_TEST_REDIS_CLUSTER="127.0.0.1:$CLUSTER_PORT,127.0.0.1:$((CLUSTER_PORT + 1)),127.0.0.1:$((CLUSTER_PORT + 2))"
 export FEASTGO_TEST_REDIS_SENTINEL="127.0.0.1:$SENT_PORT"

@@ -32,6 +32,9 @@ func (h *HTTP) logAccess(ctx *fasthttp.RequestCtx, id []byte, start time.Time) {
 		slog.Float64("duration_ms", ms),
 		slog.String("request_id", string(id)),
 		slog.String("remote_addr", ctx.RemoteAddr().String()))
+	if id := h.traceID(ctx); id != "" {
+		r.AddAttrs(slog.String("trace_id", id))
+	}
 	_ = handler.Handle(bg, r)
 }
 

@@ -103,6 +103,7 @@ func (h *HTTP) NewFastServer() *FastServer {
 		CloseOnShutdown: true,
 		Logger:          fastLogger{h.Log},
 	}
+	s.Server.Handler = h.Tracing.wrapFast(h, s.Server.Handler) // unchanged when off
 	return s
 }
 
@@ -382,7 +383,7 @@ func (h *HTTP) fastOnlineFeatures(ctx *fasthttp.RequestCtx, id []byte) {
 		}
 	}()
 	out := bufPool.Get().(*[]byte)
-	status, answer := h.onlineFeatures(requestContext, onlinePath, id, ctx.PostBody(), string(ctx.Request.Header.ContentType()), (*out)[:0], lab)
+	status, answer := h.onlineFeatures(h.fastContext(ctx), onlinePath, id, ctx.PostBody(), string(ctx.Request.Header.ContentType()), (*out)[:0], lab)
 	ctx.SetStatusCode(status)
 	ctx.Response.Header.SetContentType("application/json")
 	// The answer becomes the response's body without a copy. The

@@ -71,6 +71,8 @@ type HTTP struct {
 	Historical *historical.Retriever
 	// Metrics, when set, instruments every request.
 	Metrics *Metrics
+	// Tracing, when set, gives every request a span (Tracing.Instrument).
+	Tracing *Tracing
 	// AccessLog logs one line per request at INFO (method, path,
 	// status, duration, request id, client address), as feast serve's
 	// uvicorn access log does.
@@ -138,9 +140,9 @@ func (h *HTTP) router() http.Handler {
 	})
 	h.routes = routes
 	if h.Metrics != nil {
-		return h.Metrics.Wrap(h.recoverer(r), h.routeLabel)
+		return h.Tracing.routed(h.Metrics.Wrap(h.recoverer(r), h.routeLabel))
 	}
-	return h.recoverer(r)
+	return h.Tracing.routed(h.recoverer(r))
 }
 
 // routeLabel is the metrics label of a request path: its route's own
@@ -320,6 +322,9 @@ func (h *HTTP) onlineFeatures(ctx context.Context, path string, reqID []byte, bo
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, h.RequestTimeout)
 		defer cancel()
+	}
+	if h.Tracing != nil {
+		h.Tracing.onlineRequest(ctx, req)
 	}
 	resp, err := h.Online.GetOnlineFeatures(ctx, req)
 	if err != nil {

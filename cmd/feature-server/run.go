@@ -322,6 +322,11 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	defer stopWorker()
 	h := newHandler(f, cfg, reg, store, offline, odfvs, log)
 	defer h.Materialize.Close()
+	stopTracing, err := startTracing(ctx, h, cfg.OnlineStore.Type, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing() // after the drain: the drained requests' spans are flushed
 	if h.Metrics != nil && onlineCache != nil {
 		registerCacheMetrics(h.Metrics, onlineCache)
 	}
@@ -372,7 +377,8 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	if offlineLn != nil {
 		parts.run(func() error {
 			return runOffline(ctx, offlineParts{cfg: cfg, yamlPath: yamlPath, reg: reg, catalog: offline, ln: offlineLn,
-				location: "grpc+tcp://" + offlineLn.Addr().String(), log: log, transformer: odfvs, noRegistryRun: true})
+				location: "grpc+tcp://" + offlineLn.Addr().String(), log: log, transformer: odfvs, noRegistryRun: true,
+				opts: h.Tracing.GRPCOptions()})
 		})
 	}
 	if metricsSrv != nil {
@@ -428,12 +434,13 @@ func newHandler(f *serveFlags, cfg *config.RepoConfig, reg *registry.Registry, s
 // handshake within the read timeout, idle connections closed after the
 // keep-alive timeout, and clients that ping too often cut off.
 func newGRPC(h *server.HTTP) *grpc.Server {
-	s := grpc.NewServer(
+	opts := append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(int(h.MaxBody)),
 		grpc.ConnectionTimeout(h.ReadTimeout),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: h.IdleTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-	)
+	}, h.Tracing.GRPCOptions()...)
+	s := grpc.NewServer(opts...)
 	(&server.GRPC{Online: h.Online, Ingest: h.Ingest, Checks: h.Checks, RequestTimeout: h.RequestTimeout}).Register(s)
 	return s
 }

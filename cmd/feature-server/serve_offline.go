@@ -94,7 +94,12 @@ func serveOffline(ctx context.Context, repo, yamlPath string, args []string, log
 	if err != nil {
 		return err
 	}
-	var opts []grpc.ServerOption
+	tracing, stopTracing, err := newTracing(ctx, cfg.OnlineStore.Type, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	opts := tracing.GRPCOptions() // a span per Flight call when OTEL_* asks
 	scheme := "grpc+tcp"
 	if f.key != "" {
 		creds, err := credentials.NewServerTLSFromFile(f.cert, f.key)

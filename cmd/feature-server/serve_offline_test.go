@@ -73,8 +73,11 @@ func TestServeOffline(t *testing.T) {
 
 // trainingSet asks for driver_stats:conv_rate of driver 1001 at
 // 2025-03-02 and formats the answer.
-func trainingSet(c flight.Client) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+func trainingSet(c flight.Client) (string, error) { return trainingSetCtx(context.Background(), c) }
+
+// trainingSetCtx is trainingSet within ctx (its metadata sent).
+func trainingSetCtx(ctx context.Context, c flight.Client) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	s, err := c.DoExchange(ctx)
 	if err != nil {
