@@ -29,6 +29,9 @@ const (
 	// KindUnprocessable is a well-formed request Feast rejects with 422
 	// (for example an unknown push source).
 	KindUnprocessable
+	// KindPermissionDenied is an authenticated caller the registry's
+	// permissions do not allow the action (Feast's FeastPermissionError).
+	KindPermissionDenied
 )
 
 // Error is the typed error of the server. Class is the Feast exception class

@@ -35,6 +35,8 @@ func StatusOf(err error) (int, codes.Code) {
 		return http.StatusNotImplemented, codes.Unimplemented
 	case core.KindUnprocessable:
 		return http.StatusUnprocessableEntity, codes.InvalidArgument
+	case core.KindPermissionDenied:
+		return http.StatusForbidden, codes.PermissionDenied
 	}
 	return http.StatusInternalServerError, codes.Internal
 }
