@@ -310,25 +310,34 @@ def generate(out: Path) -> None:
 
 
 def same_objects(a: Path, b: Path) -> bool:
-    """Whether two registry.db files hold the same objects, ids and timestamps aside."""
+    """Whether two registry.db files hold the same objects, aside from what every apply changes:
+    ids, timestamps (meta, at any depth) and the pickled UDF bytes (their source text stays)."""
+    from google.protobuf.message import Message
+
     from feast.protos.feast.core.Registry_pb2 import Registry
 
-    def norm(path: Path):
+    volatile = {"meta", "created_timestamp", "last_updated_timestamp", "version_id", "last_updated",
+                "project_metadata", "infra", "body", "feature_view_version_history"}
+
+    def scrub(m: Message) -> None:
+        for fd, value in list(m.ListFields()):
+            if fd.name in volatile:
+                m.ClearField(fd.name)
+            elif fd.message_type is not None:
+                if fd.message_type.GetOptions().map_entry:
+                    for v in value.values():
+                        if isinstance(v, Message):
+                            scrub(v)
+                elif hasattr(value, "__len__"):
+                    for v in value:
+                        scrub(v)
+                else:
+                    scrub(value)
+
+    def norm(path: Path) -> bytes:
         r = Registry()
         r.ParseFromString(path.read_bytes())
-        r.ClearField("version_id")
-        r.ClearField("last_updated")
-        for coll in (r.entities, r.data_sources, r.feature_views, r.stream_feature_views,
-                     r.on_demand_feature_views, r.feature_services, r.permissions, r.projects):
-            for o in coll:
-                if o.HasField("meta") if hasattr(o, "meta") else False:
-                    o.ClearField("meta")
-                if hasattr(o, "created_timestamp"):
-                    o.ClearField("created_timestamp")
-                if hasattr(o, "last_updated_timestamp"):
-                    o.ClearField("last_updated_timestamp")
-        r.ClearField("project_metadata")
-        r.ClearField("infra")
+        scrub(r)
         return r.SerializeToString(deterministic=True)
 
     return norm(a) == norm(b)
