@@ -4,9 +4,9 @@ import (
 	"context"
 	"slices"
 
+	authz "github.com/feastgo/feastgo/permissions"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	registrypb "github.com/feastgo/feastgo/protos/feast/registry"
-	authz "github.com/feastgo/feastgo/permissions"
 )
 
 // allViews lists a project's views of every kind in Feast's order: feature

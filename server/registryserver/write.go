@@ -13,10 +13,10 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	corepb "github.com/feastgo/feastgo/protos/feast/core"
-	registrypb "github.com/feastgo/feastgo/protos/feast/registry"
 	"github.com/feastgo/feastgo/auth"
 	authz "github.com/feastgo/feastgo/permissions"
+	corepb "github.com/feastgo/feastgo/protos/feast/core"
+	registrypb "github.com/feastgo/feastgo/protos/feast/registry"
 	"github.com/feastgo/feastgo/registry"
 )
 
