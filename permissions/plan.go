@@ -37,6 +37,9 @@ type Plan struct {
 	// views, label views); featureViews as get_feature_view_from_feature_store
 	// does (feature views, on-demand views, stream views).
 	views, writeViews map[string]*Ref
+	// offlineViews resolves as the offline server's
+	// get_feature_view_by_name: feature views, then stream views.
+	offlineViews map[string]*Ref
 	// typed[t]: some permission protects type t; patterned[t]: one of
 	// those has name patterns (enforce_policy's filter_only branch).
 	typed, patterned typeMask
@@ -53,7 +56,7 @@ type Ref struct {
 // Compile builds the plan of project's permissions over the registry's
 // objects of that project.
 func Compile(reg *corepb.Registry, project string) *Plan {
-	p := &Plan{Project: project, known: map[resKey]*Ref{}, views: map[string]*Ref{}, writeViews: map[string]*Ref{}}
+	p := &Plan{Project: project, known: map[resKey]*Ref{}, views: map[string]*Ref{}, writeViews: map[string]*Ref{}, offlineViews: map[string]*Ref{}}
 	for _, pm := range reg.GetPermissions() {
 		if pm.GetSpec().GetProject() != project {
 			continue
@@ -92,6 +95,7 @@ func Compile(reg *corepb.Registry, project string) *Plan {
 			ref := add(Resource{Type: t, Name: sp.GetName()})
 			first(p.views, sp.GetName(), ref)
 			first(p.writeViews, sp.GetName(), ref)
+			first(p.offlineViews, sp.GetName(), ref)
 		}
 	}
 	var streams []*Ref
@@ -111,6 +115,7 @@ func Compile(reg *corepb.Registry, project string) *Plan {
 	}
 	for _, ref := range streams {
 		first(p.writeViews, ref.Name, ref)
+		first(p.offlineViews, ref.Name, ref)
 	}
 	for _, lv := range reg.GetLabelViews() {
 		if sp := lv.GetSpec(); sp.GetProject() == project {
@@ -201,6 +206,11 @@ func (p *Plan) View(name string) *Ref { return p.views[name] }
 // (get_feature_view_from_feature_store: feature, on-demand, then stream
 // views); nil when unknown.
 func (p *Plan) WriteView(name string) *Ref { return p.writeViews[name] }
+
+// OfflineView is the resource the offline server reads or writes for a
+// view name (get_feature_view_by_name: feature views, then stream views);
+// nil when unknown.
+func (p *Plan) OfflineView(name string) *Ref { return p.offlineViews[name] }
 
 // intraUser is Feast's INTRA_COMMUNICATION_BASE64: a user of that name is
 // another Feast server of the deployment, never checked
