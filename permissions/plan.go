@@ -291,7 +291,6 @@ func (r *Ref) decide(u *auth.User, actions []Action, filterOnly bool) (bool, err
 	}
 	want := mask(actions)
 	matched := 0
-	var denials []string
 	var last *perm
 	for _, i := range r.match {
 		pm := &p.perms[i]
@@ -303,11 +302,18 @@ func (r *Ref) decide(u *auth.User, actions []Action, filterOnly bool) (bool, err
 			return true, nil
 		}
 		last = pm
-		denials = append(denials, pm.denial(&r.Resource, actions))
 	}
 	if matched > 0 {
 		if filterOnly && len(last.patterns) > 0 {
 			return false, nil
+		}
+		// Every matching permission denied: the explanations, built only
+		// now, in registry order.
+		var denials []string
+		for _, i := range r.match {
+			if pm := &p.perms[i]; want&^pm.actions == 0 {
+				denials = append(denials, pm.denial(&r.Resource, actions))
+			}
 		}
 		return false, Denied(strings.Join(denials, ","))
 	}
