@@ -66,3 +66,17 @@ func authorize(ctx context.Context, p *plan) error {
 	}
 	return permissions.CheckAll(u, p.reads, permissions.ReadOnline)
 }
+
+// authorizeOnDemand asserts READ_ONLINE on the on-demand view /on-demand
+// evaluates (an endpoint of this server only; Feast has none to follow),
+// when a user is in the context.
+func authorizeOnDemand(ctx context.Context, s *registry.Snapshot, name string) error {
+	u := auth.FromContext(ctx)
+	if u == nil {
+		return nil
+	}
+	if ref := s.Permissions.Main().View(name); ref != nil {
+		return ref.Check(u, permissions.ReadOnline)
+	}
+	return nil
+}
