@@ -31,9 +31,10 @@ func TestStatusOf(t *testing.T) {
 		{core.KindTooLarge, http.StatusRequestEntityTooLarge, codes.ResourceExhausted},
 		{core.KindUnimplemented, http.StatusNotImplemented, codes.Unimplemented},
 		{core.KindUnprocessable, http.StatusUnprocessableEntity, codes.InvalidArgument},
+		{core.KindPermissionDenied, http.StatusForbidden, codes.PermissionDenied},
 	}
 	// The table names every kind, in declaration order. A kind added to
-	// core after KindUnprocessable and mapped in StatusOf fails the
+	// core after KindPermissionDenied and mapped in StatusOf fails the
 	// "unknown kind" case below until it gets its row here.
 	for i, k := range kinds {
 		if k.kind != core.Kind(i) {
