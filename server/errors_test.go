@@ -65,7 +65,7 @@ func TestStatusOf(t *testing.T) {
 		grpc codes.Code
 	}{
 		{"untyped", io.ErrUnexpectedEOF, http.StatusInternalServerError, codes.Internal},
-		{"unknown kind", core.Errorf(core.KindUnprocessable+1, "X", "new"), http.StatusInternalServerError, codes.Internal},
+		{"unknown kind", core.Errorf(core.KindPermissionDenied+1, "X", "new"), http.StatusInternalServerError, codes.Internal},
 		{"deadline", context.DeadlineExceeded, http.StatusServiceUnavailable, codes.DeadlineExceeded},
 		{"canceled", context.Canceled, 499, codes.Canceled},
 		{"deadline inside a kind", core.Unavailable(context.DeadlineExceeded, "store"), http.StatusServiceUnavailable, codes.DeadlineExceeded},
