@@ -235,7 +235,8 @@ func TestOtherProjectsCompileOnUse(t *testing.T) {
 	reg := registryWith(permission("p-only", fvType, nil, readOn, roles("a"), nil))
 	reg.Permissions = append(reg.Permissions, &corepb.Permission{Spec: &corepb.PermissionSpec{Name: "q", Project: "q", Actions: readOn, Policy: roles("z")}})
 	s := NewSet(reg, proj)
-	if s.For(proj) != s.Main() || s.For("q") != s.For("q") {
+	q := s.For("q")
+	if s.For(proj) != s.Main() || s.For("q") != q {
 		t.Fatal("plans are not cached")
 	}
 	isDenied(t, s.For("q").Check(&auth.User{Name: "u", Roles: []string{"a"}}, fvRes("x"), ReadOnline), "Permission q denied")
