@@ -33,6 +33,9 @@ const (
 	// KindTimeout is a request over one of the server's time limits (the
 	// time to send it, the time to answer it).
 	KindTimeout
+	// KindPermissionDenied is an authenticated caller the registry's
+	// permissions do not allow the action (Feast's FeastPermissionError).
+	KindPermissionDenied
 )
 
 // Error is the typed error of the server. Class is the Feast exception class

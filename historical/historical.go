@@ -73,6 +73,9 @@ func (r *Retriever) Retrieve(ctx context.Context, snap *registry.Snapshot, req *
 	if err != nil {
 		return err
 	}
+	if err := authorize(ctx, snap, res); err != nil {
+		return err
+	}
 	q := &offlinestore.HistoricalQuery{BatchSize: r.BatchSize, EntitySQL: req.EntitySQL}
 	var frame arrow.RecordBatch
 	if req.Entities != nil {

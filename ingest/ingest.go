@@ -106,6 +106,9 @@ func (s *Service) Push(ctx context.Context, source string, f *Frame, mode Mode, 
 	if len(views) == 0 {
 		return core.Errorf(core.KindUnprocessable, "PushSourceNotFoundException", "Unable to find push source '%s'.", source)
 	}
+	if err := authorizePush(ctx, snap, views, mode); err != nil {
+		return err
+	}
 	if err := f.Validate(); err != nil {
 		return err
 	}
@@ -189,6 +192,9 @@ func (s *Service) WriteToOnlineStore(ctx context.Context, name string, f *Frame,
 	}
 	if !ok {
 		return core.Errorf(core.KindNotFound, "FeastObjectNotFoundException", "Can't recognize feast object with a name %s", name)
+	}
+	if err := authorizeWrite(ctx, snap, name); err != nil {
+		return err
 	}
 	if err := f.Validate(); err != nil {
 		return err

@@ -160,7 +160,11 @@ func (j *Jobs) Plan(ctx context.Context, req JobRequest) (Request, []Task, error
 		mreq.Views = nil // Feast: an empty list means all views too
 	}
 	// The window is needed by Plan only to check it; resolve names first.
-	if _, err := e.Plan(snap, Request{Views: mreq.Views, Incremental: true, Version: mreq.Version}); err != nil {
+	named, err := e.Plan(snap, Request{Views: mreq.Views, Incremental: true, Version: mreq.Version})
+	if err != nil {
+		return mreq, nil, err
+	}
+	if err := authorize(ctx, snap, named); err != nil {
 		return mreq, nil, err
 	}
 	if err := req.window(&mreq); err != nil {

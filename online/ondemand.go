@@ -34,6 +34,9 @@ func (s *Service) EvaluateOnDemand(ctx context.Context, name string, req *OnDema
 		return nil, core.Errorf(core.KindNotFound, "FeatureViewNotFoundException",
 			"On demand feature view %s does not exist in project %s", name, snap.Project)
 	}
+	if err := authorizeOnDemand(ctx, snap, name); err != nil {
+		return nil, err
+	}
 	if s.Transformer == nil {
 		return nil, core.Errorf(core.KindUnimplemented, "NotImplementedError", "no transformation engine is configured")
 	}

@@ -85,6 +85,9 @@ func (s *Service) GetOnlineFeatures(ctx context.Context, req *Request) (*core.On
 	if err != nil {
 		return nil, err
 	}
+	if err := authorize(ctx, p); err != nil {
+		return nil, err
+	}
 	cols, rows, err := requestColumns(req)
 	if err != nil {
 		return nil, err

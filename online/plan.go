@@ -19,6 +19,7 @@ import (
 	"unicode"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/permissions"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	"github.com/feastgo/feastgo/registry"
 )
@@ -50,6 +51,8 @@ type plan struct {
 	// expectedKeys are all join keys the project knows (minus __dummy_id),
 	// for the "missing join key" message.
 	expectedKeys []string
+	// reads are the resources the read needs READ_ONLINE on (readRefs).
+	reads []*permissions.Ref
 }
 
 // group is one feature view projection to read.
@@ -185,6 +188,7 @@ func resolvePlan(s *registry.Snapshot, refs []string, service string, fullNames,
 	}
 	b.requestData()
 	b.finishGroups()
+	b.p.reads = readRefs(s, service, views)
 	return b.p, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/permissions"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 )
 
@@ -202,6 +203,10 @@ type Snapshot struct {
 	raw                     []byte
 	rawSize                 int
 
+	// Permissions are the registry's Permission objects compiled for
+	// checks (the snapshot's project at once, the others on first use).
+	Permissions *permissions.Set
+
 	// Plans caches request plans built by the online package, keyed by
 	// the request's feature list; it lives and dies with the snapshot and
 	// holds at most Options.PlanCacheSize plans.
@@ -319,6 +324,7 @@ func Compile(reg *corepb.Registry, project string, enableVersioning bool) (*Snap
 	s.addServices(reg, project)
 	s.addVersions(reg, project, enableVersioning)
 	s.indexPushSources()
+	s.Permissions = permissions.NewSet(reg, project)
 	return s, nil
 }
 

@@ -37,6 +37,8 @@ func StatusOf(err error) (int, codes.Code) {
 		return http.StatusUnprocessableEntity, codes.InvalidArgument
 	case core.KindTimeout:
 		return http.StatusRequestTimeout, codes.DeadlineExceeded
+	case core.KindPermissionDenied:
+		return http.StatusForbidden, codes.PermissionDenied
 	}
 	return http.StatusInternalServerError, codes.Internal
 }

@@ -32,9 +32,10 @@ func TestStatusOf(t *testing.T) {
 		{core.KindUnimplemented, http.StatusNotImplemented, codes.Unimplemented},
 		{core.KindUnprocessable, http.StatusUnprocessableEntity, codes.InvalidArgument},
 		{core.KindTimeout, http.StatusRequestTimeout, codes.DeadlineExceeded},
+		{core.KindPermissionDenied, http.StatusForbidden, codes.PermissionDenied},
 	}
 	// The table names every kind, in declaration order. A kind added to
-	// core after KindTimeout and mapped in StatusOf fails the
+	// core after KindPermissionDenied and mapped in StatusOf fails the
 	// "unknown kind" case below until it gets its row here.
 	for i, k := range kinds {
 		if k.kind != core.Kind(i) {
@@ -65,7 +66,7 @@ func TestStatusOf(t *testing.T) {
 		grpc codes.Code
 	}{
 		{"untyped", io.ErrUnexpectedEOF, http.StatusInternalServerError, codes.Internal},
-		{"unknown kind", core.Errorf(core.KindTimeout+1, "X", "new"), http.StatusInternalServerError, codes.Internal},
+		{"unknown kind", core.Errorf(core.KindPermissionDenied+1, "X", "new"), http.StatusInternalServerError, codes.Internal},
 		{"deadline", context.DeadlineExceeded, http.StatusServiceUnavailable, codes.DeadlineExceeded},
 		{"canceled", context.Canceled, 499, codes.Canceled},
 		{"deadline inside a kind", core.Unavailable(context.DeadlineExceeded, "store"), http.StatusServiceUnavailable, codes.DeadlineExceeded},

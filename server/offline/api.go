@@ -16,6 +16,7 @@ import (
 	"github.com/feastgo/feastgo/historical"
 	"github.com/feastgo/feastgo/internal/arrowval"
 	"github.com/feastgo/feastgo/offlinestore"
+	"github.com/feastgo/feastgo/permissions"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	"github.com/feastgo/feastgo/registry"
 )
@@ -50,7 +51,7 @@ func (s *Server) write(ctx context.Context, cmd *command, frame arrow.RecordBatc
 	case apiValidate:
 		return s.validate(ctx, cmd)
 	case apiWriteLogged:
-		return s.writeLogged(cmd, frame)
+		return s.writeLogged(ctx, cmd, frame)
 	case apiPersist:
 		return s.persist(ctx, cmd, frame)
 	}
@@ -92,6 +93,9 @@ func (s *Server) historical(ctx context.Context, cmd *command, frame arrow.Recor
 	if project != snap.Project {
 		return core.Errorf(core.KindNotFound, "FeatureViewNotFoundException",
 			"parameter project: %q is not the project of this server (%q)", project, snap.Project)
+	}
+	if err := s.authorizeViews(ctx, views, permissions.ReadOffline); err != nil {
+		return err
 	}
 	if frame == nil {
 		if cmd.has("entity_df_sql") {
@@ -175,6 +179,9 @@ func (s *Server) pull(ctx context.Context, cmd *command, emit func(arrow.RecordB
 	if !ok {
 		return core.Errorf(core.KindNotFound, "DataSourceObjectNotFoundException",
 			"Data source %s does not exist in project %s", name, s.Snapshot().Project)
+	}
+	if err := s.authorizeSource(ctx, ds, permissions.ReadOffline); err != nil {
+		return err
 	}
 	tr, err := s.tableReader(ctx, ds, cmd.api)
 	if err != nil {
@@ -266,6 +273,9 @@ func (s *Server) columns(ctx context.Context, cmd *command, emit func(arrow.Reco
 	if err != nil {
 		return err
 	}
+	if err := s.authorizeSource(ctx, ds, permissions.ReadOffline); err != nil {
+		return err
+	}
 	if s.Catalog == nil {
 		return unimplemented(apiColumns, "no offline store is configured")
 	}
@@ -309,6 +319,9 @@ func (s *Server) validate(ctx context.Context, cmd *command) error {
 	if err != nil {
 		return err
 	}
+	if err := s.authorizeSource(ctx, ds, permissions.ReadOffline); err != nil {
+		return err
+	}
 	if s.Catalog == nil {
 		return unimplemented(apiValidate, "no offline store is configured")
 	}
@@ -345,6 +358,9 @@ func (s *Server) writeBatch(ctx context.Context, cmd *command, frame arrow.Recor
 	if !ok {
 		return core.Errorf(core.KindNotFound, "FeatureViewNotFoundException",
 			"Feature view %s does not exist in project %s", views[0], s.Snapshot().Project)
+	}
+	if err := s.authorizeViews(ctx, views, permissions.WriteOffline); err != nil {
+		return err
 	}
 	if frame == nil || frame.NumRows() == 0 {
 		return core.Invalidf("table: the table to write to feature view %s has 0 rows", v.Name)

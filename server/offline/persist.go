@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/feastgo/feastgo/core"
+	"github.com/feastgo/feastgo/permissions"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 )
 
@@ -55,6 +56,16 @@ func (s *Server) persist(ctx context.Context, cmd *command, frame arrow.RecordBa
 	if !ok {
 		return core.Errorf(core.KindNotFound, "DataSourceObjectNotFoundException",
 			"Data source %s does not exist in project %s", name, snap.Project)
+	}
+	// Feast builds the retrieval job first (asserting READ_OFFLINE on its
+	// views), then asserts WRITE_OFFLINE on the destination.
+	if views, err := cmd.strings("feature_view_names"); err == nil {
+		if err := s.authorizeViews(ctx, views, permissions.ReadOffline); err != nil {
+			return err
+		}
+	}
+	if err := s.authorizeSource(ctx, ds, permissions.WriteOffline); err != nil {
+		return err
 	}
 	uri, err := fileURI(ds, apiPersist)
 	if err != nil {
@@ -183,7 +194,7 @@ func (o *parquetOut) abort() {
 // "<hex>-0.parquet" file in the directory of the service's
 // FileLoggingDestination (relative to the repository). Other
 // destinations, and partition_by, are not written.
-func (s *Server) writeLogged(cmd *command, frame arrow.RecordBatch) error {
+func (s *Server) writeLogged(ctx context.Context, cmd *command, frame arrow.RecordBatch) error {
 	var name string
 	if err := cmd.get("feature_service_name", &name); err != nil {
 		return err
@@ -202,6 +213,9 @@ func (s *Server) writeLogged(cmd *command, frame arrow.RecordBatch) error {
 	lc := spec.GetLoggingConfig()
 	if lc == nil {
 		return core.Errorf(core.KindInvalidArgument, "AssertionError", "feature service must have logging_config set")
+	}
+	if err := s.authorizeService(ctx, name, permissions.WriteOffline); err != nil {
+		return err
 	}
 	dst := lc.GetFileDestination()
 	if dst == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	authz "github.com/feastgo/feastgo/permissions"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	registrypb "github.com/feastgo/feastgo/protos/feast/registry"
 )
@@ -35,6 +36,9 @@ func (s *Server) GetAnyFeatureView(ctx context.Context, r *registrypb.GetAnyFeat
 	}
 	for _, v := range allViews(reg, r.GetProject(), nil) {
 		if viewName(v) == r.GetName() {
+			if err := s.assert(ctx, r.GetProject(), v, authz.Describe); err != nil {
+				return nil, err
+			}
 			return &registrypb.GetAnyFeatureViewResponse{AnyFeatureView: v}, nil
 		}
 	}
@@ -67,6 +71,9 @@ func (s *Server) ListAllFeatureViews(ctx context.Context, r *registrypb.ListAllF
 	items := slices.DeleteFunc(allViews(reg, r.GetProject(), r.GetTags()), func(v *registrypb.AnyFeatureView) bool {
 		return v.GetLabelView() != nil || !matches(reg, r, v)
 	})
+	if items, err = describable(s, ctx, r.GetProject(), items); err != nil {
+		return nil, err
+	}
 	items, meta := page(items, r.GetPagination(), r.GetSorting())
 	return &registrypb.ListAllFeatureViewsResponse{FeatureViews: items, Pagination: meta}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
+	authz "github.com/feastgo/feastgo/permissions"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	registrypb "github.com/feastgo/feastgo/protos/feast/registry"
 )
@@ -21,6 +22,9 @@ func get[T proto.Message](s *Server, ctx context.Context, allowCache bool, list 
 		return zero, err
 	}
 	if it, ok := find(list(reg), name, project); ok {
+		if err := s.assert(ctx, project, it, authz.Describe); err != nil {
+			return zero, err
+		}
 		return it, nil
 	}
 	return zero, notFound(class, kind, name, project)
@@ -38,6 +42,9 @@ func list[T proto.Message](s *Server, ctx context.Context, allowCache bool, all 
 	items := inProject(all(reg), project, tags)
 	if keep != nil {
 		items = slices.DeleteFunc(items, func(it T) bool { return !keep(reg, it) })
+	}
+	if items, err = describable(s, ctx, project, items); err != nil {
+		return nil, nil, err
 	}
 	items, meta := page(items, pg, so)
 	return items, meta, nil
@@ -191,6 +198,9 @@ func (s *Server) GetProject(ctx context.Context, r *registrypb.GetProjectRequest
 	}
 	for _, p := range projects(reg) {
 		if p.GetSpec().GetName() == r.GetName() {
+			if err := s.assert(ctx, r.GetName(), p, authz.Describe); err != nil {
+				return nil, err
+			}
 			return p, nil
 		}
 	}
@@ -203,6 +213,9 @@ func (s *Server) ListProjects(ctx context.Context, r *registrypb.ListProjectsReq
 		return nil, err
 	}
 	items := slices.DeleteFunc(projects(reg), func(p *corepb.Project) bool { return !hasAllTags(p, r.GetTags()) })
+	if items, err = describable(s, ctx, "", items); err != nil {
+		return nil, err
+	}
 	items, meta := page(items, r.GetPagination(), r.GetSorting())
 	return &registrypb.ListProjectsResponse{Projects: items, Pagination: meta}, nil
 }

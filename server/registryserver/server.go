@@ -8,7 +8,8 @@
 // tags, the ListAllFeatureViews and ListFeatureServices narrowing), the same
 // pagination and sorting, and NOT_FOUND errors whose details are Feast's
 // JSON error object, so Feast's remote registry client raises the same
-// exceptions. Authorization (Feast's auth block) is not enforced.
+// exceptions. With authentication on, Feast's permissions are enforced as its server
+// enforces them (authz.go).
 package registryserver
 
 import (
@@ -26,6 +27,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/feastgo/feastgo/auth"
+	authz "github.com/feastgo/feastgo/permissions"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	registrypb "github.com/feastgo/feastgo/protos/feast/registry"
 	"github.com/feastgo/feastgo/registry"
@@ -100,6 +103,9 @@ func (s *Server) Proto(ctx context.Context, _ *emptypb.Empty) (*corepb.Registry,
 		return nil, err
 	}
 	out := &corepb.Registry{VersionId: reg.GetVersionId(), LastUpdated: reg.GetLastUpdated()}
+	if auth.FromContext(ctx) != nil {
+		return s.describableProto(ctx, reg, out)
+	}
 	for _, p := range projects(reg) {
 		name := p.GetSpec().GetName()
 		out.Projects = append(out.Projects, p)
@@ -135,7 +141,10 @@ func projects(reg *corepb.Registry) []*corepb.Project {
 }
 
 // Refresh reloads the registry from its store.
-func (s *Server) Refresh(ctx context.Context, _ *registrypb.RefreshRequest) (*emptypb.Empty, error) {
+func (s *Server) Refresh(ctx context.Context, r *registrypb.RefreshRequest) (*emptypb.Empty, error) {
+	if err := s.assertProjectToUpdate(ctx, r.GetProject()); err != nil {
+		return nil, err
+	}
 	if _, err := s.current(ctx, false); err != nil {
 		return nil, err
 	}
@@ -149,6 +158,9 @@ func (s *Server) Commit(context.Context, *emptypb.Empty) (*emptypb.Empty, error)
 
 // ListProjectMetadata returns the legacy metadata entries of a project.
 func (s *Server) ListProjectMetadata(ctx context.Context, req *registrypb.ListProjectMetadataRequest) (*registrypb.ListProjectMetadataResponse, error) {
+	if err := s.assertProject(ctx, req.GetProject(), authz.Describe); err != nil {
+		return nil, err
+	}
 	reg, err := s.current(ctx, req.GetAllowCache())
 	if err != nil {
 		return nil, err
@@ -164,6 +176,9 @@ func (s *Server) ListProjectMetadata(ctx context.Context, req *registrypb.ListPr
 
 // GetInfra returns the registry's infra objects of a project.
 func (s *Server) GetInfra(ctx context.Context, req *registrypb.GetInfraRequest) (*corepb.Infra, error) {
+	if err := s.assertProjectExisting(ctx, req.GetProject()); err != nil {
+		return nil, err
+	}
 	reg, err := s.current(ctx, req.GetAllowCache())
 	if err != nil {
 		return nil, err

@@ -13,6 +13,8 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/feastgo/feastgo/auth"
+	authz "github.com/feastgo/feastgo/permissions"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
 	registrypb "github.com/feastgo/feastgo/protos/feast/registry"
 	"github.com/feastgo/feastgo/registry"
@@ -179,6 +181,9 @@ func applyTo[T proto.Message](s *Server, ctx context.Context, field func(*corepb
 	if !obj.ProtoReflect().IsValid() {
 		return nil, status.Error(codes.InvalidArgument, "the object to apply is missing")
 	}
+	if err := assertToUpdate(s, ctx, *field(s.reg.Current().Proto), obj, project); err != nil {
+		return nil, err
+	}
 	return s.update(ctx, true, func(reg *corepb.Registry, now time.Time) error {
 		ensureProject(reg, project, now)
 		return put(field(reg), obj, project, now)
@@ -186,6 +191,15 @@ func applyTo[T proto.Message](s *Server, ctx context.Context, field func(*corepb
 }
 
 func deleteFrom[T proto.Message](s *Server, ctx context.Context, field func(*corepb.Registry) *[]T, name, project string, missing error) (*emptypb.Empty, error) {
+	if auth.FromContext(ctx) != nil {
+		old, ok := find(*field(s.reg.Current().Proto), name, project)
+		if !ok {
+			return nil, missing
+		}
+		if err := s.assert(ctx, project, old, authz.Delete); err != nil {
+			return nil, err
+		}
+	}
 	return s.update(ctx, true, func(reg *corepb.Registry, _ time.Time) error {
 		return remove(field(reg), name, project, missing)
 	})
@@ -239,6 +253,15 @@ func (s *Server) ApplyFeatureView(ctx context.Context, r *registrypb.ApplyFeatur
 func (s *Server) DeleteFeatureView(ctx context.Context, r *registrypb.DeleteFeatureViewRequest) (*emptypb.Empty, error) {
 	name, project := r.GetName(), r.GetProject()
 	missing := notFound(fvNotFound, fvKind, name, project)
+	if auth.FromContext(ctx) != nil {
+		v, ok := anyView(s.reg.Current().Proto, name, project)
+		if !ok {
+			return nil, missing
+		}
+		if err := s.assert(ctx, project, v, authz.Delete); err != nil {
+			return nil, err
+		}
+	}
 	return s.update(ctx, true, func(reg *corepb.Registry, _ time.Time) error {
 		for _, del := range []func() error{
 			func() error { return remove(&reg.FeatureViews, name, project, missing) },
@@ -292,6 +315,9 @@ func (s *Server) ApplyProject(ctx context.Context, r *registrypb.ApplyProjectReq
 	if p.GetSpec().GetName() == "" {
 		return nil, status.Error(codes.InvalidArgument, "project.spec.name: required")
 	}
+	if err := assertToUpdate(s, ctx, s.reg.Current().Proto.GetProjects(), p, ""); err != nil {
+		return nil, err
+	}
 	return s.update(ctx, true, func(reg *corepb.Registry, now time.Time) error {
 		return put(&reg.Projects, p, "", now)
 	})
@@ -302,6 +328,15 @@ func (s *Server) ApplyProject(ctx context.Context, r *registrypb.ApplyProjectReq
 func (s *Server) DeleteProject(ctx context.Context, r *registrypb.DeleteProjectRequest) (*emptypb.Empty, error) {
 	name := r.GetName()
 	missing := feastError(codes.NotFound, "ProjectObjectNotFoundException", "Project "+name+" does not exist")
+	if auth.FromContext(ctx) != nil {
+		old, ok := find(s.reg.Current().Proto.GetProjects(), name, "")
+		if !ok {
+			return nil, missing
+		}
+		if err := s.assert(ctx, name, old, authz.Delete); err != nil {
+			return nil, err
+		}
+	}
 	return s.update(ctx, true, func(reg *corepb.Registry, _ time.Time) error {
 		if err := remove(&reg.Projects, name, "", missing); err != nil {
 			return err
@@ -322,6 +357,15 @@ func (s *Server) ApplyMaterialization(ctx context.Context, r *registrypb.ApplyMa
 	if view == "" {
 		return nil, status.Error(codes.InvalidArgument, "feature_view.spec.name: required")
 	}
+	if auth.FromContext(ctx) != nil {
+		fv, ok := find(s.reg.Current().Proto.GetFeatureViews(), view, r.GetProject())
+		if !ok {
+			return nil, notFound(fvNotFound, fvKind, view, r.GetProject())
+		}
+		if err := s.assert(ctx, r.GetProject(), fv, authz.WriteOnline); err != nil {
+			return nil, err
+		}
+	}
 	return s.update(ctx, false, func(reg *corepb.Registry, now time.Time) error {
 		err := registry.RecordMaterialization(reg, r.GetProject(), view, r.GetStartDate().AsTime(), r.GetEndDate().AsTime(), now)
 		if err != nil {
@@ -333,6 +377,9 @@ func (s *Server) ApplyMaterialization(ctx context.Context, r *registrypb.ApplyMa
 
 // UpdateInfra replaces the registry's infra objects.
 func (s *Server) UpdateInfra(ctx context.Context, r *registrypb.UpdateInfraRequest) (*emptypb.Empty, error) {
+	if err := s.assertProjectToUpdate(ctx, r.GetProject()); err != nil {
+		return nil, err
+	}
 	return s.update(ctx, true, func(reg *corepb.Registry, now time.Time) error {
 		ensureProject(reg, r.GetProject(), now)
 		reg.Infra = proto.CloneOf(r.GetInfra())
