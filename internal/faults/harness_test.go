@@ -263,15 +263,6 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// canDial reports whether something accepts connections on addr.
-func canDial(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err == nil {
-		c.Close()
-	}
-	return err == nil
-}
-
 // goldenRepo copies the golden repo (the demo's registry; SQLite online
 // data) into a temporary directory and writes yaml as its
 // feature_store.yaml when yaml is not empty.
