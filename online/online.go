@@ -2,7 +2,9 @@ package online
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"time"
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/onlinestore"
@@ -48,6 +50,10 @@ type Service struct {
 	// MaxEntities, when positive, bounds the entity rows of one request;
 	// more are refused as too large (413, gRPC ResourceExhausted).
 	MaxEntities int
+	// RequestTimeout, when set, bounds a read (the store's call included);
+	// past it the read fails as a timeout naming the limit (408, gRPC
+	// DeadlineExceeded). A caller's own shorter deadline stays the caller's.
+	RequestTimeout time.Duration
 }
 
 // DefaultMaxEntities is the serve command's entity rows limit a request.
@@ -80,6 +86,22 @@ func (s *Service) plan(snap *registry.Snapshot, req *Request) (*plan, error) {
 // assemble the feature columns, run the on-demand views over them, and
 // drop the columns nobody asked for.
 func (s *Service) GetOnlineFeatures(ctx context.Context, req *Request) (*core.OnlineResponse, error) {
+	if s.RequestTimeout <= 0 {
+		return s.getOnlineFeatures(ctx, req)
+	}
+	d, set := ctx.Deadline()
+	ours := !set || d.After(time.Now().Add(s.RequestTimeout)) // not the caller's shorter one
+	ctx, cancel := context.WithTimeout(ctx, s.RequestTimeout)
+	defer cancel()
+	resp, err := s.getOnlineFeatures(ctx, req)
+	if err != nil && ours && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = core.Errorf(core.KindTimeout, "FeastError",
+			"the request was not answered within the request timeout of %v (--request-timeout)", s.RequestTimeout)
+	}
+	return resp, err
+}
+
+func (s *Service) getOnlineFeatures(ctx context.Context, req *Request) (*core.OnlineResponse, error) {
 	snap := s.Snapshot()
 	p, err := s.plan(snap, req)
 	if err != nil {

@@ -248,13 +248,13 @@ func (s *FastServer) admitBody(ctx *fasthttp.RequestCtx) (release func(), ok boo
 	if n != -1 && n <= maxPooledBuffer {
 		// Read here, not with PostBody, which turns a failed read into a
 		// body of the error's text.
-		p := bodyPool.Get().(*[]byte)
+		p := bufPool.Get().(*[]byte)
 		if cap(*p) < int(n) {
 			*p = make([]byte, n)
 		}
 		buf = (*p)[:n]
 		if _, err := io.ReadFull(ctx.RequestBodyStream(), buf); err != nil {
-			bodyPool.Put(p)
+			bufPool.Put(p)
 			release()
 			s.refuse(ctx, h.bodyReadError(err))
 			return nil, false
@@ -263,7 +263,7 @@ func (s *FastServer) admitBody(ctx *fasthttp.RequestCtx) (release func(), ok boo
 		budget := release
 		return func() {
 			ctx.Request.SetBodyRaw(nil)
-			bodyPool.Put(p)
+			bufPool.Put(p)
 			budget()
 		}, true
 	}
@@ -291,9 +291,6 @@ func (s *FastServer) admitBody(ctx *fasthttp.RequestCtx) (release func(), ok boo
 	ctx.Request.SetBodyRaw(buf)
 	return release, true
 }
-
-// bodyPool holds the buffers small request bodies are read into.
-var bodyPool = bytesPool{sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}}
 
 // bodyReadError is the answer to a body that could not be read: the
 // client took longer than the read timeout, or went away.

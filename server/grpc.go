@@ -2,9 +2,7 @@ package server
 
 import (
 	"context"
-	"errors"
 	"sort"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -34,9 +32,6 @@ type GRPC struct {
 	// Checks, when set, make health answer NOT_SERVING while the online
 	// store is down, as /health answers 503.
 	Checks *HealthChecks
-	// RequestTimeout, when set, bounds an online read as HTTP's does
-	// (a client's shorter deadline still applies).
-	RequestTimeout time.Duration
 }
 
 // Register adds the serving, health and reflection services to s.
@@ -81,19 +76,8 @@ func (g *GRPC) GetOnlineFeatures(ctx context.Context, in *servingpb.GetOnlineFea
 	if req.RequestContext, err = columnsFromProto(in.GetRequestContext(), "request_context"); err != nil {
 		return nil, grpcError(err)
 	}
-	ours := false // the server's deadline, not the client's shorter one
-	if g.RequestTimeout > 0 {
-		d, set := ctx.Deadline()
-		ours = !set || d.After(time.Now().Add(g.RequestTimeout))
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, g.RequestTimeout)
-		defer cancel()
-	}
 	resp, err := g.Online.GetOnlineFeatures(ctx, req)
 	if err != nil {
-		if ours && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			err = RequestTimeoutError(g.RequestTimeout)
-		}
 		return nil, grpcError(err)
 	}
 	defer resp.Release() // responseToProto copies every value

@@ -9,7 +9,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"mime"
@@ -87,9 +86,6 @@ type HTTP struct {
 	// this long (feast serve's --keep-alive-timeout; DefaultIdleTimeout
 	// when zero).
 	IdleTimeout time.Duration
-	// RequestTimeout, when set, bounds the time an online read may take
-	// (the store's call included); past it the request gets 408.
-	RequestTimeout time.Duration
 
 	// FailureLogInterval is how often failed requests (5xx) are
 	// summarised in the log after the first of each error class
@@ -205,13 +201,6 @@ func (w *wroteRecorder) Write(b []byte) (int, error) {
 }
 
 // setDefaults fills the fields left zero: the body limit and the log.
-// RequestTimeoutError is the answer to an online read that took longer
-// than the server's request timeout.
-func RequestTimeoutError(limit time.Duration) error {
-	return core.Errorf(core.KindTimeout, "FeastError",
-		"the request was not answered within the request timeout of %v (--request-timeout)", limit)
-}
-
 func (h *HTTP) setDefaults() {
 	if h.MaxBody <= 0 {
 		h.MaxBody = DefaultMaxBody
@@ -318,19 +307,11 @@ func (h *HTTP) onlineFeatures(ctx context.Context, path string, reqID []byte, bo
 	if lab != nil {
 		h.Metrics.labelOnline(h.Online.Snapshot, req, lab)
 	}
-	if h.RequestTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, h.RequestTimeout)
-		defer cancel()
-	}
 	if h.Tracing != nil {
 		h.Tracing.onlineRequest(ctx, req)
 	}
 	resp, err := h.Online.GetOnlineFeatures(ctx, req)
 	if err != nil {
-		if h.RequestTimeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			err = RequestTimeoutError(h.RequestTimeout)
-		}
 		h.logPathError(path, string(reqID), err)
 		return appendError(out, err)
 	}

@@ -80,15 +80,16 @@ func (stuckStore) Read(ctx context.Context, _ []onlinestore.ReadRequest) error {
 // gRPC deadline is the client's, not the server's limit.
 func TestRequestTimeout(t *testing.T) {
 	snap := bench.Snapshot("bench")
-	svc := &online.Service{Snapshot: func() *registry.Snapshot { return snap }, Store: stuckStore{bench.NewMemStore()}, KeyVersion: 3}
-	h := &server.HTTP{Log: quietLog, Online: svc, RequestTimeout: 100 * time.Millisecond}
+	svc := &online.Service{Snapshot: func() *registry.Snapshot { return snap }, Store: stuckStore{bench.NewMemStore()}, KeyVersion: 3,
+		RequestTimeout: 100 * time.Millisecond}
+	h := &server.HTTP{Log: quietLog, Online: svc}
 	base := serveFast(t, h)
 	code, body := fastPost(t, base+"/get-online-features", "application/json", oneRead)
 	if code != http.StatusRequestTimeout || !strings.Contains(body, "request timeout of 100ms (--request-timeout)") {
 		t.Fatalf("%d %s", code, body)
 	}
 
-	g := &server.GRPC{Online: svc, RequestTimeout: 100 * time.Millisecond}
+	g := &server.GRPC{Online: svc}
 	req := &servingpb.GetOnlineFeaturesRequest{
 		Kind: &servingpb.GetOnlineFeaturesRequest_Features{Features: &servingpb.FeatureList{Val: []string{"user_stats_1:s1_f0"}}},
 		Entities: map[string]*typespb.RepeatedValue{"user_id": {Val: []*typespb.Value{

@@ -414,10 +414,10 @@ func newHandler(f *serveFlags, cfg *config.RepoConfig, reg *registry.Registry, s
 		store = metrics.InstrumentStore(store, cfg.OnlineStore.Type)
 	}
 	svc := &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: cfg.EntityKeySerializationVersion, Transformer: odfvs,
-		MaxEntities: f.maxEntities}
+		MaxEntities: f.maxEntities, RequestTimeout: f.requestTimeout}
 	h := &server.HTTP{Online: svc, Registry: reg, MaxBody: f.maxBody, MaxInFlightBody: f.maxInFlightBody, Log: log,
 		Ingest: newIngest(cfg, reg, store, svc, offline), AccessLog: !f.noAccessLog,
-		ReadTimeout: f.readTimeout, IdleTimeout: time.Duration(f.keepAlive) * time.Second, RequestTimeout: f.requestTimeout}
+		ReadTimeout: f.readTimeout, IdleTimeout: time.Duration(f.keepAlive) * time.Second}
 	h.Checks = healthChecks(reg, store, offline, log)
 	if h.Checks.Online != nil {
 		h.Health = func(r *http.Request) error { return h.Checks.Online.Check(r.Context()) }
@@ -441,7 +441,7 @@ func newGRPC(h *server.HTTP) *grpc.Server {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 	}, h.Tracing.GRPCOptions()...)
 	s := grpc.NewServer(opts...)
-	(&server.GRPC{Online: h.Online, Ingest: h.Ingest, Checks: h.Checks, RequestTimeout: h.RequestTimeout}).Register(s)
+	(&server.GRPC{Online: h.Online, Ingest: h.Ingest, Checks: h.Checks}).Register(s)
 	return s
 }
 
