@@ -2,34 +2,30 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"strings"
+
+	"github.com/feastgo/feastgo/core"
 )
 
 // Authenticator turns a bearer token into the user it was issued to. A
 // token that is missing, malformed, expired or not signed by the trusted
-// issuer is an *Error; an identity provider that cannot be reached is
+// issuer is an Unauthenticated error; an identity provider that cannot be reached is
 // reported as a core.KindUnavailable error, so that callers are told to
 // retry rather than that their token is bad.
 type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (*User, error)
 }
 
-// Error is a request that did not prove who it comes from (HTTP 401, gRPC
-// Unauthenticated). Reason is for the server's log; clients are told only
+// Unauthenticated is a request that did not prove who it comes from
+// (core.KindUnauthenticated: HTTP 401, gRPC Unauthenticated). The reason
+// is for the server's log and gRPC callers; HTTP clients are told only
 // that the token is invalid, as Feast tells them.
-type Error struct{ Reason string }
-
-func (e *Error) Error() string { return "unauthenticated: " + e.Reason }
-
-// Unauthenticated returns an *Error with the given reason.
-func Unauthenticated(reason string) error { return &Error{Reason: reason} }
-
-// IsUnauthenticated reports whether err is an *Error.
-func IsUnauthenticated(err error) bool {
-	var e *Error
-	return errors.As(err, &e)
+func Unauthenticated(reason string) error {
+	return core.Errorf(core.KindUnauthenticated, "AuthenticationError", "invalid token: %s", reason)
 }
+
+// IsUnauthenticated reports whether err is an Unauthenticated error.
+func IsUnauthenticated(err error) bool { return core.KindOf(err) == core.KindUnauthenticated }
 
 // BearerToken returns the token of an Authorization header value, as
 // Feast's TokenExtractor reads it: the value must start with "Bearer "

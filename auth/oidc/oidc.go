@@ -439,7 +439,9 @@ func strings1(v any) []string {
 // key returns the public key a token names, fetching the key set when it
 // is missing, stale, or (at most every RefreshCooldown) lacks the kid.
 func (v *Verifier) key(ctx context.Context, kid string, hasKid bool) (*rsa.PublicKey, error) {
-	ks, err := v.keySet(ctx, kid, hasKid)
+	// A fetch serves every request waiting for it: one caller going away
+	// does not cancel it.
+	ks, err := v.keySet(context.WithoutCancel(ctx), kid, hasKid)
 	if err != nil {
 		return nil, err
 	}
@@ -505,7 +507,7 @@ func (v *Verifier) keySet(ctx context.Context, kid string, hasKid bool) (*keySet
 
 // fetch reads the discovery document (once) and the key set.
 func (v *Verifier) fetch(ctx context.Context) (*keySet, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.cfg.JWKSTimeout)
+	ctx, cancel := context.WithTimeout(ctx, v.cfg.JWKSTimeout)
 	defer cancel()
 	if v.jwksURL == "" {
 		var doc struct {

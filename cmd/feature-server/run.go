@@ -320,8 +320,13 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	// it), so it has its own context, cancelled after the drain.
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorker()
+	authn, err := newAuthenticator(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
 	h := newHandler(f, cfg, reg, store, offline, odfvs, log)
 	defer h.Materialize.Close()
+	h.Auth = authn
 	stopTracing, err := startTracing(ctx, h, cfg.OnlineStore.Type, log)
 	if err != nil {
 		return err
@@ -378,7 +383,7 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 		parts.run(func() error {
 			return runOffline(ctx, offlineParts{cfg: cfg, yamlPath: yamlPath, reg: reg, catalog: offline, ln: offlineLn,
 				location: "grpc+tcp://" + offlineLn.Addr().String(), log: log, transformer: odfvs, noRegistryRun: true,
-				opts: h.Tracing.GRPCOptions()})
+				opts: append(h.Tracing.GRPCOptions(), server.AuthGRPCOptions(h.Auth)...)})
 		})
 	}
 	if metricsSrv != nil {
@@ -440,6 +445,7 @@ func newGRPC(h *server.HTTP) *grpc.Server {
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: h.IdleTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 	}, h.Tracing.GRPCOptions()...)
+	opts = append(opts, server.AuthGRPCOptions(h.Auth)...) // after tracing: refusals get spans
 	s := grpc.NewServer(opts...)
 	(&server.GRPC{Online: h.Online, Ingest: h.Ingest, Checks: h.Checks}).Register(s)
 	return s

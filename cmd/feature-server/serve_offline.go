@@ -18,6 +18,7 @@ import (
 	"github.com/feastgo/feastgo/historical"
 	"github.com/feastgo/feastgo/offlinestore"
 	"github.com/feastgo/feastgo/registry"
+	"github.com/feastgo/feastgo/server"
 	"github.com/feastgo/feastgo/server/offline"
 	"github.com/feastgo/feastgo/transformations"
 	"github.com/feastgo/feastgo/transformations/worker"
@@ -81,8 +82,9 @@ func serveOffline(ctx context.Context, repo, yamlPath string, args []string, log
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
-	if cfg.Auth.Type != "no_auth" {
-		log.Warn("auth: this offline server does not check tokens; every client may read and write", "type", cfg.Auth.Type)
+	authn, err := newAuthenticator(ctx, cfg, log)
+	if err != nil {
+		return err
 	}
 	src, closeRegistry, err := openRegistrySource(ctx, cfg)
 	if err != nil {
@@ -100,6 +102,7 @@ func serveOffline(ctx context.Context, repo, yamlPath string, args []string, log
 	}
 	defer stopTracing()
 	opts := tracing.GRPCOptions() // a span per Flight call when OTEL_* asks
+	opts = append(opts, server.AuthGRPCOptions(authn)...)
 	scheme := "grpc+tcp"
 	if f.key != "" {
 		creds, err := credentials.NewServerTLSFromFile(f.cert, f.key)
