@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"strings"
+	"unicode"
 
 	"github.com/feastgo/feastgo/core"
 )
@@ -11,7 +12,9 @@ import (
 // token that is missing, malformed, expired or not signed by the trusted
 // issuer is an Unauthenticated error; an identity provider that cannot be reached is
 // reported as a core.KindUnavailable error, so that callers are told to
-// retry rather than that their token is bad.
+// retry rather than that their token is bad. The token may be a view of a
+// buffer the caller reuses once Authenticate returns: an implementation
+// that keeps it keeps a copy.
 type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (*User, error)
 }
@@ -39,9 +42,10 @@ func BearerToken(header string) (string, error) {
 	if len(header) <= len(scheme) || !strings.EqualFold(header[:len(scheme)], scheme) || strings.ContainsAny(header[len(scheme):len(scheme)+1], "\r\n") {
 		return "", Unauthenticated("expected the Bearer scheme in the authorization header")
 	}
-	parts := strings.Fields(header)
-	if len(parts) != 2 {
+	// The scheme and one word: what Python's split() of the value gives.
+	token := strings.TrimFunc(header[len(scheme):], unicode.IsSpace)
+	if token == "" || strings.IndexFunc(token, unicode.IsSpace) >= 0 {
 		return "", Unauthenticated("the authorization header must be \"Bearer <token>\"")
 	}
-	return parts[1], nil
+	return token, nil
 }

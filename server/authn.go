@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 	"google.golang.org/grpc"
@@ -41,7 +42,9 @@ func (h *HTTP) authenticateFast(ctx *fasthttp.RequestCtx) bool {
 	if _, known := h.routes[string(path)]; !known && !strings.HasPrefix(string(path), onDemandPrefix) {
 		return true
 	}
-	u, err := h.authenticateHeader(h.fastContext(ctx), string(ctx.Request.Header.Peek("Authorization")))
+	// The header is read in place: Authenticate keeps no token it is given.
+	hdr := ctx.Request.Header.Peek("Authorization")
+	u, err := h.authenticateHeader(h.fastContext(ctx), unsafe.String(unsafe.SliceData(hdr), len(hdr)))
 	if err != nil {
 		status, body := http.StatusUnauthorized, invalidToken
 		if core.KindOf(err) != core.KindUnauthenticated {

@@ -652,5 +652,5 @@ func (c *tokenCache) put(token string, u *auth.User, until, now time.Time) {
 			delete(s.m, k) // map order: an arbitrary victim
 		}
 	}
-	s.m[token] = cacheEntry{user: u, until: until}
+	s.m[strings.Clone(token)] = cacheEntry{user: u, until: until} // token may alias a request's buffer
 }
