@@ -2,13 +2,17 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
 	"strings"
 	"unsafe"
 
 	"github.com/valyala/fasthttp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/feastgo/feastgo/auth"
@@ -36,10 +40,16 @@ var invalidToken = feastjson.AppendDetail(nil, "Invalid or expired access token"
 // when the identity provider cannot be reached).
 func (h *HTTP) authenticateFast(ctx *fasthttp.RequestCtx) bool {
 	path := ctx.URI().PathOriginal()
-	if isHealthPath(path) {
+	if !h.isAPIPath(path) {
 		return true
 	}
-	if _, known := h.routes[string(path)]; !known && !strings.HasPrefix(string(path), onDemandPrefix) {
+	if h.RequireClientCert && !hasVerifiedCert(ctx.TLSConnectionState()) {
+		ctx.SetStatusCode(http.StatusUnauthorized)
+		ctx.Response.Header.SetContentType("application/json")
+		ctx.SetBody(feastjson.AppendDetail(nil, "A client certificate is required"))
+		return false
+	}
+	if h.Auth == nil {
 		return true
 	}
 	// The header is read in place: Authenticate keeps no token it is given.
@@ -61,6 +71,20 @@ func (h *HTTP) authenticateFast(ctx *fasthttp.RequestCtx) bool {
 	}
 	ctx.SetUserValue(userValueKey{}, u)
 	return true
+}
+
+// isAPIPath reports the routes that need a token: every known route but
+// the health probes.
+func (h *HTTP) isAPIPath(path []byte) bool {
+	if isHealthPath(path) {
+		return false
+	}
+	_, known := h.routes[string(path)]
+	return known || strings.HasPrefix(string(path), onDemandPrefix)
+}
+
+func hasVerifiedCert(st *tls.ConnectionState) bool {
+	return st != nil && len(st.VerifiedChains) > 0
 }
 
 func (h *HTTP) authenticateHeader(ctx context.Context, header string) (*auth.User, error) {
@@ -89,6 +113,38 @@ func AuthGRPCOptions(a auth.Authenticator) []grpc.ServerOption {
 	}
 	g := grpcAuth{a}
 	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(g.unary), grpc.ChainStreamInterceptor(g.stream)}
+}
+
+// ClientCertGRPCOptions are the server options that refuse every call
+// but health from a connection without a verified client certificate
+// (Unauthenticated): the listener's TLS verifies one if given
+// (--client-cert if-given), the calls require it.
+func ClientCertGRPCOptions() []grpc.ServerOption {
+	check := func(ctx context.Context, method string) error {
+		if strings.HasPrefix(method, healthService) {
+			return nil
+		}
+		if p, ok := peer.FromContext(ctx); ok {
+			if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && hasVerifiedCert(&ti.State) {
+				return nil
+			}
+		}
+		return status.Error(codes.Unauthenticated, "a client certificate is required")
+	}
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+			if err := check(ctx, info.FullMethod); err != nil {
+				return nil, err
+			}
+			return handler(ctx, req)
+		}),
+		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+			if err := check(ss.Context(), info.FullMethod); err != nil {
+				return err
+			}
+			return handler(srv, ss)
+		}),
+	}
 }
 
 type grpcAuth struct{ a auth.Authenticator }

@@ -110,7 +110,7 @@ func (h *HTTP) NewFastServer() *FastServer {
 // serve answers one request: its body admitted, then the native route or
 // the router.
 func (s *FastServer) serve(ctx *fasthttp.RequestCtx, slow fasthttp.RequestHandler, id []byte, generated bool) {
-	if s.h.Auth != nil && !s.h.authenticateFast(ctx) {
+	if (s.h.Auth != nil || s.h.RequireClientCert) && !s.h.authenticateFast(ctx) {
 		if s.draining.Load() {
 			ctx.SetConnectionClose()
 		}

@@ -77,6 +77,10 @@ type HTTP struct {
 	// (not health) and puts its user in the request's context for the
 	// permission checks: 401 without one, as Feast's inject_user_details.
 	Auth auth.Authenticator
+	// RequireClientCert refuses API routes (401) on a connection without
+	// a verified client certificate, for a TLS listener that verifies one
+	// only if given, so that health probes need none.
+	RequireClientCert bool
 	// AccessLog logs one line per request at INFO (method, path,
 	// status, duration, request id, client address), as feast serve's
 	// uvicorn access log does.
