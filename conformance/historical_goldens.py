@@ -242,6 +242,55 @@ CASES: List[Dict[str, Any]] = [
 ]
 
 
+# Range mode (issue 11): get_historical_features(entity_df=None, start_date=, end_date=).
+# Dates are RFC 3339 (a naive one is UTC); start_date None is Feast's default (end - max ttl).
+# The rows are each store's own (file: one per entity as of end_date; postgres: the source rows
+# in the range), recorded sorted.
+RANGE_CASES: List[Dict[str, Any]] = [
+    {"name": "range_ttl_view", "description": "range mode: ttl view with created-ts ties, 2 days",
+     "features": ["driver_stats:conv_rate", "driver_stats:trips"], "full_feature_names": False,
+     "start_date": T("01T00:00:00Z"), "end_date": T("03T00:00:00Z")},
+    {"name": "range_all_features_full_names", "description": "range mode: every driver_stats feature, full names",
+     "features": ["driver_stats:conv_rate", "driver_stats:acc_rate", "driver_stats:trips", "driver_stats:label"],
+     "full_feature_names": True, "start_date": T("01T12:00:00Z"), "end_date": T("02T12:00:00Z")},
+    {"name": "range_no_ttl_field_mapping", "description": "range mode: ttl 0 view with a field_mapping",
+     "features": ["driver_daily:trips_today"], "full_feature_names": False,
+     "start_date": T("01T00:00:00Z"), "end_date": T("04T00:00:00Z")},
+    {"name": "range_string_key", "description": "range mode: String join key, ttl 1 day",
+     "features": ["customer_profile:segment", "customer_profile:score", "customer_profile:vip"],
+     "full_feature_names": False, "start_date": T("01T00:00:00Z"), "end_date": T("02T12:00:00Z")},
+    {"name": "range_composite_key", "description": "range mode: two join keys",
+     "features": ["driver_customer:pair_trips"], "full_feature_names": False,
+     "start_date": T("01T00:00:00Z"), "end_date": T("04T00:00:00Z")},
+    {"name": "range_entityless", "description": "range mode: entityless view",
+     "features": ["global_stats:total_active"], "full_feature_names": False,
+     "start_date": T("01T00:00:00Z"), "end_date": T("03T00:00:00Z")},
+    {"name": "range_two_views_same_key", "description": "range mode: two views over the same join key",
+     "features": ["driver_stats:conv_rate", "driver_daily:trips_today"], "full_feature_names": False,
+     "start_date": T("01T00:00:00Z"), "end_date": T("03T00:00:00Z")},
+    {"name": "range_two_views_other_keys", "description": "range mode: views with different join keys",
+     "features": ["driver_stats:conv_rate", "customer_profile:segment"], "full_feature_names": False,
+     "start_date": T("01T00:00:00Z"), "end_date": T("03T00:00:00Z")},
+    {"name": "range_default_start", "description": "range mode: no start_date (end - the largest ttl)",
+     "features": ["driver_stats:conv_rate"], "full_feature_names": False,
+     "start_date": None, "end_date": T("03T00:00:00Z")},
+    {"name": "range_default_start_no_ttl", "description": "range mode: no start_date, no ttl (end - 30 days)",
+     "features": ["global_stats:total_active"], "full_feature_names": False,
+     "start_date": None, "end_date": "2025-03-31T12:00:00Z"},
+    {"name": "range_naive_dates", "description": "range mode: naive dates (UTC)",
+     "features": ["driver_stats:trips"], "full_feature_names": False,
+     "start_date": "2025-03-01T12:00:00", "end_date": "2025-03-02T12:00:00"},
+    {"name": "range_empty_window", "description": "range mode: a range before every row",
+     "features": ["driver_stats:conv_rate"], "full_feature_names": False,
+     "start_date": "2024-01-01T00:00:00Z", "end_date": "2024-01-02T00:00:00Z"},
+    {"name": "range_feature_service_aliased", "description": "range mode: a feature service with an alias",
+     "feature_service": "aliased_service", "full_feature_names": True,
+     "start_date": T("01T00:00:00Z"), "end_date": T("03T00:00:00Z")},
+    {"name": "bad_range_odfv_request_data", "description": "range mode: an ODFV needing request data",
+     "features": ["driver_conv_py:conv_plus_val"], "full_feature_names": False,
+     "start_date": T("01T00:00:00Z"), "end_date": T("03T00:00:00Z")},
+]
+
 # --------------------------------------------------------------------------
 # JSON <-> pandas
 
@@ -552,7 +601,38 @@ def feast_apply(repos: List[Path], with_duckdb: bool) -> None:
             raise RuntimeError(f"feast apply in {r.name} failed ({p.returncode}):\n{out[-4000:]}")
 
 
+def parse_date(s: Optional[str]) -> Optional[datetime]:
+    return None if s is None else datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def sorted_result(df) -> Dict[str, Any]:
+    """A range-mode answer: its rows sorted by their encoded values (row order is the store's)."""
+    doc = encode_df(df)
+    rows = list(zip(*[c["values"] for c in doc["columns"]])) if doc["columns"] else []
+    rows.sort(key=lambda r: json.dumps(r, sort_keys=True))
+    for i, c in enumerate(doc["columns"]):
+        c["values"] = [r[i] for r in rows]
+    doc["sorted"] = True
+    return doc
+
+
+def run_range_case(store, case: Dict[str, Any]) -> Dict[str, Any]:
+    kwargs: Dict[str, Any] = {"full_feature_names": case["full_feature_names"],
+                              "start_date": parse_date(case["start_date"]), "end_date": parse_date(case["end_date"])}
+    try:
+        if "feature_service" in case:
+            kwargs["features"] = store.get_feature_service(case["feature_service"])
+        else:
+            kwargs["features"] = case["features"]
+        df = store.get_historical_features(**kwargs).to_df()
+    except Exception as e:
+        return {"error": {"module": type(e).__module__, "class": type(e).__name__, "message": str(e)}}
+    return {"result": sorted_result(df)}
+
+
 def run_case(store, case: Dict[str, Any]) -> Dict[str, Any]:
+    if "entity_df" not in case:
+        return run_range_case(store, case)
     entity_df = build_entity_df(case["entity_df"])
     kwargs: Dict[str, Any] = {"entity_df": entity_df, "full_feature_names": case["full_feature_names"]}
     try:
@@ -602,6 +682,12 @@ def differences(answers: Dict[str, Any], na: str = "file", nb: str = "duckdb") -
     for name in da:
         if name in db and da[name]["dtype"] != db[name]["dtype"]:
             notes.append(f"dtype of {name}: {na} {da[name]['dtype']}, {nb} {db[name]['dtype']}")
+    if ra.get("sorted"):
+        if ra["num_rows"] != rb["num_rows"]:
+            notes.append(f"rows: {na} {ra['num_rows']}, {nb} {rb['num_rows']}")
+        elif [c["values"] for c in ra["columns"]] != [c["values"] for c in rb["columns"]]:
+            notes.append("values differ")
+        return notes
     if ra["missing_entity_rows"] != rb["missing_entity_rows"]:
         notes.append(f"entity rows missing from the answer: {na} {ra['missing_entity_rows']}, {nb} {rb['missing_entity_rows']}")
     if ra["num_rows"] != rb["num_rows"]:
@@ -645,7 +731,7 @@ def generate(out: Path, with_duckdb: bool, with_postgres: bool = True, work: Opt
             sts = stores(repo, with_duckdb, pg_repo)
             docs = {}
             spent = dict.fromkeys(sts, 0.0)
-            for case in CASES:
+            for case in CASES + RANGE_CASES:
                 answers = {}
                 for name, st in sts.items():
                     t0 = time.monotonic()
@@ -655,11 +741,14 @@ def generate(out: Path, with_duckdb: bool, with_postgres: bool = True, work: Opt
             log("get_historical_features, all cases: " + ", ".join(f"{n} {t:.1f}s" for n, t in spent.items()))
         finally:
             os.chdir(cwd)
-        for case in CASES:
+        for case in CASES + RANGE_CASES:
             dirs = [str(r) for r in (pg_repo, repo) if r is not None]
             answers = scrub(docs[case["name"]], [str(Path(d).resolve()) for d in dirs] + dirs)
             request = {k: case[k] for k in ("features", "feature_service", "full_feature_names") if k in case}
-            request["entity_df"] = encode_frame_spec(case["entity_df"])
+            if "entity_df" in case:
+                request["entity_df"] = encode_frame_spec(case["entity_df"])
+            else:
+                request["start_date"], request["end_date"] = case["start_date"], case["end_date"]
             docs[case["name"]] = {
                 "format": FORMAT_VERSION,
                 "name": case["name"],

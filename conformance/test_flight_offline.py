@@ -36,7 +36,10 @@ sys.path.insert(0, str(harness.CONFORMANCE_DIR))
 import historical_goldens as hg  # noqa: E402
 from test_historical_ours import _dtype_ok, _same  # noqa: E402
 
-CASES = sorted((GOLDEN / "cases").glob("*.json"))
+ALL_CASES = sorted((GOLDEN / "cases").glob("*.json"))
+# Entity-frame cases; the range-mode ones (start_date/end_date, no entity_df) are RANGE_CASES.
+CASES = [p for p in ALL_CASES if "entity_df" in json.loads(p.read_text())["request"]]
+RANGE_CASES = [p for p in ALL_CASES if p not in CASES]
 PROJECT = "historical_conformance"
 UTC = timezone.utc
 
@@ -176,6 +179,42 @@ def test_historical_over_flight(case_path: Path, server: str, servers):
     assert "error" not in got, f"{server} failed where Feast answered: {got.get('error')}"
     problems = _compare(got["result"], want["result"], same_rows=True)
     assert not problems, "\n".join(problems[:40])
+
+
+@pytest.fixture(scope="module")
+def local_store(tmp_root: Path):
+    """Feast's own FeatureStore over a copy of the golden repo (its `file` offline store, local):
+    the reference for range mode."""
+    from feast import FeatureStore
+
+    repo = tmp_root / "flight-offline" / "local" / "repo"
+    if repo.exists():
+        shutil.rmtree(repo)
+    shutil.copytree(GOLDEN / "repo", repo)
+    return FeatureStore(repo_path=str(repo))
+
+
+@pytest.mark.parametrize("server", ["ours", "feast"])
+@pytest.mark.parametrize("case_path", RANGE_CASES, ids=[p.stem for p in RANGE_CASES])
+def test_range_over_flight(case_path: Path, server: str, servers, local_store):
+    """get_historical_features(entity_df=None, start_date=, end_date=) through Feast's remote
+    client: the frame equals Feast's local range-mode call (its file store), live and as
+    committed: columns in order, dtypes, rows (sorted)."""
+    case = json.loads(case_path.read_text())
+    local = hg.run_case(local_store, dict(case["request"]))
+    assert local == case["answers"]["file"], "the committed golden is not Feast's local answer any more"
+    if server == "feast" and case["request"].get("feature_service") == "aliased_service":
+        pytest.xfail("Feast 0.67's serve_offline rebuilds projections from their aliases only (see "
+                     "test_historical_over_flight)")
+    got = hg.run_case(servers[server], dict(case["request"]))
+    if "error" in local:
+        assert "error" in got, f"Feast raised {local['error']['class']}: {local['error']['message']}; {server} answered"
+        return
+    assert "error" not in got, f"{server} failed where Feast answered: {got.get('error')}"
+    res, ours = local["result"], got["result"]
+    assert [c["name"] for c in ours["columns"]] == [c["name"] for c in res["columns"]]
+    assert [c["dtype"] for c in ours["columns"]] == [c["dtype"] for c in res["columns"]]
+    assert ours == res
 
 
 def _source(store):

@@ -57,6 +57,10 @@ func TestGoldensPostgres(t *testing.T) {
 					Transformer: transformations.New(transformations.Options{Execution: transformations.Native}),
 					BatchSize:   batch,
 				}
+				if c.isRange() {
+					runRangeGolden(t, snap, r, c, "postgres")
+					return
+				}
 				runGoldenJudge(t, snap, r, c, judge)
 			})
 		}

@@ -16,7 +16,9 @@ package historical
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -48,7 +50,23 @@ type Request struct {
 	// (default event_timestamp).
 	EntitySQL            string
 	EventTimestampColumn string
+	// StartDate and EndDate ask for Feast's range mode instead of an
+	// entity frame (get_historical_features(entity_df=None, start_date=,
+	// end_date=)): the rows come from the sources. A nil EndDate is now, a
+	// nil StartDate EndDate minus the views' largest ttl (30 days when no
+	// view has one). Either set with an entity frame is refused.
+	StartDate, EndDate *time.Time
 }
+
+// RangeMode reports whether req asks for a date range rather than
+// giving an entity frame.
+func (req *Request) RangeMode() bool {
+	return req.Entities == nil && req.EntitySQL == "" && (req.StartDate != nil || req.EndDate != nil)
+}
+
+// defaultRangeWindow is Feast's default_window_days of
+// compute_non_entity_date_range.
+const defaultRangeWindow = 30 * 24 * time.Hour
 
 // Retriever answers historical requests.
 type Retriever struct {
@@ -78,7 +96,24 @@ func (r *Retriever) Retrieve(ctx context.Context, snap *registry.Snapshot, req *
 	}
 	q := &offlinestore.HistoricalQuery{BatchSize: r.BatchSize, EntitySQL: req.EntitySQL}
 	var frame arrow.RecordBatch
-	if req.Entities != nil {
+	hasFrame := req.Entities != nil || req.EntitySQL != ""
+	if hasFrame && (req.StartDate != nil || req.EndDate != nil) {
+		field := "start_date"
+		if req.StartDate == nil {
+			field = "end_date"
+		}
+		return core.Errorf(core.KindInvalidArgument, "ValueError",
+			"%s: Cannot specify both entity_df and start_date/end_date. Use either entity_df for entity-based retrieval or start_date/end_date for timestamp range retrieval.", field)
+	}
+	if req.RangeMode() {
+		if q.Range, err = rangeOf(req, res); err != nil {
+			return err
+		}
+		if err := checkRangeODFVs(res); err != nil {
+			return err
+		}
+		q.EventTimeColumn = DefaultTimestampColumn
+	} else if req.Entities != nil {
 		if frame, q.EventTimeColumn, err = PrepareFrame(req.Entities); err != nil {
 			return err
 		}
@@ -101,11 +136,57 @@ func (r *Retriever) Retrieve(ctx context.Context, snap *registry.Snapshot, req *
 		if err != nil {
 			return err
 		}
+		if q.Range != nil {
+			entityColumnOrder(&hv, v)
+		}
 		q.Views = append(q.Views, hv)
 		nfeat += len(hv.Features)
 	}
 	a := &assembler{ctx: ctx, r: r, res: res, frame: frame, nfeat: nfeat, fullNames: req.FullFeatureNames, fn: fn}
 	return r.Catalog.Historical(ctx, q, a.batch)
+}
+
+// rangeOf is Feast's compute_non_entity_date_range: end defaults to now,
+// start to end minus the largest ttl of the views (30 days without one);
+// a start after the end is refused.
+func rangeOf(req *Request, res *online.Resolution) (*offlinestore.TimeRange, error) {
+	end := time.Now().UTC()
+	if req.EndDate != nil {
+		end = req.EndDate.UTC()
+	}
+	var start time.Time
+	if req.StartDate != nil {
+		start = req.StartDate.UTC()
+	} else {
+		var ttl time.Duration
+		for _, v := range res.Views {
+			// Feast counts whole seconds (int(ttl.total_seconds())).
+			ttl = max(ttl, v.View.TTL.Truncate(time.Second))
+		}
+		if ttl <= 0 {
+			ttl = defaultRangeWindow
+		}
+		start = end.Add(-ttl)
+	}
+	if start.After(end) {
+		return nil, core.Invalidf("start_date: %s is after end_date %s", start.Format(time.RFC3339Nano), end.Format(time.RFC3339Nano))
+	}
+	return &offlinestore.TimeRange{Start: start, End: end}, nil
+}
+
+// checkRangeODFVs refuses an on-demand view that needs request data in
+// range mode: there is no entity frame to carry it (Feast's transform
+// fails with KeyError on the missing column).
+func checkRangeODFVs(res *online.Resolution) error {
+	for _, o := range res.ODFVs {
+		for _, src := range o.View.Sources {
+			for _, f := range src.Request {
+				return core.Errorf(core.KindInvalidArgument, "KeyError",
+					"'%s': on-demand feature view %s needs request data %s, which a start_date/end_date retrieval (no entity_df) cannot carry", f.Name, o.View.Name, f.Name)
+			}
+		}
+	}
+	return nil
 }
 
 // joinView turns a resolved view into the join's terms: source columns
@@ -136,6 +217,18 @@ func joinView(v online.ResolvedView) (offlinestore.HistoricalView, error) {
 		hv.Features = append(hv.Features, offlinestore.FeatureColumn{Source: col(f.Name), Output: v.OutNames[i]})
 	}
 	return hv, nil
+}
+
+// entityColumnOrder puts a view's keys in the order of its entity
+// columns, the order Feast's range mode returns them in.
+func entityColumnOrder(hv *offlinestore.HistoricalView, v online.ResolvedView) {
+	rank := map[string]int{}
+	for i, f := range v.View.EntityColumns {
+		rank[f.Name] = i
+	}
+	slices.SortStableFunc(hv.Keys, func(a, b offlinestore.KeyColumn) int {
+		return rank[v.JoinKeyOf[a.Frame]] - rank[v.JoinKeyOf[b.Frame]]
+	})
 }
 
 // SourceColumn returns the mapping from a Feast name (feature, join key,

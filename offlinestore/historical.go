@@ -37,6 +37,19 @@ type HistoricalQuery struct {
 	// BatchSize is the largest number of rows per output batch (default
 	// DefaultBatchSize).
 	BatchSize int
+	// Range, when not nil, is Feast's retrieval without an entity frame
+	// (get_historical_features(entity_df=None, start_date, end_date)):
+	// Entities is nil, EntitySQL empty, EventTimeColumn "event_timestamp",
+	// and the engine derives the rows from the sources as the Feast
+	// offline store it stands in for does (they differ: see each engine's
+	// HistoricalRange). Batches then hold every output column.
+	Range *TimeRange
+}
+
+// TimeRange is a range-mode retrieval's [Start, End], both UTC, Start
+// already defaulted (Feast's compute_non_entity_date_range).
+type TimeRange struct {
+	Start, End time.Time
 }
 
 // Size returns the batch size to use.
@@ -92,5 +105,9 @@ type HistoricalEngine interface {
 	// keeps. An error from fn stops the join and is returned as is.
 	// Memory stays bounded by the sources' matching rows and one batch,
 	// not by the frame's size.
+	//
+	// With q.Range set there is no frame: each batch holds all output
+	// columns, event_timestamp first, and the rows are the engine's
+	// Feast store's answer.
 	Historical(ctx context.Context, q *HistoricalQuery, fn func(arrow.RecordBatch) error) error
 }

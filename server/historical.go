@@ -31,7 +31,9 @@ func (h *HTTP) historicalFeatures(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	defer req.Entities.Release()
+	if req.Entities != nil {
+		defer req.Entities.Release()
+	}
 	snap := h.Registry.Current()
 	retrieve := h.Historical.Retrieve
 	if h.Metrics != nil {

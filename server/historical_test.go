@@ -135,6 +135,41 @@ func TestHistoricalArrow(t *testing.T) {
 	}
 }
 
+// TestHistoricalRange: start_date/end_date instead of entities is Feast's
+// range mode; over parquet the file store's answer (golden
+// range_ttl_view): one row per driver as of end_date.
+func TestHistoricalRange(t *testing.T) {
+	rec := postHistorical(t, historicalServer(t), `{"features": ["driver_stats:conv_rate", "driver_stats:trips"],
+		"start_date": "2025-03-01T00:00:00Z", "end_date": "2025-03-03T00:00:00+00:00"}`, "")
+	if rec.Code != http.StatusOK {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	var got struct {
+		Metadata struct {
+			FeatureNames []string `json:"feature_names"`
+		} `json:"metadata"`
+		Results []struct {
+			Values []any `json:"values"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if want := "event_timestamp,driver_id,conv_rate,trips"; strings.Join(got.Metadata.FeatureNames, ",") != want {
+		t.Fatalf("columns %v, want %s", got.Metadata.FeatureNames, want)
+	}
+	conv := map[float64]any{}
+	for i, id := range got.Results[1].Values {
+		conv[id.(float64)] = got.Results[2].Values[i]
+		if ts := got.Results[0].Values[i]; ts != "2025-03-03T00:00:00Z" {
+			t.Errorf("row %d event_timestamp %v, want the end date", i, ts)
+		}
+	}
+	if len(conv) != 3 || conv[1002] != 0.7 || conv[1003] != 0.9 {
+		t.Errorf("conv_rate per driver %v", conv)
+	}
+}
+
 // TestHistoricalBadInput: every mistake is a 4xx naming the field.
 func TestHistoricalBadInput(t *testing.T) {
 	h := historicalServer(t)
@@ -153,6 +188,13 @@ func TestHistoricalBadInput(t *testing.T) {
 		{"unknown view", `{"features": ["nope:conv_rate"], "entities": {"driver_id": [1], "event_timestamp": ["2025-03-02T00:00:00Z"]}}`, "nope"},
 		{"unknown feature", `{"features": ["driver_stats:nope"], "entities": {"driver_id": [1], "event_timestamp": ["2025-03-02T00:00:00Z"]}}`, "nope"},
 		{"request data missing", `{"features": ["driver_conv_py:conv_plus_val"], "entities": {"driver_id": [1], "event_timestamp": ["2025-03-02T00:00:00Z"]}}`, "val_to_add"},
+		{"range and entities", `{"features": ["driver_stats:conv_rate"], "start_date": "2025-03-01T00:00:00Z", "entities": {"driver_id": [1], "event_timestamp": ["2025-03-02T00:00:00Z"]}}`, "start_date"},
+		{"end date and entities", `{"features": ["driver_stats:conv_rate"], "end_date": "2025-03-01T00:00:00Z", "entities": {"driver_id": [1], "event_timestamp": ["2025-03-02T00:00:00Z"]}}`, "end_date"},
+		{"range: bad start", `{"features": ["driver_stats:conv_rate"], "start_date": "last week", "end_date": "2025-03-01T00:00:00Z"}`, "start_date"},
+		{"range: bad end", `{"features": ["driver_stats:conv_rate"], "end_date": 17}`, "end_date"},
+		{"range: start after end", `{"features": ["driver_stats:conv_rate"], "start_date": "2025-03-02T00:00:00Z", "end_date": "2025-03-01T00:00:00Z"}`, "start_date"},
+		{"range: both null", `{"features": ["driver_stats:conv_rate"], "start_date": null, "end_date": null}`, "entities"},
+		{"range: request data", `{"features": ["driver_conv_py:conv_plus_val"], "end_date": "2025-03-01T00:00:00Z"}`, "val_to_add"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rec := postHistorical(t, h, c.body, "")

@@ -20,6 +20,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/feastgo/feastgo/config"
+	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/historical"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/registry"
@@ -27,19 +28,26 @@ import (
 	"github.com/feastgo/feastgo/transformations/worker"
 )
 
-const historicalUsage = `usage: feature-server [-c REPO] get-historical-features --entities FILE.parquet|FILE.csv
+const historicalUsage = `usage: feature-server [-c REPO] get-historical-features
+           (--entities FILE.parquet|FILE.csv | [--start-date TIME] [--end-date TIME])
            (--features VIEW:FEATURE[,...]... | --feature-service NAME) [--full-feature-names]
            --output OUT.parquet [--batch-size N] [--odfv-worker auto|off] [--odfv-worker-python PATH]
 
 Builds a training set as Feast's get_historical_features does: for each row of
 the entity file (join keys, an event_timestamp column or the only timestamp
 column, and any label columns), each feature as it was at that row's time.
+With --start-date/--end-date instead of --entities (ISO 8601; no offset is
+UTC; the end defaults to now, the start to the end minus the views' largest
+ttl) it is Feast's retrieval without an entity frame: the rows come from the
+sources, as the configured offline store answers it.
 The result is written to OUT.parquet batch by batch. On-demand views the
 server cannot evaluate natively run in its Python worker, as with serve.
 `
 
 type historicalArgs struct {
 	entities, output, service string
+	startDate, endDate        string
+	start, end                *time.Time
 	features                  []string
 	fullNames                 bool
 	batch                     int
@@ -50,6 +58,8 @@ func parseHistoricalArgs(args []string) (historicalArgs, error) {
 	a := historicalArgs{batch: 65536, odfvWorker: "auto"}
 	fs := optionSet{}
 	fs.str(&a.entities, "--entities", "-e")
+	fs.str(&a.startDate, "--start-date")
+	fs.str(&a.endDate, "--end-date")
 	fs.str(&a.output, "--output", "-o")
 	fs.str(&a.service, "--feature-service")
 	fs.strs(&a.features, "--features", "-f")
@@ -65,8 +75,12 @@ func parseHistoricalArgs(args []string) (historicalArgs, error) {
 	switch {
 	case len(rest) > 0:
 		return a, fmt.Errorf("unexpected argument %q", rest[0])
-	case a.entities == "":
-		return a, errors.New("--entities: required")
+	case a.entities != "" && a.startDate != "":
+		return a, errors.New("--start-date: give either --entities or --start-date/--end-date, not both")
+	case a.entities != "" && a.endDate != "":
+		return a, errors.New("--end-date: give either --entities or --start-date/--end-date, not both")
+	case a.entities == "" && a.startDate == "" && a.endDate == "":
+		return a, errors.New("--entities: required (or --start-date/--end-date for a range without entities)")
 	case a.output == "":
 		return a, errors.New("--output: required")
 	case len(a.features) == 0 && a.service == "":
@@ -75,6 +89,23 @@ func parseHistoricalArgs(args []string) (historicalArgs, error) {
 		return a, errors.New("--batch-size: must be positive")
 	case a.odfvWorker != "auto" && a.odfvWorker != "off":
 		return a, fmt.Errorf("--odfv-worker %q: must be auto or off", a.odfvWorker)
+	}
+	for _, d := range []struct {
+		flag, s string
+		t       **time.Time
+	}{{"--start-date", a.startDate, &a.start}, {"--end-date", a.endDate, &a.end}} {
+		if d.s == "" {
+			continue
+		}
+		ts, err := core.ParseTime(d.s)
+		if err != nil {
+			return a, fmt.Errorf("%s: %w", d.flag, err)
+		}
+		t := time.Unix(ts.Seconds, int64(ts.Nanos)).UTC()
+		*d.t = &t
+	}
+	if a.start != nil && a.end != nil && a.start.After(*a.end) {
+		return a, fmt.Errorf("--start-date %s is after --end-date %s", a.startDate, a.endDate)
 	}
 	var refs []string
 	for _, f := range a.features {
@@ -115,11 +146,13 @@ func runHistorical(ctx context.Context, repo, yamlPath string, args []string, lo
 	if err != nil {
 		return err
 	}
-	frame, err := readEntities(a.entities)
-	if err != nil {
-		return fmt.Errorf("--entities %s: %w", a.entities, err)
+	var frame arrow.RecordBatch
+	if a.entities != "" {
+		if frame, err = readEntities(a.entities); err != nil {
+			return fmt.Errorf("--entities %s: %w", a.entities, err)
+		}
+		defer frame.Release()
 	}
-	defer frame.Release()
 	offline := openOffline(cfg)
 	defer offline.Close()
 	topts := transformations.Options{Endpoint: cfg.FeatureServer.TransformationServiceEndpoint, Project: cfg.Project, Log: log}
@@ -137,7 +170,12 @@ func runHistorical(ctx context.Context, repo, yamlPath string, args []string, lo
 	odfvs := transformations.New(topts)
 	defer odfvs.Close()
 	r := &historical.Retriever{Catalog: offline, Transformer: odfvs, BatchSize: a.batch}
-	req := &historical.Request{Features: a.features, FeatureService: a.service, FullFeatureNames: a.fullNames, Entities: frame}
+	req := &historical.Request{Features: a.features, FeatureService: a.service, FullFeatureNames: a.fullNames, Entities: frame,
+		StartDate: a.start, EndDate: a.end}
+	total := int64(-1) // range mode: the rows are not known in advance
+	if frame != nil {
+		total = frame.NumRows()
+	}
 
 	out, err := newParquetOutput(a.output)
 	if err != nil {
@@ -151,7 +189,7 @@ func runHistorical(ctx context.Context, repo, yamlPath string, args []string, lo
 			return fmt.Errorf("--output %s: %w", a.output, err)
 		}
 		done += rec.NumRows()
-		prog.RowsWritten("", done, frame.NumRows())
+		prog.RowsWritten("", done, total)
 		return nil
 	})
 	if cerr := out.close(err == nil); err == nil && cerr != nil {

@@ -85,3 +85,50 @@ func TestGetHistoricalFeaturesCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestGetHistoricalFeaturesRangeCLI: --start-date/--end-date instead of
+// --entities is Feast's range mode (over parquet the file store's answer,
+// golden range_ttl_view: one row per driver as of the end date).
+func TestGetHistoricalFeaturesRangeCLI(t *testing.T) {
+	repo := testrepo.Copy(t, "../../offlinestore/testdata/historical/repo")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "range.parquet")
+	var stdout, stderr bytes.Buffer
+	err := Run(context.Background(), []string{"-c", repo, "get-historical-features", "--start-date", "2025-03-01T00:00:00Z",
+		"--end-date", "2025-03-03T00:00:00", "--features", "driver_stats:conv_rate,driver_stats:trips", "--output", out}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "3 rows") {
+		t.Errorf("stdout %q", stdout.String())
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tbl, err := pqarrow.ReadTable(context.Background(), f, nil, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Release()
+	var names []string
+	for _, fl := range tbl.Schema().Fields() {
+		names = append(names, fl.Name)
+	}
+	if strings.Join(names, ",") != "event_timestamp,driver_id,conv_rate,trips" {
+		t.Fatalf("columns %v", names)
+	}
+	for _, args := range [][]string{
+		{"--start-date", "2025-03-01", "--entities", "x.csv"},
+		{"--end-date", "2025-03-01", "--entities", "x.csv"},
+		{"--start-date", "soon"},
+		{"--end-date", "2025-13-01"},
+		{"--start-date", "2025-03-02", "--end-date", "2025-03-01"},
+	} {
+		err := Run(context.Background(), append([]string{"-c", repo, "get-historical-features", "--features", "driver_stats:conv_rate", "--output", out}, args...), &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%v: %v, want an error naming %s", args, err, args[0])
+		}
+	}
+}

@@ -25,6 +25,12 @@ import (
 //	 "full_feature_names": false,
 //	 "entities": {"driver_id": [1001, 1002], "event_timestamp": ["2025-03-01T00:00:00Z", ...], "label": [...]}}
 //
+// or, instead of entities, Feast's range mode (get_historical_features
+// with entity_df=None): "start_date" and/or "end_date", ISO 8601 strings
+// (a time without offset is UTC; end_date defaults to now, start_date to
+// end_date minus the views' largest ttl). Entities together with a date,
+// neither, or a date that does not parse is a 400 naming the field.
+//
 // Each entity column becomes an Arrow column: integers int64, numbers
 // with a fraction float64, booleans bool, strings utf8; a string column
 // whose every value is an RFC 3339 time becomes timestamp[us, UTC] (so
@@ -52,6 +58,10 @@ func ParseHistoricalRequest(body []byte) (*historical.Request, error) {
 			err = json.Unmarshal(v, &req.FullFeatureNames)
 		case "entities":
 			entities = v
+		case "start_date":
+			req.StartDate, err = parseDate(v)
+		case "end_date":
+			req.EndDate, err = parseDate(v)
 		default:
 			return nil, core.Invalidf("%s: unknown field", k)
 		}
@@ -62,8 +72,18 @@ func ParseHistoricalRequest(body []byte) (*historical.Request, error) {
 	if len(req.Features) == 0 && req.FeatureService == "" {
 		return nil, core.Invalidf("features: give features or feature_service")
 	}
+	if entities != nil && (req.StartDate != nil || req.EndDate != nil) {
+		field := "start_date"
+		if req.StartDate == nil {
+			field = "end_date"
+		}
+		return nil, core.Invalidf("%s: give either entities or start_date/end_date, not both", field)
+	}
 	if entities == nil {
-		return nil, core.Invalidf("entities: required (the entity columns and the event timestamp column)")
+		if req.StartDate != nil || req.EndDate != nil {
+			return req, nil
+		}
+		return nil, core.Invalidf("entities: required (the entity columns and the event timestamp column), or start_date/end_date for a range without entities")
 	}
 	frame, err := entityFrame(entities)
 	if err != nil {
@@ -71,6 +91,24 @@ func ParseHistoricalRequest(body []byte) (*historical.Request, error) {
 	}
 	req.Entities = frame
 	return req, nil
+}
+
+// parseDate reads a start_date/end_date: an ISO 8601 string, or null
+// (not given).
+func parseDate(v json.RawMessage) (*time.Time, error) {
+	var s *string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return nil, fmt.Errorf("expected an ISO 8601 date string")
+	}
+	if s == nil {
+		return nil, nil
+	}
+	ts, err := core.ParseTime(*s)
+	if err != nil {
+		return nil, err
+	}
+	t := time.Unix(ts.Seconds, int64(ts.Nanos)).UTC()
+	return &t, nil
 }
 
 // entityFrame decodes the entities object into an Arrow record, keeping

@@ -37,6 +37,13 @@ func RunHistorical(t *testing.T, b Backend) {
 		{"ZeroMatches", testHistZero},
 		{"Batches", testHistBatches},
 		{"MissingKeyColumn", testHistMissingKey},
+		{"RangeSingleView", testRangeSingle},
+		{"RangeEntityless", testRangeEntityless},
+		{"RangeEmpty", testRangeEmpty},
+		{"RangeBatches", testRangeBatches},
+	}
+	if b.Range == 0 {
+		t.Fatal("Backend.Range is not set: which Feast store's range mode does the engine give?")
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, b, he) })

@@ -44,7 +44,24 @@ type Backend struct {
 	// its removal with t.Cleanup, and returns the data source the
 	// registry would record for it (claimed by Engine).
 	Create func(t *testing.T, tbl Table) *corepb.DataSource
+	// Range names the Feast offline store whose range-mode answer
+	// (get_historical_features without an entity frame) the engine
+	// gives: RangeFile or RangeSQL. The two differ in Feast.
+	Range RangeKind
 }
+
+// RangeKind is a family of range-mode answers.
+type RangeKind int
+
+const (
+	// RangeFile is Feast's file (dask) store: one row per join key, its
+	// latest row as of the end date (within the ttl), event_timestamp the
+	// end date; the start date bounds nothing.
+	RangeFile RangeKind = iota + 1
+	// RangeSQL is Feast's postgres store: the source rows in [start, end]
+	// as they are, with their own event (and created) timestamps.
+	RangeSQL
+)
 
 // Run runs the whole suite; each case creates its own tables.
 func Run(t *testing.T, b Backend) {

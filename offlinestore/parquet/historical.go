@@ -38,6 +38,9 @@ import (
 // 16 bytes per source row in the window, the won rows' features (at most
 // one per entity row), the frame, and one output batch.
 func (e *Engine) Historical(ctx context.Context, q *offlinestore.HistoricalQuery, fn func(arrow.RecordBatch) error) error {
+	if q.Range != nil {
+		return e.historicalRange(ctx, q, fn)
+	}
 	frame := q.Entities
 	if frame == nil {
 		return core.Invalidf("entity_df: a SQL query as the entity frame needs a SQL offline store; parquet FileSources take a DataFrame")

@@ -25,6 +25,7 @@ func TestOfflineSuite(t *testing.T) {
 	var n atomic.Int64
 	b := offlinetest.Backend{
 		Engine: NewEngine(repo),
+		Range:  offlinetest.RangeFile,
 		Create: func(t *testing.T, tbl offlinetest.Table) *corepb.DataSource {
 			name := fmt.Sprintf("data/t%d.parquet", n.Add(1))
 			writeTable(t, filepath.Join(repo, name), tbl)

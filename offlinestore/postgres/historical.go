@@ -35,6 +35,9 @@ const (
 // Arrow batches of q.Size() rows as they arrive. Cancelling ctx cancels the
 // query in PostgreSQL.
 func (e *Engine) Historical(ctx context.Context, q *offlinestore.HistoricalQuery, fn func(arrow.RecordBatch) error) error {
+	if q.Range != nil {
+		return e.historicalRange(ctx, q, fn)
+	}
 	froms := make([]historicalFrom, len(q.Views))
 	for i, v := range q.Views {
 		table, query, err := parseOptions(v.Source)

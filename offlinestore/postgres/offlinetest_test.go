@@ -32,6 +32,7 @@ func TestOfflineSuite(t *testing.T) {
 	prefix := fmt.Sprintf("offline_suite_%d_", time.Now().UnixNano())
 	b := offlinetest.Backend{
 		Engine: e,
+		Range:  offlinetest.RangeSQL,
 		Create: func(t *testing.T, tbl offlinetest.Table) *corepb.DataSource {
 			name := fmt.Sprintf("%s%d", prefix, n.Add(1))
 			createTable(t, pool, name, tbl)
@@ -42,7 +43,7 @@ func TestOfflineSuite(t *testing.T) {
 	t.Run("Historical", func(t *testing.T) { offlinetest.RunHistorical(t, b) })
 	// The same joins over query sources (no ctid).
 	t.Run("HistoricalQuerySources", func(t *testing.T) {
-		offlinetest.RunHistorical(t, offlinetest.Backend{Engine: e, Create: func(t *testing.T, tbl offlinetest.Table) *corepb.DataSource {
+		offlinetest.RunHistorical(t, offlinetest.Backend{Engine: e, Range: offlinetest.RangeSQL, Create: func(t *testing.T, tbl offlinetest.Table) *corepb.DataSource {
 			name := fmt.Sprintf("%s%d", prefix, n.Add(1))
 			createTable(t, pool, name, tbl)
 			return querySource("SELECT * FROM " + name)

@@ -97,16 +97,29 @@ func (s *Server) historical(ctx context.Context, cmd *command, frame arrow.Recor
 	if err := s.authorizeViews(ctx, views, permissions.ReadOffline); err != nil {
 		return err
 	}
-	if frame == nil {
-		if cmd.has("entity_df_sql") {
-			if err := cmd.get("entity_df_sql", &req.EntitySQL); err != nil {
-				return err
-			}
-		} else if cmd.has("start_date") || cmd.has("end_date") {
-			return unimplemented(apiHistorical, "a date range without an entity frame (start_date/end_date) is not supported; send an entity_df")
-		} else {
-			return core.Invalidf("entity_df: the call carries no entity frame (only the \"key\" placeholder) and no entity_df_sql")
+	if frame == nil && cmd.has("entity_df_sql") {
+		if err := cmd.get("entity_df_sql", &req.EntitySQL); err != nil {
+			return err
 		}
+	}
+	// Range mode (entity_df=None with start_date/end_date): Feast's
+	// client sends the dates as isoformat() strings.
+	if req.StartDate, err = cmd.date("start_date"); err != nil {
+		return err
+	}
+	if req.EndDate, err = cmd.date("end_date"); err != nil {
+		return err
+	}
+	if (frame != nil || req.EntitySQL != "") && (req.StartDate != nil || req.EndDate != nil) {
+		field := "start_date"
+		if req.StartDate == nil {
+			field = "end_date"
+		}
+		return core.Errorf(core.KindInvalidArgument, "ValueError",
+			"parameter %s: Cannot specify both entity_df and start_date/end_date. Use either entity_df for entity-based retrieval or start_date/end_date for timestamp range retrieval.", field)
+	}
+	if frame == nil && req.EntitySQL == "" && req.StartDate == nil && req.EndDate == nil {
+		return core.Invalidf("entity_df: the call carries no entity frame (only the \"key\" placeholder), no entity_df_sql and no start_date/end_date")
 	}
 	if slices.ContainsFunc(aliases, func(a *string) bool { return a != nil }) {
 		if req.FeatureService, err = serviceOf(snap, views, aliases, refs); err != nil {

@@ -215,10 +215,22 @@ func TestBadInput(t *testing.T) {
 			_, err := f.exchange(t, "get_historical_features", hist(nil), nil)
 			return err
 		}, codes.InvalidArgument, []string{"entity"}},
-		{"date range without a frame", func() error {
-			_, err := f.exchange(t, "get_historical_features", hist(map[string]any{"start_date": "2025-03-01T00:00:00+00:00"}), nil)
+		{"date range: start after end", func() error {
+			_, err := f.exchange(t, "get_historical_features", hist(map[string]any{"start_date": "2025-03-03T00:00:00+00:00", "end_date": "2025-03-01T00:00:00+00:00"}), nil)
 			return err
-		}, codes.Unimplemented, []string{"start_date"}},
+		}, codes.InvalidArgument, []string{"start_date", "after"}},
+		{"date range: unparseable", func() error {
+			_, err := f.exchange(t, "get_historical_features", hist(map[string]any{"end_date": "tomorrow"}), nil)
+			return err
+		}, codes.InvalidArgument, []string{"end_date", "tomorrow"}},
+		{"date range and an entity frame", func() error {
+			_, err := f.exchange(t, "get_historical_features", hist(map[string]any{"start_date": "2025-03-01T00:00:00+00:00"}), frame())
+			return err
+		}, codes.InvalidArgument, []string{"start_date", "entity_df"}},
+		{"date range and an entity_df_sql", func() error {
+			_, err := f.exchange(t, "get_historical_features", hist(map[string]any{"end_date": "2025-03-01T00:00:00", "entity_df_sql": "SELECT 1"}), nil)
+			return err
+		}, codes.InvalidArgument, []string{"end_date", "entity_df"}},
 		{"missing parameter", func() error {
 			p := hist(nil)
 			delete(p, "feature_refs")

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/offlinestore"
@@ -120,6 +121,19 @@ func (c *command) time(name string, open core.Timestamp, required bool) (core.Ti
 		return core.Timestamp{}, core.Errorf(core.KindInvalidArgument, "ValueError", "parameter %s: Invalid isoformat string: %q", name, s)
 	}
 	return t, nil
+}
+
+// date decodes an optional ISO 8601 time: absent or null is nil.
+func (c *command) date(name string) (*time.Time, error) {
+	if !c.has(name) {
+		return nil, nil
+	}
+	ts, err := c.time(name, core.Timestamp{}, true)
+	if err != nil {
+		return nil, err
+	}
+	t := time.Unix(ts.Seconds, int64(ts.Nanos)).UTC()
+	return &t, nil
 }
 
 // pullQuery decodes the parameters of pull_latest_from_table_or_query and
