@@ -44,8 +44,27 @@ func BearerToken(header string) (string, error) {
 	}
 	// The scheme and one word: what Python's split() of the value gives.
 	token := strings.TrimFunc(header[len(scheme):], unicode.IsSpace)
-	if token == "" || strings.IndexFunc(token, unicode.IsSpace) >= 0 {
+	if token == "" || hasSpace(token) {
 		return "", Unauthenticated("the authorization header must be \"Bearer <token>\"")
 	}
 	return token, nil
+}
+
+// hasSpace reports white space in s as unicode.IsSpace sees it. A token
+// is printable ASCII, so eight bytes at a time are checked for any byte
+// below '!' or above 0x7f, and only such a word is looked at closely:
+// decoding runes one by one cost more than the rest of a cached check.
+func hasSpace(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// (w - 0x21 per byte) & ^w & 0x80 per byte: a byte below 0x21;
+		// w & 0x80 per byte: a byte of 0x80 or more.
+		if (w-0x21*ones)&^w&highs != 0 || w&highs != 0 {
+			break
+		}
+	}
+	return strings.IndexFunc(s[i:], unicode.IsSpace) >= 0
 }
