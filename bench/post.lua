@@ -8,3 +8,8 @@ wrk.method = "POST"
 wrk.body = file:read("*a")
 file:close()
 wrk.headers["Content-Type"] = "application/json"
+-- AUTHZ, when set, is sent as the Authorization header (the ours-auth lane).
+local authz = os.getenv("AUTHZ")
+if authz and authz ~= "" then
+  wrk.headers["Authorization"] = authz
+end

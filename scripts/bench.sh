@@ -25,7 +25,11 @@
 #   BENCH_REQUESTS  request names under internal/bench/requests (default "1x3 1x50 100x50")
 #   BENCH_SERVERS   subset of "ours probe-goredis probe-rueidis feast" (default all),
 #                   plus ours-cache: ours with the hot-entity cache (256 MiB;
-#                   every request's entities are hot, so this is its hit path)
+#                   every request's entities are hot, so this is its hit path),
+#                   ours-metrics: ours with -m (every metric observed), and
+#                   ours-auth: ours with auth: oidc, each request carrying a
+#                   Keycloak token (scripts/keycloak.sh; no permissions in
+#                   the repo, so every authenticated user may read)
 #   BENCH_ENTITIES  entities in the generated repo (default 2000)
 #   BENCH_OUT       report path (default bench/results.md; "-" for stdout only)
 #   BENCH_BASELINE  a git revision: its server is built too and measured in the
@@ -59,6 +63,8 @@ export SERVICES_DIR="$TMP/services"
 base=$((10000 + RANDOM % 20000))
 REDIS_PORT=$base
 HTTP_PORT=$((base + 1))
+METRICS_PORT=$((base + 2))
+KEYCLOAK_PORT=$((base + 3))
 SERVER_PID=""
 
 stop_server() {
@@ -76,6 +82,7 @@ cleanup() {
   local rc=$?
   stop_server
   "$ROOT/scripts/services.sh" redis-stop "$REDIS_PORT" >/dev/null 2>&1 || true
+  [[ -d "$TMP/keycloak" ]] && "$ROOT/scripts/keycloak.sh" stop "$TMP/keycloak" >/dev/null 2>&1 || true
   if [[ "${KEEP_TMP:-}" == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
   exit "$rc"
 }
@@ -96,6 +103,21 @@ log "generating the repo ($ENTITIES entities), feast apply, feast materialize"
 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" hset k f1 1 f2 2 f3 3 f4 4 f5 5 f6 6 f7 7 f8 8 f9 9 f10 10 _ts 11 >/dev/null
 log "redis holds $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" dbsize) keys"
 
+# --- auth: a Keycloak token and a repo that verifies it -----------------------
+if [[ " $SERVERS " == *" ours-auth "* ]]; then
+  log "starting Keycloak for ours-auth"
+  "$ROOT/scripts/keycloak.sh" start "$TMP/keycloak" "$KEYCLOAK_PORT" >/dev/null
+  # shellcheck disable=SC1091
+  source "$TMP/keycloak/env"
+  token=$(curl -sf -d grant_type=password -d client_id=feast-client -d client_secret=feast-secret \
+    -d username=alice -d password=alice-password "$FEASTGO_TEST_OIDC_TOKEN_URL" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+  BENCH_AUTHZ="Bearer $token"
+  AUTH_REPO="$TMP/repo-auth"
+  cp -r "$REPO" "$AUTH_REPO"
+  printf 'auth:\n  type: oidc\n  client_id: feast-client\n  auth_discovery_url: %s\n' "$FEASTGO_TEST_OIDC_DISCOVERY" >>"$AUTH_REPO/feature_store.yaml"
+fi
+
 # --- binaries -----------------------------------------------------------------
 log "building our server and the limit probe"
 go build -o "$TMP/feature-server" ./cmd/feature-server
@@ -115,6 +137,8 @@ start_server() { # name
   case "$name" in
     ours) setsid "$TMP/feature-server" -c "$REPO" serve -h 127.0.0.1 -p "$HTTP_PORT" >"$TMP/$name.log" 2>&1 & ;;
     ours-cache) setsid "$TMP/feature-server" -c "$REPO" serve -h 127.0.0.1 -p "$HTTP_PORT" --online-cache-bytes 268435456 >"$TMP/$name.log" 2>&1 & ;;
+    ours-metrics) setsid "$TMP/feature-server" -c "$REPO" serve -h 127.0.0.1 -p "$HTTP_PORT" -m --metrics-port "$METRICS_PORT" >"$TMP/$name.log" 2>&1 & ;;
+    ours-auth) setsid "$TMP/feature-server" -c "$AUTH_REPO" serve -h 127.0.0.1 -p "$HTTP_PORT" >"$TMP/$name.log" 2>&1 & ;;
     baseline) setsid "$TMP/feature-server-baseline" -c "$REPO" serve -h 127.0.0.1 -p "$HTTP_PORT" >"$TMP/$name.log" 2>&1 & ;;
     probe-goredis | probe-rueidis)
       setsid "$TMP/limit-probe" -addr "127.0.0.1:$REDIS_PORT" -port "$HTTP_PORT" -client "${name#probe-}" >"$TMP/$name.log" 2>&1 & ;;
@@ -124,7 +148,7 @@ start_server() { # name
   SERVER_PID=$!
   local i
   for ((i = 0; i < 1200; i++)); do
-    if [[ "$(curl -s -o /dev/null -w '%{http_code}' -XPOST -H 'Content-Type: application/json' \
+    if [[ "$(curl -s -o /dev/null -w '%{http_code}' -XPOST -H 'Content-Type: application/json' ${AUTHZ:+-H "Authorization: $AUTHZ"} \
       --data-binary @"$ROOT/internal/bench/requests/1x3.json" "$URL" 2>/dev/null)" == 200 ]]; then
       return 0
     fi
@@ -150,6 +174,8 @@ label() {
   case "$1" in
     ours) echo "ours" ;;
     ours-cache) echo "ours + online cache" ;;
+    ours-metrics) echo "ours + metrics (-m)" ;;
+    ours-auth) echo "ours + OIDC auth" ;;
     baseline) echo "ours at $BASELINE" ;;
     probe-goredis) echo "limit probe (go-redis)" ;;
     probe-rueidis) echo "limit probe (rueidis)" ;;
@@ -159,6 +185,9 @@ label() {
 
 for server in $SERVERS; do
   log "starting $server"
+  AUTHZ=""
+  [[ "$server" == ours-auth ]] && AUTHZ="$BENCH_AUTHZ"
+  export AUTHZ
   start_server "$server"
   for req in $REQUESTS; do
     body="$ROOT/internal/bench/requests/$req.json"
