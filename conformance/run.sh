@@ -63,6 +63,8 @@ cleanup() {
       esac
     done
   fi
+  # A Keycloak of test_auth_matrix.py's own (when none was shared with it).
+  [[ -d "$TMP/keycloak" ]] && bash "$ROOT/scripts/keycloak.sh" stop "$TMP/keycloak" >/dev/null 2>&1 || true
   if [[ "${KEEP_TMP:-}" == 1 ]]; then
     echo "conformance: kept $TMP" >&2
   else
