@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 const testRepo = "/repo"
@@ -219,11 +220,12 @@ func TestGoodConfigs(t *testing.T) {
 		"unknown_top_level.yaml": func(t *testing.T, c *RepoConfig) {
 			eq(t, "Provider", c.Provider, "aws")
 			eq(t, "FeatureServer.Enabled", c.FeatureServer.Enabled, true)
-			eq(t, "Auth", c.Auth, AuthConfig{Type: "oidc"})
+			eq(t, "Auth", c.Auth, AuthConfig{Type: "oidc", OIDC: OIDCConfig{
+				DiscoveryURL: "https://idp/.well-known/openid-configuration", ClientID: "feast",
+				VerifySSL: true, JWKSLifespan: 300 * time.Second, JWKSTimeout: 10 * time.Second}})
 			eq(t, "Ignored", c.Ignored, []string{
 				"registry.mcp", "registry.cert", "custom_setting", "flags", "openlineage",
 				"feature_server.feature_logging", "feature_server.offline_push_batching_enabled",
-				"auth.auth_discovery_url", "auth.client_id",
 			})
 			eq(t, "len(Warnings)", len(c.Warnings), 1)
 		},
@@ -745,4 +747,33 @@ func TestErrorsListEveryProblem(t *testing.T) {
 	}
 	sort.Strings(fields)
 	eq(t, "fields", fields, []string{"online_store.a", "online_store.b", "project", "registry"})
+}
+
+func TestOIDCServerKeys(t *testing.T) {
+	const head = "project: p\nregistry: r.db\nauth:\n  type: oidc\n  auth_discovery_url: https://idp/realms/feast/.well-known/openid-configuration\n"
+	cfg, err := Parse([]byte(head+"  client_id: feast-client\n  verify_ssl: false\n  ca_cert_path: /ca.pem\n  audience: feast-client\n  issuer: https://idp/realms/feast\n  jwks_cache_lifespan_seconds: 60\n  jwks_request_timeout_seconds: 2.5\n"), testRepo, lookup(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := cfg.Auth.OIDC
+	if o.ClientID != "feast-client" || o.VerifySSL || o.CACertPath != "/ca.pem" || o.Audience == nil || *o.Audience != "feast-client" ||
+		o.Issuer == nil || *o.Issuer != "https://idp/realms/feast" || o.JWKSLifespan != time.Minute || o.JWKSTimeout != 2500*time.Millisecond {
+		t.Fatalf("oidc config %+v", o)
+	}
+	cfg, err = Parse([]byte(head+"  audience: null\n"), testRepo, lookup(nil))
+	if err != nil || cfg.Auth.OIDC.Audience != nil || !cfg.Auth.OIDC.VerifySSL {
+		t.Fatalf("audience null: %+v %v", cfg.Auth.OIDC, err)
+	}
+	for key, want := range map[string]string{
+		"  jwks_cache_lifespan_seconds: 0\n":     "auth.jwks_cache_lifespan_seconds",
+		"  jwks_request_timeout_seconds: x\n":    "auth.jwks_request_timeout_seconds",
+		"  audience: [a]\n":                      "auth.audience",
+		"  verify_ssl: maybe\n":                  "auth.verify_ssl",
+		"  jwks_cache_lifespan_seconds: 1e300\n": "auth.jwks_cache_lifespan_seconds",
+	} {
+		_, err := Parse([]byte(head+key), testRepo, lookup(nil))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want one naming %s", key, err, want)
+		}
+	}
 }

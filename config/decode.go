@@ -431,12 +431,6 @@ func (d *decoder) checkOptBool(v *yval, field string) {
 	}
 }
 
-func (d *decoder) checkLaxBool(v *yval, field string) {
-	if _, ok := laxBoolValue(v); !ok {
-		d.fail(field, v.line, "must be a boolean, got %s", v.describe())
-	}
-}
-
 func (d *decoder) checkOptInt(v *yval, field string) {
 	if v.kind != kInt && v.kind != kNull {
 		d.fail(field, v.line, "must be an integer, got %s", v.describe())

@@ -1,5 +1,10 @@
 package config
 
+import (
+	"math"
+	"time"
+)
+
 // FeatureServerConfig is the feature_server block; defaults are filled in when it is absent.
 type FeatureServerConfig struct {
 	// Type is "local" (default) or "mcp".
@@ -164,13 +169,27 @@ func (d *decoder) metrics(o *object) MetricsConfig {
 	return m
 }
 
-// AuthConfig is the auth block. This package validates it as Feast does but
-// exposes only the type: every other auth key is listed in RepoConfig.Ignored.
+// AuthConfig is the auth block, validated as Feast validates it. The keys
+// only a client uses (credentials, tokens) are listed in RepoConfig.Ignored.
 type AuthConfig struct {
 	// Type is "no_auth" (default), "kubernetes" or "oidc".
 	Type string
 	// OIDCClient reports an OIDC block that Feast treats as client-side (credentials or token, no discovery URL).
 	OIDCClient bool
+	// OIDC holds the keys a server verifies tokens with (type oidc).
+	OIDC OIDCConfig
+}
+
+// OIDCConfig is the server side of Feast's OidcAuthConfig.
+type OIDCConfig struct {
+	DiscoveryURL string // auth_discovery_url
+	ClientID     string // client_id
+	VerifySSL    bool   // verify_ssl (default true)
+	CACertPath   string // ca_cert_path
+	// Audience and Issuer are nil when unset: the claim is not checked.
+	Audience, Issuer *string
+	JWKSLifespan     time.Duration // jwks_cache_lifespan_seconds (default 300 s)
+	JWKSTimeout      time.Duration // jwks_request_timeout_seconds (default 10 s)
 }
 
 var oidcClientKeys = []string{"client_secret", "token", "token_env_var", "username", "password"}
@@ -223,14 +242,26 @@ func (d *decoder) auth(top *object) AuthConfig {
 		}
 		out.OIDCClient = client
 		o.what = "oidc auth config"
-		d.oidc(o, client)
+		out.OIDC = d.oidc(o, client)
 	}
 	o.done()
 	return out
 }
 
-func (d *decoder) oidc(o *object, client bool) {
-	str := func(key string) string {
+func (d *decoder) oidc(o *object, client bool) OIDCConfig {
+	// str reads a key the server uses; clientStr one only a client uses.
+	str := func(key string) (string, bool) {
+		v := o.get(key)
+		if v == nil || v.kind == kNull {
+			return "", false
+		}
+		if v.kind != kStr {
+			o.fail(key, v, "must be a string, got %s", v.describe())
+			return "", false
+		}
+		return v.str, true
+	}
+	clientStr := func(key string) string {
 		s := ""
 		o.skip(key, func(v *yval, field string) {
 			if v.kind == kStr {
@@ -240,6 +271,30 @@ func (d *decoder) oidc(o *object, client bool) {
 			}
 		})
 		return s
+	}
+	seconds := func(key string, def time.Duration) time.Duration {
+		v := o.get(key)
+		switch {
+		case v == nil:
+			return def
+		case v.kind == kInt && v.i.Sign() > 0:
+			if !v.i.IsInt64() || v.i.Int64() > int64(math.MaxInt64/time.Second) {
+				o.fail(key, v, "is too large")
+				return def
+			}
+			return time.Duration(v.i.Int64()) * time.Second
+		case v.kind == kFloat && v.f > 0:
+			if v.f > float64(math.MaxInt64/time.Second) {
+				o.fail(key, v, "is too large")
+				return def
+			}
+			return time.Duration(v.f * float64(time.Second))
+		case v.kind == kStr:
+			o.fail(key, v, "must be a number, got %s", v.describe())
+		default:
+			o.fail(key, v, "must be greater than 0, got %s", v.describe())
+		}
+		return def
 	}
 	positive := func(key string) {
 		o.skip(key, func(v *yval, field string) {
@@ -256,25 +311,26 @@ func (d *decoder) oidc(o *object, client bool) {
 	if !client && !o.has("auth_discovery_url") {
 		o.fail("auth_discovery_url", nil, "required")
 	}
-	if !client {
-		if v, ok := o.m.get("auth_discovery_url"); ok && v.kind != kStr {
-			o.fail("auth_discovery_url", v, "must be a string, got %s", v.describe())
-		}
+	var out OIDCConfig
+	discovery, _ := str("auth_discovery_url")
+	clientID, _ := str("client_id")
+	out.DiscoveryURL, out.ClientID = discovery, clientID
+	clientStr("ui_client_id")
+	out.VerifySSL = o.laxBool("verify_ssl", true)
+	out.CACertPath, _ = str("ca_cert_path")
+	if s, ok := str("audience"); ok {
+		out.Audience = &s
 	}
-	discovery := str("auth_discovery_url")
-	clientID := str("client_id")
-	str("ui_client_id")
-	o.skip("verify_ssl", d.checkLaxBool)
-	str("ca_cert_path")
-	str("audience")
-	str("issuer")
-	positive("jwks_cache_lifespan_seconds")
-	positive("jwks_request_timeout_seconds")
-	if !client {
-		return
+	if s, ok := str("issuer"); ok {
+		out.Issuer = &s
 	}
-	username, password := str("username"), str("password")
-	secret, token, tokenEnv := str("client_secret"), str("token"), str("token_env_var")
+	out.JWKSLifespan = seconds("jwks_cache_lifespan_seconds", 300*time.Second)
+	out.JWKSTimeout = seconds("jwks_request_timeout_seconds", 10*time.Second)
+	if !client {
+		return out
+	}
+	username, password := clientStr("username"), clientStr("password")
+	secret, token, tokenEnv := clientStr("client_secret"), clientStr("token"), clientStr("token_env_var")
 	positive("token_refresh_margin_seconds")
 
 	network := []string{secret, discovery, clientID}
@@ -295,7 +351,7 @@ func (d *decoder) oidc(o *object, client bool) {
 		}
 		if n > 0 && n < len(g.vals) {
 			o.d.fail("auth", o.line, "incomplete configuration for %q: configure all of its fields together, or none", g.name)
-			return
+			return out
 		}
 		if n == len(g.vals) {
 			active = append(active, g.name)
@@ -304,4 +360,5 @@ func (d *decoder) oidc(o *object, client bool) {
 	if len(active) > 1 {
 		o.d.fail("auth", o.line, "only one of token, token_env_var, client_credentials may be set, got %v", active)
 	}
+	return out
 }

@@ -36,6 +36,9 @@ const (
 	// KindPermissionDenied is an authenticated caller the registry's
 	// permissions do not allow the action (Feast's FeastPermissionError).
 	KindPermissionDenied
+	// KindUnauthenticated is a request without a valid bearer token where
+	// the server requires one (auth type oidc or kubernetes).
+	KindUnauthenticated
 )
 
 // Error is the typed error of the server. Class is the Feast exception class

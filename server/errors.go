@@ -39,6 +39,8 @@ func StatusOf(err error) (int, codes.Code) {
 		return http.StatusRequestTimeout, codes.DeadlineExceeded
 	case core.KindPermissionDenied:
 		return http.StatusForbidden, codes.PermissionDenied
+	case core.KindUnauthenticated:
+		return http.StatusUnauthorized, codes.Unauthenticated
 	}
 	return http.StatusInternalServerError, codes.Internal
 }

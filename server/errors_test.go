@@ -33,9 +33,10 @@ func TestStatusOf(t *testing.T) {
 		{core.KindUnprocessable, http.StatusUnprocessableEntity, codes.InvalidArgument},
 		{core.KindTimeout, http.StatusRequestTimeout, codes.DeadlineExceeded},
 		{core.KindPermissionDenied, http.StatusForbidden, codes.PermissionDenied},
+		{core.KindUnauthenticated, http.StatusUnauthorized, codes.Unauthenticated},
 	}
 	// The table names every kind, in declaration order. A kind added to
-	// core after KindPermissionDenied and mapped in StatusOf fails the
+	// core after KindUnauthenticated and mapped in StatusOf fails the
 	// "unknown kind" case below until it gets its row here.
 	for i, k := range kinds {
 		if k.kind != core.Kind(i) {
@@ -66,7 +67,7 @@ func TestStatusOf(t *testing.T) {
 		grpc codes.Code
 	}{
 		{"untyped", io.ErrUnexpectedEOF, http.StatusInternalServerError, codes.Internal},
-		{"unknown kind", core.Errorf(core.KindPermissionDenied+1, "X", "new"), http.StatusInternalServerError, codes.Internal},
+		{"unknown kind", core.Errorf(core.KindUnauthenticated+1, "X", "new"), http.StatusInternalServerError, codes.Internal},
 		{"deadline", context.DeadlineExceeded, http.StatusServiceUnavailable, codes.DeadlineExceeded},
 		{"canceled", context.Canceled, 499, codes.Canceled},
 		{"deadline inside a kind", core.Unavailable(context.DeadlineExceeded, "store"), http.StatusServiceUnavailable, codes.DeadlineExceeded},

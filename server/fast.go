@@ -110,6 +110,12 @@ func (h *HTTP) NewFastServer() *FastServer {
 // serve answers one request: its body admitted, then the native route or
 // the router.
 func (s *FastServer) serve(ctx *fasthttp.RequestCtx, slow fasthttp.RequestHandler, id []byte, generated bool) {
+	if (s.h.Auth != nil || s.h.RequireClientCert) && !s.h.authenticateFast(ctx) {
+		if s.draining.Load() {
+			ctx.SetConnectionClose()
+		}
+		return
+	}
 	release, ok := s.admitBody(ctx)
 	if !ok {
 		return
@@ -354,10 +360,11 @@ func (b *byteBudget) release(n int64) { b.used.Add(-n) }
 var requestContext = context.Background()
 
 // detachContext gives next's requests a context fasthttp's Shutdown does
-// not cancel, as requestContext is for the native route.
+// not cancel, as requestContext is for the native route, with the
+// request's authenticated user in it.
 func detachContext(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
+		next.ServeHTTP(w, r.WithContext(withUser(context.WithoutCancel(r.Context()), r.Context())))
 	})
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/feastgo/feastgo/auth"
 	"github.com/feastgo/feastgo/core"
 	"github.com/feastgo/feastgo/historical"
 	"github.com/feastgo/feastgo/ingest"
@@ -72,6 +73,14 @@ type HTTP struct {
 	Metrics *Metrics
 	// Tracing, when set, gives every request a span (Tracing.Instrument).
 	Tracing *Tracing
+	// Auth, when set, requires a valid bearer token on every API route
+	// (not health) and puts its user in the request's context for the
+	// permission checks: 401 without one, as Feast's inject_user_details.
+	Auth auth.Authenticator
+	// RequireClientCert refuses API routes (401) on a connection without
+	// a verified client certificate, for a TLS listener that verifies one
+	// only if given, so that health probes need none.
+	RequireClientCert bool
 	// AccessLog logs one line per request at INFO (method, path,
 	// status, duration, request id, client address), as feast serve's
 	// uvicorn access log does.
@@ -118,7 +127,7 @@ func (h *HTTP) router() http.Handler {
 	if h.Checks != nil {
 		r.Get("/health/detail", h.healthDetail)
 	}
-	r.Post("/on-demand/{feature_view}", h.onDemand)
+	r.Post(onDemandPrefix+"{feature_view}", h.onDemand)
 	if h.Ingest != nil {
 		r.Post("/push", h.push)
 		r.Post("/write-to-online-store", h.writeToOnlineStore)

@@ -15,6 +15,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 
+	"github.com/feastgo/feastgo/auth/oidc/oidctest"
 	"github.com/feastgo/feastgo/internal/bench"
 	"github.com/feastgo/feastgo/online"
 	"github.com/feastgo/feastgo/onlinestore"
@@ -68,6 +69,35 @@ func BenchmarkFastHTTPMetrics(b *testing.B) {
 	}
 }
 
+// BenchmarkFastHTTPAuth is BenchmarkFastHTTP with auth off (no_auth) and
+// on (an OIDC bearer token verified by the real verifier, its key set
+// served from memory; after the first request the verified token is
+// remembered, as it is for a client that reuses its token).
+//
+// Run: go test -run '^$' -bench FastHTTPAuth -benchmem ./server
+func BenchmarkFastHTTPAuth(b *testing.B) {
+	is, err := oidctest.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := is.Verifier("feast-client")
+	if err != nil {
+		b.Fatal(err)
+	}
+	token := is.Token("alice", "feast-client", []string{"reader"}, nil)
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("auth=%v", on), func(b *testing.B) {
+			benchStores(b, func(b *testing.B, snap *registry.Snapshot, st onlinestore.Store) {
+				if !on {
+					benchFastWith(b, snap, st, false, func(*server.HTTP) {})
+					return
+				}
+				benchFastRequest(b, snap, st, false, func(h *server.HTTP) { h.Auth = v }, "Bearer "+token)
+			})
+		})
+	}
+}
+
 // benchStores runs a benchmark on the in-memory store and on Redis.
 func benchStores(b *testing.B, run func(*testing.B, *registry.Snapshot, onlinestore.Store)) {
 	b.Run("mem", func(b *testing.B) {
@@ -109,6 +139,12 @@ func benchFast(b *testing.B, snap *registry.Snapshot, st onlinestore.Store) {
 // benchFastWith is benchFast with metrics on or off and the server's
 // fields set by with.
 func benchFastWith(b *testing.B, snap *registry.Snapshot, st onlinestore.Store, metrics bool, with func(*server.HTTP)) {
+	benchFastRequest(b, snap, st, metrics, with, "")
+}
+
+// benchFastRequest is benchFastWith with an Authorization header on each
+// request ("" for none).
+func benchFastRequest(b *testing.B, snap *registry.Snapshot, st onlinestore.Store, metrics bool, with func(*server.HTTP), authz string) {
 	h := &server.HTTP{}
 	if metrics {
 		h.Metrics = server.NewMetrics(nil)
@@ -125,6 +161,9 @@ func benchFastWith(b *testing.B, snap *registry.Snapshot, st onlinestore.Store, 
 			req.Header.SetMethod(http.MethodPost)
 			req.SetRequestURI("/get-online-features")
 			req.Header.SetContentType("application/json")
+			if authz != "" {
+				req.Header.Set("Authorization", authz)
+			}
 			req.SetBody(body)
 			var ctx fasthttp.RequestCtx
 			ctx.Init(&req, nil, nil)

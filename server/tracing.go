@@ -139,12 +139,16 @@ func errorDetail(body []byte) string {
 // fastContext is the context of a request served natively: the request's
 // span in it when tracing is on.
 func (h *HTTP) fastContext(ctx *fasthttp.RequestCtx) context.Context {
+	c := requestContext
 	if h.Tracing != nil {
-		if c, ok := ctx.UserValue(spanContextKey{}).(context.Context); ok {
-			return c
+		if sc, ok := ctx.UserValue(spanContextKey{}).(context.Context); ok {
+			c = sc
 		}
 	}
-	return requestContext
+	if h.Auth != nil {
+		c = withUser(c, ctx)
+	}
+	return c
 }
 
 // routed gives the router's handlers the request's span in their

@@ -21,6 +21,7 @@ import (
 
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/historical"
+	"github.com/feastgo/feastgo/internal/tlsfiles"
 	"github.com/feastgo/feastgo/materialize"
 	"github.com/feastgo/feastgo/offlinestore"
 	"github.com/feastgo/feastgo/online"
@@ -120,7 +121,8 @@ func parseLevel(s string) slog.Level {
 }
 
 type serveFlags struct {
-	host, key, cert, typ string
+	host, typ            string
+	tls                  tlsFlags
 	port, grpcPort       int
 	offlinePort          int
 	registryTTL          int
@@ -157,7 +159,8 @@ feast serve's options:
   -p, --port INTEGER          HTTP port (6566)
   -t, --type TEXT             server type: http
   -r, --registry_ttl_sec INT  seconds between registry refreshes (60; 0: never)
-  -k, --key TEXT              TLS private key file
+  -k, --key TEXT              TLS private key file (HTTP, and the gRPC and
+                              offline ports when on; reloaded on change)
   -c, --cert TEXT             TLS certificate file
   -m, --metrics               serve Prometheus metrics on --metrics-port
   --no-access-log             no access log line per request (method, path,
@@ -172,7 +175,7 @@ ours:
   --grpc-port INTEGER         also serve gRPC ServingService (0: off)
   --offline-port INTEGER      also serve Feast's offline server (Arrow
                               Flight, as serve_offline does; 0: off)
-  --max-body-bytes INTEGER    request body limit (16 MiB); gRPC messages too
+` + tlsUsage + `  --max-body-bytes INTEGER    request body limit (16 MiB); gRPC messages too
   --max-entities INTEGER      entity rows one online read may ask for; more
                               get 413 (100000; 0: no limit)
   --read-timeout DURATION     longest a client may take to send a request,
@@ -231,8 +234,7 @@ func parseServeArgs(args []string) (serveFlags, error) {
 	fs.integer(&f.port, "--port", "-p")
 	fs.str(&f.typ, "--type", "-t")
 	fs.integer(&f.registryTTL, "--registry_ttl_sec", "-r")
-	fs.str(&f.key, "--key", "-k")
-	fs.str(&f.cert, "--cert", "-c")
+	f.tls.register(&fs)
 	fs.flag(&f.metricsOn, "--metrics", "-m")
 	fs.flag(&f.noAccessLog, "--no-access-log")
 	// Accepted for compatibility with `feast serve`; they tune Python
@@ -320,8 +322,29 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	// it), so it has its own context, cancelled after the drain.
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorker()
+	authn, err := newAuthenticator(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
 	h := newHandler(f, cfg, reg, store, offline, odfvs, log)
 	defer h.Materialize.Close()
+	h.Auth = authn
+	tlsSrc, err := f.tls.source(log)
+	if err != nil {
+		return err
+	}
+	h.RequireClientCert = f.tls.perRequestClientCert()
+	// Every gRPC listener: TLS as HTTP's, then the spans, then the
+	// client certificate and token checks (refusals get spans too).
+	rpcOpts := append(grpcTLS(tlsSrc), h.Tracing.GRPCOptions()...)
+	if h.RequireClientCert {
+		rpcOpts = append(rpcOpts, server.ClientCertGRPCOptions()...)
+	}
+	rpcOpts = append(rpcOpts, server.AuthGRPCOptions(h.Auth)...)
+	offlineScheme := "grpc+tcp"
+	if tlsSrc != nil {
+		offlineScheme = "grpc+tls"
+	}
 	stopTracing, err := startTracing(ctx, h, cfg.OnlineStore.Type, log)
 	if err != nil {
 		return err
@@ -335,7 +358,7 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 		metricsSrv = &http.Server{Handler: h.Metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	}
 	httpSrv := h.NewFastServer()
-	lns, err := f.listen(metricsSrv != nil)
+	lns, err := f.listen(metricsSrv != nil, tlsSrc)
 	if err != nil {
 		return err
 	}
@@ -343,7 +366,7 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	ln, grpcLn, offlineLn, metricsLn := lns.http, lns.grpc, lns.offline, lns.metrics
 	var grpcSrv *grpc.Server
 	if grpcLn != nil {
-		grpcSrv = newGRPC(h)
+		grpcSrv = newGRPC(h, rpcOpts)
 	}
 
 	// Every long-running part starts here and stops when ctx ends or when
@@ -377,8 +400,8 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	if offlineLn != nil {
 		parts.run(func() error {
 			return runOffline(ctx, offlineParts{cfg: cfg, yamlPath: yamlPath, reg: reg, catalog: offline, ln: offlineLn,
-				location: "grpc+tcp://" + offlineLn.Addr().String(), log: log, transformer: odfvs, noRegistryRun: true,
-				opts: h.Tracing.GRPCOptions()})
+				location: offlineScheme + "://" + offlineLn.Addr().String(), log: log, transformer: odfvs, noRegistryRun: true,
+				opts: rpcOpts})
 		})
 	}
 	if metricsSrv != nil {
@@ -433,13 +456,13 @@ func newHandler(f *serveFlags, cfg *config.RepoConfig, reg *registry.Registry, s
 // HTTP server's limits: messages no larger than its bodies, a connection's
 // handshake within the read timeout, idle connections closed after the
 // keep-alive timeout, and clients that ping too often cut off.
-func newGRPC(h *server.HTTP) *grpc.Server {
+func newGRPC(h *server.HTTP, extra []grpc.ServerOption) *grpc.Server {
 	opts := append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(int(h.MaxBody)),
 		grpc.ConnectionTimeout(h.ReadTimeout),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: h.IdleTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-	}, h.Tracing.GRPCOptions()...)
+	}, extra...)
 	s := grpc.NewServer(opts...)
 	(&server.GRPC{Online: h.Online, Ingest: h.Ingest, Checks: h.Checks}).Register(s)
 	return s
@@ -498,8 +521,8 @@ func (f *serveFlags) check() error {
 	if f.typ != "http" {
 		return fmt.Errorf("--type %q: only http is supported (gRPC runs beside it with --grpc-port)", f.typ)
 	}
-	if (f.key == "") != (f.cert == "") {
-		return errors.New("--key and --cert must be given together")
+	if err := f.tls.check(); err != nil {
+		return err
 	}
 	if f.maxInFlightBody < f.maxBody {
 		return fmt.Errorf("--max-in-flight-body-bytes %d: must be at least --max-body-bytes (%d), or no body of that size is ever served", f.maxInFlightBody, f.maxBody)
@@ -571,7 +594,7 @@ type serveListeners struct {
 // listen opens every socket the flags ask for (HTTP with TLS when
 // --key/--cert are set), so a port taken fails the start before anything
 // serves; on error none stays open.
-func (f *serveFlags) listen(metrics bool) (_ *serveListeners, err error) {
+func (f *serveFlags) listen(metrics bool, tlsSrc *tlsfiles.Source) (_ *serveListeners, err error) {
 	l := &serveListeners{}
 	defer func() {
 		if err != nil {
@@ -593,12 +616,8 @@ func (f *serveFlags) listen(metrics bool) (_ *serveListeners, err error) {
 	if l.http, err = open(f.port, ""); err != nil {
 		return nil, err
 	}
-	if f.key != "" {
-		cert, err := tls.LoadX509KeyPair(f.cert, f.key)
-		if err != nil {
-			return nil, fmt.Errorf("--cert/--key: %w", err)
-		}
-		l.http = tls.NewListener(l.http, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	if tlsSrc != nil {
+		l.http = tls.NewListener(l.http, tlsSrc.Config("http/1.1"))
 	}
 	if f.grpcPort > 0 {
 		if l.grpc, err = open(f.grpcPort, ""); err != nil {

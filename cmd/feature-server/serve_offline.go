@@ -12,12 +12,12 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/historical"
 	"github.com/feastgo/feastgo/offlinestore"
 	"github.com/feastgo/feastgo/registry"
+	"github.com/feastgo/feastgo/server"
 	"github.com/feastgo/feastgo/server/offline"
 	"github.com/feastgo/feastgo/transformations"
 	"github.com/feastgo/feastgo/transformations/worker"
@@ -30,17 +30,19 @@ offline_store: {type: remote, host, port}.
 
   -h, --host TEXT             host (127.0.0.1)
   -p, --port INTEGER          port (8815)
-  -k, --key TEXT              TLS private key file (with --cert)
+  -k, --key TEXT              TLS private key file (with --cert; reloaded
+                              when it changes)
   -c, --cert TEXT             TLS certificate file (with --key)
 ours:
-  -r, --registry_ttl_sec INT  seconds between registry refreshes (60; 0: never)
+` + tlsUsage + `  -r, --registry_ttl_sec INT  seconds between registry refreshes (60; 0: never)
   --odfv-worker-python PATH   the Python with Feast for on-demand views that
                               need Python (the feast command's, else python3)
 `
 
 type serveOfflineFlags struct {
-	host, key, cert, python string
-	port, registryTTL       int
+	host, python      string
+	port, registryTTL int
+	tls               tlsFlags
 }
 
 func parseServeOfflineArgs(args []string) (serveOfflineFlags, error) {
@@ -48,8 +50,7 @@ func parseServeOfflineArgs(args []string) (serveOfflineFlags, error) {
 	fs := optionSet{}
 	fs.str(&f.host, "--host", "-h")
 	fs.integer(&f.port, "--port", "-p")
-	fs.str(&f.key, "--key", "-k")
-	fs.str(&f.cert, "--cert", "-c")
+	f.tls.register(&fs)
 	fs.integer(&f.registryTTL, "--registry_ttl_sec", "-r")
 	fs.str(&f.python, "--odfv-worker-python")
 	fs.help()
@@ -57,8 +58,11 @@ func parseServeOfflineArgs(args []string) (serveOfflineFlags, error) {
 	if err == nil && len(pos) > 0 {
 		err = fmt.Errorf("got unexpected extra argument (%s)", strings.Join(pos, " "))
 	}
-	if err == nil && (f.key == "") != (f.cert == "") {
+	if err == nil && (f.tls.key == "") != (f.tls.cert == "") {
 		err = errors.New("--key and --cert must be given together (Please pass --cert and --key args to start the offline server in TLS mode.)")
+	}
+	if err == nil {
+		err = f.tls.check()
 	}
 	return f, err
 }
@@ -81,8 +85,9 @@ func serveOffline(ctx context.Context, repo, yamlPath string, args []string, log
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
-	if cfg.Auth.Type != "no_auth" {
-		log.Warn("auth: this offline server does not check tokens; every client may read and write", "type", cfg.Auth.Type)
+	authn, err := newAuthenticator(ctx, cfg, log)
+	if err != nil {
+		return err
 	}
 	src, closeRegistry, err := openRegistrySource(ctx, cfg)
 	if err != nil {
@@ -99,15 +104,21 @@ func serveOffline(ctx context.Context, repo, yamlPath string, args []string, log
 		return err
 	}
 	defer stopTracing()
-	opts := tracing.GRPCOptions() // a span per Flight call when OTEL_* asks
-	scheme := "grpc+tcp"
-	if f.key != "" {
-		creds, err := credentials.NewServerTLSFromFile(f.cert, f.key)
-		if err != nil {
-			return fmt.Errorf("--cert/--key: %w", err)
-		}
-		opts, scheme = append(opts, grpc.Creds(creds)), "grpc+tls"
+	tlsSrc, err := f.tls.source(log)
+	if err != nil {
+		return err
 	}
+	scheme := "grpc+tcp"
+	if tlsSrc != nil {
+		scheme = "grpc+tls"
+	}
+	// TLS, a span per Flight call when OTEL_* asks, then the client
+	// certificate and token checks.
+	opts := append(grpcTLS(tlsSrc), tracing.GRPCOptions()...)
+	if f.tls.perRequestClientCert() {
+		opts = append(opts, server.ClientCertGRPCOptions()...)
+	}
+	opts = append(opts, server.AuthGRPCOptions(authn)...)
 	ln, err := net.Listen("tcp", net.JoinHostPort(f.host, fmt.Sprint(f.port)))
 	if err != nil {
 		return err

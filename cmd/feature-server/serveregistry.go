@@ -15,6 +15,7 @@ import (
 
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/registry"
+	"github.com/feastgo/feastgo/server"
 	"github.com/feastgo/feastgo/server/registryserver"
 )
 
@@ -90,7 +91,11 @@ func runServeRegistry(ctx context.Context, repo, yamlPath string, args []string,
 	if err != nil {
 		return err
 	}
-	var opts []grpc.ServerOption
+	authn, err := newAuthenticator(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	opts := server.AuthGRPCOptions(authn)
 	if a.cert != "" {
 		creds, err := credentials.NewServerTLSFromFile(a.cert, a.key)
 		if err != nil {
