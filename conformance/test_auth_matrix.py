@@ -205,6 +205,7 @@ class AuthStack:
     repo: Path
     plain: Pair  # auth without audience
     aud: Pair  # audience: feast-client
+    services: Dict[str, List[Tuple[str, List[str]]]] = field(default_factory=dict)  # feature services, for column groups
 
 
 def _serve(name: str, cfg_dir: Path, logs: Path, env, ours_mode: str, our_binary: str,
@@ -265,7 +266,9 @@ def auth_stack(request, idp: IdP, tmp_root: Path, base_env, ours_mode: str, our_
         harness.wait_healthy(pair.procs[0], pair.feast, timeout=180)
     for pair in (plain, aud):
         harness.wait_healthy(pair.procs[1], pair.ours, timeout=60 if ours_mode == "binary" else 180)
-    return AuthStack(repo, plain, aud)
+    from conftest import feature_services_of
+
+    return AuthStack(repo, plain, aud, feature_services_of(repo / "data" / "registry.db", PROJECT))
 
 
 # --------------------------------------------------------------------------
@@ -364,8 +367,10 @@ def record(stack: "AuthStack", test: str, case: str, f: harness.Answer, o: harne
                              "feast_body": f.text[:200], "ours_body": o.text[:200]}) + "\n")
 
 
-def compare(case: str, f: harness.Answer, o: harness.Answer, ours_mode: str) -> List[str]:
-    """Differences between Feast's answer and ours (status; the body of a 4xx)."""
+def compare(case: str, f: harness.Answer, o: harness.Answer, ours_mode: str,
+            read_body: Optional[dict] = None, stack: Optional["AuthStack"] = None) -> List[str]:
+    """Differences between Feast's answer and ours: the status; the body of a 401/403; for a
+    read (read_body given) that both answer 200, the features, by the suite's rules."""
     if ours_mode == "binary" and case in DELIBERATE:
         want, why = DELIBERATE[case]
         return [] if o.status == want else [f"{case}: ours {o.status}, want {want} ({why}); Feast {f.for_report(300)}"]
@@ -374,6 +379,12 @@ def compare(case: str, f: harness.Answer, o: harness.Answer, ours_mode: str) -> 
     if f.status in (401, 403):
         if not harness.same_json(f.parsed()[1], o.parsed()[1]):
             return [f"{case}: {f.status} body\n    Feast: {f.text[:400]}\n    ours:  {o.text[:400]}"]
+    if f.status == 200 and read_body is not None and stack is not None:
+        ok, got = o.parsed()
+        if not ok:
+            return [f"{case}: our 200 body is not JSON: {o.for_report(300)}"]
+        diffs = harness.compare_success(f.parsed()[1], got, harness.column_groups(read_body, stack.services), False)
+        return [f"{case}: {d}" for d in diffs]
     return []
 
 
@@ -403,7 +414,7 @@ def test_user_matrix(auth_stack: AuthStack, idp: IdP, user: str, ours_mode: str)
             problems.append(f"{name}: Feast answered {f.for_report(400)} (the case is broken: want 2xx or 403)")
         if want is not None and (f.status == 403 or 200 <= f.status < 300) and (f.status == 403) == want:
             problems.append(f"{name}: Feast answered {f.status} but decisions.json says {'allowed' if want else 'denied'}")
-        problems += compare(name, f, o, ours_mode)
+        problems += compare(name, f, o, ours_mode, body if path == "/get-online-features" else None, auth_stack)
     pair.check_alive()
     assert not problems, f"user {user}:\n  " + "\n  ".join(problems)
     if user == "carol":
@@ -474,7 +485,7 @@ def test_bad_token(auth_stack: AuthStack, bad_tokens, short_token, case: str, ou
         assert f.status == want, f"{case}: Feast answered {f.for_report(400)}, the case expects {want}"
         if want == 401:
             assert f.parsed()[1] in ({"detail": "Invalid or expired access token"}, {"detail": "Missing authentication token"}), f.text
-    problems = compare(case, f, o, ours_mode)
+    problems = compare(case, f, o, ours_mode, body, auth_stack)
     assert not problems, "\n".join(problems)
 
 
