@@ -158,7 +158,7 @@ start() {
   local t0
   t0=$(date +%s.%N)
   # setsid: its own process group, so that stop ends kc.sh and the JVM together.
-  JAVA_OPTS_KC_HEAP="-Xms64m -Xmx512m" setsid "$inst/bin/kc.sh" start --optimized \
+  JAVA_OPTS_KC_HEAP="-Xms64m -Xmx512m" JAVA_OPTS_APPEND="${KEYCLOAK_JAVA_OPTS_APPEND:-}" setsid "$inst/bin/kc.sh" start --optimized \
     --http-enabled=true --http-host=127.0.0.1 --http-port="$port" \
     --hostname-strict=false --import-realm --cache=local \
     --log-level=warn >"$dir/keycloak.log" 2>&1 </dev/null &
