@@ -17,8 +17,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-# Test-only tools installed into the Feast venv when missing (Feast itself needs neither).
-TEST_DEPS=(pytest==9.2.0 grpcio==1.85.3)
+# Test-only tools installed into the Feast venv when missing (Feast itself needs neither),
+# and cryptography: Feast's OIDC token parser verifies RS256 with PyJWT, which needs it,
+# but feast 0.67.0 declares it only in its "test" extra (test_auth_matrix.py).
+TEST_DEPS=(pytest==9.2.0 grpcio==1.85.3 cryptography==51.0.1)
 
 VENV=$("$ROOT/scripts/feast-venv.sh")
 PY="$VENV/bin/python"
@@ -61,6 +63,8 @@ cleanup() {
       esac
     done
   fi
+  # A Keycloak of test_auth_matrix.py's own (when none was shared with it).
+  [[ -d "$TMP/keycloak" ]] && bash "$ROOT/scripts/keycloak.sh" stop "$TMP/keycloak" >/dev/null 2>&1 || true
   if [[ "${KEEP_TMP:-}" == 1 ]]; then
     echo "conformance: kept $TMP" >&2
   else

@@ -29,7 +29,7 @@ PY
 for _ in $(seq 50); do
   base=$((10000 + RANDOM % 12000))
   wanted=()
-  for off in 0 10 11 12 20 21 30 40 41 45 50 51 52 53; do wanted+=($((base + off))); done
+  for off in 0 10 11 12 20 21 30 40 41 45 50 51 52 53 60; do wanted+=($((base + off))); done
   for off in 10 11 12; do wanted+=($((base + off + 10000))); done
   ports_free "${wanted[@]}" && break
 done
@@ -62,10 +62,27 @@ GCS_PORT=$((base + 41))
 # builds it once into the cache), in-memory storage, OTLP gRPC and HTTP.
 "$ROOT/scripts/jaeger.sh" install >/dev/null
 OTLP_GRPC_PORT=$((base + 50)) OTLP_HTTP_PORT=$((base + 51)) JAEGER_QUERY_PORT=$((base + 52))
+# A real OIDC identity provider for the auth tests: Keycloak
+# (scripts/keycloak.sh), started now in the background since it takes half a
+# minute, and waited for just before `go test`. Under scripts/test.sh one
+# instance serves both lanes: FEASTGO_TEST_KEYCLOAK_DIR names its directory.
+KC_DIR="${FEASTGO_TEST_KEYCLOAK_DIR:-}"
+KC_OWN=
+KC_START_PID=
+if [[ -z "$KC_DIR" ]]; then
+  KC_DIR="$SERVICES_DIR/keycloak"
+  KC_OWN=1
+  mkdir -p "$KC_DIR"
+  "$ROOT/scripts/keycloak.sh" start "$KC_DIR" $((base + 60)) >/dev/null 2>"$SERVICES_DIR/keycloak-start.log" &
+  KC_START_PID=$!
+fi
 MOTO_PID=
 GCS_PID=
 JAEGER_PID=
 cleanup() {
+  # (the start script first, should it still be waiting, then the instance)
+  [[ -n "$KC_START_PID" ]] && kill "$KC_START_PID" 2>/dev/null || true
+  [[ -n "$KC_OWN" ]] && "$ROOT/scripts/keycloak.sh" stop "$KC_DIR" >/dev/null 2>&1 || true
   [[ -n "$MOTO_PID" ]] && kill "$MOTO_PID" 2>/dev/null || true
   [[ -n "$JAEGER_PID" ]] && kill "$JAEGER_PID" 2>/dev/null || true
   [[ -n "$GCS_PID" ]] && kill "$GCS_PID" 2>/dev/null || true
@@ -116,6 +133,18 @@ for _ in $(seq 300); do
 done
 
 JAEGER_PID=$("$ROOT/scripts/jaeger.sh" start "$SERVICES_DIR/jaeger" "$OTLP_GRPC_PORT" "$OTLP_HTTP_PORT" "$JAEGER_QUERY_PORT" $((base + 53)))
+
+if ! kc_env=$("$ROOT/scripts/keycloak.sh" wait "$KC_DIR"); then
+  echo "go-test: Keycloak did not start; its start log:" >&2
+  cat "$SERVICES_DIR/keycloak-start.log" >&2 2>/dev/null || true
+  exit 1
+fi
+# FEASTGO_TEST_OIDC_DISCOVERY, FEASTGO_TEST_OIDC_OTHER_DISCOVERY,
+# FEASTGO_TEST_OIDC_ISSUER, FEASTGO_TEST_OIDC_TOKEN_URL (internal/testoidc).
+set -a
+# shellcheck disable=SC1090
+source "$kc_env"
+set +a
 
 export FEASTGO_INTEGRATION=1
 export FEASTGO_TEST_OTLP_GRPC="127.0.0.1:$OTLP_GRPC_PORT"

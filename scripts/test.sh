@@ -8,6 +8,10 @@
 #   unit         Go tests with -race against real services (scripts/go-test.sh)
 #   conformance  real Feast 0.67.0 against our server (conformance/run.sh)
 #
+# One Keycloak (scripts/keycloak.sh, the OIDC identity provider of the auth
+# tests) is started in the background after deps and shared by both lanes
+# (FEASTGO_TEST_KEYCLOAK_DIR: each waits for it when it needs it), then stopped.
+#
 # lint, proto-check and unit are one lane; conformance is the other, and the
 # two lanes run at once. Conformance mostly waits on Python servers (about one
 # core of the two), so the Go lane fits beside it; on this 2-core machine the
@@ -23,7 +27,32 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 STATUS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/feastgo-test.XXXXXX")
-trap 'rm -rf "$STATUS_DIR"' EXIT
+KC_DIR=
+cleanup() {
+  [[ -n "$KC_DIR" ]] && scripts/keycloak.sh stop "$KC_DIR" >/dev/null 2>&1 || true
+  rm -rf "$STATUS_DIR"
+}
+trap cleanup EXIT
+
+# A free port below 10000: under the ephemeral range, and below the ports
+# scripts/go-test.sh picks (10000-32012), which it checks before Keycloak
+# has bound this one.
+keycloak_port() {
+  python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    p = random.randint(8000, 9999)
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+    print(p)
+    break
+else:
+    raise SystemExit("no free port in 8000-9999")
+PY
+}
 
 # stage NAME CMD...: runs CMD with its output prefixed by NAME, and records
 # NAME's duration and exit code in STATUS_DIR.
@@ -62,6 +91,10 @@ go_lane() {
 started=$(date +%s)
 rc=0
 if stage deps deps; then
+  KC_DIR="$STATUS_DIR/keycloak"
+  mkdir -p "$KC_DIR"
+  scripts/keycloak.sh start "$KC_DIR" "$(keycloak_port)" >/dev/null 2>"$STATUS_DIR/keycloak-start.log" &
+  export FEASTGO_TEST_KEYCLOAK_DIR="$KC_DIR"
   if [[ "${TEST_PARALLEL:-1}" == 0 ]]; then
     go_lane || rc=1
     if ((rc == 0)); then stage conformance conformance/run.sh || rc=1; fi
