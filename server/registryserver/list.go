@@ -2,6 +2,7 @@ package registryserver
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -183,9 +184,41 @@ func attribute(m protoreflect.Message, path []string) sortKey {
 			cur = v.Message()
 			continue
 		}
+		if k, ok := relationKey(owner, fd, v); ok {
+			return k
+		}
 		return keyOf(fd, v)
 	}
 	return sortKey{}
+}
+
+// relationKey is the sort key of a lineage relation's attribute as Feast's
+// Python objects give it: a type is a FeastObjectType member (str() shows
+// its name), a reference or relation is a dataclass (str() is its repr).
+func relationKey(owner protoreflect.Message, fd protoreflect.FieldDescriptor, v protoreflect.Value) (sortKey, bool) {
+	if owner.Descriptor().FullName() == "feast.registry.EntityReference" && fd.Name() == "type" {
+		return sortKey{present: true, text: strings.ToLower(pyEnum(v.String()))}, true
+	}
+	if fd.Kind() != protoreflect.MessageKind || fd.IsList() || fd.IsMap() {
+		return sortKey{}, false
+	}
+	switch m := v.Message().Interface().(type) {
+	case *registrypb.EntityReference:
+		return sortKey{present: true, text: strings.ToLower(refRepr(m))}, true
+	case *registrypb.EntityRelation:
+		return sortKey{present: true, text: strings.ToLower(relRepr(m))}, true
+	}
+	return sortKey{}, false
+}
+
+func pyEnum(t string) string { return "FeastObjectType." + objectTypeNames[t] }
+
+func refRepr(r *registrypb.EntityReference) string {
+	return fmt.Sprintf("EntityReference(type=<%s: '%s'>, name='%s')", pyEnum(r.GetType()), r.GetType(), r.GetName())
+}
+
+func relRepr(r *registrypb.EntityRelation) string {
+	return "EntityRelation(source=" + refRepr(r.GetSource()) + ", target=" + refRepr(r.GetTarget()) + ")"
 }
 
 func keyOf(fd protoreflect.FieldDescriptor, v protoreflect.Value) sortKey {
