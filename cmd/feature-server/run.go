@@ -334,13 +334,6 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 		return err
 	}
 	h.RequireClientCert = f.tls.perRequestClientCert()
-	// Every gRPC listener: TLS as HTTP's, then the spans, then the
-	// client certificate and token checks (refusals get spans too).
-	rpcOpts := append(grpcTLS(tlsSrc), h.Tracing.GRPCOptions()...)
-	if h.RequireClientCert {
-		rpcOpts = append(rpcOpts, server.ClientCertGRPCOptions()...)
-	}
-	rpcOpts = append(rpcOpts, server.AuthGRPCOptions(h.Auth)...)
 	offlineScheme := "grpc+tcp"
 	if tlsSrc != nil {
 		offlineScheme = "grpc+tls"
@@ -350,6 +343,13 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 		return err
 	}
 	defer stopTracing() // after the drain: the drained requests' spans are flushed
+	// Every gRPC listener: TLS as HTTP's, then the spans (h.Tracing exists from here on), then the
+	// client certificate and token checks (refusals get spans too).
+	rpcOpts := append(grpcTLS(tlsSrc), h.Tracing.GRPCOptions()...)
+	if h.RequireClientCert {
+		rpcOpts = append(rpcOpts, server.ClientCertGRPCOptions()...)
+	}
+	rpcOpts = append(rpcOpts, server.AuthGRPCOptions(h.Auth)...)
 	if h.Metrics != nil && onlineCache != nil {
 		registerCacheMetrics(h.Metrics, onlineCache)
 	}
