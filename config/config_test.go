@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -770,6 +771,40 @@ func TestOIDCServerKeys(t *testing.T) {
 		"  audience: [a]\n":                      "auth.audience",
 		"  verify_ssl: maybe\n":                  "auth.verify_ssl",
 		"  jwks_cache_lifespan_seconds: 1e300\n": "auth.jwks_cache_lifespan_seconds",
+	} {
+		_, err := Parse([]byte(head+key), testRepo, lookup(nil))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want one naming %s", key, err, want)
+		}
+	}
+}
+
+func TestOIDCClientKeys(t *testing.T) {
+	const head = "project: p\nregistry: r.db\nauth:\n  type: oidc\n  auth_discovery_url: https://idp/.well-known/openid-configuration\n  client_id: feast-client\n"
+	cfg, err := Parse([]byte(head+"  client_secret: s3cret\n  username: alice\n  password: pw\n  token_refresh_margin_seconds: 5\n"), testRepo, lookup(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.Auth.OIDC.Client
+	if !cfg.Auth.OIDCClient || c.ClientSecret != "s3cret" || c.Username != "alice" || c.Password != "pw" || c.RefreshMargin != 5*time.Second {
+		t.Fatalf("client config %+v", c)
+	}
+	for _, k := range cfg.Ignored {
+		if strings.HasPrefix(k, "auth.") {
+			t.Errorf("%s is used, not ignored", k)
+		}
+	}
+	if s := fmt.Sprint(c); strings.Contains(s, "s3cret") || strings.Contains(s, "pw ") {
+		t.Errorf("the secrets show in %s", s)
+	}
+	cfg, err = Parse([]byte("project: p\nregistry: r.db\nauth:\n  type: oidc\n  token_env_var: MY_TOKEN\n"), testRepo, lookup(nil))
+	if err != nil || cfg.Auth.OIDC.Client.TokenEnvVar != "MY_TOKEN" || cfg.Auth.OIDC.Client.RefreshMargin != 30*time.Second {
+		t.Fatalf("token_env_var: %+v %v", cfg.Auth.OIDC.Client, err)
+	}
+	for key, want := range map[string]string{
+		"  client_secret: s\n  token: t\n":          "only one of",
+		"  token_refresh_margin_seconds: 0\n":       "auth.token_refresh_margin_seconds",
+		"  client_secret: s\n  username: [alice]\n": "auth.username",
 	} {
 		_, err := Parse([]byte(head+key), testRepo, lookup(nil))
 		if err == nil || !strings.Contains(err.Error(), want) {

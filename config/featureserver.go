@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"math"
 	"time"
 )
@@ -190,6 +191,34 @@ type OIDCConfig struct {
 	Audience, Issuer *string
 	JWKSLifespan     time.Duration // jwks_cache_lifespan_seconds (default 300 s)
 	JWKSTimeout      time.Duration // jwks_request_timeout_seconds (default 10 s)
+	// Client holds the keys that get a token for the server's own calls
+	// (a remote registry), as Feast's OidcClientAuthConfig does.
+	Client OIDCClientConfig
+}
+
+// OIDCClientConfig is the client side of Feast's OIDC auth block: at most
+// one of a fixed token, an environment variable holding one, or IdP
+// credentials (client_secret, with username and password for the password
+// grant, else client credentials). None set: FEAST_OIDC_TOKEN, then the
+// Kubernetes service-account token file.
+type OIDCClientConfig struct {
+	Username, Password string        // username, password
+	ClientSecret       string        // client_secret
+	Token              string        // token
+	TokenEnvVar        string        // token_env_var
+	RefreshMargin      time.Duration // token_refresh_margin_seconds (default 30 s)
+}
+
+// String hides the secrets, so that a logged config shows none.
+func (c OIDCClientConfig) String() string {
+	hide := func(s string) string {
+		if s == "" {
+			return `""`
+		}
+		return "(set)"
+	}
+	return fmt.Sprintf("{username:%s password:%s client_secret:%s token:%s token_env_var:%q refresh_margin:%v}",
+		hide(c.Username), hide(c.Password), hide(c.ClientSecret), hide(c.Token), c.TokenEnvVar, c.RefreshMargin)
 }
 
 var oidcClientKeys = []string{"client_secret", "token", "token_env_var", "username", "password"}
@@ -272,6 +301,7 @@ func (d *decoder) oidc(o *object, client bool) OIDCConfig {
 		})
 		return s
 	}
+	used := func(key string) string { s, _ := str(key); return s }
 	seconds := func(key string, def time.Duration) time.Duration {
 		v := o.get(key)
 		switch {
@@ -296,18 +326,6 @@ func (d *decoder) oidc(o *object, client bool) OIDCConfig {
 		}
 		return def
 	}
-	positive := func(key string) {
-		o.skip(key, func(v *yval, field string) {
-			switch {
-			case v.kind == kInt && v.i.Sign() > 0:
-			case v.kind == kFloat && v.f > 0:
-			case v.kind == kStr:
-				d.fail(field, v.line, "must be a number, got %s", v.describe())
-			default:
-				d.fail(field, v.line, "must be greater than 0, got %s", v.describe())
-			}
-		})
-	}
 	if !client && !o.has("auth_discovery_url") {
 		o.fail("auth_discovery_url", nil, "required")
 	}
@@ -329,9 +347,10 @@ func (d *decoder) oidc(o *object, client bool) OIDCConfig {
 	if !client {
 		return out
 	}
-	username, password := clientStr("username"), clientStr("password")
-	secret, token, tokenEnv := clientStr("client_secret"), clientStr("token"), clientStr("token_env_var")
-	positive("token_refresh_margin_seconds")
+	username, password := used("username"), used("password")
+	secret, token, tokenEnv := used("client_secret"), used("token"), used("token_env_var")
+	out.Client = OIDCClientConfig{Username: username, Password: password, ClientSecret: secret, Token: token,
+		TokenEnvVar: tokenEnv, RefreshMargin: seconds("token_refresh_margin_seconds", 30*time.Second)}
 
 	network := []string{secret, discovery, clientID}
 	if username != "" || password != "" {

@@ -115,27 +115,37 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	v := &Verifier{cfg: cfg, client: cfg.HTTPClient}
 	if v.client == nil {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12}
-		if cfg.InsecureSkipVerify {
-			tc.InsecureSkipVerify = true
-		} else if cfg.CACertPath != "" {
-			// As Feast: a CA path that does not exist is ignored.
-			if pem, err := os.ReadFile(cfg.CACertPath); err == nil {
-				pool := x509.NewCertPool()
-				if !pool.AppendCertsFromPEM(pem) {
-					return nil, fmt.Errorf("oidc: ca_cert_path %s holds no PEM certificate", cfg.CACertPath)
-				}
-				tc.RootCAs = pool
-			} else if !errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("oidc: ca_cert_path: %w", err)
-			}
+		c, err := newHTTPClient(cfg.InsecureSkipVerify, cfg.CACertPath, cfg.JWKSTimeout)
+		if err != nil {
+			return nil, err
 		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = tc
-		v.client = &http.Client{Transport: tr, Timeout: cfg.JWKSTimeout}
+		v.client = c
 	}
 	v.cache.init(cfg.CacheEntries)
 	return v, nil
+}
+
+// newHTTPClient is a client for the IdP with Feast's TLS options:
+// verify_ssl false skips verification; a CA bundle that does not exist is
+// ignored, as Feast ignores it.
+func newHTTPClient(insecure bool, caPath string, timeout time.Duration) (*http.Client, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if insecure {
+		tc.InsecureSkipVerify = true
+	} else if caPath != "" {
+		if pem, err := os.ReadFile(caPath); err == nil {
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("oidc: ca_cert_path %s holds no PEM certificate", caPath)
+			}
+			tc.RootCAs = pool
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("oidc: ca_cert_path: %w", err)
+		}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	return &http.Client{Transport: tr, Timeout: timeout}, nil
 }
 
 // Warm fetches the discovery document and the key set now, so that the

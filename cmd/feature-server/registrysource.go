@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/feastgo/feastgo/auth/oidc"
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/registry"
 	"github.com/feastgo/feastgo/registry/remoteregistry"
@@ -31,6 +32,13 @@ func openRegistrySource(ctx context.Context, cfg *config.RepoConfig) (src regist
 		if r := cfg.Registry.Remote; r != nil {
 			rc.Cert, rc.IsTLS, rc.ClientCert, rc.ClientKey, rc.Authority = r.Cert, r.IsTLS, r.ClientCert, r.ClientKey, r.Authority
 		}
+		if cfg.Auth.Type == "oidc" {
+			ts, err := registryTokens(cfg)
+			if err != nil {
+				return nil, nil, err
+			}
+			rc.Tokens = ts
+		}
 		s, err := remoteregistry.Open(rc)
 		if err != nil {
 			return nil, nil, err
@@ -39,4 +47,15 @@ func openRegistrySource(ctx context.Context, cfg *config.RepoConfig) (src regist
 	default:
 		return nil, nil, fmt.Errorf("registry.registry_type: %q is not supported by this server (file, sql and remote are)", cfg.Registry.RegistryType)
 	}
+}
+
+// registryTokens is the token source of our calls to a registry server
+// when auth is oidc: the auth block's client keys, as Feast's client uses
+// them.
+func registryTokens(cfg *config.RepoConfig) (*oidc.TokenSource, error) {
+	o := cfg.Auth.OIDC
+	return oidc.NewTokenSource(oidc.ClientConfig{DiscoveryURL: o.DiscoveryURL, ClientID: o.ClientID,
+		InsecureSkipVerify: !o.VerifySSL, CACertPath: o.CACertPath, Username: o.Client.Username, Password: o.Client.Password,
+		ClientSecret: o.Client.ClientSecret, Token: o.Client.Token, TokenEnvVar: o.Client.TokenEnvVar,
+		RefreshMargin: o.Client.RefreshMargin, Timeout: o.JWKSTimeout})
 }

@@ -51,6 +51,42 @@ type Config struct {
 	Project string
 	// Timeout bounds one fetch; 0 means DefaultTimeout.
 	Timeout time.Duration
+	// Tokens, when set, gives the bearer token of every call, as Feast's
+	// client sends one when auth is configured.
+	Tokens Tokens
+}
+
+// Tokens gives each call's bearer token; Invalidate drops one the server
+// refused (UNAUTHENTICATED), so the next call gets a fresh one.
+type Tokens interface {
+	Token(ctx context.Context) (string, error)
+	Invalidate()
+}
+
+// bearer puts the token in every call's authorization metadata, over
+// plaintext too (as Feast's GrpcClientAuthHeaderInterceptor does).
+type bearer struct{ t Tokens }
+
+func (b bearer) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
+	tok, err := b.t.Token(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"authorization": "Bearer " + tok}, nil
+}
+
+func (bearer) RequireTransportSecurity() bool { return false }
+
+// invalidateRefused drops the token after a call the server answered
+// UNAUTHENTICATED.
+func invalidateRefused(t Tokens) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		if status.Code(err) == codes.Unauthenticated {
+			t.Invalidate()
+		}
+		return err
+	}
 }
 
 // DefaultTimeout bounds one Proto call when Config.Timeout is 0.
@@ -81,6 +117,9 @@ func Open(cfg Config) (*Source, error) {
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1 << 30))}
 	if cfg.Authority != "" {
 		opts = append(opts, grpc.WithAuthority(cfg.Authority))
+	}
+	if cfg.Tokens != nil {
+		opts = append(opts, grpc.WithPerRPCCredentials(bearer{cfg.Tokens}), grpc.WithUnaryInterceptor(invalidateRefused(cfg.Tokens)))
 	}
 	conn, err := grpc.NewClient(cfg.Target, opts...)
 	if err != nil {
