@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/registry"
@@ -27,15 +26,17 @@ the repository's registry, as feast serve_registry does.
   -p, --port N       port (default 6570)
   -h, --host HOST    address to bind (default ::)
   -k, --key FILE     TLS private key (with --cert)
-  -c, --cert FILE    TLS certificate (with --key)
+  -c, --cert FILE    TLS certificate (with --key); both reloaded when
+                     the files change
   --grpc/--no-grpc   the gRPC server is the only one this server has
   -r, --rest-api     not supported (Feast's REST registry API)
   --rest-port N      accepted, unused
-`
+` + tlsUsage
 
 type serveRegistryArgs struct {
 	port, restPort  int
-	host, key, cert string
+	host            string
+	tls             tlsFlags
 	grpcOn, restAPI bool
 }
 
@@ -45,8 +46,7 @@ func parseServeRegistryArgs(args []string) (serveRegistryArgs, error) {
 	fs.integer(&a.port, "--port", "-p")
 	fs.integer(&a.restPort, "--rest-port")
 	fs.str(&a.host, "--host", "-h")
-	fs.str(&a.key, "--key", "-k")
-	fs.str(&a.cert, "--cert", "-c")
+	a.tls.register(&fs)
 	fs.boolPair(&a.grpcOn, "--grpc", "--no-grpc")
 	fs.flag(&a.restAPI, "--rest-api", "-r")
 	fs.help()
@@ -59,10 +59,8 @@ func parseServeRegistryArgs(args []string) (serveRegistryArgs, error) {
 		return a, fmt.Errorf("serve_registry takes no arguments, got %q", rest[0])
 	case a.restAPI || !a.grpcOn:
 		return a, errors.New("--rest-api, --no-grpc: only the gRPC registry server is supported")
-	case (a.key == "") != (a.cert == ""):
-		return a, errors.New("--key, --cert: TLS needs both")
 	}
-	return a, nil
+	return a, a.tls.check()
 }
 
 // runServeRegistry serves the registry until ctx is done; the registry is
@@ -95,14 +93,17 @@ func runServeRegistry(ctx context.Context, repo, yamlPath string, args []string,
 	if err != nil {
 		return err
 	}
-	opts := server.AuthGRPCOptions(authn)
-	if a.cert != "" {
-		creds, err := credentials.NewServerTLSFromFile(a.cert, a.key)
-		if err != nil {
-			return fmt.Errorf("--cert, --key: %w", err)
-		}
-		opts = append(opts, grpc.Creds(creds))
+	tlsSrc, err := a.tls.source(log)
+	if err != nil {
+		return err
 	}
+	// TLS (certificates reloaded on change), then the client certificate
+	// and token checks, as on serve's listeners.
+	opts := grpcTLS(tlsSrc)
+	if a.tls.perRequestClientCert() {
+		opts = append(opts, server.ClientCertGRPCOptions()...)
+	}
+	opts = append(opts, server.AuthGRPCOptions(authn)...)
 	lis, err := net.Listen("tcp", net.JoinHostPort(a.host, strconv.Itoa(a.port)))
 	if err != nil {
 		return err

@@ -17,7 +17,8 @@ func TestParseServeRegistryArgs(t *testing.T) {
 		{[]string{"--port=7001", "--grpc", "--rest-port", "9"}, 7001, "::", ""},
 		{[]string{"--rest-api"}, 0, "", "only the gRPC registry server"},
 		{[]string{"--no-grpc"}, 0, "", "only the gRPC registry server"},
-		{[]string{"--key", "k.pem"}, 0, "", "--key, --cert: TLS needs both"},
+		{[]string{"--key", "k.pem"}, 0, "", "--key and --cert must be given together"},
+		{[]string{"--client-ca", "ca.pem"}, 0, "", "--client-ca: needs --key and --cert"},
 		{[]string{"extra"}, 0, "", "takes no arguments"},
 		{[]string{"-p", "x"}, 0, "", "x"},
 	}

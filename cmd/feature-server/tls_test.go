@@ -29,6 +29,7 @@ import (
 	"github.com/feastgo/feastgo/internal/testenv"
 	"github.com/feastgo/feastgo/internal/testrepo"
 	servingpb "github.com/feastgo/feastgo/protos/feast/serving"
+	"github.com/feastgo/feastgo/registry/remoteregistry"
 )
 
 // testCA issues the certificates of the TLS tests.
@@ -275,5 +276,46 @@ func TestClientCertificateIfGiven(t *testing.T) {
 	_, err = servingpb.NewServingServiceClient(conn).GetFeastServingInfo(ctx, &servingpb.GetFeastServingInfoRequest{})
 	if status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("gRPC without a certificate: %v, want Unauthenticated", err)
+	}
+}
+
+// serve_registry on TLS with client certificates: our remote registry
+// client (registry.cert, client_cert, client_key, as feature_store.yaml
+// gives them) reads the registry through it; without its certificate
+// the handshake is refused.
+func TestServeRegistryTLSWithClientCertificates(t *testing.T) {
+	ca, dir := newTestCA(t), t.TempDir()
+	cp, kp := ca.issue(t, 100, false)
+	ccp, ckp := ca.issue(t, 200, true)
+	for name, b := range map[string][]byte{"cert.pem": cp, "key.pem": kp, "ca.pem": ca.pem, "client.pem": ccp, "client-key.pem": ckp} {
+		writeFile(t, filepath.Join(dir, name), b)
+	}
+	repo := testrepo.Copy(t, filepath.Join("..", "..", "offlinestore", "testdata", "historical", "repo"))
+	port := testenv.FreePort(t)
+	startServerArgs(t, []string{"-c", repo, "serve_registry", "-h", "127.0.0.1", "-p", fmt.Sprint(port),
+		"--key", filepath.Join(dir, "key.pem"), "--cert", filepath.Join(dir, "cert.pem"), "--client-ca", filepath.Join(dir, "ca.pem")})
+	fetch := func(withCert bool) error {
+		cfg := remoteregistry.Config{Target: fmt.Sprintf("127.0.0.1:%d", port), Cert: filepath.Join(dir, "ca.pem"),
+			Project: "historical_conformance", Timeout: 5 * time.Second}
+		if withCert {
+			cfg.ClientCert, cfg.ClientKey = filepath.Join(dir, "client.pem"), filepath.Join(dir, "client-key.pem")
+		}
+		src, err := remoteregistry.Open(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		_, err = src.Fetch(context.Background())
+		return err
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for err := fetch(true); err != nil; err = fetch(true) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the registry over mTLS: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := fetch(false); err == nil {
+		t.Fatal("without a client certificate the registry was served")
 	}
 }
