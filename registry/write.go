@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -174,4 +175,32 @@ func SetViewState(reg *corepb.Registry, project, view string, state corepb.Featu
 	}
 	meta.State = state
 	return nil
+}
+
+// CreateIfMissing writes an empty registry (schema version 1, a fresh
+// version_id and last_updated) to a registry file that does not exist,
+// creating its directory, as Feast's Registry does when it first opens a
+// file that is not there. It reports whether it created one; a registry in
+// an object store, SQL or on a server is left alone.
+func CreateIfMissing(ctx context.Context, src Source, now time.Time) (bool, error) {
+	f, ok := src.(*FileSource)
+	if !ok {
+		return false, nil
+	}
+	if _, err := os.Stat(f.Path); !errors.Is(err, os.ErrNotExist) {
+		return false, nil // there, or an error Fetch reports
+	}
+	if err := os.MkdirAll(filepath.Dir(f.Path), 0o755); err != nil {
+		return false, fmt.Errorf("registry %s: %w", f.Path, err)
+	}
+	reg := &corepb.Registry{RegistrySchemaVersion: "1", VersionId: uuid.NewString(),
+		LastUpdated: timestamppb.New(now.Truncate(time.Microsecond))}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(reg)
+	if err != nil {
+		return false, err
+	}
+	if err := f.Put(ctx, b); err != nil {
+		return false, err
+	}
+	return true, nil
 }

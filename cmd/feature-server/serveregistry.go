@@ -84,6 +84,13 @@ func runServeRegistry(ctx context.Context, repo, yamlPath string, args []string,
 		return err
 	}
 	defer closeRegistry()
+	// As feast serve_registry: a registry file not there yet starts empty,
+	// for clients to apply into.
+	if created, err := registry.CreateIfMissing(ctx, src, time.Now()); err != nil {
+		return err
+	} else if created {
+		log.Info("the registry file did not exist: created an empty registry", "path", src.Location())
+	}
 	reg, err := registry.Open(ctx, src, registry.Options{Project: cfg.Project,
 		RefreshInterval: time.Duration(max(cfg.Registry.CacheTTLSeconds, 0)) * time.Second, Logger: log})
 	if err != nil {
