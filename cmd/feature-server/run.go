@@ -346,6 +346,7 @@ func serve(ctx context.Context, repo, yamlPath string, args []string, log *slog.
 	// Every gRPC listener: TLS as HTTP's, then the spans (h.Tracing exists from here on), then the
 	// client certificate and token checks (refusals get spans too).
 	rpcOpts := append(grpcTLS(tlsSrc), h.Tracing.GRPCOptions()...)
+	rpcOpts = append(rpcOpts, server.AccessGRPCOptions(log, !f.noAccessLog)...)
 	if h.RequireClientCert {
 		rpcOpts = append(rpcOpts, server.ClientCertGRPCOptions()...)
 	}

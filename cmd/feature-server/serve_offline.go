@@ -115,6 +115,7 @@ func serveOffline(ctx context.Context, repo, yamlPath string, args []string, log
 	// TLS, a span per Flight call when OTEL_* asks, then the client
 	// certificate and token checks.
 	opts := append(grpcTLS(tlsSrc), tracing.GRPCOptions()...)
+	opts = append(opts, server.AccessGRPCOptions(log, false)...) // request ids; no access log, as feast serve_offline
 	if f.tls.perRequestClientCert() {
 		opts = append(opts, server.ClientCertGRPCOptions()...)
 	}

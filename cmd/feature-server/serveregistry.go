@@ -106,7 +106,7 @@ func runServeRegistry(ctx context.Context, repo, yamlPath string, args []string,
 	}
 	// TLS (certificates reloaded on change), then the client certificate
 	// and token checks, as on serve's listeners.
-	opts := grpcTLS(tlsSrc)
+	opts := append(grpcTLS(tlsSrc), server.AccessGRPCOptions(log, false)...) // request ids; no access log, as feast serve_registry
 	if a.tls.perRequestClientCert() {
 		opts = append(opts, server.ClientCertGRPCOptions()...)
 	}
