@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"unicode"
@@ -30,4 +31,47 @@ func FuzzHasSpace(f *testing.F) {
 			t.Fatalf("hasSpace(%q) = %v, want %v", s, got, want)
 		}
 	})
+}
+
+// remembering knows one token; every Authenticate call is counted.
+type remembering struct{ calls int }
+
+func (r *remembering) Remembered(token string) (*User, bool) {
+	if token == "known" {
+		return &User{Name: "alice"}, true
+	}
+	return nil, false
+}
+
+func (r *remembering) Authenticate(_ context.Context, token string) (*User, error) {
+	r.calls++
+	if token == "known" || token == "fresh" {
+		return &User{Name: "bob"}, nil
+	}
+	return nil, Unauthenticated("unknown")
+}
+
+func TestAuthenticateRemembersOnlyExactBearerTokens(t *testing.T) {
+	r := &remembering{}
+	ctx := context.Background()
+	for _, h := range []string{"Bearer known", "bearer known", "BEARER known"} {
+		if u, err := Authenticate(ctx, r, h); err != nil || u.Name != "alice" {
+			t.Errorf("%q: %v %v, want the remembered user", h, u, err)
+		}
+	}
+	if r.calls != 0 {
+		t.Fatalf("a remembered token was verified again (%d calls)", r.calls)
+	}
+	// Anything but exactly "Bearer <remembered>" takes the full path.
+	if u, err := Authenticate(ctx, r, "Bearer  known"); err != nil || u.Name != "bob" || r.calls != 1 {
+		t.Errorf("two spaces: %v %v (calls %d), want BearerToken's trim and a verification", u, err, r.calls)
+	}
+	for _, h := range []string{"Bearer known extra", "Basic known", "known", "Bearer "} {
+		if _, err := Authenticate(ctx, r, h); !IsUnauthenticated(err) {
+			t.Errorf("%q: %v, want Unauthenticated", h, err)
+		}
+	}
+	if u, err := Authenticate(ctx, r, "Bearer fresh"); err != nil || u.Name != "bob" {
+		t.Errorf("a token not remembered: %v %v", u, err)
+	}
 }

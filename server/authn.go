@@ -88,11 +88,7 @@ func hasVerifiedCert(st *tls.ConnectionState) bool {
 }
 
 func (h *HTTP) authenticateHeader(ctx context.Context, header string) (*auth.User, error) {
-	token, err := auth.BearerToken(header)
-	if err != nil {
-		return nil, err
-	}
-	return h.Auth.Authenticate(ctx, token)
+	return auth.Authenticate(ctx, h.Auth, header)
 }
 
 // withUser returns ctx carrying the user fasthttp's request holds, if any.
@@ -159,12 +155,9 @@ func (g grpcAuth) authenticate(ctx context.Context, method string) (context.Cont
 			header = v[0]
 		}
 	}
-	token, err := auth.BearerToken(header)
+	u, err := auth.Authenticate(ctx, g.a, header)
 	if err == nil {
-		var u *auth.User
-		if u, err = g.a.Authenticate(ctx, token); err == nil {
-			return auth.NewContext(ctx, u), nil
-		}
+		return auth.NewContext(ctx, u), nil
 	}
 	_, code := StatusOf(err)
 	return nil, status.Error(code, err.Error())

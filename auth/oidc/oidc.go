@@ -156,6 +156,15 @@ func (v *Verifier) Warm(ctx context.Context) error {
 	return err
 }
 
+// Remembered returns the user of a token verified before and not yet
+// expired, without any other check (auth.Remembering).
+func (v *Verifier) Remembered(token string) (*auth.User, bool) {
+	u := v.cache.get(token, v.cfg.Now())
+	return u, u != nil
+}
+
+var _ auth.Remembering = (*Verifier)(nil)
+
 // Authenticate verifies token and returns its user.
 func (v *Verifier) Authenticate(ctx context.Context, token string) (*auth.User, error) {
 	now := v.cfg.Now()
