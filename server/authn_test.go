@@ -9,9 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -19,7 +17,6 @@ import (
 	"github.com/feastgo/feastgo/auth"
 	"github.com/feastgo/feastgo/core"
 	servingpb "github.com/feastgo/feastgo/protos/feast/serving"
-	typespb "github.com/feastgo/feastgo/protos/feast/types"
 )
 
 // tokens is an Authenticator over fixed tokens: "t-<user>" is that user of
@@ -121,24 +118,8 @@ func TestHTTPRequiresToken(t *testing.T) {
 
 func TestGRPCRequiresToken(t *testing.T) {
 	h, _ := permissionsHTTP(t)
-	gs := grpc.NewServer(AuthGRPCOptions(tokens{})...)
-	(&GRPC{Online: h.Online, Checks: &HealthChecks{}}).Register(gs)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = gs.Serve(lis) }()
-	defer gs.Stop()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn, req := servingConn(t, h, AuthGRPCOptions(tokens{})...)
 	c := servingpb.NewServingServiceClient(conn)
-	req := &servingpb.GetOnlineFeaturesRequest{
-		Kind:     &servingpb.GetOnlineFeaturesRequest_Features{Features: &servingpb.FeatureList{Val: []string{"customer_profile:age"}}},
-		Entities: map[string]*typespb.RepeatedValue{"customer_id": {Val: []*typespb.Value{{Val: &typespb.Value_Int64Val{Int64Val: 1}}}}},
-	}
 	call := func(authz string) error {
 		ctx := context.Background()
 		if authz != "" {

@@ -4,63 +4,27 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/feastgo/feastgo/internal/testlog"
+
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 
 	servingpb "github.com/feastgo/feastgo/protos/feast/serving"
-	typespb "github.com/feastgo/feastgo/protos/feast/types"
 )
-
-// lockedBuffer is a log destination safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // Every gRPC call but health gets a request id (the caller's x-request-id
 // when valid, else a generated one) in its response headers and its access
 // line; health probes log nothing.
 func TestGRPCRequestIDAndAccessLog(t *testing.T) {
 	h, _ := permissionsHTTP(t)
-	var logs lockedBuffer
-	gs := grpc.NewServer(AccessGRPCOptions(slog.New(slog.NewJSONHandler(&logs, nil)), true)...)
-	(&GRPC{Online: h.Online, Checks: &HealthChecks{}}).Register(gs)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = gs.Serve(lis) }()
-	defer gs.Stop()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	var logs testlog.Buffer
+	conn, req := servingConn(t, h, AccessGRPCOptions(slog.New(slog.NewJSONHandler(&logs, nil)), true)...)
 	c := servingpb.NewServingServiceClient(conn)
-	req := &servingpb.GetOnlineFeaturesRequest{
-		Kind:     &servingpb.GetOnlineFeaturesRequest_Features{Features: &servingpb.FeatureList{Val: []string{"customer_profile:age"}}},
-		Entities: map[string]*typespb.RepeatedValue{"customer_id": {Val: []*typespb.Value{{Val: &typespb.Value_Int64Val{Int64Val: 1}}}}},
-	}
 	call := func(id string, r *servingpb.GetOnlineFeaturesRequest) string {
 		t.Helper()
 		ctx := context.Background()

@@ -195,24 +195,8 @@ func userFromMetadata(ctx context.Context, req any, _ *grpc.UnaryServerInfo, nex
 
 func TestGRPCReadIsPermissionDenied(t *testing.T) {
 	h, _ := permissionsHTTP(t)
-	gs := grpc.NewServer(grpc.UnaryInterceptor(userFromMetadata))
-	(&GRPC{Online: h.Online}).Register(gs)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = gs.Serve(lis) }()
-	defer gs.Stop()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn, req := servingConn(t, h, grpc.UnaryInterceptor(userFromMetadata))
 	c := servingpb.NewServingServiceClient(conn)
-	req := &servingpb.GetOnlineFeaturesRequest{
-		Kind:     &servingpb.GetOnlineFeaturesRequest_Features{Features: &servingpb.FeatureList{Val: []string{"customer_profile:age"}}},
-		Entities: map[string]*typespb.RepeatedValue{"customer_id": {Val: []*typespb.Value{{Val: &typespb.Value_Int64Val{Int64Val: 1}}}}},
-	}
 	call := func(user string) error {
 		ctx := context.Background()
 		if user != "" {
@@ -226,7 +210,7 @@ func TestGRPCReadIsPermissionDenied(t *testing.T) {
 			t.Fatalf("user %q: %v", u, err)
 		}
 	}
-	err = call("bob")
+	err := call("bob")
 	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "READ_ONLINE") ||
 		!strings.Contains(err.Error(), "FeatureView:customer_profile") {
 		t.Fatalf("bob: %v, want PermissionDenied naming READ_ONLINE and the view", err)
@@ -249,5 +233,29 @@ func BenchmarkOnlineReadPermissions(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// servingConn serves h's ServingService (and health) on loopback with
+// opts and returns a client for it and the age:1 read the gRPC tests send;
+// both are stopped when the test ends.
+func servingConn(t *testing.T, h *HTTP, opts ...grpc.ServerOption) (*grpc.ClientConn, *servingpb.GetOnlineFeaturesRequest) {
+	t.Helper()
+	gs := grpc.NewServer(opts...)
+	(&GRPC{Online: h.Online, Checks: &HealthChecks{}}).Register(gs)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = gs.Serve(lis) }()
+	t.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn, &servingpb.GetOnlineFeaturesRequest{
+		Kind:     &servingpb.GetOnlineFeaturesRequest_Features{Features: &servingpb.FeatureList{Val: []string{"customer_profile:age"}}},
+		Entities: map[string]*typespb.RepeatedValue{"customer_id": {Val: []*typespb.Value{{Val: &typespb.Value_Int64Val{Int64Val: 1}}}}},
 	}
 }

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,39 +10,22 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/feastgo/feastgo/internal/testlog"
 
 	"github.com/feastgo/feastgo/server"
 )
 
 var generatedID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
-// syncBuffer is a log destination safe for a server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Every answer carries X-Request-ID: the request's own when it is 1-128
 // printable ASCII characters, else a new 32-hex-digit id, on the native
 // route, routed requests, and errors of both.
 func TestRequestID(t *testing.T) {
 	h := newGoldenServer(t, filepath.Join("testdata", "golden", "sqlite", "repo"))
-	var logs syncBuffer
+	var logs testlog.Buffer
 	h.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	handler := h.Handler()
 	const read = `{"features":["pipeline_stats:error_count"],"entities":{"pipeline_id":[1]}}`

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feastgo/feastgo/internal/testlog"
 	"github.com/feastgo/feastgo/online"
 	redisstore "github.com/feastgo/feastgo/onlinestore/redis"
 	"github.com/feastgo/feastgo/onlinestore/storetest"
@@ -76,7 +77,7 @@ func TestStoreOutageDoesNotFloodTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	var logs syncBuffer
+	var logs testlog.Buffer
 	h := &server.HTTP{Online: &online.Service{Snapshot: reg.Current, Store: store, KeyVersion: 3}, Registry: reg,
 		Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

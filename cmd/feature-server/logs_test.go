@@ -1,37 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/feastgo/feastgo/internal/testlog"
+
 	"github.com/feastgo/feastgo/internal/testenv"
 )
-
-// lockedBuffer is a log destination the server writes from its goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // serveLogged runs `feature-server GLOBAL... -c golden serve -p PORT ARGS...`,
 // sends a read (with the given X-Request-ID) and a /health, and returns
@@ -42,7 +24,7 @@ func serveLogged(t *testing.T, global []string, args ...string) string {
 	argv := append(append(global, "-c", goldenRepo, "serve", "-p", fmt.Sprint(port)), args...)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr lockedBuffer
+	var stderr testlog.Buffer
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, argv, io.Discard, &stderr) }()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/feastgo/feastgo/internal/testenv"
+	"github.com/feastgo/feastgo/internal/testlog"
 	"github.com/feastgo/feastgo/internal/testrepo"
 	servingpb "github.com/feastgo/feastgo/protos/feast/serving"
 	typespb "github.com/feastgo/feastgo/protos/feast/types"
@@ -146,7 +147,7 @@ func serveTraced(t *testing.T, ids func(string) string) string {
 	hp, gp := testenv.FreePort(t), testenv.FreePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr lockedBuffer
+	var stderr testlog.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, []string{"--log-format", "json", "-c", repo, "serve", "-p", fmt.Sprint(hp), "--grpc-port", fmt.Sprint(gp)},
@@ -218,7 +219,7 @@ func serveTraced(t *testing.T, ids func(string) string) string {
 // waitServing waits until url answers 200 (at most a minute: the start
 // fills the SQLite store, slow under -race on a loaded machine), failing
 // with the server's log when it does not or when the server stopped.
-func waitServing(t *testing.T, url string, done <-chan error, log *lockedBuffer) {
+func waitServing(t *testing.T, url string, done <-chan error, log *testlog.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
@@ -351,7 +352,7 @@ func TestTracingOffByDefault(t *testing.T) {
 			t.Setenv(k, v)
 		}
 		h := &server.HTTP{}
-		var buf lockedBuffer
+		var buf testlog.Buffer
 		stop, err := startTracing(context.Background(), h, "sqlite", newLogger(&buf, "debug", "text"))
 		if err != nil {
 			t.Fatal(err)
@@ -393,7 +394,7 @@ func TestServeOfflineTracingToJaeger(t *testing.T) {
 	port := testenv.FreePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr lockedBuffer
+	var stderr testlog.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, []string{"-c", repo, "serve_offline", "-p", fmt.Sprint(port)}, io.Discard, &stderr)
