@@ -212,24 +212,27 @@ func (ts *TokenSource) getJSON(ctx context.Context, method, u string, body io.Re
 	return json.Unmarshal(b, out)
 }
 
-// expiryClaim reads a JWT's exp without verifying it (the server verifies).
+// expiryClaim reads a JWT's exp without verifying it (the server
+// verifies), with the verifier's own segment decoding.
 func expiryClaim(tok string) (time.Time, bool) {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
 		return time.Time{}, false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	claims, err := segment(parts[1])
 	if err != nil {
 		return time.Time{}, false
 	}
-	var c struct {
-		Exp *float64 `json:"exp"`
-	}
-	if json.Unmarshal(b, &c) != nil || c.Exp == nil {
+	n, ok := claims["exp"].(json.Number)
+	if !ok {
 		return time.Time{}, false
 	}
-	sec := int64(*c.Exp)
-	return time.Unix(sec, int64((*c.Exp-float64(sec))*1e9)), true
+	exp, err := n.Float64()
+	if err != nil {
+		return time.Time{}, false
+	}
+	sec := int64(exp)
+	return time.Unix(sec, int64((exp-float64(sec))*1e9)), true
 }
 
 // unsignedToken is PyJWT's jwt.encode(claims, "", algorithm="none").
