@@ -550,23 +550,41 @@ func (v *Verifier) fetch(ctx context.Context) (*keySet, error) {
 }
 
 func (v *Verifier) getJSON(ctx context.Context, url string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	return fetchJSON(ctx, v.client, http.MethodGet, url, nil, 4<<20, out)
+}
+
+// fetchJSON sends one request to the identity provider and decodes its JSON
+// answer, reading at most limit bytes. A non-200 answer is an error carrying
+// the IdP's OAuth error code and description when it sends them (e.g.
+// invalid_grant), never the body itself, so a token is not echoed.
+func fetchJSON(ctx context.Context, client *http.Client, method, url string, form io.Reader, limit int64, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, url, form)
 	if err != nil {
 		return err
 	}
-	resp, err := v.client.Do(req)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %s", resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
 		return err
 	}
-	return json.Unmarshal(body, out)
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return fmt.Errorf("status %s: %s %s", resp.Status, e.Error, e.Description)
+		}
+		return fmt.Errorf("status %s", resp.Status)
+	}
+	return json.Unmarshal(b, out)
 }
 
 // parseKeys keeps the RSA signing keys of a JWK set; keys for encryption,

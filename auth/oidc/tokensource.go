@@ -182,34 +182,7 @@ func (ts *TokenSource) idpToken(ctx context.Context) (string, error) {
 }
 
 func (ts *TokenSource) getJSON(ctx context.Context, method, u string, body io.Reader, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	resp, err := ts.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		// The IdP's error (e.g. invalid_grant) without echoing a token.
-		var e struct {
-			Error       string `json:"error"`
-			Description string `json:"error_description"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return fmt.Errorf("status %s: %s %s", resp.Status, e.Error, e.Description)
-		}
-		return fmt.Errorf("status %s", resp.Status)
-	}
-	return json.Unmarshal(b, out)
+	return fetchJSON(ctx, ts.client, method, u, body, 1<<20, out)
 }
 
 // expiryClaim reads a JWT's exp without verifying it (the server
