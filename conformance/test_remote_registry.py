@@ -54,12 +54,48 @@ def remote_repo(tmp_root: Path, base_env: Dict[str, str]):
     repo = root / "repo"
     copy_repo(repo)
     rewrite_store_yaml(repo, {"type": "sqlite", "path": "data/online.db"}, 3)
+    (repo / "permissions.py").write_text(PERMISSIONS_PY)
     logs = root / "logs"
     harness.run_checked([feast_bin(), "-c", str(repo), "apply"], repo, base_env, logs / "feast-apply.log")
     harness.run_checked([feast_bin(), "-c", str(repo), "materialize", harness.MATERIALIZE_START, harness.MATERIALIZE_END],
                         repo, base_env, logs / "feast-materialize.log")
+    harness.run_checked([sys.executable, "-c", SAVED_DATASET_PY, str(repo)], repo, base_env, logs / "saved-dataset.log")
     project = yaml.safe_load((repo / "feature_store.yaml").read_text())["project"]
     return root, repo, logs, project
+
+
+# Objects the demo repo does not have, so that their RPCs compare something: two permissions
+# (applied by feast apply; the repo is no_auth, so nothing enforces them) ...
+PERMISSIONS_PY = """
+from feast.feature_view import FeatureView
+from feast.feature_service import FeatureService
+from feast.permissions.action import READ, AuthzedAction
+from feast.permissions.permission import Permission
+from feast.permissions.policy import GroupBasedPolicy, RoleBasedPolicy
+
+readers = Permission(name="readers", types=[FeatureView, FeatureService], name_patterns=["pipeline_.*"],
+                     policy=RoleBasedPolicy(roles=["reader"]), actions=READ, tags={"team": "ml"})
+writers = Permission(name="writers", types=[FeatureView], required_tags={"owner": "ml"},
+                     policy=GroupBasedPolicy(groups=["ml"]), actions=[AuthzedAction.WRITE_ONLINE])
+"""
+
+# ... and a saved dataset, made as Feast's docs make one: a historical retrieval persisted to
+# parquet through the SDK, which records it in the registry.
+SAVED_DATASET_PY = """
+import sys
+from datetime import datetime, timezone
+
+import pandas as pd
+from feast import FeatureStore
+from feast.infra.offline_stores.file_source import SavedDatasetFileStorage
+
+store = FeatureStore(repo_path=sys.argv[1])
+entities = pd.DataFrame({"pipeline_id": [1, 2, 3],
+                         "event_timestamp": [datetime(2025, 1, 2, tzinfo=timezone.utc)] * 3})
+job = store.get_historical_features(entity_df=entities, features=["pipeline_stats:success_rate", "pipeline_stats:error_count"])
+store.create_saved_dataset(from_=job, name="pipeline_training", tags={"team": "ml"},
+                           storage=SavedDatasetFileStorage(path=sys.argv[1] + "/data/pipeline_training.parquet"))
+"""
 
 
 @pytest.fixture(scope="module")
@@ -259,6 +295,7 @@ def test_feast_sdk_remote_registry_on_ours(remote_repo, registry_servers):
     feast_port, our_port = registry_servers
     want, got = sdk_objects(feast_port, project, repo), sdk_objects(our_port, project, repo)
     assert sum(len(v) for v in want.values() if isinstance(v, list)) > 10, want.keys()
+    assert len(want["permissions"]) == 2 and len(want["saved_datasets"]) == 1, (want["permissions"], want["saved_datasets"])
     assert want.keys() == got.keys()
     diffs = [k for k in want if want[k] != got[k]]
     assert not diffs, f"Feast's SDK sees different objects through our serve_registry: {diffs}"

@@ -72,7 +72,22 @@ func featureType(i int) core.ValueType {
 
 // Snapshot compiles the benchmark registry for project.
 func Snapshot(project string) *registry.Snapshot {
+	s, err := registry.Compile(Registry(project, 0, 0), project, false)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Registry is the benchmark registry for project (entity user and views
+// user_stats_1..Views), grown by extraViews views fv_0, fv_1, … over entity
+// driver (join key driver_id), each with extraFeatures DOUBLE features
+// f_0, f_1, … and a parquet batch source: Registry(p, 1000, 10) is the
+// registry of 1,000 views and 10,000 features that issue 14's load and
+// refresh figures are measured on.
+func Registry(project string, extraViews, extraFeatures int) *corepb.Registry {
 	reg := &corepb.Registry{
+		Projects: []*corepb.Project{{Spec: &corepb.ProjectSpec{Name: project}}},
 		Entities: []*corepb.Entity{{Spec: &corepb.EntitySpecV2{
 			Name: "user", Project: project, ValueType: typespb.ValueType_INT64, JoinKey: "user_id",
 		}}},
@@ -87,11 +102,27 @@ func Snapshot(project string) *registry.Snapshot {
 		}
 		reg.FeatureViews = append(reg.FeatureViews, &corepb.FeatureView{Spec: spec, Meta: &corepb.FeatureViewMeta{}})
 	}
-	s, err := registry.Compile(reg, project, false)
-	if err != nil {
-		panic(err)
+	if extraViews == 0 {
+		return reg
 	}
-	return s
+	reg.Entities = append(reg.Entities, &corepb.Entity{Spec: &corepb.EntitySpecV2{
+		Name: "driver", Project: project, JoinKey: "driver_id", ValueType: typespb.ValueType_INT64,
+	}})
+	for i := range extraViews {
+		spec := &corepb.FeatureViewSpec{
+			Name: fmt.Sprintf("fv_%d", i), Project: project, Entities: []string{"driver"}, Online: true,
+			EntityColumns: []*corepb.FeatureSpecV2{{Name: "driver_id", ValueType: typespb.ValueType_INT64}},
+			BatchSource: &corepb.DataSource{
+				Name: fmt.Sprintf("src_%d", i), Type: corepb.DataSource_BATCH_FILE, TimestampField: "event_timestamp",
+				Options: &corepb.DataSource_FileOptions_{FileOptions: &corepb.DataSource_FileOptions{Uri: fmt.Sprintf("data/src_%d.parquet", i)}},
+			},
+		}
+		for f := range extraFeatures {
+			spec.Features = append(spec.Features, &corepb.FeatureSpecV2{Name: fmt.Sprintf("f_%d", f), ValueType: typespb.ValueType_DOUBLE})
+		}
+		reg.FeatureViews = append(reg.FeatureViews, &corepb.FeatureView{Spec: spec, Meta: &corepb.FeatureViewMeta{}})
+	}
+	return reg
 }
 
 // Key is the serialized (version 3) entity key of user_id id.

@@ -2,7 +2,6 @@ package remoteregistry_test
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,29 +11,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/feastgo/feastgo/internal/bench"
 	corepb "github.com/feastgo/feastgo/protos/feast/core"
-	typespb "github.com/feastgo/feastgo/protos/feast/types"
 	"github.com/feastgo/feastgo/registry"
 	"github.com/feastgo/feastgo/registry/remoteregistry"
 	"github.com/feastgo/feastgo/server/registryserver"
 )
-
-// large is a registry of project p with views views of features features each.
-func large(views, features int) *corepb.Registry {
-	reg := &corepb.Registry{Projects: []*corepb.Project{{Spec: &corepb.ProjectSpec{Name: "p"}}},
-		Entities: []*corepb.Entity{{Spec: &corepb.EntitySpecV2{Name: "driver", Project: "p", JoinKey: "driver_id", ValueType: typespb.ValueType_INT64}}}}
-	for i := range views {
-		fv := &corepb.FeatureView{Spec: &corepb.FeatureViewSpec{Name: fmt.Sprintf("fv_%d", i), Project: "p", Entities: []string{"driver"},
-			EntityColumns: []*corepb.FeatureSpecV2{{Name: "driver_id", ValueType: typespb.ValueType_INT64}}, Online: true,
-			BatchSource: &corepb.DataSource{Name: fmt.Sprintf("src_%d", i), Type: corepb.DataSource_BATCH_FILE, TimestampField: "event_timestamp",
-				Options: &corepb.DataSource_FileOptions_{FileOptions: &corepb.DataSource_FileOptions{Uri: fmt.Sprintf("data/src_%d.parquet", i)}}}}}
-		for f := range features {
-			fv.Spec.Features = append(fv.Spec.Features, &corepb.FeatureSpecV2{Name: fmt.Sprintf("f_%d", f), ValueType: typespb.ValueType_DOUBLE})
-		}
-		reg.FeatureViews = append(reg.FeatureViews, fv)
-	}
-	return reg
-}
 
 // start serves reg from a registry file over loopback and returns the
 // address and a stop function.
@@ -63,7 +45,7 @@ func start(tb testing.TB, reg *corepb.Registry) (string, func()) {
 }
 
 func TestRemoteSnapshotAndLastGood(t *testing.T) {
-	addr, stop := start(t, large(3, 2))
+	addr, stop := start(t, bench.Registry("p", 3, 2))
 	src, err := remoteregistry.Open(remoteregistry.Config{Target: addr, Project: "p"})
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +119,7 @@ func TestConfigErrors(t *testing.T) {
 // with 10 features each (issue 14's size) from a registry server over
 // loopback: one op is a full snapshot load, as a refresh does.
 func BenchmarkOpenLargeRegistry(b *testing.B) {
-	addr, stop := start(b, large(1000, 10))
+	addr, stop := start(b, bench.Registry("p", 1000, 10))
 	defer stop()
 	src, err := remoteregistry.Open(remoteregistry.Config{Target: addr, Project: "p"})
 	if err != nil {

@@ -2,20 +2,18 @@ package sqlregistry
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 
-	corepb "github.com/feastgo/feastgo/protos/feast/core"
-	typespb "github.com/feastgo/feastgo/protos/feast/types"
+	"github.com/feastgo/feastgo/internal/bench"
 	"github.com/feastgo/feastgo/registry"
 )
 
 // BenchmarkOpenLargeRegistry loads and compiles a SQL registry of 1,000
-// feature views with 10 features each (issue 14's size): one op is a full
-// snapshot load, as a refresh does.
+// feature views with 10 features each (issue 14's size, bench.Registry):
+// one op is a full snapshot load, as a refresh does.
 func BenchmarkOpenLargeRegistry(b *testing.B) {
 	path, conn := freshDBB(b)
 	ctx := context.Background()
@@ -37,26 +35,23 @@ func BenchmarkOpenLargeRegistry(b *testing.B) {
 	}
 }
 
+// seedLarge writes bench.Registry(p, views, features) into the tables as
+// feast apply would: its project, entities and feature views, one row each.
 func seedLarge(b *testing.B, conn *pgx.Conn, views, features int) {
 	ctx := context.Background()
+	reg := bench.Registry("p", views, features)
 	pb, _ := proto.Marshal(project("p", timeZero))
 	if _, err := conn.Exec(ctx, "INSERT INTO projects VALUES ('p', 'p', 1, $1)", pb); err != nil {
 		b.Fatal(err)
 	}
-	eb, _ := proto.Marshal(&corepb.Entity{Spec: &corepb.EntitySpecV2{Name: "driver", JoinKey: "driver_id", ValueType: typespb.ValueType_INT64}})
-	if _, err := conn.Exec(ctx, "INSERT INTO entities VALUES ('driver', 'p', 1, $1)", eb); err != nil {
-		b.Fatal(err)
-	}
-	rows := make([][]any, 0, views)
-	for i := range views {
-		fv := view(fmt.Sprintf("fv_%d", i))
-		fv.Spec.Features = nil
-		for f := range features {
-			fv.Spec.Features = append(fv.Spec.Features, &corepb.FeatureSpecV2{Name: fmt.Sprintf("f_%d", f), ValueType: typespb.ValueType_DOUBLE})
+	for _, e := range reg.Entities {
+		eb, _ := proto.Marshal(e)
+		if _, err := conn.Exec(ctx, "INSERT INTO entities VALUES ($1, 'p', 1, $2)", e.Spec.Name, eb); err != nil {
+			b.Fatal(err)
 		}
-		fv.Spec.BatchSource = &corepb.DataSource{Name: fmt.Sprintf("src_%d", i), Type: corepb.DataSource_BATCH_FILE,
-			Options:        &corepb.DataSource_FileOptions_{FileOptions: &corepb.DataSource_FileOptions{Uri: fmt.Sprintf("data/src_%d.parquet", i)}},
-			TimestampField: "event_timestamp"}
+	}
+	rows := make([][]any, 0, len(reg.FeatureViews))
+	for _, fv := range reg.FeatureViews {
 		vb, _ := proto.Marshal(fv)
 		rows = append(rows, []any{fv.Spec.Name, "p", int64(1), vb})
 	}
