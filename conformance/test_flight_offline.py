@@ -86,15 +86,22 @@ def _register_saved(repo: Path) -> None:
     ds = FileSource(path=SAVED_PATH, timestamp_field="event_timestamp").to_proto()
     ds.project = PROJECT
     reg.data_sources.append(ds)
-    for fs in reg.feature_services:
+    for fs in list(reg.feature_services):
         if fs.spec.name == "driver_service":
             fs.spec.logging_config.CopyFrom(LoggingConfig(
                 sample_rate=1.0, file_destination=LoggingConfig.FileDestination(path=LOG_PATH)))
+            part = type(fs)()
+            part.CopyFrom(fs)
+            part.spec.name = "driver_service_partitioned"
+            part.spec.logging_config.file_destination.path = PARTITIONED_LOG_PATH
+            part.spec.logging_config.file_destination.partition_by[:] = ["__log_date", "driver_id"]
+            reg.feature_services.append(part)
     path.write_bytes(reg.SerializeToString())
 
 
 SAVED_PATH = "saved/train.parquet"
 LOG_PATH = "logs/driver_service"
+PARTITIONED_LOG_PATH = "logs/driver_service_partitioned"
 
 
 @pytest.fixture(scope="module")
@@ -376,3 +383,31 @@ def test_write_logged_features(servers):
         assert len(files) == 1, (name, files)
         written[name] = _read_parquet(files[0])
     _frames_equal(written["ours"], written["feast"], ["driver_id"])
+
+
+def test_write_logged_features_partitioned(servers):
+    """A FileLoggingDestination with partition_by: both servers lay the rows out in the same
+    directories (date, then driver id; a null id ends the path), one file per directory with
+    the same name in each, the same rows without the partition columns."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    logs = pa.table({"driver_id": pa.array([1001, 1002, 1001, None], pa.int64()),
+                     "driver_stats__conv_rate": pa.array([0.5, None, 0.25, 1.0], pa.float64()),
+                     "__log_timestamp": pa.array([datetime(2025, 3, 2, tzinfo=UTC)] * 4, pa.timestamp("us", tz="UTC")),
+                     "__log_date": pa.array([dt.date(2025, 3, 2), dt.date(2025, 3, 2), dt.date(2025, 3, 3), dt.date(2025, 3, 2)],
+                                            pa.date32())})
+    layout = {}
+    for name, s in servers.items():
+        d = _server_repo(s) / PARTITIONED_LOG_PATH
+        if d.exists():
+            shutil.rmtree(d)
+        s.write_logged_features(logs, source=s.get_feature_service("driver_service_partitioned"))
+        files = sorted(d.rglob("*.parquet"))
+        assert len({f.name for f in files}) == 1, (name, files)
+        layout[name] = {str(f.parent.relative_to(d)): _read_parquet(f) for f in files}
+    assert sorted(layout["ours"]) == sorted(layout["feast"]), layout
+    assert len(layout["feast"]) == 4, sorted(layout["feast"])
+    for part in layout["feast"]:
+        _frames_equal(layout["ours"][part], layout["feast"][part], ["driver_stats__conv_rate"])

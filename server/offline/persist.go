@@ -120,6 +120,9 @@ func (s *Server) repoPath(p string) string {
 type parquetOut struct {
 	path string
 	dir  bool
+	// base names the file in directory path ("<base>-0.parquet"); empty
+	// for a new random name.
+	base string
 
 	tmp *os.File
 	w   *pqarrow.FileWriter
@@ -165,9 +168,11 @@ func (o *parquetOut) commit() error {
 	}
 	dst := o.path
 	if o.dir {
-		var b [16]byte
-		_, _ = rand.Read(b[:])
-		dst = filepath.Join(o.path, hex.EncodeToString(b[:])+"-0.parquet")
+		base := o.base
+		if base == "" {
+			base = newFileBase()
+		}
+		dst = filepath.Join(o.path, base+"-0.parquet")
 	} else if st, err := os.Stat(dst); err == nil && st.IsDir() {
 		return core.Invalidf("destination %s is a directory; a path ending in .parquet is written as one file", o.path)
 	}
@@ -176,6 +181,14 @@ func (o *parquetOut) commit() error {
 	}
 	o.tmp = nil
 	return nil
+}
+
+// newFileBase is a new uuid4-hex-like file name, as Feast's
+// uuid.uuid4().hex.
+func newFileBase() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // abort removes the file of a write that did not commit.
@@ -193,7 +206,9 @@ func (o *parquetOut) abort() {
 // service go, as Feast's file store writes them, to a new
 // "<hex>-0.parquet" file in the directory of the service's
 // FileLoggingDestination (relative to the repository). Other
-// destinations, and partition_by, are not written.
+// destinations are not written. With partition_by the rows are split
+// into directories by those columns' values, as pyarrow's write_dataset
+// does for Feast (partition).
 func (s *Server) writeLogged(ctx context.Context, cmd *command, frame arrow.RecordBatch) error {
 	var name string
 	if err := cmd.get("feature_service_name", &name); err != nil {
@@ -221,19 +236,42 @@ func (s *Server) writeLogged(ctx context.Context, cmd *command, frame arrow.Reco
 	if dst == nil {
 		return unimplemented(apiWriteLogged, fmt.Sprintf("feature service %s logs to a destination other than a file", name))
 	}
-	if len(dst.GetPartitionBy()) > 0 {
-		return unimplemented(apiWriteLogged, fmt.Sprintf("feature service %s: a file destination with partition_by", name))
-	}
 	if dst.GetPath() == "" || (strings.Contains(dst.GetPath(), "://") && !strings.HasPrefix(dst.GetPath(), "file://")) {
 		return unimplemented(apiWriteLogged, fmt.Sprintf("feature service %s: destination %q is not a local path", name, dst.GetPath()))
 	}
 	if frame == nil {
 		return core.Invalidf("table: the call carries no logged rows")
 	}
-	out := &parquetOut{path: s.repoPath(strings.TrimPrefix(dst.GetPath(), "file://")), dir: true}
-	defer out.abort()
-	if err := out.write(frame); err != nil {
+	path := s.repoPath(strings.TrimPrefix(dst.GetPath(), "file://"))
+	if len(dst.GetPartitionBy()) == 0 {
+		out := &parquetOut{path: path, dir: true}
+		defer out.abort()
+		if err := out.write(frame); err != nil {
+			return err
+		}
+		return out.commit()
+	}
+	groups, err := partition(ctx, frame, path, dst.GetPartitionBy())
+	if err != nil {
 		return err
 	}
-	return out.commit()
+	defer releaseGroups(groups)
+	// One name for every directory's file, as pyarrow's basename_template
+	// of one call; the files are renamed into place only once all are
+	// written.
+	base := newFileBase()
+	outs := make([]*parquetOut, len(groups))
+	for i, g := range groups {
+		outs[i] = &parquetOut{path: g.dir, dir: true, base: base}
+		defer outs[i].abort()
+		if err := outs[i].write(g.rec); err != nil {
+			return err
+		}
+	}
+	for _, o := range outs {
+		if err := o.commit(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

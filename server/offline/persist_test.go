@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -173,4 +174,95 @@ func TestWriteLoggedFeatures(t *testing.T) {
 	if err := f.put(t, "write_logged_features", map[string]any{"feature_service_name": "nope"}, logs); err == nil || !strings.Contains(err.Error(), "FeatureServiceNotFoundException") {
 		t.Errorf("unknown service: %v", err)
 	}
+}
+
+// TestWriteLoggedFeaturesPartitioned: with partition_by the rows go, as
+// pyarrow's directory partitioning lays them out for Feast, to
+// <destination>/<date>/<driver_id>/<one hex>-0.parquet, without the
+// partition columns; a null key ends the path; a value that would leave
+// the destination, a missing column and a null before a value are
+// InvalidArgument naming the column.
+func TestWriteLoggedFeaturesPartitioned(t *testing.T) {
+	f := startEdited(t, func(r *corepb.Registry) {
+		for _, fs := range r.FeatureServices {
+			if fs.GetSpec().GetName() == "driver_service" {
+				fs.Spec.LoggingConfig = &corepb.LoggingConfig{SampleRate: 1, Destination: &corepb.LoggingConfig_FileDestination_{
+					FileDestination: &corepb.LoggingConfig_FileDestination{Path: "logs/p", PartitionBy: []string{"__log_date", "driver_id"}}}}
+			}
+		}
+	})
+	logs := func(drivers []string, valid []bool) arrow.RecordBatch {
+		db := array.NewDate32Builder(memory.DefaultAllocator)
+		defer db.Release()
+		d := arrow.Date32FromTime(time.Date(2025, 3, 2, 0, 0, 0, 0, time.UTC))
+		db.AppendValues([]arrow.Date32{d, d + 1, d, d}, nil)
+		sb := array.NewStringBuilder(memory.DefaultAllocator)
+		defer sb.Release()
+		sb.AppendValues(drivers, valid)
+		return record(map[string]arrow.Array{"__log_date": db.NewArray(), "driver_id": sb.NewArray(),
+			"driver_stats__conv_rate": strings1("a", "b", "c", "d")}, "driver_id", "driver_stats__conv_rate", "__log_date")
+	}
+	if err := f.put(t, "write_logged_features", map[string]any{"feature_service_name": "driver_service"},
+		logs([]string{"1001", "1001", "1001", ""}, []bool{true, true, true, false})); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(f.repo, "logs", "p")
+	var got []string
+	bases := map[string]bool{}
+	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(root, p)
+			dir, name := filepath.Split(rel)
+			got = append(got, dir)
+			bases[name] = true
+			tbl := readParquet(t, p)
+			defer tbl.Release()
+			if names := fieldNames(tbl.Schema()); !slices.Equal(names, []string{"driver_stats__conv_rate"}) {
+				t.Errorf("%s: columns %v, want only the non-partition column", rel, names)
+			}
+			want := map[string][]any{"2025-03-02/1001/": {"a", "c"}, "2025-03-03/1001/": {"b"}, "2025-03-02/": {"d"}}[dir]
+			if c := column(t, tbl, "driver_stats__conv_rate"); !slices.Equal(c, want) {
+				t.Errorf("%s: rows %v, want %v", rel, c, want)
+			}
+		}
+		return nil
+	})
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"2025-03-02/", "2025-03-02/1001/", "2025-03-03/1001/"}) || len(bases) != 1 {
+		t.Errorf("files in %v named %v, want three directories and one file name", got, bases)
+	}
+
+	for _, tt := range []struct {
+		drivers []string
+		valid   []bool
+		want    string
+	}{
+		{[]string{"../../x", "1", "1", "1"}, nil, `column "driver_id", row 0`},
+		{[]string{"/etc", "1", "1", "1"}, nil, "absolute path"},
+	} {
+		if err := f.put(t, "write_logged_features", map[string]any{"feature_service_name": "driver_service"}, logs(tt.drivers, tt.valid)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("drivers %q: %v, want an error with %q", tt.drivers, err, tt.want)
+		}
+	}
+	// A null date (the first key) before a driver id: pyarrow's error.
+	db := array.NewDate32Builder(memory.DefaultAllocator)
+	db.AppendNull()
+	nullDate := record(map[string]arrow.Array{"__log_date": db.NewArray(), "driver_id": strings1("1"),
+		"driver_stats__conv_rate": strings1("a")}, "__log_date", "driver_id", "driver_stats__conv_rate")
+	db.Release()
+	if err := f.put(t, "write_logged_features", map[string]any{"feature_service_name": "driver_service"}, nullDate); err == nil ||
+		!strings.Contains(err.Error(), "No partition key for __log_date but a key was provided subsequently for driver_id") {
+		t.Errorf("null before a key: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(f.repo, "logs", "x")); err == nil {
+		t.Error("a partition value wrote outside the destination")
+	}
+}
+
+func fieldNames(s *arrow.Schema) []string {
+	var out []string
+	for _, f := range s.Fields() {
+		out = append(out, f.Name)
+	}
+	return out
 }
