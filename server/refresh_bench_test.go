@@ -136,4 +136,3 @@ func largeBlob(b *testing.B, tag string) []byte {
 	}
 	return out
 }
-
