@@ -14,7 +14,10 @@ var _ onlinestore.Sizer = (*Store)(nil)
 
 // OnlineSize is the size of the database file and its write-ahead log (the
 // rows written since the last checkpoint live there).
-func (s *Store) OnlineSize(context.Context) (int64, error) {
+func (s *Store) OnlineSize(ctx context.Context) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	st, err := os.Stat(s.path)
 	if err != nil {
 		return 0, core.Unavailable(err, "online store sqlite: %s", s.path)

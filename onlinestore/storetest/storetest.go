@@ -10,8 +10,10 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -52,6 +54,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"SubSecondTimestamp", testSubSecondTimestamp},
 		{"CancelledContext", testCancelledContext},
 		{"Ping", testPing},
+		{"Size", testSize},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -431,5 +434,49 @@ func testPing(t *testing.T, s onlinestore.Store, _ onlinestore.Writer) {
 	cancel()
 	if err := p.Ping(c); err == nil {
 		t.Error("Ping with a cancelled context succeeded")
+	}
+}
+
+// SizeRows writes n rows of about 2 KiB each to view, for size tests:
+// about 2 MiB for n = 1000.
+func SizeRows(t *testing.T, w onlinestore.Writer, view string, n int) {
+	t.Helper()
+	rows := make([]onlinestore.WriteRow, n)
+	rnd := rand.New(rand.NewPCG(uint64(n), 7))
+	raw := make([]byte, 1024)
+	for i := range rows {
+		for j := range raw {
+			raw[j] = byte(rnd.Uint32())
+		}
+		// Hex of random bytes: stores that compress values (PostgreSQL's
+		// TOAST) cannot shrink it much.
+		rows[i] = onlinestore.WriteRow{Key: Key(int64(i)), TS: ts(int64(1000 + i)),
+			Values: [][]byte{val(core.StringValue(hex.EncodeToString(raw)))}}
+	}
+	write(t, w, onlinestore.WriteBatch{View: view, Features: []string{"blob"}, Rows: rows})
+}
+
+// Every store tells how much room it takes (onlinestore.Sizer, the
+// feature_store_online_size_bytes metric): more than nothing once about
+// 2 MiB is written, and an error, not a hang, with a context already done.
+// How much exactly is the store's own test (a project's tables, a file,
+// a whole Redis).
+func testSize(t *testing.T, s onlinestore.Store, w onlinestore.Writer) {
+	z, ok := s.(onlinestore.Sizer)
+	if !ok {
+		t.Fatalf("%T does not implement onlinestore.Sizer", s)
+	}
+	SizeRows(t, w, "sized", 1000)
+	n, err := z.OnlineSize(ctx(t))
+	if err != nil {
+		t.Fatalf("OnlineSize: %v", err)
+	}
+	if n <= 0 {
+		t.Errorf("OnlineSize after writing 2 MiB = %d", n)
+	}
+	c, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := z.OnlineSize(c); err == nil {
+		t.Error("OnlineSize with a cancelled context succeeded")
 	}
 }
