@@ -7,7 +7,7 @@ GO ?= go
 REPO ?= feature_repo
 PORT ?= 6566
 
-.PHONY: run build deps test unit lint conformance bench bench-materialize bench-offline bench-offline-pg proto proto-check proto-golden
+.PHONY: run build deps test unit lint conformance bench bench-materialize bench-offline bench-offline-pg soak proto proto-check proto-golden
 
 # Serve the demo repo on the embedded default (SQLite online store, parquet
 # offline data): needs nothing but Go.
@@ -59,6 +59,11 @@ bench-offline: deps
 # the probe as the checksum reference), into bench/offline-postgres.md.
 bench-offline-pg: deps
 	BENCH_OFFLINE_TOOLS="probe ours-pg feast-pg" BENCH_OUT=$${BENCH_OUT:-bench/offline-postgres.md} scripts/bench-offline.sh
+
+# The soak: 50% of the measured maximum rate for 10 minutes (SOAK_DURATION), reads, pushes and
+# a registry rewrite every 10 s; errors and resident memory into bench/soak.md.
+soak: deps
+	scripts/soak.sh
 
 # Regenerate protos/**/*.pb.go from protos/**/*.proto.
 proto:
