@@ -560,3 +560,106 @@ def test_feast_client(auth_stack: AuthStack, idp: IdP, tmp_root: Path, user: str
             problems.append(f"{name}: Feast's server {got['feast']!r}, ours {got['ours']!r}")
     pair.check_alive()
     assert not problems, f"user {user}:\n  " + "\n  ".join(problems)
+
+
+# --------------------------------------------------------------------------
+# Feast's client over Arrow Flight: `offline_store: type: remote` against `feast serve_offline`
+# and ours on the same repo, with the same auth block.
+
+
+def _wait_listening(proc: Proc, port: int, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not proc.alive():
+            raise HarnessError(proc.describe())
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise HarnessError(f"{proc.name} did not listen on {port} in {timeout}s\n{proc.describe()}")
+
+
+@pytest.fixture(scope="module")
+def offline_servers(request, auth_stack: AuthStack, base_env, ours_mode: str, our_binary: str) -> Dict[str, int]:
+    """side -> port of serve_offline on the auth repo: Feast's and ours."""
+    if ours_mode != "binary":
+        pytest.skip("compares our serve_offline with feast serve_offline")
+    env = dict(base_env)
+    env.pop("INTRA_COMMUNICATION_BASE64", None)
+    logs = auth_stack.repo.parent / "logs"
+    ports = {}
+    for side, argv0 in (("feast", [str(Path(sys.executable).parent / "feast")]), ("ours", [our_binary])):
+        port = harness.free_port()
+        p = Proc.start(f"{side} serve_offline (auth)", argv0 + ["-c", str(auth_stack.repo), "serve_offline", "-h", "127.0.0.1",
+                                                               "-p", str(port)], logs / f"{side}-serve-offline.log", auth_stack.repo, env)
+        request.addfinalizer(p.stop)
+        _wait_listening(p, port)
+        ports[side] = port
+    return ports
+
+
+def _offline_client(tmp: Path, side: str, port: int, idp: IdP, user: str, registry: Path):
+    from feast import FeatureStore
+
+    d = tmp / "auth-offline-clients" / side / user
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "feature_store.yaml").write_text(yaml.safe_dump({
+        "project": PROJECT,
+        "registry": str(registry),
+        "provider": "local",
+        "online_store": {"type": "sqlite", "path": str(d / "online.db")},
+        "offline_store": {"type": "remote", "host": "127.0.0.1", "port": port},
+        "auth": {"type": "oidc", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                 "auth_discovery_url": idp.discovery, "username": user, "password": password(user)},
+        "entity_key_serialization_version": 3,
+    }))
+    return FeatureStore(repo_path=str(d))
+
+
+def _flight_outcome(fn) -> str:
+    """'ok', or the class and message of the error Feast's client raises (it rebuilds a
+    FeastError from the server's JSON, whatever the Flight status carrying it)."""
+    try:
+        fn()
+        return "ok"
+    except Exception as e:
+        return f"{type(e).__name__}: {str(e)[:600]}"
+
+
+@pytest.mark.parametrize("user", ["alice", "bob", "ivy", "carol", "nobody"])
+def test_feast_offline_client(auth_stack: AuthStack, offline_servers: Dict[str, int], idp: IdP, tmp_root: Path, user: str):
+    """Each user's training sets and offline writes through Feast's remote offline store: the
+    same outcome from feast serve_offline and ours, and what decisions.json says Feast's
+    offline server decides (READ_OFFLINE on every view of a retrieval; for a write,
+    READ_OFFLINE on the view's source and WRITE_OFFLINE on the view)."""
+    import pandas as pd
+
+    registry = auth_stack.repo / "data" / "registry.db"
+    stores = {side: _offline_client(tmp_root, side, port, idp, user, registry) for side, port in offline_servers.items()}
+    edf = pd.DataFrame({"driver_id": [1, 2], "event_timestamp": [pd.Timestamp(TS, tz="UTC")] * 2})
+    rows = pd.DataFrame({"driver_id": [9], "rate": [0.25], "trips": [2], "event_timestamp": [pd.Timestamp(TS, tz="UTC")]})
+    flows = {
+        "historical driver_daily": (lambda fs: fs.get_historical_features(entity_df=edf, features=["driver_daily:trips"]).to_df(),
+                                    [(FV, "driver_daily", ["READ_OFFLINE"])]),
+        "historical two views": (lambda fs: fs.get_historical_features(
+            entity_df=edf, features=["driver_daily:trips", "driver_hourly_stats:rate"]).to_df(),
+            [(FV, "driver_daily", ["READ_OFFLINE"]), (FV, "driver_hourly_stats", ["READ_OFFLINE"])]),
+        # The client first asks for the source's columns (get_table_column_names_and_types:
+        # READ_OFFLINE on the data source), then writes (WRITE_OFFLINE on the view).
+        "write_to_offline_store driver_daily": (lambda fs: fs.write_to_offline_store("driver_daily", rows),
+                                                [("DATA_SOURCE", "driver_stats_source", ["READ_OFFLINE"]),
+                                                 (FV, "driver_daily", ["WRITE_OFFLINE"])]),
+    }
+    decisions = _decisions()
+    problems = []
+    for name, (fn, resources) in flows.items():
+        got = {side: _flight_outcome(lambda: fn(fs)) for side, fs in stores.items()}
+        with open(auth_stack.repo.parent / "matrix.jsonl", "a") as fh:
+            fh.write(json.dumps({"test": "feast_offline_client", "case": f"{user} {name}", **got}) + "\n")
+        want = expected_allowed(decisions, user, resources)
+        if (got["feast"] == "ok") != want:
+            problems.append(f"{name}: Feast's server gave {got['feast']!r}, decisions.json says {'allowed' if want else 'denied'}")
+        if got["feast"] != got["ours"]:
+            problems.append(f"{name}:\n    Feast's server: {got['feast']!r}\n    ours:           {got['ours']!r}")
+    assert not problems, f"user {user}:\n  " + "\n  ".join(problems)
