@@ -416,6 +416,8 @@ def test_user_matrix(auth_stack: AuthStack, idp: IdP, user: str, ours_mode: str)
             problems.append(f"{name}: Feast answered {f.status} but decisions.json says {'allowed' if want else 'denied'}")
         problems += compare(name, f, o, ours_mode, body if path == "/get-online-features" else None, auth_stack)
     pair.check_alive()
+    if user == "carol":  # admin: every view, service and entity (its permission names no data sources)
+        problems += [f"carol {n}: {o}" for n, o in seen.items() if n != "list_data_sources" and not o.startswith("ok")]
     assert not problems, f"user {user}:\n  " + "\n  ".join(problems)
     if user == "carol":
         assert seen["denied"] == 0, seen
@@ -559,6 +561,8 @@ def test_feast_client(auth_stack: AuthStack, idp: IdP, tmp_root: Path, user: str
         if got["feast"].split(" ")[0] != got["ours"].split(" ")[0]:
             problems.append(f"{name}: Feast's server {got['feast']!r}, ours {got['ours']!r}")
     pair.check_alive()
+    if user == "carol":  # admin: every view, service and entity (its permission names no data sources)
+        problems += [f"carol {n}: {o}" for n, o in seen.items() if n != "list_data_sources" and not o.startswith("ok")]
     assert not problems, f"user {user}:\n  " + "\n  ".join(problems)
 
 
@@ -662,4 +666,108 @@ def test_feast_offline_client(auth_stack: AuthStack, offline_servers: Dict[str, 
             problems.append(f"{name}: Feast's server gave {got['feast']!r}, decisions.json says {'allowed' if want else 'denied'}")
         if got["feast"] != got["ours"]:
             problems.append(f"{name}:\n    Feast's server: {got['feast']!r}\n    ours:           {got['ours']!r}")
+    if user == "carol":  # admin: every view, service and entity (its permission names no data sources)
+        problems += [f"carol {n}: {o}" for n, o in seen.items() if n != "list_data_sources" and not o.startswith("ok")]
+    assert not problems, f"user {user}:\n  " + "\n  ".join(problems)
+
+
+# --------------------------------------------------------------------------
+# Feast's client over the registry server: `registry_type: remote` against `feast
+# serve_registry` and ours, each on its own copy of the auth repo (applies write to it).
+
+
+@pytest.fixture(scope="module")
+def registry_servers(request, auth_stack: AuthStack, base_env, ours_mode: str, our_binary: str) -> Dict[str, int]:
+    """side -> port of serve_registry: Feast's and ours, same auth block, same objects."""
+    if ours_mode != "binary":
+        pytest.skip("compares our serve_registry with feast serve_registry")
+    env = dict(base_env)
+    env.pop("INTRA_COMMUNICATION_BASE64", None)
+    logs = auth_stack.repo.parent / "logs"
+    ports = {}
+    for side, argv0 in (("feast", [str(Path(sys.executable).parent / "feast")]), ("ours", [our_binary])):
+        repo = auth_stack.repo.parent / f"registry-{side}"
+        if repo.exists():
+            shutil.rmtree(repo)
+        shutil.copytree(auth_stack.repo, repo)
+        port = harness.free_port()
+        p = Proc.start(f"{side} serve_registry (auth)", argv0 + ["-c", str(repo), "serve_registry", "-p", str(port)],
+                       logs / f"{side}-serve-registry.log", repo, env)
+        request.addfinalizer(p.stop)
+        _wait_listening(p, port)
+        ports[side] = port
+    return ports
+
+
+def _registry_client(tmp: Path, side: str, port: int, idp: IdP, user: str):
+    from feast import FeatureStore
+
+    d = tmp / "auth-registry-clients" / side / user
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "feature_store.yaml").write_text(yaml.safe_dump({
+        "project": PROJECT,
+        "registry": {"registry_type": "remote", "path": f"127.0.0.1:{port}"},
+        "provider": "local",
+        "online_store": {"type": "sqlite", "path": str(d / "online.db")},
+        "auth": {"type": "oidc", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                 "auth_discovery_url": idp.discovery, "username": user, "password": password(user)},
+        "entity_key_serialization_version": 3,
+    }))
+    return FeatureStore(repo_path=str(d))
+
+
+@pytest.mark.parametrize("user", ["alice", "bob", "ivy", "carol", "nobody"])
+def test_feast_registry_client(auth_stack: AuthStack, registry_servers: Dict[str, int], idp: IdP, tmp_root: Path, user: str):
+    """Each user's lists, gets and an apply through Feast's remote registry client: the same
+    outcome (objects, or the error's class and message) from feast serve_registry and ours;
+    a get is allowed exactly when decisions.json lets the user DESCRIBE the object."""
+    from feast import Entity
+
+    stores = {side: _registry_client(tmp_root, side, port, idp, user) for side, port in registry_servers.items()}
+    decisions = _decisions()
+
+    def names(objs) -> str:
+        return "ok " + ",".join(sorted(o.name for o in objs))
+
+    flows = {
+        "list_feature_views": lambda fs: names(fs.list_feature_views()),
+        "list_entities": lambda fs: names(fs.list_entities()),
+        "list_feature_services": lambda fs: names(fs.list_feature_services()),
+        "list_on_demand_feature_views": lambda fs: names(fs.list_on_demand_feature_views()),
+        "list_data_sources": lambda fs: names(fs.list_data_sources()),
+        "get_feature_view driver_daily": lambda fs: names([fs.get_feature_view("driver_daily")]),
+        "get_feature_service customer_service": lambda fs: names([fs.get_feature_service("customer_service")]),
+        "get_entity customer": lambda fs: names([fs.get_entity("customer")]),
+        # A new entity: CREATE on it (every user's own name, so each apply is new).
+        "apply_entity": lambda fs: fs._registry.apply_entity(Entity(name=f"probe_{user}", join_keys=["probe_id"]), PROJECT) or "ok",
+    }
+
+    # Lists are not derived from decisions.json: Feast's client-side listing raises on the first
+    # object a user may not DESCRIBE rather than leaving it out (both servers answer alike).
+    want = {
+        "get_feature_view driver_daily": "ok driver_daily" if decisions[(user, FV, "driver_daily", ("DESCRIBE",))] else None,
+        "get_feature_service customer_service": "ok customer_service" if decisions[(user, FS, "customer_service", ("DESCRIBE",))] else None,
+        "get_entity customer": "ok customer" if decisions[(user, "ENTITY", "customer", ("DESCRIBE",))] else None,
+    }
+
+    def outcome(fn) -> str:
+        try:
+            return fn()
+        except Exception as e:
+            return f"{type(e).__name__}: {str(e)[:600]}"
+
+    problems, seen = [], {}
+    for name, fn in flows.items():
+        got = {side: outcome(lambda: fn(fs)) for side, fs in stores.items()}
+        seen[name] = got["feast"]
+        with open(auth_stack.repo.parent / "matrix.jsonl", "a") as fh:
+            fh.write(json.dumps({"test": "feast_registry_client", "case": f"{user} {name}", **got}) + "\n")
+        if name in want:
+            w = want[name]
+            if (w is None and got["feast"].startswith("ok")) or (w is not None and got["feast"] != w):
+                problems.append(f"{name}: Feast's server gave {got['feast']!r}, decisions.json says {w or 'denied'!r}")
+        if got["feast"] != got["ours"]:
+            problems.append(f"{name}:\n    Feast's server: {got['feast']!r}\n    ours:           {got['ours']!r}")
+    if user == "carol":  # admin: every view, service and entity (its permission names no data sources)
+        problems += [f"carol {n}: {o}" for n, o in seen.items() if n != "list_data_sources" and not o.startswith("ok")]
     assert not problems, f"user {user}:\n  " + "\n  ".join(problems)
