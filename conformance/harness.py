@@ -148,6 +148,21 @@ def _record_group(pgid: int, add: bool) -> None:
     path.write_text("".join(i + "\n" for i in ids))
 
 
+def wait_listening(proc: Proc, port: int, timeout: float = 120) -> None:
+    """Wait until something accepts TCP connections on 127.0.0.1:port (a Flight or gRPC
+    server with no HTTP health); fail with the process log on exit or timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise HarnessError(proc.describe())
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise HarnessError(f"{proc.name} did not listen on {port} in {timeout:.0f}s\n{proc.describe()}")
+
+
 def wait_healthy(proc: Proc, base_url: str, timeout: float) -> None:
     """Poll GET /health until 200; fail with the process log on exit or timeout."""
     deadline = time.monotonic() + timeout

@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List
@@ -42,19 +40,6 @@ CASES = [p for p in ALL_CASES if "entity_df" in json.loads(p.read_text())["reque
 RANGE_CASES = [p for p in ALL_CASES if p not in CASES]
 PROJECT = "historical_conformance"
 UTC = timezone.utc
-
-
-def _wait_port(proc: harness.Proc, port: int, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if not proc.alive():
-            raise harness.HarnessError(proc.describe())
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise harness.HarnessError(f"{proc.name} did not listen on {port} in {timeout}s\n{proc.describe()}")
 
 
 def _client_repo(dst: Path, server_repo: Path, port: int) -> Path:
@@ -130,7 +115,7 @@ def servers(tmp_root: Path, base_env: Dict[str, str], our_binary: str):
                 argv = [str(Path(sys.executable).parent / "feast"), "-c", str(repo), "serve_offline", "-h", "127.0.0.1", "-p", str(port)]
             p = harness.Proc.start(f"{name} serve_offline", argv, root / name / "server.log", repo, env)
             procs.append(p)
-            _wait_port(p, port)
+            harness.wait_listening(p, port)
             client = _client_repo(root / name / "client", repo, port)
             stores[name] = FeatureStore(repo_path=str(client))
         yield stores
