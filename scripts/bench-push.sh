@@ -44,20 +44,7 @@ trap cleanup EXIT
 "$ROOT/scripts/services.sh" redis-start "$REDIS_PORT" >&2
 
 REPO="$TMP/repo"
-mkdir -p "$REPO"
-cp -r "$ROOT/feature_repo/." "$REPO/"
-rm -f "$REPO/data/online.db"
-cat >"$REPO/feature_store.yaml" <<YAML
-project: pipeline_monitoring
-provider: local
-registry: data/registry.db
-online_store:
-  type: redis
-  connection_string: 127.0.0.1:$REDIS_PORT
-offline_store:
-  type: file
-entity_key_serialization_version: 3
-YAML
+"$ROOT/scripts/demo-repo-redis.sh" "$REPO" "$REDIS_PORT"
 (cd "$REPO" && FEAST_USAGE=False "$VENV/bin/feast" apply >"$TMP/apply.log" 2>&1) || { cat "$TMP/apply.log" >&2; exit 1; }
 (cd "$ROOT" && go build -o "$TMP/feature-server" ./cmd/feature-server)
 
