@@ -62,6 +62,10 @@ GCS_PORT=$((base + 41))
 # builds it once into the cache), in-memory storage, OTLP gRPC and HTTP.
 "$ROOT/scripts/jaeger.sh" install >/dev/null
 OTLP_GRPC_PORT=$((base + 50)) OTLP_HTTP_PORT=$((base + 51)) JAEGER_QUERY_PORT=$((base + 52))
+# A real Kubernetes API server (etcd and kube-apiserver, built once into the
+# cache by scripts/kube-apiserver.sh) for the kubernetes auth tests.
+"$ROOT/scripts/kube-apiserver.sh" install >/dev/null
+KUBE_PORT=$((base + 70))
 # A real OIDC identity provider for the auth tests: Keycloak
 # (scripts/keycloak.sh), started now in the background since it takes half a
 # minute, and waited for just before `go test`. Under scripts/test.sh one
@@ -86,6 +90,7 @@ cleanup() {
   [[ -n "$MOTO_PID" ]] && kill "$MOTO_PID" 2>/dev/null || true
   [[ -n "$JAEGER_PID" ]] && kill "$JAEGER_PID" 2>/dev/null || true
   [[ -n "$GCS_PID" ]] && kill "$GCS_PID" 2>/dev/null || true
+  "$ROOT/scripts/kube-apiserver.sh" stop "$SERVICES_DIR/kube" >/dev/null 2>&1 || true
   "$S" redis-stop "$REDIS_PORT" >/dev/null 2>&1 || true
   "$S" cluster-stop "$CLUSTER_PORT" >/dev/null 2>&1 || true
   "$S" sentinel-stop "$SENT_MASTER" "$SENT_PORT" >/dev/null 2>&1 || true
@@ -133,6 +138,12 @@ for _ in $(seq 300); do
 done
 
 JAEGER_PID=$("$ROOT/scripts/jaeger.sh" start "$SERVICES_DIR/jaeger" "$OTLP_GRPC_PORT" "$OTLP_HTTP_PORT" "$JAEGER_QUERY_PORT" $((base + 53)))
+"$ROOT/scripts/kube-apiserver.sh" start "$SERVICES_DIR/kube" "$KUBE_PORT" >/dev/null
+# FEASTGO_TEST_KUBE_HOST, _PORT, _CA, _ADMIN_TOKEN_FILE, _SA_DIR.
+set -a
+# shellcheck disable=SC1091
+source "$SERVICES_DIR/kube/env"
+set +a
 
 if ! kc_env=$("$ROOT/scripts/keycloak.sh" wait "$KC_DIR"); then
   echo "go-test: Keycloak did not start; its start log:" >&2

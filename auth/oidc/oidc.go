@@ -83,7 +83,7 @@ type Verifier struct {
 	lastFetch time.Time // the last attempt to fetch the key set
 	lastErr   error     // its error
 
-	cache tokenCache
+	cache auth.TokenCache
 }
 
 // keySet is one fetch of the issuer's signing keys.
@@ -121,7 +121,7 @@ func New(cfg Config) (*Verifier, error) {
 		}
 		v.client = c
 	}
-	v.cache.init(cfg.CacheEntries)
+	v.cache.Init(cfg.CacheEntries)
 	return v, nil
 }
 
@@ -159,7 +159,7 @@ func (v *Verifier) Warm(ctx context.Context) error {
 // Remembered returns the user of a token verified before and not yet
 // expired, without any other check (auth.Remembering).
 func (v *Verifier) Remembered(token string) (*auth.User, bool) {
-	u := v.cache.get(token, v.cfg.Now())
+	u := v.cache.Get(token, v.cfg.Now())
 	return u, u != nil
 }
 
@@ -168,7 +168,7 @@ var _ auth.Remembering = (*Verifier)(nil)
 // Authenticate verifies token and returns its user.
 func (v *Verifier) Authenticate(ctx context.Context, token string) (*auth.User, error) {
 	now := v.cfg.Now()
-	if u := v.cache.get(token, now); u != nil {
+	if u := v.cache.Get(token, now); u != nil {
 		return u, nil
 	}
 	u, until, err := v.verify(ctx, token, now)
@@ -179,7 +179,7 @@ func (v *Verifier) Authenticate(ctx context.Context, token string) (*auth.User, 
 		// A key the issuer removes is trusted no longer than Feast trusts it.
 		until = limit
 	}
-	v.cache.put(token, u, until, now)
+	v.cache.Put(token, u, until, now)
 	return u, nil
 }
 
@@ -622,72 +622,4 @@ func parseKeys(raw []json.RawMessage) *keySet {
 		}
 	}
 	return ks
-}
-
-// tokenCache remembers verified tokens until they expire, in shards so
-// that concurrent requests rarely wait on one another.
-type tokenCache struct {
-	shards   [32]cacheShard
-	perShard int
-}
-
-type cacheShard struct {
-	mu sync.RWMutex
-	m  map[string]cacheEntry
-}
-
-type cacheEntry struct {
-	user  *auth.User
-	until time.Time
-}
-
-func (c *tokenCache) init(entries int) {
-	c.perShard = max(1, entries/len(c.shards))
-	for i := range c.shards {
-		c.shards[i].m = map[string]cacheEntry{}
-	}
-}
-
-func (c *tokenCache) shard(token string) *cacheShard {
-	// FNV-1a over the token's tail, where signatures differ.
-	h := uint32(2166136261)
-	tail := token
-	if len(tail) > 32 {
-		tail = tail[len(tail)-32:]
-	}
-	for i := 0; i < len(tail); i++ {
-		h = (h ^ uint32(tail[i])) * 16777619
-	}
-	return &c.shards[h%uint32(len(c.shards))]
-}
-
-func (c *tokenCache) get(token string, now time.Time) *auth.User {
-	s := c.shard(token)
-	s.mu.RLock()
-	e, ok := s.m[token]
-	s.mu.RUnlock()
-	if !ok || !now.Before(e.until) {
-		return nil
-	}
-	return e.user
-}
-
-func (c *tokenCache) put(token string, u *auth.User, until, now time.Time) {
-	s := c.shard(token)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.m) >= c.perShard {
-		for k, e := range s.m {
-			if !now.Before(e.until) {
-				delete(s.m, k)
-			}
-		}
-		for k := range s.m {
-			if len(s.m) < c.perShard {
-				break
-			}
-			delete(s.m, k) // map order: an arbitrary victim
-		}
-	}
-	s.m[strings.Clone(token)] = cacheEntry{user: u, until: until} // token may alias a request's buffer
 }

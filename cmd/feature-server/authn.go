@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/feastgo/feastgo/auth"
+	"github.com/feastgo/feastgo/auth/kubernetes"
 	"github.com/feastgo/feastgo/auth/oidc"
 	"github.com/feastgo/feastgo/config"
 )
@@ -42,7 +43,24 @@ func newAuthenticator(ctx context.Context, cfg *config.RepoConfig, log *slog.Log
 		}
 		return v, nil
 	case "kubernetes":
-		return nil, errors.New("auth.type: kubernetes is not supported by this server yet (it needs Kubernetes TokenReviews); use oidc, or feast serve")
+		kc, err := kubernetes.InCluster()
+		if err != nil {
+			return nil, err
+		}
+		r, err := kubernetes.New(kc)
+		if err != nil {
+			return nil, err
+		}
+		// A server that cannot review tokens would refuse everyone: say so
+		// now, but start, as the API server may come back.
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := r.Ping(wctx); err != nil {
+			log.Warn("auth: the Kubernetes API server could not review this server's own token; requests will retry", "api_server", kc.Host, "err", err)
+		} else {
+			log.Info("auth: reviewing Kubernetes bearer tokens", "api_server", kc.Host, "namespace", kc.Namespace)
+		}
+		return r, nil
 	}
 	return nil, errors.New("auth.type: " + cfg.Auth.Type + " is not one of no_auth, kubernetes, oidc")
 }

@@ -92,7 +92,7 @@ func backEnd(path string) bool {
 
 // testSupport packages are imported by tests only.
 func testSupport(path string) bool {
-	return under(path, "internal/bench", "internal/testrepo", "internal/testlog", "internal/testenv", "onlinestore/storetest", "offlinestore/offlinetest")
+	return under(path, "internal/bench", "internal/testrepo", "internal/testlog", "internal/testenv", "internal/testoidc", "internal/testkube", "onlinestore/storetest", "offlinestore/offlinetest")
 }
 
 // wiring packages may import back ends: the binary's main, and the
