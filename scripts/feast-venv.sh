@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Print the path of a virtualenv that has feast[redis,postgres,grpcio]==$FEAST_VERSION
+# Print the path of a virtualenv that has feast[redis,postgres,grpcio,k8s]==$FEAST_VERSION
 # installed, creating it first when missing.
 #
 # The reference Python Feast is only needed by tests and tooling (conformance
@@ -17,14 +17,15 @@
 #
 # Environment:
 #   FEAST_VERSION  (default 0.67.0)
-#   FEAST_EXTRAS   (default redis,postgres,grpcio: the stores the tests use,
-#                  and gRPC for `feast serve_transformations` and our Python
-#                  transformation worker)
+#   FEAST_EXTRAS   (default redis,postgres,grpcio,k8s: the stores the tests
+#                  use, gRPC for `feast serve_transformations` and our Python
+#                  transformation worker, and the Kubernetes client of Feast's
+#                  kubernetes auth)
 #   PYTHON         interpreter used to create the venv (default python3)
 set -euo pipefail
 
 FEAST_VERSION="${FEAST_VERSION:-0.67.0}"
-FEAST_EXTRAS="${FEAST_EXTRAS:-redis,postgres,grpcio}"
+FEAST_EXTRAS="${FEAST_EXTRAS:-redis,postgres,grpcio,k8s}"
 PYTHON="${PYTHON:-python3}"
 CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/feature-server"
 VENV="$CACHE_ROOT/feast-$FEAST_VERSION"
