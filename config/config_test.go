@@ -270,6 +270,7 @@ func TestGoodConfigs(t *testing.T) {
 				Options: map[string]any{"type": "bigquery", "dataset": "feast", "project_id": "my-gcp"}})
 			eq(t, "BatchEngine.Type", c.BatchEngine.Type, "spark.engine")
 			eq(t, "Auth.Type", c.Auth.Type, "kubernetes")
+			eq(t, "Auth.KubernetesUserToken", c.Auth.KubernetesUserToken, "eyJ.user.token")
 		},
 		"offline_remote.yaml": func(t *testing.T, c *RepoConfig) {
 			eq(t, "Remote", *c.OfflineStore.Remote, RemoteOfflineConfig{Host: "flight.internal", Port: 8815, Scheme: "https", ConnectionRetries: 3})

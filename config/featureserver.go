@@ -179,6 +179,9 @@ type AuthConfig struct {
 	OIDCClient bool
 	// OIDC holds the keys a server verifies tokens with (type oidc).
 	OIDC OIDCConfig
+	// KubernetesUserToken is user_token (type kubernetes): the token the
+	// server's own calls to a registry server carry, when set.
+	KubernetesUserToken string
 }
 
 // OIDCConfig is the server side of Feast's OidcAuthConfig.
@@ -261,7 +264,12 @@ func (d *decoder) auth(top *object) AuthConfig {
 	case "kubernetes":
 		// KubernetesAuthConfig allows extra keys.
 		o.what, o.strict = "kubernetes auth config", false
-		o.skip("user_token", d.checkOptStr)
+		o.skip("user_token", func(v *yval, field string) {
+			d.checkOptStr(v, field)
+			if v.kind == kStr {
+				out.KubernetesUserToken = v.str
+			}
+		})
 	case "oidc":
 		client := !o.has("auth_discovery_url")
 		for _, k := range oidcClientKeys {

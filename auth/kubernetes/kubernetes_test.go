@@ -236,3 +236,20 @@ func forgedJWT(t *testing.T, sub string) string {
 	}
 	return signing + "." + enc(sig)
 }
+
+// With INTRA_COMMUNICATION_BASE64 set, Feast's servers' unsigned token
+// naming it is the intra-server user, as in Feast; without it, the same
+// token is only a token the API server refuses.
+func TestIntraCommunicationToken(t *testing.T) {
+	c := testkube.Get(t)
+	tok := auth.UnsignedToken(map[string]string{"sub": ":::c2VydmVycw"})
+	r := reviewer(t, c, func(cfg *kubernetes.Config) { cfg.IntraCommUser = "c2VydmVycw" })
+	u, err := r.Authenticate(context.Background(), tok)
+	if err != nil || u.Name != "c2VydmVycw" || len(u.Roles) != 0 {
+		t.Fatalf("user %+v, err %v", u, err)
+	}
+	r = reviewer(t, c, func(cfg *kubernetes.Config) { cfg.IntraCommUser = "" })
+	if _, err := r.Authenticate(context.Background(), tok); !auth.IsUnauthenticated(err) {
+		t.Fatalf("without INTRA_COMMUNICATION_BASE64: %v, want Unauthenticated", err)
+	}
+}

@@ -2,7 +2,6 @@ package oidc
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/feastgo/feastgo/auth"
 )
 
 // ServiceAccountTokenPath is where Kubernetes mounts a pod's token, the
@@ -98,7 +99,7 @@ func NewTokenSource(cfg ClientConfig) (*TokenSource, error) {
 func (ts *TokenSource) Token(ctx context.Context) (string, error) {
 	c := &ts.cfg
 	if v := c.Getenv("INTRA_COMMUNICATION_BASE64"); v != "" {
-		return unsignedToken(map[string]string{"preferred_username": v}), nil
+		return auth.UnsignedToken(map[string]string{"preferred_username": v}), nil
 	}
 	switch {
 	case c.Token != "":
@@ -206,11 +207,4 @@ func expiryClaim(tok string) (time.Time, bool) {
 	}
 	sec := int64(exp)
 	return time.Unix(sec, int64((exp-float64(sec))*1e9)), true
-}
-
-// unsignedToken is PyJWT's jwt.encode(claims, "", algorithm="none").
-func unsignedToken(claims map[string]string) string {
-	h, _ := json.Marshal(map[string]string{"alg": "none", "typ": "JWT"})
-	c, _ := json.Marshal(claims)
-	return base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c) + "."
 }

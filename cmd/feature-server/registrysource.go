@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/feastgo/feastgo/auth/kubernetes"
 	"github.com/feastgo/feastgo/auth/oidc"
 	"github.com/feastgo/feastgo/config"
 	"github.com/feastgo/feastgo/registry"
@@ -32,12 +33,15 @@ func openRegistrySource(ctx context.Context, cfg *config.RepoConfig) (src regist
 		if r := cfg.Registry.Remote; r != nil {
 			rc.Cert, rc.IsTLS, rc.ClientCert, rc.ClientKey, rc.Authority = r.Cert, r.IsTLS, r.ClientCert, r.ClientKey, r.Authority
 		}
-		if cfg.Auth.Type == "oidc" {
+		switch cfg.Auth.Type {
+		case "oidc":
 			ts, err := registryTokens(cfg)
 			if err != nil {
 				return nil, nil, err
 			}
 			rc.Tokens = ts
+		case "kubernetes":
+			rc.Tokens = &kubernetes.TokenSource{UserToken: cfg.Auth.KubernetesUserToken}
 		}
 		s, err := remoteregistry.Open(rc)
 		if err != nil {
