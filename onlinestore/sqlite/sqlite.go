@@ -87,7 +87,23 @@ type Store struct {
 	// statement) was 15% of a cached read's CPU. nstmts counts them.
 	stmts  sync.Map // stmtKey → *sql.Stmt
 	nstmts atomic.Int64
+	// missing remembers, for missingTTL, the tables a read found absent
+	// (a view not materialized yet), so that such reads do not prepare a
+	// failing statement each time. tables counts our own table creations:
+	// an entry made before the latest one is stale, so a write this store
+	// acknowledged is never read as missing; a table another process
+	// creates is seen within missingTTL.
+	missing sync.Map // table → missingEntry
+	tables  atomic.Uint64
 }
+
+type missingEntry struct {
+	until  time.Time
+	tables uint64
+}
+
+// missingTTL is how long a table found absent is taken as absent.
+const missingTTL = time.Second
 
 // stmtKey is the shape of a read: its table and its number of keys.
 type stmtKey struct {
@@ -336,11 +352,21 @@ func (s *Store) selectStmt(ctx context.Context, table string, n int) (st *sql.St
 // readChunk reads the rows of keys into r; found is false when the view has
 // no table.
 func (s *Store) readChunk(ctx context.Context, tx *sql.Tx, r *onlinestore.ReadRequest, keys [][]byte, byKey, featIdx map[string]int) (found bool, err error) {
+	table := s.TableName(r.View)
+	gen := s.tables.Load()
+	if v, ok := s.missing.Load(table); ok {
+		if e := v.(missingEntry); e.tables == gen && time.Now().Before(e.until) {
+			if err := ctx.Err(); err != nil {
+				return false, readFailed(err) // as the query would have failed
+			}
+			return false, nil
+		}
+	}
 	args := make([]any, len(keys))
 	for j, k := range keys {
 		args[j] = k
 	}
-	st, cached, err := s.selectStmt(ctx, s.TableName(r.View), len(keys))
+	st, cached, err := s.selectStmt(ctx, table, len(keys))
 	if err == nil {
 		if !cached {
 			defer st.Close()
@@ -355,6 +381,7 @@ func (s *Store) readChunk(ctx context.Context, tx *sql.Tx, r *onlinestore.ReadRe
 	}
 	if err != nil {
 		if strings.Contains(err.Error(), "no such table") {
+			s.missing.Store(table, missingEntry{until: time.Now().Add(missingTTL), tables: gen})
 			return false, nil
 		}
 		return false, readFailed(err)
@@ -417,7 +444,18 @@ func (s *Store) EnsureTable(ctx context.Context, view string) error {
 	if err := s.file.check(); err != nil {
 		return writeFailed(err)
 	}
-	return s.ensureTable(ctx, s.w, view)
+	if err := s.ensureTable(ctx, s.w, view); err != nil {
+		return err
+	}
+	s.tableCreated(view)
+	return nil
+}
+
+// tableCreated is called once view's table is committed: reads stop taking
+// it as missing.
+func (s *Store) tableCreated(view string) {
+	s.tables.Add(1)
+	s.missing.Delete(s.TableName(view))
 }
 
 func (s *Store) ensureTable(ctx context.Context, db execer, view string) error {
@@ -546,6 +584,9 @@ func (s *Store) writeChunk(ctx context.Context, b onlinestore.WriteBatch, rows [
 	}
 	if err := tx.Commit(); err != nil {
 		return writeFailed(err)
+	}
+	if first {
+		s.tableCreated(b.View)
 	}
 	if err := s.file.check(); err != nil && !errors.Is(err, ErrReadOnly) {
 		return writeFailed(fmt.Errorf("rows committed into a file no longer at the path, not confirmed: %w", err))

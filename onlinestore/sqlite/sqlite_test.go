@@ -435,3 +435,58 @@ func TestHasRows(t *testing.T) {
 		t.Fatalf("another view: %v %v", ok, err)
 	}
 }
+
+// A view whose table is missing reads as all-missing; the absence is
+// remembered (for at most a second), yet a write this store acknowledged
+// is read at once, and a table another process creates is seen within the
+// second.
+func TestMissingTableRemembered(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "online.db")
+	s, _ := openTest(t, path)
+	ctx := context.Background()
+	read := func(view string) bool {
+		t.Helper()
+		reqs := []onlinestore.ReadRequest{{View: view, Features: []string{"a", "b"}, Keys: keys(0, 1)}}
+		if err := s.Read(ctx, reqs); err != nil {
+			t.Fatal(err)
+		}
+		return reqs[0].Rows[0].Found
+	}
+	if read("v") || read("v") {
+		t.Fatal("a missing table read as found")
+	}
+	// Our own write: read at once.
+	if err := s.Write(ctx, batch(0, 1, 7)); err != nil {
+		t.Fatal(err)
+	}
+	if !read("v") {
+		t.Fatal("an acknowledged write was read as missing")
+	}
+
+	// Another process creates a table: seen within missingTTL.
+	if read("w") {
+		t.Fatal("w found before it exists")
+	}
+	other, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	for _, q := range []string{
+		`CREATE TABLE proj_w (entity_key BLOB, feature_name TEXT, value BLOB, value_text TEXT, vector_value BLOB, event_ts timestamp, created_ts timestamp, PRIMARY KEY(entity_key, feature_name))`,
+	} {
+		if _, err := other.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := other.Exec(`INSERT INTO proj_w VALUES (?, 'a', ?, NULL, NULL, 1700000000, NULL)`, storetest.Key(0), int64Val(0)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(missingTTL + 2*time.Second)
+	for !read("w") {
+		if time.Now().After(deadline) {
+			t.Fatalf("a table made by another process not seen within %v", missingTTL+2*time.Second)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
