@@ -129,7 +129,13 @@ type driver struct {
 }
 
 // one sends one request of the mix and records it.
-func (d *driver) one(ctx context.Context, r *rand.Rand) {
+func (d *driver) one(ctx context.Context, r *rand.Rand) { d.oneAt(ctx, r, time.Now()) }
+
+// oneAt is one with its latency counted from due, the time the open loop
+// meant to send it: a request held up behind a stall (the server's, the
+// machine's or the driver's own) shows its wait in the latencies rather
+// than hiding it (no coordinated omission).
+func (d *driver) oneAt(ctx context.Context, r *rand.Rand, due time.Time) {
 	isPush := r.IntN(100) < 5
 	var path string
 	var body []byte
@@ -138,15 +144,14 @@ func (d *driver) one(ctx context.Context, r *rand.Rand) {
 	} else {
 		path, body = "/get-online-features", readBody(r)
 	}
-	start := time.Now()
 	err := d.post(ctx, path, body)
 	if ctx.Err() != nil && err != nil {
 		return // the soak is over: not the server's failure
 	}
 	if isPush {
-		d.push.add(time.Since(start), err)
+		d.push.add(time.Since(due), err)
 	} else {
-		d.reads.add(time.Since(start), err)
+		d.reads.add(time.Since(due), err)
 	}
 }
 
@@ -290,17 +295,20 @@ func run(ctx context.Context, cfg config) error {
 		})
 	}
 
-	// Open loop: a sender per tick batch, requests handed to a pool of
-	// workers; a request that finds no free worker is counted late.
+	// Open loop: every millisecond the requests due by then are queued,
+	// each with its scheduled time, for a pool of workers. The queue holds
+	// a second of requests: a short stall delays requests (their latency,
+	// counted from the schedule, shows it) but loses none; a request that
+	// finds a whole second queued ahead of it is counted late and not sent.
 	const workers = 256
-	jobs := make(chan struct{}, workers)
+	jobs := make(chan time.Time, int(rate)+workers)
 	var late atomic.Int64
 	var wg sync.WaitGroup
 	for i := range workers {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(i), 2))
-			for range jobs {
-				d.one(soakCtx, r)
+			for due := range jobs {
+				d.oneAt(soakCtx, r, due)
 			}
 		})
 	}
@@ -311,8 +319,9 @@ func run(ctx context.Context, cfg config) error {
 		<-tick.C
 		due := int64(time.Since(start).Seconds() * rate)
 		for ; sent < due; sent++ {
+			at := start.Add(time.Duration(float64(sent) / rate * float64(time.Second)))
 			select {
-			case jobs <- struct{}{}:
+			case jobs <- at:
 			default:
 				late.Add(1)
 			}
