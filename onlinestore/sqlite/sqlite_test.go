@@ -452,8 +452,10 @@ func TestMissingTableRemembered(t *testing.T) {
 		}
 		return reqs[0].Rows[0].Found
 	}
-	if read("v") || read("v") {
-		t.Fatal("a missing table read as found")
+	for range 2 { // the second read is answered from the remembered absence
+		if read("v") {
+			t.Fatal("a missing table read as found")
+		}
 	}
 	// Our own write: read at once.
 	if err := s.Write(ctx, batch(0, 1, 7)); err != nil {
