@@ -17,8 +17,6 @@ package kubernetes
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -124,21 +122,18 @@ func New(cfg Config) (*Reviewer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	var pem []byte
 	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
+		var err error
+		if pem, err = os.ReadFile(cfg.CAFile); err != nil {
 			return nil, fmt.Errorf("kubernetes: the API server's CA: %w", err)
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kubernetes: %s holds no PEM certificate", cfg.CAFile)
-		}
-		tc.RootCAs = pool
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = tc
-	r := &Reviewer{cfg: cfg, client: &http.Client{Transport: tr, Timeout: cfg.Timeout}, token: fileToken{path: cfg.TokenFile}}
+	client, err := auth.HTTPClient(pem, false, cfg.Timeout)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes: %s %w", cfg.CAFile, err)
+	}
+	r := &Reviewer{cfg: cfg, client: client, token: fileToken{path: cfg.TokenFile}}
 	if _, err := r.token.get(); err != nil {
 		return nil, fmt.Errorf("kubernetes: this server's service-account token: %w", err)
 	}

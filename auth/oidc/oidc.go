@@ -16,8 +16,6 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -129,23 +127,19 @@ func New(cfg Config) (*Verifier, error) {
 // verify_ssl false skips verification; a CA bundle that does not exist is
 // ignored, as Feast ignores it.
 func newHTTPClient(insecure bool, caPath string, timeout time.Duration) (*http.Client, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if insecure {
-		tc.InsecureSkipVerify = true
-	} else if caPath != "" {
-		if pem, err := os.ReadFile(caPath); err == nil {
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("oidc: ca_cert_path %s holds no PEM certificate", caPath)
-			}
-			tc.RootCAs = pool
-		} else if !errors.Is(err, os.ErrNotExist) {
+	var pem []byte
+	if !insecure && caPath != "" {
+		b, err := os.ReadFile(caPath)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("oidc: ca_cert_path: %w", err)
 		}
+		pem = b
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = tc
-	return &http.Client{Transport: tr, Timeout: timeout}, nil
+	c, err := auth.HTTPClient(pem, insecure, timeout)
+	if err != nil {
+		return nil, fmt.Errorf("oidc: ca_cert_path %s %w", caPath, err)
+	}
+	return c, nil
 }
 
 // Warm fetches the discovery document and the key set now, so that the
