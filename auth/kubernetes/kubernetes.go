@@ -369,7 +369,7 @@ func (r *Reviewer) grantsNamespaceAccess(ctx context.Context, role, ns string) (
 			ResourceNames []string `json:"resourceNames"`
 		} `json:"rules"`
 	}
-	err := r.get(ctx, "/apis/rbac.authorization.k8s.io/v1/clusterroles/"+url.PathEscape(role), &cr)
+	err := r.get(ctx, rbacAPI+"/clusterroles/"+url.PathEscape(role), &cr)
 	var nf notFound
 	if errors.As(err, &nf) {
 		return false, nil
@@ -471,48 +471,38 @@ type roleBinding struct {
 	} `json:"roleRef"`
 }
 
-// bindings lists RBAC bindings at most once per authentication.
+// bindings reads each RBAC list at most once per authentication.
 type bindings struct {
-	byNS                 map[string][]roleBinding
-	allNS, clusterWide   []roleBinding
-	haveAll, haveCluster bool
+	lists map[string][]roleBinding // by API path
 }
 
+const rbacAPI = "/apis/rbac.authorization.k8s.io/v1"
+
 func (b *bindings) namespaced(ctx context.Context, r *Reviewer, ns string) ([]roleBinding, error) {
-	if rbs, ok := b.byNS[ns]; ok {
-		return rbs, nil
-	}
-	rbs, err := r.list(ctx, "/apis/rbac.authorization.k8s.io/v1/namespaces/"+url.PathEscape(ns)+"/rolebindings")
-	if err != nil {
-		return nil, err
-	}
-	if b.byNS == nil {
-		b.byNS = map[string][]roleBinding{}
-	}
-	b.byNS[ns] = rbs
-	return rbs, nil
+	return b.list(ctx, r, rbacAPI+"/namespaces/"+url.PathEscape(ns)+"/rolebindings")
 }
 
 func (b *bindings) all(ctx context.Context, r *Reviewer) ([]roleBinding, error) {
-	if !b.haveAll {
-		rbs, err := r.list(ctx, "/apis/rbac.authorization.k8s.io/v1/rolebindings")
-		if err != nil {
-			return nil, err
-		}
-		b.allNS, b.haveAll = rbs, true
-	}
-	return b.allNS, nil
+	return b.list(ctx, r, rbacAPI+"/rolebindings")
 }
 
 func (b *bindings) cluster(ctx context.Context, r *Reviewer) ([]roleBinding, error) {
-	if !b.haveCluster {
-		rbs, err := r.list(ctx, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings")
-		if err != nil {
-			return nil, err
-		}
-		b.clusterWide, b.haveCluster = rbs, true
+	return b.list(ctx, r, rbacAPI+"/clusterrolebindings")
+}
+
+func (b *bindings) list(ctx context.Context, r *Reviewer, path string) ([]roleBinding, error) {
+	if rbs, ok := b.lists[path]; ok {
+		return rbs, nil
 	}
-	return b.clusterWide, nil
+	rbs, err := r.list(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if b.lists == nil {
+		b.lists = map[string][]roleBinding{}
+	}
+	b.lists[path] = rbs
+	return rbs, nil
 }
 
 // list reads every page of a binding list.
