@@ -16,6 +16,7 @@
 package kubernetes
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -552,7 +553,7 @@ func (r *Reviewer) call(ctx context.Context, method, path string, body []byte, o
 	}
 	var rd io.Reader
 	if body != nil {
-		rd = strings.NewReader(string(body))
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, r.cfg.Host+path, rd)
 	if err != nil {
